@@ -1,0 +1,5 @@
+"""`python -m slipway` runs the CLI."""
+
+from slipway.cli import app
+
+app()

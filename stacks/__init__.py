@@ -1,0 +1,1 @@
+"""Stacks: config models, the service catalog and the composition of components."""

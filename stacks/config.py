@@ -1,0 +1,156 @@
+"""Stack configuration: what `Pulumi.<stack>.yaml` says under the `slipway:` namespace.
+
+The stack file is the one place where topology lives (which clouds, regions and clusters);
+services never name a region. Everything is validated here, before any resource exists.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Model(BaseModel):
+    """Base for config models: camelCase in YAML, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def check_dns_label(value: str, max_len: int = 63) -> str:
+    """Validate a DNS-1123 label (what Kubernetes accepts as a name)."""
+    if len(value) > max_len or not DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label: lower-case letters, digits and '-', "
+            f"starting and ending with a letter or digit, at most {max_len} characters"
+        )
+    return value
+
+
+DnsLabel = Annotated[str, Field(min_length=1, max_length=63)]
+
+
+class NodePoolConfig(Model):
+    """Worker nodes of a cluster the stack creates."""
+
+    instance_type: str | None = None
+    """Machine type; default: m6i.large on AWS, e2-standard-4 on GCP."""
+    min_nodes: int = Field(2, ge=1, le=1000)
+    """Autoscaling lower bound; default: 2 (one per zone survives a zone loss)."""
+    max_nodes: int = Field(6, ge=1, le=1000)
+    """Autoscaling upper bound; default: 6."""
+    disk_size_gb: int = Field(50, ge=20, le=2000)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodePoolConfig:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"minNodes ({self.min_nodes}) must not exceed maxNodes ({self.max_nodes})"
+            )
+        return self
+
+
+class ClusterConfig(Model):
+    """Settings for a cluster the stack creates (cloud `aws` or `gcp`)."""
+
+    kubernetes_version: str = "1.33"
+    """Control-plane version; default: 1.33."""
+    vpc_cidr: str = "10.0.0.0/16"
+    """Address space of the cluster network; default: 10.0.0.0/16."""
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """Allow-list for a public API endpoint; default: empty, i.e. private endpoint only."""
+    node_pool: NodePoolConfig = Field(default_factory=NodePoolConfig)
+
+
+class TargetConfig(Model):
+    """One (cloud, region) placement of the stack's services."""
+
+    name: str
+    """Target id, a DNS label; prefixes every resource of the target (e.g. `aws-us-east-1`)."""
+    cloud: Literal["existing", "aws", "gcp"]
+    """`existing`: a cluster named by kubeconfig context; `aws`: EKS; `gcp`: GKE."""
+    region: str
+    """Cloud region (`us-east-1`, `europe-west1`); `local` for an existing dev cluster."""
+    kubeconfig_context: str | None = None
+    """For `existing`: the kubeconfig context to deploy into."""
+    project: str | None = None
+    """For `gcp`: the GCP project id."""
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    weight: int = Field(100, ge=0, le=255)
+    """Share of global traffic (Route53 weight); default: 100."""
+    evacuated: bool = False
+    """True takes the target out of global DNS; its workloads stay up for a fast restore."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns_label(v, max_len=40)
+
+    @model_validator(mode="after")
+    def _cloud_fields(self) -> TargetConfig:
+        if self.cloud == "existing" and not self.kubeconfig_context:
+            raise ValueError(f"target {self.name!r}: cloud 'existing' needs kubeconfigContext")
+        if self.cloud == "gcp" and not self.project:
+            raise ValueError(f"target {self.name!r}: cloud 'gcp' needs project")
+        return self
+
+
+class RenderConfig(Model):
+    """Kubernetes provider render mode (YAML to a directory instead of a cluster)."""
+
+    yaml_directory: str | None = None
+    """When set, `pulumi up` writes manifests there instead of applying them."""
+
+
+class TrafficConfig(Model):
+    """The in-cluster traffic layer that splits canary traffic."""
+
+    layer: Literal["none", "istio", "gateway-api"] = "none"
+    """default: none (a canary strategy is then refused)."""
+
+
+class DnsConfig(Model):
+    """Global DNS for public services (Route53)."""
+
+    domain: str | None = None
+    """Zone apex, e.g. `example.com`; no domain means no global records."""
+    zone_id: str | None = None
+    """An existing hosted zone; default: the stack creates one for `domain`."""
+
+
+class StackConfig(Model):
+    """Everything under `slipway:` in `Pulumi.<stack>.yaml`."""
+
+    environment: Literal["dev", "staging", "prod"]
+    """Which `environments:` overrides of the catalog apply, and how strict defaults are."""
+    catalog: str = "services"
+    """Folder of service YAML files, relative to the project; default: services."""
+    targets: list[TargetConfig] = Field(min_length=1)
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    traffic: TrafficConfig = Field(default_factory=TrafficConfig)
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    allowed_regions: list[str] = Field(default_factory=list)
+    """Data residency: regions targets may use; empty means any."""
+    namespace_prefix: str = ""
+    """Prepended to team namespaces (`<prefix><team>`); default: none."""
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> StackConfig:
+        names = [t.name for t in self.targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"target names must be unique; repeated: {', '.join(dupes)}")
+        if self.allowed_regions:
+            for t in self.targets:
+                if t.cloud != "existing" and t.region not in self.allowed_regions:
+                    raise ValueError(
+                        f"target {t.name!r} uses region {t.region!r}; allowedRegions is "
+                        f"{self.allowed_regions}"
+                    )
+        return self
