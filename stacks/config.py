@@ -81,6 +81,9 @@ class TargetConfig(Model):
     """For `existing`: the kubeconfig context to deploy into."""
     project: str | None = None
     """For `gcp`: the GCP project id."""
+    registry: str | None = None
+    """Registry host/path images are pulled from in this target (e.g. the target's ECR);
+    default: the repository named in the catalog."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     weight: int = Field(100, ge=0, le=255)
     """Share of global traffic (Route53 weight); default: 100."""
