@@ -1,0 +1,206 @@
+"""The "before" side of a diff: a previous preview output, or the stack rendered at a git ref.
+
+`slipway preview <stack> --against <dir|ref>` compares the working tree with a baseline. A
+directory is read as it is. A git ref is rendered by that ref's own code, so the baseline is
+what the old program really produced, not today's code reading yesterday's catalog: the ref is
+checked out in a temporary `git worktree` and `python -m slipway preview` runs there. The
+worktree is always removed afterwards, whether the preview worked or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from slipway.errors import BadInput
+
+RESOURCES = "resources.json"
+PREVIEW_TIMEOUT_SECONDS = 900
+"""Upper bound for rendering the baseline; a whole stack previews in well under a minute."""
+
+
+def load_baseline(
+    against: str,
+    stack: str,
+    project_dir: Path,
+    *,
+    python: str | None = None,
+    timeout_seconds: float = PREVIEW_TIMEOUT_SECONDS,
+) -> list[dict]:
+    """Resource records of the baseline `against` (an output directory or a git ref).
+
+    A directory holds `resources.json` directly or under `<dir>/<stack>/`. Anything else is
+    taken as a git ref of the repository holding `project_dir`. Raises `BadInput` naming
+    `against` and the cause when neither works.
+    """
+    project_dir = Path(project_dir).resolve()
+    directory = _as_directory(against, project_dir)
+    if directory is not None:
+        return read_resources(directory, stack)
+    return render_at_ref(
+        against, stack, project_dir, python=python, timeout_seconds=timeout_seconds
+    )
+
+
+def read_resources(directory: Path, stack: str) -> list[dict]:
+    """Records from `<directory>/resources.json` or `<directory>/<stack>/resources.json`."""
+    for candidate in (directory / RESOURCES, directory / stack / RESOURCES):
+        if candidate.is_file():
+            return _parse(candidate)
+    raise BadInput(
+        f"no {RESOURCES} in {directory} nor in {directory / stack}; point --against at a "
+        f"previous preview output (build/ or build/{stack}/) or at a git ref",
+        field="--against",
+    )
+
+
+def render_at_ref(
+    ref: str,
+    stack: str,
+    project_dir: Path,
+    *,
+    python: str | None = None,
+    timeout_seconds: float = PREVIEW_TIMEOUT_SECONDS,
+) -> list[dict]:
+    """Render `stack` with the code and catalog of git `ref`, in a temporary worktree."""
+    if ref.startswith("-"):
+        raise BadInput(f"{ref!r} is not a git ref", field="--against")
+    toplevel = _git_toplevel(project_dir, ref)
+    commit = _resolve_ref(toplevel, ref)
+    relative = project_dir.relative_to(toplevel)
+    scratch = Path(tempfile.mkdtemp(prefix="slipway-baseline-"))
+    worktree = scratch / "tree"
+    try:
+        _git(toplevel, "worktree", "add", "--detach", str(worktree), commit, ref=ref)
+        project = worktree / relative
+        out = scratch / "out"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(project), env.get("PYTHONPATH", "")) if p
+        )
+        cmd = [
+            python or sys.executable,
+            "-m",
+            "slipway",
+            "preview",
+            stack,
+            "--out",
+            str(out),
+            "--no-policy",
+        ]
+        try:
+            proc = subprocess.run(
+                cmd,
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout_seconds,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BadInput(
+                f"the preview of stack {stack!r} at git ref {ref!r} took longer than "
+                f"{timeout_seconds:g}s",
+                field="--against",
+            ) from exc
+        if proc.returncode != 0:
+            raise BadInput(
+                f"the preview of stack {stack!r} at git ref {ref!r} ({commit[:12]}) failed "
+                f"with exit code {proc.returncode}: {_tail(proc.stderr or proc.stdout)}",
+                field="--against",
+            )
+        try:
+            return read_resources(out, stack)
+        except BadInput as exc:
+            raise BadInput(
+                f"the preview at git ref {ref!r} wrote no {RESOURCES}: {exc}", field="--against"
+            ) from exc
+    finally:
+        _remove_worktree(toplevel, worktree, scratch)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _as_directory(against: str, project_dir: Path) -> Path | None:
+    for candidate in (Path(against), project_dir / against):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def _parse(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"cannot read the baseline: {exc}", file=str(path)) from exc
+    if isinstance(data, dict) and isinstance(data.get("resources"), list):
+        data = data["resources"]
+    if not isinstance(data, list) or not all(isinstance(r, dict) and "urn" in r for r in data):
+        raise BadInput("expected a list of resource records, each with a urn", file=str(path))
+    return data
+
+
+def _git(cwd: Path, *args: str, ref: str) -> str:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
+        )
+    except FileNotFoundError as exc:
+        raise BadInput(
+            f"--against {ref!r} is not a directory, and git is not installed to read it as a ref",
+            field="--against",
+        ) from exc
+    if proc.returncode != 0:
+        raise BadInput(
+            f"--against {ref!r}: git {args[0]} failed: {_tail(proc.stderr)}", field="--against"
+        )
+    return proc.stdout.strip()
+
+
+def _git_toplevel(project_dir: Path, ref: str) -> Path:
+    try:
+        return Path(_git(project_dir, "rev-parse", "--show-toplevel", ref=ref)).resolve()
+    except BadInput as exc:
+        raise BadInput(
+            f"--against {ref!r} is not a directory, and {project_dir} is not inside a git "
+            f"repository to read it as a ref",
+            field="--against",
+        ) from exc
+
+
+def _resolve_ref(toplevel: Path, ref: str) -> str:
+    try:
+        return _git(toplevel, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", ref=ref)
+    except BadInput as exc:
+        raise BadInput(
+            f"--against {ref!r} is neither a directory nor a commit of the repository at "
+            f"{toplevel}",
+            field="--against",
+        ) from exc
+
+
+def _remove_worktree(toplevel: Path, worktree: Path, scratch: Path) -> None:
+    """Remove the worktree, the scratch folder and git's record of both; never raises."""
+    _git_quiet(toplevel, "worktree", "remove", "--force", str(worktree))
+    shutil.rmtree(scratch, ignore_errors=True)
+    _git_quiet(toplevel, "worktree", "prune")
+
+
+def _git_quiet(cwd: Path, *args: str) -> None:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
+        )
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    kept = [line for line in (text or "").strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) if kept else "(no output)"
