@@ -1,0 +1,50 @@
+"""Shared pieces of the cloud components: required tags, names the clouds accept.
+
+Every cloud resource carries `team` and `cost-center` so billing and ownership reports work
+across AWS and GCP; these helpers validate them once and shape them per cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+REQUIRED_TAGS = ("team", "cost-center")
+
+_GCP_LABEL = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+
+def check_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Refuse a tag set without the keys every resource must carry (ownership and billing)."""
+    missing = [k for k in REQUIRED_TAGS if not tags.get(k)]
+    if missing:
+        raise ValueError(
+            f"tags {sorted(tags)} lack required key(s) {missing}; every cloud resource "
+            f"must carry {list(REQUIRED_TAGS)}"
+        )
+    return dict(sorted(tags.items()))
+
+
+def gcp_labels(tags: dict[str, str]) -> dict[str, str]:
+    """GCP labels from tags: keys and values lower-case `[a-z0-9_-]`, at most 63 characters."""
+    out: dict[str, str] = {}
+    for key, value in tags.items():
+        k = re.sub(r"[^a-z0-9_-]", "-", key.lower())[:63]
+        v = re.sub(r"[^a-z0-9_-]", "-", value.lower())[:63]
+        if not k or not k[0].isalpha() or not _GCP_LABEL.match(v):
+            raise ValueError(f"tag {key!r}={value!r} cannot be a GCP label")
+        out[k] = v
+    return dict(sorted(out.items()))
+
+
+def short_name(*parts: str, max_len: int = 63) -> str:
+    """Join name parts with '-', cutting to `max_len` with a stable hash suffix when too long.
+
+    Cloud names have length limits (a GCP service account id is 6-30 characters); a cut with
+    a hash keeps names unique and the same on every run.
+    """
+    name = "-".join(p for p in parts if p)
+    if len(name) <= max_len:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: max_len - 7].rstrip('-')}-{digest}"
