@@ -1,0 +1,599 @@
+"""EksCluster: an EKS cluster in its own three-zone VPC, built from `pulumi_aws` only.
+
+Secure by default: the API endpoint is private (public only with an explicit allow-list),
+Kubernetes secrets are envelope-encrypted with a rotating KMS key, every control-plane log
+type goes to CloudWatch, nodes live in private subnets behind one NAT gateway per zone, node
+volumes are encrypted and the instance metadata service requires IMDSv2 tokens. An OIDC
+provider lets workloads assume IAM roles (IRSA) instead of sharing the node role.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.cloud_common import check_tags
+
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+"""Every EKS control-plane log type."""
+
+_MANAGED = "arn:aws:iam::aws:policy/"
+
+
+class EksNodeGroupArgs(BaseModel):
+    """The managed node group: size bounds and machine shape."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instance_type: str = "m6i.large"
+    """EC2 instance type; default: m6i.large."""
+    min_nodes: int = Field(2, ge=1, le=1000)
+    """Autoscaling lower bound; default: 2."""
+    max_nodes: int = Field(6, ge=1, le=1000)
+    """Autoscaling upper bound; default: 6."""
+    disk_size_gb: int = Field(50, ge=20, le=2000)
+    """Encrypted gp3 root volume size; default: 50 GiB."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EksNodeGroupArgs:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})"
+            )
+        return self
+
+
+class EksClusterArgs(BaseModel):
+    """Inputs of `EksCluster`; every optional field has a secure default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: str = Field(min_length=1)
+    """AWS region; set on every regional resource so nothing lands elsewhere by accident."""
+    cluster_name: str = Field(min_length=1, max_length=100)
+    """EKS cluster name, unique per account and region (e.g. `prod-aws-us-east-1`)."""
+    tags: dict[str, str]
+    """Tags on every resource; must include `team` and `cost-center`."""
+    kubernetes_version: str = "1.33"
+    """Control-plane version; default: 1.33."""
+    vpc_cidr: str = "10.0.0.0/16"
+    """VPC address space, /16 to /20; default: 10.0.0.0/16."""
+    availability_zones: list[str] | None = None
+    """Three zones of the region; default: the region's zones a, b and c."""
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """Allow-list for a public API endpoint; default: empty, i.e. private endpoint only."""
+    node_group: EksNodeGroupArgs = Field(default_factory=EksNodeGroupArgs)
+    """Worker nodes; default: m6i.large, 2 to 6 nodes."""
+    log_retention_days: int = 365
+    """Control-plane log retention in CloudWatch; default: 365 days."""
+    ingress_addresses: bool = True
+    """Reserve one Elastic IP per zone for the entry point; default: true."""
+    protect: bool = False
+    """Protect the stateful resources (KMS key) and enable deletion protection (prod)."""
+    render_yaml_directory: str | None = None
+    """When set, the Kubernetes provider writes manifests there instead of applying them."""
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_tags(v)
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_cidr(cls, v: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(v)
+        except ValueError as exc:
+            raise ValueError(f"vpc_cidr {v!r} is not an IPv4 network ({exc})") from None
+        if not 16 <= net.prefixlen <= 20:
+            raise ValueError(f"vpc_cidr {v!r} has prefix /{net.prefixlen}; allowed: /16 to /20")
+        return str(net)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _public_cidrs(cls, v: list[str]) -> list[str]:
+        out = []
+        for cidr in v:
+            try:
+                net = ipaddress.IPv4Network(cidr)
+            except ValueError as exc:
+                raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
+            if net.prefixlen == 0:
+                raise ValueError(
+                    f"public_access_cidrs entry {cidr!r} opens the API to the internet; "
+                    "allowed: specific networks (e.g. an office range /24)"
+                )
+            out.append(str(net))
+        return out
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        allowed = [90, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+        if v not in allowed:
+            raise ValueError(f"log_retention_days {v} is not a CloudWatch value; allowed: {allowed}")
+        return v
+
+    @model_validator(mode="after")
+    def _zones(self) -> EksClusterArgs:
+        zones = self.zones
+        if len(zones) != 3 or len(set(zones)) != 3:
+            raise ValueError(f"availability_zones {zones} must be three distinct zones")
+        wrong = [z for z in zones if not z.startswith(self.region) or z == self.region]
+        if wrong:
+            raise ValueError(f"availability_zones {wrong} are not zones of region {self.region!r}")
+        return self
+
+    @property
+    def zones(self) -> list[str]:
+        """The three zones used (given, or the region's a, b, c)."""
+        return list(self.availability_zones or [f"{self.region}{s}" for s in "abc"])
+
+
+def subnet_plan(vpc_cidr: str) -> tuple[list[str], list[str]]:
+    """Split the VPC into three private subnets (a quarter each) and three small public ones.
+
+    Private subnets hold nodes and pods (VPC CNI gives each pod an address), so they get most
+    of the space; public subnets only hold NAT gateways and load balancers.
+    """
+    net = ipaddress.IPv4Network(vpc_cidr)
+    quarters = list(net.subnets(prefixlen_diff=2))
+    private = [str(q) for q in quarters[:3]]
+    public = [str(s) for s in list(quarters[3].subnets(prefixlen_diff=2))[:3]]
+    return private, public
+
+
+def eks_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """Kubeconfig that gets short-lived tokens from `aws eks get-token` (no static credentials)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster_name,
+                    "cluster": {"server": endpoint, "certificate-authority-data": ca_data},
+                }
+            ],
+            "contexts": [
+                {"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}
+            ],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": [
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                cluster_name,
+                                "--region",
+                                region,
+                                "--output",
+                                "json",
+                            ],
+                            "interactiveMode": "Never",
+                        }
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def _assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            ],
+        }
+    )
+
+
+class EksCluster(pulumi.ComponentResource):
+    """An EKS cluster with its network, encryption, logging, nodes, IRSA and a k8s provider."""
+
+    cluster_name: pulumi.Output[str]
+    """The EKS cluster name."""
+    endpoint: pulumi.Output[str]
+    """API server URL."""
+    kubeconfig: pulumi.Output[str]
+    """Kubeconfig (a secret) using `aws eks get-token`."""
+    oidc_provider_arn: pulumi.Output[str]
+    """IAM OIDC provider for workload roles."""
+    oidc_issuer: pulumi.Output[str]
+    """Issuer host and path without `https://`, as IAM condition keys want it."""
+    vpc_id: pulumi.Output[str]
+    """The cluster VPC."""
+    private_subnet_ids: list[pulumi.Output[str]]
+    """Node subnets, one per zone."""
+    public_subnet_ids: list[pulumi.Output[str]]
+    """Load-balancer subnets, one per zone."""
+    ingress_allocation_ids: list[pulumi.Output[str]]
+    """Elastic IP allocations for the entry point (empty when `ingress_addresses` is false)."""
+    ingress_addresses: list[pulumi.Output[str]]
+    """Public addresses of the entry point, one per zone."""
+    kms_key_arn: pulumi.Output[str]
+    """Key encrypting Kubernetes secrets."""
+    provider: k8s.Provider
+    """Kubernetes provider talking to this cluster."""
+
+    def __init__(
+        self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("slipway:aws:EksCluster", name, {}, opts)
+        region = args.region
+        tags = args.tags
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+
+        # --- network: three zones, private subnets behind one NAT gateway per zone ---------
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            region=region,
+            tags={**tags, "Name": f"{name}-vpc"},
+            opts=child,
+        )
+        # The default security group of a VPC allows all traffic between members: empty it.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            region=region,
+            tags={**tags, "Name": f"{name}-default"},
+            opts=child,
+        )
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, region=region, tags={**tags, "Name": f"{name}-igw"},
+            opts=child,
+        )
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            region=region,
+            tags={**tags, "Name": f"{name}-public"},
+            opts=child,
+        )
+        private_cidrs, public_cidrs = subnet_plan(args.vpc_cidr)
+        self.private_subnet_ids = []
+        self.public_subnet_ids = []
+        self.ingress_allocation_ids = []
+        self.ingress_addresses = []
+        for zone, priv_cidr, pub_cidr in zip(args.zones, private_cidrs, public_cidrs, strict=True):
+            z = zone.removeprefix(region)
+            public = aws.ec2.Subnet(
+                f"{name}-public-{z}",
+                vpc_id=vpc.id,
+                cidr_block=pub_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                region=region,
+                tags={**tags, "Name": f"{name}-public-{z}", "kubernetes.io/role/elb": "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{z}-rta",
+                subnet_id=public.id,
+                route_table_id=public_rt.id,
+                region=region,
+                opts=child,
+            )
+            nat_eip = aws.ec2.Eip(
+                f"{name}-nat-{z}-eip",
+                domain="vpc",
+                region=region,
+                tags={**tags, "Name": f"{name}-nat-{z}"},
+                opts=child,
+            )
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{z}",
+                subnet_id=public.id,
+                allocation_id=nat_eip.allocation_id,
+                region=region,
+                tags={**tags, "Name": f"{name}-nat-{z}"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{z}",
+                vpc_id=vpc.id,
+                cidr_block=priv_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                region=region,
+                tags={
+                    **tags,
+                    "Name": f"{name}-private-{z}",
+                    "kubernetes.io/role/internal-elb": "1",
+                },
+                opts=child,
+            )
+            private_rt = aws.ec2.RouteTable(
+                f"{name}-private-{z}-rt",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+                region=region,
+                tags={**tags, "Name": f"{name}-private-{z}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{z}-rta",
+                subnet_id=private.id,
+                route_table_id=private_rt.id,
+                region=region,
+                opts=child,
+            )
+            if args.ingress_addresses:
+                eip = aws.ec2.Eip(
+                    f"{name}-ingress-{z}-eip",
+                    domain="vpc",
+                    region=region,
+                    tags={**tags, "Name": f"{name}-ingress-{z}"},
+                    opts=stateful,
+                )
+                self.ingress_allocation_ids.append(eip.allocation_id)
+                self.ingress_addresses.append(eip.public_ip)
+            self.private_subnet_ids.append(private.id)
+            self.public_subnet_ids.append(public.id)
+
+        # --- encryption key for Kubernetes secrets ------------------------------------------
+        key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"Envelope encryption of Kubernetes secrets in {args.cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            region=region,
+            tags=tags,
+            opts=stateful,
+        )
+        aws.kms.Alias(
+            f"{name}-secrets-key-alias",
+            name=f"alias/{args.cluster_name}-secrets",
+            target_key_id=key.key_id,
+            region=region,
+            opts=child,
+        )
+
+        # --- control-plane role ---------------------------------------------------------------
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster-role",
+            assume_role_policy=_assume_role_policy("eks.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-policy",
+            role=cluster_role.name,
+            policy_arn=f"{_MANAGED}AmazonEKSClusterPolicy",
+            opts=child,
+        )
+        cluster_kms = aws.iam.RolePolicy(
+            f"{name}-cluster-kms",
+            role=cluster_role.id,
+            policy=key.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": [
+                                    "kms:Encrypt",
+                                    "kms:Decrypt",
+                                    "kms:ListGrants",
+                                    "kms:DescribeKey",
+                                    "kms:CreateGrant",
+                                ],
+                                "Resource": arn,
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            region=region,
+            tags=tags,
+            opts=child,
+        )
+
+        public_endpoint = bool(args.public_access_cidrs)
+        vpc_config: dict[str, Any] = {
+            "subnet_ids": self.private_subnet_ids,
+            "endpoint_private_access": True,
+            "endpoint_public_access": public_endpoint,
+        }
+        if public_endpoint:
+            vpc_config["public_access_cidrs"] = args.public_access_cidrs
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=vpc_config,
+            encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
+            enabled_cluster_log_types=LOG_TYPES,
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": True,
+            },
+            deletion_protection=args.protect,
+            region=region,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[cluster_policy, cluster_kms, log_group]
+            ),
+        )
+
+        # --- workload identity: IAM OIDC provider ---------------------------------------------
+        issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer_url,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=tags,
+            opts=child,
+        )
+
+        # --- nodes ------------------------------------------------------------------------------
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=_assume_role_policy("ec2.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        node_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{short}",
+                role=node_role.name,
+                policy_arn=f"{_MANAGED}{policy}",
+                opts=child,
+            )
+            for short, policy in (
+                ("worker", "AmazonEKSWorkerNodePolicy"),
+                ("cni", "AmazonEKS_CNI_Policy"),
+                ("ecr", "AmazonEC2ContainerRegistryPullOnly"),
+            )
+        ]
+        launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes-lt",
+            description=f"Nodes of {args.cluster_name}: IMDSv2 only, encrypted gp3 root volume",
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                # One hop: pods cannot reach the node's credentials; they use IRSA instead.
+                "http_put_response_hop_limit": 1,
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": args.node_group.disk_size_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            tag_specifications=[
+                {"resource_type": "instance", "tags": tags},
+                {"resource_type": "volume", "tags": tags},
+            ],
+            update_default_version=True,
+            region=region,
+            tags=tags,
+            opts=child,
+        )
+        ng = args.node_group
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=self.private_subnet_ids,
+            instance_types=[ng.instance_type],
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            scaling_config={
+                "min_size": ng.min_nodes,
+                "max_size": ng.max_nodes,
+                "desired_size": ng.min_nodes,
+            },
+            update_config={"max_unavailable": 1},
+            launch_template={
+                "id": launch_template.id,
+                "version": launch_template.latest_version.apply(str),
+            },
+            labels={"slipway.dev/pool": "default"},
+            region=region,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=node_policies,
+                # The autoscaler owns the current size; Pulumi owns the bounds.
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.kms_key_arn = key.arn
+        self.vpc_id = vpc.id
+        self.oidc_provider_arn = oidc.arn
+        self.oidc_issuer = issuer_url.apply(lambda u: u.removeprefix("https://"))
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(
+                cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda c: c.data)
+            ).apply(lambda a: eks_kubeconfig(a[0], a[1], a[2], region))
+        )
+        provider_args: dict[str, Any] = {"kubeconfig": self.kubeconfig}
+        if args.render_yaml_directory:
+            provider_args["render_yaml_to_directory"] = args.render_yaml_directory
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            **provider_args,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_group]),
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "kubeconfig": self.kubeconfig,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "vpc_id": self.vpc_id,
+                "kms_key_arn": self.kms_key_arn,
+                "ingress_addresses": self.ingress_addresses,
+            }
+        )
+
+    def workload_trust_policy(self, namespace: str, service_account: str) -> pulumi.Output[str]:
+        """Trust policy letting one Kubernetes service account assume a role (IRSA).
+
+        Pinned to `sub` and `aud`, so no other service account of the cluster can use it.
+        """
+        return pulumi.Output.all(self.oidc_provider_arn, self.oidc_issuer).apply(
+            lambda a: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Federated": a[0]},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {
+                                "StringEquals": {
+                                    f"{a[1]}:sub": (
+                                        f"system:serviceaccount:{namespace}:{service_account}"
+                                    ),
+                                    f"{a[1]}:aud": "sts.amazonaws.com",
+                                }
+                            },
+                        }
+                    ],
+                },
+                sort_keys=True,
+            )
+        )
