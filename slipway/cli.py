@@ -16,6 +16,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main() -> None:
+    """Deploy microservices with Pulumi: offline preview, policy checks, diffs."""
+
+
 def _register() -> None:
     from slipway.commands import preview
 

@@ -1,0 +1,15 @@
+"""slipway's Pulumi program: load the stack's config and the catalog, build the stack."""
+
+from pathlib import Path
+
+import pulumi
+
+from stacks import build, config_secret, load_catalog, load_stack_config
+
+ROOT = Path(__file__).resolve().parent
+
+config = load_stack_config()
+services = load_catalog(ROOT / config.catalog, config.environment)
+targets = build(config, services, config_secret)
+pulumi.export("targets", [t.config.name for t in targets])
+pulumi.export("services", [s.name for s in services])

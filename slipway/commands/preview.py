@@ -1,0 +1,150 @@
+"""`slipway preview`: the offline preview command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slipway.errors import BadInput
+
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def fail(exc: BadInput) -> typer.Exit:
+    """Print a bad-input error (file, field, what is allowed) and return exit 2."""
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _policy(resources: list[dict[str, Any]], stack: str, project_dir: Path) -> list[dict] | None:
+    try:
+        from slipway.policy import run_pack
+    except ImportError:
+        err.print("[yellow]policy pack runner not available; skipping policy checks[/]")
+        return None
+    diags = run_pack(resources, stack, pack_dir=project_dir / "policies")
+    return [
+        {"policy": d.policy, "level": d.level, "urn": d.urn, "message": d.message} for d in diags
+    ]
+
+
+def preview(
+    stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder; default: build/<stack>.")
+    ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option("--against", help="Git ref or previous output folder to diff against."),
+    ] = None,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="Terminal output: table, json or markdown.")
+    ] = Format.table,
+    no_policy: Annotated[
+        bool, typer.Option("--no-policy", help="Skip the policy pack (faster; for baselines).")
+    ] = False,
+    project_dir: Annotated[
+        Path, typer.Option("--project-dir", help="Project folder; default: current folder.")
+    ] = Path("."),
+) -> None:
+    """Render a stack offline: run the real program under Pulumi's mock runtime, write
+    resources.json and manifests, run the policy pack, and diff against a ref if asked.
+
+    No cloud account, cluster or Pulumi CLI is needed. Exit codes: 0 fine, 1 a mandatory
+    policy violation, 2 bad input (nothing is written).
+    """
+    from slipway import preview as pv
+
+    project_dir = project_dir.resolve()
+    out_dir = out or project_dir / "build" / stack
+    try:
+        with err.status(f"Rendering stack [bold]{stack}[/] under the mock runtime…"):
+            rendered = pv.render(project_dir, stack)
+        for w in rendered.warnings:
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        diagnostics = None
+        if not no_policy:
+            with err.status("Running the policy pack over the analyzer protocol…"):
+                diagnostics = _policy(rendered.resources, stack, project_dir)
+        diff = None
+        if against:
+            from slipway.baseline import load_baseline
+            from slipway.diff import compute_diff
+
+            with err.status(f"Rendering the baseline {against}…"):
+                old = load_baseline(against, stack, project_dir)
+            diff = compute_diff(old, rendered.resources)
+        files = pv.output_files(rendered, diagnostics, diff)
+    except BadInput as exc:
+        raise fail(exc) from None
+    pv.write_atomically(out_dir, files)
+
+    mandatory = [d for d in diagnostics or [] if d["level"] == "mandatory"]
+    if fmt is Format.json:
+        summary = {
+            "stack": stack,
+            "out": str(out_dir),
+            "resources": len(rendered.records),
+            "manifests": len(rendered.manifests),
+            "plan": [
+                {"target": t, "namespace": n, "kind": k, "count": c}
+                for t, n, k, c in pv.plan_rows(rendered)
+            ],
+            "policy": diagnostics,
+            "diff": diff,
+        }
+        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    elif fmt is Format.markdown:
+        from slipway.report import to_markdown
+
+        empty = {"added": [], "deleted": [], "updated": [], "replaced": []}
+        sys.stdout.write(to_markdown(stack, diff or empty, diagnostics or [], rendered.resources))
+    else:
+        _print_tables(stack, rendered, diagnostics, diff, out_dir)
+    if mandatory:
+        raise typer.Exit(code=1)
+
+
+def _print_tables(stack, rendered, diagnostics, diff, out_dir: Path) -> None:
+    from slipway import preview as pv
+
+    console = Console()
+    table = Table(title=f"Plan for stack {stack}", show_lines=False)
+    for col in ("target", "namespace", "kind", "count"):
+        table.add_column(col, justify="right" if col == "count" else "left")
+    for t, n, k, c in pv.plan_rows(rendered):
+        table.add_row(t, n, k, str(c))
+    console.print(table)
+    if diff is not None:
+        from slipway.report import diff_table
+
+        console.print(diff_table(diff))
+    if diagnostics:
+        pt = Table(title="Policy")
+        for col in ("level", "policy", "resource", "message"):
+            pt.add_column(col)
+        for d in diagnostics:
+            pt.add_row(d["level"], d["policy"], d["urn"].rsplit("::", 1)[-1], d["message"])
+        console.print(pt)
+    elif diagnostics is not None:
+        console.print("Policy: no violations")
+    console.print(
+        f"{len(rendered.records)} resources, {len(rendered.manifests)} manifests → {out_dir}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("preview")(preview)

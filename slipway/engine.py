@@ -1,0 +1,279 @@
+"""Run the real Pulumi program under Pulumi's mock runtime and record every registration.
+
+This is the offline half of the engine: no CLI, no cloud, no cluster. The program
+(`__main__.py`) runs unchanged; a `MockMonitor` subclass sees each `RegisterResourceRequest`
+(type, name, parent, provider, protect, aliases, inputs) exactly as the engine would, and the
+mocks echo inputs back as outputs (plus deterministic synthesised cloud outputs).
+
+Facts this relies on:
+- `set_mocks()` creates the root Stack itself: run the program with `run_pulumi_func`.
+- Pulumi's runtime state lives in context variables: each run gets a fresh `Context`, so runs
+  in one process (tests, diffs) do not leak into each other.
+- protobuf `Struct` turns every integer into a float: integral floats are turned back.
+- Resources parented to the root stack have no `pulumi:pulumi:Stack$` in their URN, as with
+  the real engine (the stock mock monitor adds it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import runpy
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slipway import mock_outputs
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+REDACTED = "[secret]"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def redact(value: Any) -> Any:
+    """Keep the shape of a secret value (map keys, list lengths), redact every leaf."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return redact(value.get("value"))
+        return {k: redact(value[k]) for k in sorted(value) if k != SECRET_SIG}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return REDACTED
+
+
+def clean(value: Any) -> Any:
+    """Plain JSON for a recorded input: secrets redacted, integral floats back to ints."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE:
+            return redact(value.get("value"))
+        if SECRET_SIG in value:  # resource references, assets: keep a readable marker
+            return {k: clean(v) for k, v in value.items() if k != SECRET_SIG}
+        return {k: clean(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+@dataclass
+class Record:
+    """One registered resource, as `resources.json` lists it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    protect: bool
+    aliases: list[str]
+    inputs: dict[str, Any]
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "custom": self.custom,
+            "parent": self.parent,
+            "provider": self.provider,
+            "protect": self.protect,
+            "aliases": self.aliases,
+            "target": self.target,
+            "inputs": self.inputs,
+        }
+
+
+@dataclass
+class RunResult:
+    records: list[Record]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _make_monitor_class() -> type:
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import get_project, get_stack
+
+    class RecordingMonitor(MockMonitor):
+        """A MockMonitor that keeps the full registration of every resource."""
+
+        def __init__(self, mocks: Any) -> None:
+            super().__init__(mocks)
+            self.records: dict[str, Record] = {}
+            self.local = threading.local()
+            self.lock = threading.Lock()
+
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            if parent:
+                parent_type = parent.split("::")[2].split("$")[-1]
+                if parent_type != STACK_TYPE:
+                    type_ = parent.split("::")[2] + "$" + type_
+            return "urn:pulumi:" + "::".join([get_stack(), get_project(), type_, name])
+
+        def _alias_urns(self, request: Any) -> list[str]:
+            urns: list[str] = list(request.aliasURNs)
+            for alias in request.aliases:
+                if alias.WhichOneof("alias") == "urn":
+                    urns.append(alias.urn)
+                    continue
+                spec = alias.spec
+                parent = request.parent
+                if spec.WhichOneof("parent") == "parentUrn":
+                    parent = spec.parentUrn
+                elif spec.WhichOneof("parent") == "noParent":
+                    parent = ""
+                urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+                if spec.stack or spec.project:
+                    head = urn.split("::", 2)
+                    stack = spec.stack or get_stack()
+                    project = spec.project or get_project()
+                    urn = f"urn:pulumi:{stack}::{project}::{head[2]}"
+                urns.append(urn)
+            return sorted(set(urns))
+
+        def RegisterResource(self, request: Any) -> Any:
+            if request.type == STACK_TYPE:
+                return super().RegisterResource(request)
+            self.local.inputs = None
+            response = super().RegisterResource(request)
+            inputs = self.local.inputs or {}
+            record = Record(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent
+                if request.parent and "::" + STACK_TYPE + "::" not in request.parent
+                else "",
+                provider=request.provider,
+                protect=bool(request.protect),
+                aliases=self._alias_urns(request),
+                inputs=clean(inputs),
+            )
+            with self.lock:
+                self.records[record.urn] = record
+            return response
+
+    return RecordingMonitor
+
+
+def _make_mocks(monitor_ref: list[Any]) -> Any:
+    import pulumi
+
+    class EchoMocks(pulumi.runtime.Mocks):
+        """Outputs are the inputs plus what only the cloud would compute (deterministic)."""
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            monitor = monitor_ref[0]
+            monitor.local.inputs = args.inputs
+            state = dict(args.inputs)
+            state.update(mock_outputs.synthesize(args.typ, args.name, args.inputs))
+            resource_id = state.get("id") or f"{args.name}-id"
+            return str(resource_id), state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
+            handler = getattr(mock_outputs, "call", None)
+            return handler(args.token, args.args) if handler else {}
+
+    return EchoMocks()
+
+
+class ProgramError(Exception):
+    """The program itself failed (not bad input): a bug to report with its traceback."""
+
+
+def run_program(
+    program: Path | Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    cwd: Path | None = None,
+) -> RunResult:
+    """Run a Pulumi program file (or callable) under the recording mocks.
+
+    Exceptions raised by the program propagate unchanged (BadInput stays BadInput).
+    """
+
+    def _run() -> RunResult:
+        import pulumi
+        from pulumi.runtime.stack import run_pulumi_func
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        ref: list[Any] = []
+        mocks = _make_mocks(ref)
+        monitor = _make_monitor_class()(mocks)
+        ref.append(monitor)
+        pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+
+        def body() -> None:
+            if callable(program):
+                program()
+            else:
+                runpy.run_path(str(program), run_name="__main__")
+
+        added_path = False
+        if not callable(program):
+            root = str(Path(program).resolve().parent)
+            if root not in sys.path:
+                sys.path.insert(0, root)
+                added_path = True
+        try:
+            loop.run_until_complete(run_pulumi_func(body))
+        finally:
+            if added_path:
+                sys.path.remove(root)
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            asyncio.set_event_loop(None)
+        records = sorted(monitor.records.values(), key=lambda r: r.urn)
+        _assign_targets(records)
+        return RunResult(records=records)
+
+    ctx = contextvars.Context()
+    return ctx.run(_run)
+
+
+TARGET_TYPE = "slipway:stacks:Target"
+
+
+def _assign_targets(records: list[Record]) -> None:
+    """Each record's target: the name of the nearest `slipway:stacks:Target` ancestor."""
+    by_urn = {r.urn: r for r in records}
+    memo: dict[str, str | None] = {}
+
+    def target_of(urn: str) -> str | None:
+        if urn in memo:
+            return memo[urn]
+        rec = by_urn.get(urn)
+        if rec is None:
+            result = None
+        elif rec.type == TARGET_TYPE:
+            result = rec.name
+        else:
+            result = target_of(rec.parent) if rec.parent else None
+        memo[urn] = result
+        return result
+
+    for r in records:
+        r.target = target_of(r.urn)
+        if r.target is None and r.provider:
+            r.target = target_of(r.provider.rsplit("::", 1)[0])
+
+
+def to_json_bytes(data: Any) -> bytes:
+    """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()

@@ -1,0 +1,461 @@
+"""The service catalog: one YAML file per microservice in `services/`, validated by pydantic.
+
+Application teams edit these files; everything they may say is modelled here, and anything
+else is rejected with the file and the field. Per-environment differences live in the same
+file under `environments:` and are merged (maps deep, lists replaced) before validation, so an
+override is checked exactly like the base.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from slipway.errors import BadInput
+from stacks.config import check_dns_label
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
+QUANTITY_MEM = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+IMAGE_REPO = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$")
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FLAG_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$")
+MAX_DOC_BYTES = 256 * 1024
+
+
+class Spec(BaseModel):
+    """Base for catalog models: camelCase in YAML, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class Version(Spec):
+    """Which build of the image runs: a tag, a digest, or both (digest wins at pull time)."""
+
+    tag: str | None = None
+    """Image tag; `latest` is refused (it names no build)."""
+    digest: str | None = None
+    """`sha256:<64 hex>`; required by policy in prod."""
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if v == "latest":
+            raise ValueError("tag 'latest' names no build; use a release tag or a digest")
+        if not TAG.match(v):
+            raise ValueError(f"{v!r} is not a valid image tag ([A-Za-z0-9_.-], max 128)")
+        return v
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not DIGEST.match(v):
+            raise ValueError(f"{v!r} is not a digest; expected sha256:<64 lower-case hex>")
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> Version:
+        if not self.tag and not self.digest:
+            raise ValueError("give a tag, a digest, or both")
+        return self
+
+
+class Port(Spec):
+    """A container port, exposed by the ClusterIP Service under the same name."""
+
+    name: str = "http"
+    port: int = Field(ge=1, le=65535)
+    """1–65535; ports below 1024 need root inside the container and are refused."""
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns_label(v, max_len=15)
+
+    @field_validator("port")
+    @classmethod
+    def _unprivileged(cls, v: int) -> int:
+        if v < 1024:
+            raise ValueError(
+                f"port {v} is privileged (<1024) and needs root; containers run as non-root: "
+                "use 1024–65535"
+            )
+        return v
+
+
+class ResourceQuantities(Spec):
+    cpu: str
+    memory: str
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: Any) -> str:
+        v = str(v)
+        if not QUANTITY_CPU.match(v):
+            raise ValueError(f"{v!r} is not a CPU quantity (e.g. 250m or 1)")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _mem(cls, v: Any) -> str:
+        v = str(v)
+        if not QUANTITY_MEM.match(v):
+            raise ValueError(f"{v!r} is not a memory quantity (e.g. 256Mi)")
+        return v
+
+
+class Resources(Spec):
+    """Requests and limits; both are required by policy, so both have defaults."""
+
+    requests: ResourceQuantities = ResourceQuantities(cpu="100m", memory="128Mi")
+    limits: ResourceQuantities = ResourceQuantities(cpu="500m", memory="256Mi")
+
+
+class Probe(Spec):
+    """An HTTP probe on a named port."""
+
+    path: str = Field(pattern=r"^/[^\s]*$")
+    port: str = "http"
+    initial_delay_seconds: int = Field(0, ge=0, le=3600)
+    period_seconds: int = Field(10, ge=1, le=3600)
+    timeout_seconds: int = Field(2, ge=1, le=600)
+    failure_threshold: int = Field(3, ge=1, le=1000)
+
+
+class Probes(Spec):
+    liveness: Probe
+    readiness: Probe
+    startup: Probe | None = None
+
+
+class SecretRef(Spec):
+    """A secret the service reads from an environment variable; never the value itself."""
+
+    env: str
+    """Environment variable name inside the container."""
+    source: Literal["pulumi-config", "aws-secrets-manager", "gcp-secret-manager"] = "pulumi-config"
+    """Where the value lives; default: a Pulumi config secret of the stack."""
+    key: str = Field(min_length=1, max_length=253)
+    """Config key (pulumi-config) or secret name in the cloud store."""
+    property: str | None = None
+    """For cloud stores holding JSON: the property to take."""
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: str) -> str:
+        if not ENV_NAME.match(v):
+            raise ValueError(f"{v!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        return v
+
+
+class Autoscaling(Spec):
+    """HorizontalPodAutoscaler bounds and targets (autoscaling/v2)."""
+
+    min_replicas: int = Field(2, ge=1, le=1000)
+    max_replicas: int = Field(6, ge=1, le=1000)
+    cpu_utilization: int | None = Field(70, ge=1, le=100)
+    """Target average CPU utilisation in percent of requests; default: 70."""
+    memory_utilization: int | None = Field(None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"minReplicas ({self.min_replicas}) exceeds maxReplicas ({self.max_replicas})"
+            )
+        if self.cpu_utilization is None and self.memory_utilization is None:
+            raise ValueError("give cpuUtilization and/or memoryUtilization")
+        return self
+
+
+class Strategy(Spec):
+    """How a new version reaches users.
+
+    `rolling` replaces pods in place; `blue-green` keeps two slots and flips the live Service;
+    `canary` splits traffic by weight through the stack's traffic layer. `engine: argo-rollouts`
+    hands progressive delivery with automatic rollback to Argo Rollouts.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="allow", frozen=True
+    )
+
+    type: Literal["rolling", "blue-green", "canary"] = "rolling"
+    engine: Literal["native", "argo-rollouts"] = "native"
+    max_surge: int | str = "25%"
+    """rolling: extra pods during a rollout; default: 25%."""
+    max_unavailable: int | str = 0
+    """rolling: pods that may be missing; default: 0 (capacity never drops)."""
+    min_ready_seconds: int = Field(10, ge=0, le=3600)
+    progress_deadline_seconds: int = Field(600, ge=30, le=7200)
+
+    @field_validator("max_surge", "max_unavailable")
+    @classmethod
+    def _surge(cls, v: int | str) -> int | str:
+        if isinstance(v, str) and not re.match(r"^([0-9]|[1-9][0-9]|100)%$", v):
+            raise ValueError(f"{v!r} is neither a count nor a percentage like 25%")
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"{v} must be ≥ 0")
+        return v
+
+
+class Service(Spec):
+    """One microservice, as its team declares it."""
+
+    name: str
+    """DNS-1123 label, at most 40 characters (object names get suffixes)."""
+    team: str
+    """Owning team; also its namespace."""
+    image: str
+    """Image repository without tag, e.g. `ghcr.io/acme/orders`."""
+    version: Version
+    ports: list[Port] = Field(min_length=1)
+    resources: Resources = Resources()
+    probes: Probes
+    config: dict[str, str] = Field(default_factory=dict)
+    """Plain settings, rendered into an immutable ConfigMap."""
+    secrets: list[SecretRef] = Field(default_factory=list)
+    replicas: int = Field(2, ge=0, le=1000)
+    """Used when autoscaling is off; default: 2 (prod requires ≥ 2)."""
+    autoscaling: Autoscaling | None = None
+    strategy: Strategy = Strategy()
+    allow_from: list[str] = Field(default_factory=list)
+    """Services (by name) allowed to call this one; everything else is denied."""
+    flags: dict[str, bool] = Field(default_factory=dict)
+    """Feature toggles."""
+    public: bool = False
+    """Expose through the target's entry point and global DNS."""
+    cost_center: str = "shared"
+    """Billing label on every object; default: shared."""
+    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-environment overrides, merged over the base (maps deep, lists replaced)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns_label(v, max_len=40)
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, v: str) -> str:
+        return check_dns_label(v, max_len=40)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        if "@" in v or (":" in v.rsplit("/", 1)[-1]):
+            raise ValueError(f"{v!r}: give the repository only; tag and digest go under version")
+        if not IMAGE_REPO.match(v):
+            raise ValueError(f"{v!r} is not an image repository (e.g. ghcr.io/acme/orders)")
+        return v
+
+    @field_validator("allow_from")
+    @classmethod
+    def _callers(cls, v: list[str]) -> list[str]:
+        return sorted({check_dns_label(x, max_len=40) for x in v})
+
+    @field_validator("flags")
+    @classmethod
+    def _flags(cls, v: dict[str, bool]) -> dict[str, bool]:
+        for k in v:
+            if not FLAG_NAME.match(k):
+                raise ValueError(f"flag name {k!r}: lower-case letters, digits, '-', '_', '.'")
+        return v
+
+    @field_validator("environments")
+    @classmethod
+    def _envs(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for env, override in v.items():
+            if env not in ENVIRONMENTS:
+                raise ValueError(f"unknown environment {env!r}; allowed: {', '.join(ENVIRONMENTS)}")
+            for forbidden in ("name", "team", "environments"):
+                if forbidden in override:
+                    raise ValueError(f"environments.{env}.{forbidden} cannot be overridden")
+        return v
+
+    @model_validator(mode="after")
+    def _ports(self) -> Service:
+        names = [p.name for p in self.ports]
+        if len(set(names)) != len(names):
+            raise ValueError(f"port names must be unique; got {names}")
+        nums = [p.port for p in self.ports]
+        if len(set(nums)) != len(nums):
+            raise ValueError(f"port numbers must be unique; got {nums}")
+        for probe in (self.probes.liveness, self.probes.readiness, self.probes.startup):
+            if probe is not None and probe.port not in names:
+                raise ValueError(f"probe port {probe.port!r} is not one of the ports {names}")
+        envs = [s.env for s in self.secrets]
+        if len(set(envs)) != len(envs):
+            raise ValueError(f"secret env names must be unique; got {envs}")
+        clash = sorted(set(envs) & set(self.config))
+        if clash:
+            raise ValueError(f"{clash} are both config and secrets; pick one")
+        return self
+
+    @property
+    def image_ref(self) -> str:
+        """`repo:tag@digest`, `repo@digest` or `repo:tag`."""
+        ref = self.image
+        if self.version.tag:
+            ref += f":{self.version.tag}"
+        if self.version.digest:
+            ref += f"@{self.version.digest}"
+        return ref
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge `override` into `base`: maps merge recursively, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and aliases (anchors are a bomb vector)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases are not allowed in the catalog", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_document(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping, turning every way it can be wrong into BadInput."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read: {exc.strerror}", file=str(path)) from exc
+    if len(raw) > MAX_DOC_BYTES:
+        raise BadInput(f"file is {len(raw)} bytes; the limit is {MAX_DOC_BYTES}", file=str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise BadInput(f"YAML syntax error: {where}{exc.problem or exc}", file=str(path)) from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise BadInput(f"YAML error: {type(exc).__name__}", file=str(path)) from exc
+    if data is None:
+        raise BadInput("file is empty; expected a service definition", file=str(path))
+    if not isinstance(data, dict):
+        raise BadInput(
+            f"expected a mapping at the top level, got {type(data).__name__}", file=str(path)
+        )
+    return data
+
+
+def _loc(loc: Iterable[Any]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
+    """First error's field path and a message listing every error with what was given."""
+    lines = []
+    first_field = ""
+    for err in exc.errors(include_url=False):
+        loc = [x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-"))]
+        field = (prefix + "." if prefix else "") + _loc(loc) if loc else prefix or "(top level)"
+        first_field = first_field or field
+        given = err.get("input")
+        shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        lines.append(f"{field}: {msg} (given: {shown})")
+    return first_field, "; ".join(lines)
+
+
+def parse_service(data: dict[str, Any], env: str, source: str) -> Service:
+    """Validate one service document and apply the `environments.<env>` override."""
+    try:
+        base = Service.model_validate(data)
+    except ValidationError as exc:
+        _, msg = _format_errors(exc)
+        raise BadInput(msg, file=source) from exc
+    override = base.environments.get(env)
+    if not override:
+        return base
+    merged = deep_merge({k: v for k, v in data.items() if k != "environments"}, override)
+    try:
+        return Service.model_validate(merged)
+    except ValidationError as exc:
+        _, msg = _format_errors(exc)
+        raise BadInput(f"with environments.{env} applied: {msg}", file=source) from exc
+
+
+def load_catalog(directory: Path, env: str) -> list[Service]:
+    """Load every `*.yaml`/`*.yml` in `directory`, sorted by service name.
+
+    Raises BadInput for any file that does not parse or validate, for duplicate names, and for
+    `allowFrom` entries naming no service of the catalog.
+    """
+    if not directory.is_dir():
+        raise BadInput("catalog folder not found", file=str(directory))
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not files:
+        raise BadInput("catalog folder has no *.yaml service files", file=str(directory))
+    services: list[Service] = []
+    seen: dict[str, Path] = {}
+    for path in files:
+        svc = parse_service(load_yaml_document(path), env, str(path))
+        if svc.name in seen:
+            raise BadInput(
+                f"duplicate service name {svc.name!r} (also in {seen[svc.name]})",
+                file=str(path),
+                field="name",
+            )
+        seen[svc.name] = path
+        services.append(svc)
+    known = set(seen)
+    for svc in services:
+        unknown = [c for c in svc.allow_from if c not in known]
+        if unknown:
+            raise BadInput(
+                f"names no service of the catalog: {unknown}; known: {sorted(known)}",
+                file=str(seen[svc.name]),
+                field="allowFrom",
+            )
+    return sorted(services, key=lambda s: s.name)
