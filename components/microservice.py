@@ -24,6 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, field_validator, model_validator
 
+from components.naming import check_dns_label
 from components.podspec import (
     Args,
     ContainerPort,
@@ -34,7 +35,6 @@ from components.podspec import (
     content_hash,
     pod_template,
 )
-from stacks.config import check_dns_label
 
 TYPE = "slipway:apps:Microservice"
 

@@ -6,13 +6,12 @@ services never name a region. Everything is validated here, before any resource 
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+from components.naming import check_dns_label
 
 
 class Model(BaseModel):
@@ -22,18 +21,6 @@ class Model(BaseModel):
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
 
-
-def check_dns_label(value: str, max_len: int = 63) -> str:
-    """Validate a DNS-1123 label (what Kubernetes accepts as a name)."""
-    if len(value) > max_len or not DNS_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a DNS-1123 label: lower-case letters, digits and '-', "
-            f"starting and ending with a letter or digit, at most {max_len} characters"
-        )
-    return value
-
-
-DnsLabel = Annotated[str, Field(min_length=1, max_length=63)]
 
 
 class NodePoolConfig(Model):
