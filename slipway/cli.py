@@ -26,5 +26,9 @@ def _register() -> None:
 
     preview.register(app)
 
+    from slipway.commands import deploy
+
+    deploy.register(app)
+
 
 _register()

@@ -1,0 +1,569 @@
+"""`slipway deploy`: the flow with a fake engine and gate, the real rollback worktree, the gates."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from components.observability import SloArgs
+from slipway import deploy as d
+from slipway.commands import deploy as deploy_cmd
+from slipway.errors import BadInput, ToolMissing
+
+REPO = Path(__file__).resolve().parents[1]
+
+SERVICE = """\
+name: orders
+team: commerce
+image: ghcr.io/acme/orders
+version: {{tag: "{tag}"}}
+ports: [{{name: http, port: 8080}}]
+probes:
+  liveness: {{path: /healthz}}
+  readiness: {{path: /ready}}
+"""
+
+STACK = """\
+config:
+  slipway:environment: dev
+  slipway:catalog: services
+  slipway:targets:
+    - name: local
+      cloud: existing
+      region: local
+      kubeconfigContext: {context}
+"""
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git project with two commits: v1 (orders 1.0.0) and v2 (orders 2.0.0 + a new file)."""
+    root = tmp_path / "proj"
+    (root / "services").mkdir(parents=True)
+    (root / "policies").mkdir()
+    (root / "policies" / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (root / "Pulumi.yaml").write_text("name: slipway\nruntime: python\n")
+    (root / "Pulumi.dev.yaml").write_text(STACK.format(context="kind-v1"))
+    (root / "services" / "orders.yaml").write_text(SERVICE.format(tag="1.0.0"))
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "v1")
+    (root / "services" / "orders.yaml").write_text(SERVICE.format(tag="2.0.0"))
+    (root / "services" / "extra.yaml").write_text(SERVICE.format(tag="9.9.9"))
+    (root / "Pulumi.dev.yaml").write_text(STACK.format(context="kind-v2"))
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "v2")
+    return root
+
+
+class FakeRunner:
+    """Records every call and what the catalog looked like in the directory it was given."""
+
+    def __init__(self, preview_ok: bool = True, up_results: list[bool] | None = None) -> None:
+        self.preview_ok = preview_ok
+        self.up_results = list(up_results or [True])
+        self.calls: list[dict] = []
+
+    def _record(self, op: str, work_dir: Path, stack: str, policy: d.PolicyArgs) -> None:
+        services = work_dir / "services"
+        self.calls.append(
+            {
+                "op": op,
+                "work_dir": work_dir,
+                "stack": stack,
+                "policy": policy,
+                "catalog": {p.name: p.read_text() for p in sorted(services.glob("*.yaml"))},
+                "stack_file": (work_dir / f"Pulumi.{stack}.yaml").read_text(),
+            }
+        )
+
+    def preview(self, work_dir: Path, stack: str, policy: d.PolicyArgs) -> d.OpResult:
+        self._record("preview", work_dir, stack, policy)
+        if self.preview_ok:
+            return d.OpResult(True, "create 2")
+        return d.OpResult(False, error="mandatory policy violation: no-latest-tag")
+
+    def up(self, work_dir: Path, stack: str, policy: d.PolicyArgs) -> d.OpResult:
+        self._record("up", work_dir, stack, policy)
+        ok = self.up_results.pop(0)
+        return d.OpResult(True, "update 1") if ok else d.OpResult(False, error="error: boom")
+
+
+class FakeGate:
+    def __init__(self, ok: bool) -> None:
+        self.ok = ok
+        self.seen: list[list[str]] = []
+
+    def check(self, services):
+        self.seen.append([s.name for s in services])
+        return d.GateResult((d.Check("orders", self.ok, "error ratio 0.01%" if self.ok else "5%"),))
+
+
+SERVICES = [d.GateService("orders", "commerce", "commerce", False, SloArgs())]
+POLICY = d.PolicyArgs(packs=("/p/policies",), configs=("/p/policies/config/dev.json",))
+
+
+def _deploy(project: Path, runner: FakeRunner, gate, *, auto_rollback: bool, ref: str = "HEAD~1"):
+    return d.run_deploy(
+        "dev",
+        project_dir=project,
+        runner=runner,
+        gate=gate,
+        services=SERVICES,
+        policy=POLICY,
+        auto_rollback=auto_rollback,
+        rollback_ref=ref,
+    )
+
+
+def test_success_applies_once_and_does_not_roll_back(project):
+    runner, gate = FakeRunner(), FakeGate(ok=True)
+    report = _deploy(project, runner, gate, auto_rollback=True)
+    assert [c["op"] for c in runner.calls] == ["preview", "up"]
+    assert gate.seen == [["orders"]]
+    assert report.rollback is None
+    assert report.exit_code == 0
+    assert report.lines()[-1] == "result: deployed (exit 0)"
+
+
+def test_preview_and_up_run_with_the_policy_packs(project):
+    runner = FakeRunner()
+    _deploy(project, runner, FakeGate(ok=True), auto_rollback=False)
+    assert all(c["policy"] == POLICY for c in runner.calls)
+
+
+def test_refused_preview_applies_nothing_and_rolls_nothing_back(project):
+    runner, gate = FakeRunner(preview_ok=False), FakeGate(ok=True)
+    report = _deploy(project, runner, gate, auto_rollback=True)
+    assert [c["op"] for c in runner.calls] == ["preview"]
+    assert gate.seen == []
+    assert report.rollback is None
+    assert report.exit_code == 1
+    assert "no-latest-tag" in "\n".join(report.lines())
+
+
+def test_failed_up_rolls_back_to_previous_commit(project):
+    runner, gate = FakeRunner(up_results=[False, True]), FakeGate(ok=True)
+    report = _deploy(project, runner, gate, auto_rollback=True)
+    assert [c["op"] for c in runner.calls] == ["preview", "up", "up"]
+    assert gate.seen == [], "the gate must not run after a failed up"
+    restore = runner.calls[2]
+    assert restore["work_dir"] != project
+    assert restore["catalog"] == {"orders.yaml": SERVICE.format(tag="1.0.0")}
+    assert "kind-v1" in restore["stack_file"]
+    assert report.failure == "up"
+    assert report.rollback is not None and report.rollback.ok
+    assert report.rollback.commit == _git(project, "rev-parse", "HEAD~1")
+    assert report.exit_code == 1
+    text = "\n".join(report.lines())
+    assert "rollback: re-applied the declared state of HEAD~1" in text
+
+
+def test_failed_gate_rolls_back(project):
+    runner, gate = FakeRunner(up_results=[True, True]), FakeGate(ok=False)
+    report = _deploy(project, runner, gate, auto_rollback=True)
+    assert [c["op"] for c in runner.calls] == ["preview", "up", "up"]
+    assert runner.calls[2]["catalog"]["orders.yaml"] == SERVICE.format(tag="1.0.0")
+    assert report.failure == "gate"
+    assert report.rollback is not None and report.rollback.ok
+    assert report.exit_code == 1
+    assert "FAIL orders: 5%" in "\n".join(report.lines())
+
+
+def test_failure_without_auto_rollback_leaves_the_stack_and_says_so(project):
+    runner = FakeRunner(up_results=[True])
+    report = _deploy(project, runner, FakeGate(ok=False), auto_rollback=False)
+    assert [c["op"] for c in runner.calls] == ["preview", "up"]
+    assert report.rollback is None
+    assert report.exit_code == 1
+    assert "rollback: not attempted" in "\n".join(report.lines())
+
+
+def test_rollback_that_fails_exits_3_loudly(project):
+    runner = FakeRunner(up_results=[False, False])
+    report = _deploy(project, runner, FakeGate(ok=True), auto_rollback=True)
+    assert [c["op"] for c in runner.calls] == ["preview", "up", "up"]
+    assert report.rollback is not None and not report.rollback.ok
+    assert report.exit_code == d.EXIT_ROLLBACK_FAILED == 3
+    text = "\n".join(report.lines())
+    assert "ROLLBACK FAILED" in text
+    assert "error: boom" in text
+
+
+def test_rollback_to_a_ref_that_does_not_exist_exits_3(project):
+    runner = FakeRunner(up_results=[False])
+    report = _deploy(project, runner, FakeGate(ok=True), auto_rollback=True, ref="no-such-tag")
+    assert [c["op"] for c in runner.calls] == ["preview", "up"]
+    assert report.exit_code == 3
+    assert "no-such-tag" in "\n".join(report.lines())
+
+
+def test_rollback_to_a_commit_without_the_stack_file_exits_3(project):
+    _git(project, "rm", "-q", "Pulumi.dev.yaml")
+    _git(project, "commit", "-q", "-m", "drop the dev stack")
+    (project / "Pulumi.dev.yaml").write_text(STACK.format(context="kind-v3"))
+    _git(project, "add", "Pulumi.dev.yaml")
+    _git(project, "commit", "-q", "-m", "bring it back")
+    runner = FakeRunner(up_results=[False])
+    report = _deploy(project, runner, FakeGate(ok=True), auto_rollback=True)
+    assert [c["op"] for c in runner.calls] == ["preview", "up"]
+    assert report.exit_code == 3
+    assert "Pulumi.dev.yaml" in report.rollback.error
+
+
+def test_rollback_worktree_is_removed_afterwards(project):
+    _deploy(project, FakeRunner(up_results=[False, True]), FakeGate(ok=True), auto_rollback=True)
+    listing = _git(project, "worktree", "list", "--porcelain")
+    assert listing.count("worktree ") == 1, listing
+
+
+def test_rollback_does_not_touch_the_working_tree(project):
+    (project / "services" / "orders.yaml").write_text(SERVICE.format(tag="3.0.0-dirty"))
+    _deploy(project, FakeRunner(up_results=[False, True]), FakeGate(ok=True), auto_rollback=True)
+    assert (project / "services" / "orders.yaml").read_text() == SERVICE.format(tag="3.0.0-dirty")
+    assert (project / "services" / "extra.yaml").exists()
+
+
+def test_skipped_gate_is_reported_as_skipped_not_passed(project):
+    report = _deploy(project, FakeRunner(), None, auto_rollback=True)
+    text = "\n".join(report.lines())
+    assert "health gate: SKIPPED" in text
+    assert "health gate: passed" not in text
+    assert report.exit_code == 0
+
+
+# ---- the Argo Rollouts gate
+
+
+def _rollout(phase: str, generation: int = 2, observed: int = 2, **status) -> str:
+    return json.dumps(
+        {
+            "metadata": {"generation": generation},
+            "status": {"phase": phase, "observedGeneration": str(observed), **status},
+        }
+    )
+
+
+class FakeKube:
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.calls: list[list[str]] = []
+
+    def __call__(self, args: list[str]) -> str:
+        self.calls.append(args)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+ARGO = d.GateService("orders", "commerce", "commerce", True, SloArgs())
+
+
+def _argo(kube: FakeKube, clock: Clock | None = None, timeout: float = 60) -> d.ArgoRolloutStatus:
+    clock = clock or Clock()
+    return d.ArgoRolloutStatus(
+        "kind-slipway", timeout, 10, kubectl=kube, sleep=clock.sleep, clock=clock
+    )
+
+
+def test_argo_healthy_rollout_passes():
+    kube = FakeKube(_rollout("Healthy"))
+    check = _argo(kube).status(ARGO)
+    assert check.ok, check.detail
+    assert kube.calls[0] == [
+        "--context",
+        "kind-slipway",
+        "get",
+        "rollouts.argoproj.io",
+        "orders",
+        "-n",
+        "commerce",
+        "-o",
+        "json",
+    ]
+
+
+def test_argo_paused_rollout_passes_waiting_for_promotion():
+    assert _argo(FakeKube(_rollout("Paused", message="CanaryPauseStep"))).status(ARGO).ok
+
+
+def test_argo_degraded_rollout_fails():
+    check = _argo(FakeKube(_rollout("Degraded", message="RolloutAborted"))).status(ARGO)
+    assert not check.ok
+    assert "Degraded" in check.detail
+
+
+def test_argo_aborted_rollout_fails():
+    assert not _argo(FakeKube(_rollout("Progressing", abort=True))).status(ARGO).ok
+
+
+def test_argo_waits_for_the_controller_to_see_the_new_spec():
+    kube = FakeKube(_rollout("Healthy", generation=3, observed=2), _rollout("Healthy", 3, 3))
+    check = _argo(kube).status(ARGO)
+    assert check.ok
+    assert len(kube.calls) == 2
+
+
+def test_argo_progressing_past_the_timeout_fails():
+    clock = Clock()
+    check = _argo(FakeKube(_rollout("Progressing")), clock, timeout=60).status(ARGO)
+    assert not check.ok
+    assert "not healthy after 60s" in check.detail
+    assert clock.now >= 60
+
+
+def test_argo_unreadable_rollout_fails():
+    def broken(args):
+        raise RuntimeError('rollouts.argoproj.io "orders" not found')
+
+    check = d.ArgoRolloutStatus(kubectl=broken).status(ARGO)
+    assert not check.ok
+    assert "not found" in check.detail
+
+
+# ---- the Prometheus SLO gate
+
+
+class FakeProm:
+    def __init__(self, up: float | None, ratio: float | None, p99: float | None) -> None:
+        self.values = {"up": up, "ratio": ratio, "p99": p99}
+        self.queries: list[str] = []
+
+    def __call__(self, promql: str) -> float | None:
+        self.queries.append(promql)
+        if promql.startswith("sum(up"):
+            return self.values["up"]
+        if promql.startswith("histogram_quantile"):
+            return self.values["p99"]
+        return self.values["ratio"]
+
+
+SVC = d.GateService("orders", "commerce", "commerce", False, SloArgs(latency_p99_ms=200))
+
+
+def test_prometheus_gate_passes_within_budget_and_objective():
+    prom = FakeProm(up=3, ratio=0.0005, p99=0.150)
+    checks = d.PrometheusSlo("http://prom", "5m", query=prom).status(SVC)
+    assert all(c.ok for c in checks), checks
+    assert len(checks) == 3
+    assert any('job="orders"' in q and "[5m]" in q for q in prom.queries)
+
+
+def test_prometheus_gate_fails_above_error_budget():
+    checks = d.PrometheusSlo("http://prom", query=FakeProm(3, 0.02, 0.1)).status(SVC)
+    bad = [c for c in checks if not c.ok]
+    assert len(bad) == 1 and "error ratio 2.0000%" in bad[0].detail
+
+
+def test_prometheus_gate_fails_above_p99_objective():
+    checks = d.PrometheusSlo("http://prom", query=FakeProm(3, 0.0, 0.450)).status(SVC)
+    bad = [c for c in checks if not c.ok]
+    assert len(bad) == 1 and "p99 450 ms (objective 200 ms)" in bad[0].detail
+
+
+def test_prometheus_gate_fails_with_no_healthy_target():
+    checks = d.PrometheusSlo("http://prom", query=FakeProm(0, None, None)).status(SVC)
+    assert not checks[0].ok and "0 healthy" in checks[0].detail
+
+
+def test_prometheus_gate_reports_no_traffic_without_failing():
+    checks = d.PrometheusSlo("http://prom", query=FakeProm(2, None, None)).status(SVC)
+    assert all(c.ok for c in checks)
+    assert any("no requests" in c.detail for c in checks)
+
+
+def _serve(handler_body):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            query = parse_qs(urlparse(self.path).query)["query"][0]
+            status, body = handler_body(self.path, query)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_prometheus_http_api_is_queried_for_real():
+    seen = []
+
+    def answer(path, query):
+        seen.append((path, query))
+        value = "4" if query.startswith("sum(up") else "0.0001"
+        return 200, {
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, value]}]},
+        }
+
+    server = _serve(answer)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        checks = d.PrometheusSlo(url).status(SVC)
+    finally:
+        server.shutdown()
+    assert all(c.ok for c in checks), checks
+    assert all(path.startswith("/api/v1/query?") for path, _ in seen)
+    assert len(seen) == 3
+
+
+def test_prometheus_http_error_fails_the_gate():
+    server = _serve(lambda path, q: (400, {"status": "error", "error": "parse error"}))
+    try:
+        checks = d.PrometheusSlo(f"http://127.0.0.1:{server.server_port}").status(SVC)
+    finally:
+        server.shutdown()
+    assert len(checks) == 1 and not checks[0].ok
+
+
+def test_slo_gate_uses_rollout_status_for_argo_and_prometheus_for_others():
+    kube = FakeKube(_rollout("Healthy"))
+    prom = FakeProm(2, 0.0, 0.1)
+    gate = d.SloGate(_argo(kube), d.PrometheusSlo("http://p", query=prom), settle_seconds=0)
+    result = gate.check([ARGO, SVC])
+    assert result.ok
+    assert len(kube.calls) == 1
+    assert len(prom.queries) == 3
+
+
+def test_slo_gate_waits_before_querying_prometheus():
+    waited = []
+    gate = d.SloGate(
+        _argo(FakeKube(_rollout("Healthy"))),
+        d.PrometheusSlo("http://p", query=FakeProm(2, 0.0, 0.1)),
+        settle_seconds=120,
+        sleep=waited.append,
+    )
+    gate.check([SVC])
+    assert waited == [120]
+
+
+# ---- the project and the tool
+
+
+def test_read_project_lists_services_with_their_namespace_and_engine(project):
+    (project / "services" / "extra.yaml").unlink()
+    argo = SERVICE.format(tag="2.0.0").replace("name: orders", "name: cart")
+    (project / "services" / "cart.yaml").write_text(
+        argo + "strategy: {type: canary, engine: argo-rollouts}\n"
+    )
+    proj = d.read_project(project, "dev")
+    assert proj.catalog_dir == "services"
+    by_name = {s.name: s for s in proj.services}
+    assert by_name["cart"].argo_rollouts is True
+    assert by_name["orders"].argo_rollouts is False
+    assert by_name["orders"].namespace == "commerce"
+    assert by_name["orders"].slo == SloArgs()
+
+
+def test_read_project_names_the_missing_stack_file(project):
+    with pytest.raises(BadInput, match=r"Pulumi\.qa\.yaml.*known stacks: dev"):
+        d.read_project(project, "qa")
+
+
+def test_read_project_rejects_bad_stack_config(project):
+    (project / "Pulumi.dev.yaml").write_text("config:\n  slipway:environment: moon\n")
+    with pytest.raises(BadInput, match="environment"):
+        d.read_project(project, "dev")
+
+
+def test_policy_args_use_the_stack_policy_config_when_present(project):
+    assert d.policy_args(project, "dev", None).configs == ()
+    cfg = project / "policies" / "config" / "dev.json"
+    cfg.parent.mkdir()
+    cfg.write_text("{}")
+    args = d.policy_args(project, "dev", None)
+    assert args.packs == (str(project / "policies"),)
+    assert args.configs == (str(cfg),)
+
+
+def test_policy_args_require_the_pack(tmp_path):
+    with pytest.raises(BadInput, match=r"PulumiPolicy\.yaml"):
+        d.policy_args(tmp_path, "dev", None)
+
+
+def test_missing_pulumi_cli_is_tool_missing_with_install_hint(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolMissing) as info:
+        d.require_pulumi_cli()
+    assert info.value.exit_code == 2
+    assert "not installed" in str(info.value)
+    assert "https://get.pulumi.com" in str(info.value)
+
+
+def _path_without_pulumi(tmp_path: Path) -> str:
+    """PATH with git but without any `pulumi`."""
+    dirs = [
+        p for p in os.environ["PATH"].split(os.pathsep) if p and not (Path(p) / "pulumi").exists()
+    ]
+    return os.pathsep.join(dirs)
+
+
+def test_cli_deploy_without_pulumi_exits_2_with_message(tmp_path, monkeypatch):
+    app = typer.Typer()
+    deploy_cmd.register(app)
+
+    @app.callback()
+    def _main() -> None:
+        """Test app."""
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        app, ["deploy", "dev"], env={"PATH": _path_without_pulumi(tmp_path)}
+    )
+    assert result.exit_code == 2, result.output
+    assert "Pulumi CLI" in result.output and "not installed" in result.output
+    assert "get.pulumi.com" in result.output
+
+
+def test_slipway_deploy_command_without_pulumi_exits_2(tmp_path):
+    """The installed entry point: `python -m slipway deploy dev` with no pulumi on PATH."""
+    env = {**os.environ, "PATH": _path_without_pulumi(tmp_path), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "slipway", "deploy", "dev"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "not installed" in proc.stderr and "get.pulumi.com" in proc.stderr
