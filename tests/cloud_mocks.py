@@ -29,8 +29,8 @@ class CloudMocks(pulumi.runtime.Mocks):
         state.update(synthesize(args.typ, args.name, args.inputs))
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, None]:
-        return synthesize_call(args.token, args.args), None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return synthesize_call(args.token, args.args)
 
 
 @dataclass
