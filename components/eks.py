@@ -117,7 +117,9 @@ class EksClusterArgs(BaseModel):
     def _retention(cls, v: int) -> int:
         allowed = [90, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
         if v not in allowed:
-            raise ValueError(f"log_retention_days {v} is not a CloudWatch value; allowed: {allowed}")
+            raise ValueError(
+                f"log_retention_days {v} is not a CloudWatch value; allowed: {allowed}"
+            )
         return v
 
     @model_validator(mode="after")
@@ -546,7 +548,9 @@ class EksCluster(pulumi.ComponentResource):
         self.oidc_issuer = issuer_url.apply(lambda u: u.removeprefix("https://"))
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
-                cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda c: c.data)
+                cluster.name,
+                cluster.endpoint,
+                cluster.certificate_authority.apply(lambda c: c.data),
             ).apply(lambda a: eks_kubeconfig(a[0], a[1], a[2], region))
         )
         provider_args: dict[str, Any] = {"kubeconfig": self.kubeconfig}

@@ -29,6 +29,8 @@ NODE_ROLES = [
 ]
 """What a node needs: write logs and metrics, pull images. Nothing else."""
 
+_SA_DOMAIN = "iam.gserviceaccount.com"
+
 
 class GkeNodePoolArgs(BaseModel):
     """The node pool: machine shape and autoscaling bounds (totals across zones)."""
@@ -294,7 +296,7 @@ class GkeCluster(pulumi.ComponentResource):
             crypto_key_id=key.id,
             role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
             member=project_number.apply(
-                lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
+                lambda n: f"serviceAccount:service-{n}@container-engine-robot.{_SA_DOMAIN}"
             ),
             opts=child,
         )
