@@ -387,7 +387,9 @@ class AutomationRunner:
             )
         except auto.CommandError as exc:
             return OpResult(ok=False, error=_tail(str(exc)))
-        counts = {str(k): int(v) for k, v in (res.change_summary or {}).items()}
+        counts = {
+            str(getattr(k, "value", k)): int(v) for k, v in (res.change_summary or {}).items()
+        }
         return OpResult(ok=True, summary=_summary(counts))
 
     def up(self, work_dir: Path, stack: str, policy: PolicyArgs) -> OpResult:

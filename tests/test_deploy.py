@@ -567,3 +567,70 @@ def test_slipway_deploy_command_without_pulumi_exits_2(tmp_path):
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "not installed" in proc.stderr and "get.pulumi.com" in proc.stderr
+
+
+# ---- the Automation API runner, against the SDK's real signatures
+
+
+class _RecordingStack:
+    """Stands in for `pulumi.automation.Stack`; binds every call to the real signature."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.calls: list[tuple[str, dict]] = []
+
+    def _run(self, op: str, kwargs: dict):
+        import inspect
+
+        from pulumi import automation as auto
+
+        inspect.signature(getattr(auto.Stack, op)).bind(None, **kwargs)
+        self.calls.append((op, kwargs))
+        if self.fail:
+            from pulumi.automation._cmd import CommandResult
+
+            raise auto.CommandError(CommandResult("", "error: policy violation: x", 255))
+
+    def preview(self, **kwargs):
+        from pulumi import automation as auto
+
+        self._run("preview", kwargs)
+        return auto.PreviewResult("", "", {auto.OpType.CREATE: 2, auto.OpType.SAME: 5})
+
+    def up(self, **kwargs):
+        from types import SimpleNamespace
+
+        self._run("up", kwargs)
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"update": 1, "same": 6}))
+
+
+def _patch_select(monkeypatch, stack: _RecordingStack) -> list[dict]:
+    from pulumi import automation as auto
+
+    selected: list[dict] = []
+
+    def select_stack(**kwargs):
+        selected.append(kwargs)
+        return stack
+
+    monkeypatch.setattr(auto, "select_stack", select_stack)
+    return selected
+
+
+def test_automation_runner_selects_the_stack_in_the_work_dir_with_policy_packs(monkeypatch):
+    stack = _RecordingStack()
+    selected = _patch_select(monkeypatch, stack)
+    runner = d.AutomationRunner()
+    assert runner.preview(Path("/p"), "dev", POLICY) == d.OpResult(True, "create 2, same 5")
+    assert runner.up(Path("/p"), "dev", POLICY) == d.OpResult(True, "same 6, update 1")
+    assert selected == [{"stack_name": "dev", "work_dir": "/p"}] * 2
+    for _, kwargs in stack.calls:
+        assert kwargs["policy_packs"] == ["/p/policies"]
+        assert kwargs["policy_pack_configs"] == ["/p/policies/config/dev.json"]
+
+
+def test_automation_runner_turns_command_errors_into_failed_results(monkeypatch):
+    _patch_select(monkeypatch, _RecordingStack(fail=True))
+    result = d.AutomationRunner().up(Path("/p"), "dev", POLICY)
+    assert not result.ok
+    assert "policy violation" in result.error
