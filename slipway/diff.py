@@ -306,15 +306,53 @@ def _match(old: dict[str, dict], new: dict[str, dict]) -> list[tuple[str, str]]:
     """Pairs (old urn, new urn): same URN first, then a new record's alias naming an old URN."""
     pairs = [(urn, urn) for urn in sorted(new) if urn in old]
     taken_old = {o for o, _ in pairs}
+    aliases = effective_aliases(new)
     for urn in sorted(new):
         if urn in old:
             continue
-        for alias in sorted(_alias_urns(new[urn])):
+        for alias in aliases[urn]:
             if alias in old and alias not in taken_old and alias not in new:
                 pairs.append((alias, urn))
                 taken_old.add(alias)
                 break
     return pairs
+
+
+def effective_aliases(records: dict[str, dict]) -> dict[str, list[str]]:
+    """URN -> every URN the resource may have had: its own aliases plus those it inherits.
+
+    A child inherits one alias per alias of its parent, as the engine computes them: the
+    parent alias's type chain, and the child's name with the parent's name prefix swapped for
+    the alias's name (`api-config` under `api` aliased from `orders` -> `orders-config`). The
+    mock runtime sends alias specs and leaves this to the engine, so the diff does it.
+    """
+    memo: dict[str, list[str]] = {}
+
+    def resolve(urn: str, depth: int = 0) -> list[str]:
+        if urn in memo:
+            return memo[urn]
+        rec = records[urn]
+        found = set(_alias_urns(rec))
+        parent = rec.get("parent") or ""
+        if parent in records and depth < 64:
+            parent_name = str(records[parent].get("name", ""))
+            for parent_alias in resolve(parent, depth + 1):
+                found.add(_child_alias(rec, parent_name, parent_alias))
+        memo[urn] = sorted(found)
+        return memo[urn]
+
+    return {urn: resolve(urn) for urn in records}
+
+
+def _child_alias(rec: dict, parent_name: str, parent_alias: str) -> str:
+    name = str(rec.get("name", ""))
+    parts = parent_alias.split("::")
+    if len(parts) < 4:
+        return parent_alias
+    alias_name = "::".join(parts[3:])
+    if parent_name and name.startswith(parent_name):
+        name = alias_name + name[len(parent_name) :]
+    return "::".join([parts[0], parts[1], f"{parts[2]}${rec.get('type', '')}", name])
 
 
 def _alias_urns(rec: dict) -> list[str]:

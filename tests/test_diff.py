@@ -648,3 +648,60 @@ def test_summary_counts_each_kind():
         "updated": 1,
         "replaced": 1,
     }
+
+
+# --- aliases inherited from a renamed parent -----------------------------------------------------
+
+
+def component(type_: str, name: str, parent: dict | None = None, aliases=()) -> dict:
+    chain = parent["urn"].split("::")[2] if parent else ""
+    return {
+        "urn": urn(type_, name, chain),
+        "type": type_,
+        "name": name,
+        "parent": parent["urn"] if parent else "",
+        "provider": "",
+        "protect": False,
+        "aliases": list(aliases),
+        "inputs": {},
+        "target": "local",
+    }
+
+
+def tree(svc_name: str, aliases=()) -> list[dict]:
+    """Target > Microservice `svc_name` > ConfigMap `<svc>-config` > grandchild `<svc>-config-x`."""
+    target = component("slipway:stacks:Target", "local")
+    svc = component("slipway:apps:Microservice", svc_name, target, aliases)
+    cm = component("kubernetes:core/v1:ConfigMap", f"{svc_name}-config", svc)
+    cm["inputs"] = {"data": {"a": "1"}}
+    grandchild = component("slipway:x:Thing", f"{svc_name}-config-x", cm)
+    other = component("kubernetes:core/v1:Service", "shared-name", svc)
+    return [target, svc, cm, grandchild, other]
+
+
+def test_children_inherit_the_alias_of_a_renamed_parent():
+    old = tree("local-orders")
+    new = tree("local-svc-orders", aliases=[old[1]["urn"]])
+    assert is_empty(compute_diff(old, new))
+
+
+def test_children_of_a_renamed_parent_without_alias_are_deleted_and_added():
+    old = tree("local-orders")
+    new = tree("local-svc-orders")
+    diff = compute_diff(old, new)
+    # the Service keeps its URN: a URN holds the parent's type chain, not the parent's name
+    assert [e["name"] for e in diff["deleted"]] == [
+        "local-orders-config-x",
+        "local-orders-config",
+        "local-orders",
+    ]
+    assert len(diff["added"]) == 3
+
+
+def test_inherited_alias_still_reports_real_changes():
+    old = tree("local-orders")
+    new = tree("local-svc-orders", aliases=[old[1]["urn"]])
+    new[2]["inputs"] = {"data": {"a": "2"}}
+    entry = only(compute_diff(old, new), "replaced")
+    assert entry["old_urn"] == old[2]["urn"]
+    assert entry["reason"] == "data"
