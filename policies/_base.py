@@ -1,0 +1,368 @@
+"""Shared helpers of the pack: rule declaration, property walking, workload traversal.
+
+Rules judge a resource by its type token and its properties exactly as the engine hands them
+over (camelCase inputs; Kubernetes objects in full). Two kinds of "missing" are handled on
+purpose here, so that no rule has to think about them:
+
+- an unset property reads as ``None`` (``get``), and each rule says what unset means
+  (usually: the Kubernetes or cloud default, which is the insecure one);
+- an unknown value (the engine's sentinel during preview) raises the SDK's
+  ``UnknownValueError`` on access. The SDK turns that into an advisory "can't run policy
+  during preview" diagnostic; the same rule runs again with the real value on update, so
+  an unknown never blocks a preview and never passes silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+)
+
+__all__ = [
+    "CRITICAL",
+    "HIGH",
+    "LOW",
+    "MEDIUM",
+    "Container",
+    "Workload",
+    "as_list",
+    "containers",
+    "get",
+    "is_true",
+    "k8s_kind",
+    "labels_of",
+    "policies_in",
+    "resource_rule",
+    "stack_rule",
+    "workload",
+]
+
+LOW, MEDIUM, HIGH, CRITICAL = Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL
+
+_FRAMEWORKS = {
+    "PSS": ("Kubernetes Pod Security Standards", "v1.33"),
+    "CIS-K8S": ("CIS Kubernetes Benchmark", "1.10"),
+    "CIS-EKS": ("CIS Amazon EKS Benchmark", "1.7"),
+    "CIS-GKE": ("CIS Google Kubernetes Engine Benchmark", "1.6"),
+    "CIS-AWS": ("CIS AWS Foundations Benchmark", "3.0"),
+    "CIS-GCP": ("CIS Google Cloud Platform Foundation Benchmark", "3.0"),
+    "NSA-K8S": ("NSA/CISA Kubernetes Hardening Guide", "1.2"),
+    "SLSA": ("Supply-chain Levels for Software Artifacts", "1.0"),
+    "SLIPWAY": ("slipway platform standard", "1"),
+}
+
+
+def _framework(standards: Sequence[str]) -> PolicyComplianceFramework:
+    """The first standard becomes the SDK's framework field (it takes only one)."""
+    family, _, reference = standards[0].partition(":")
+    name, version = _FRAMEWORKS[family]
+    return PolicyComplianceFramework(name=name, version=version, reference=reference or None)
+
+
+def _level(security: bool) -> EnforcementLevel:
+    """Security rules ship mandatory; the per-stack config raises the others where needed."""
+    return EnforcementLevel.MANDATORY if security else EnforcementLevel.ADVISORY
+
+
+def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema | None:
+    return PolicyConfigSchema(properties=dict(config)) if config else None
+
+
+def _tags(family: str, security: bool, standards: Sequence[str]) -> list[str]:
+    return [family, "security" if security else "operations", *standards]
+
+
+def resource_rule(
+    *,
+    id: str,
+    family: str,
+    description: str,
+    severity: Severity,
+    remediation: str,
+    standards: Sequence[str],
+    security: bool,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Declare a function as a resource rule; the SDK policy object hangs off ``fn.policy``."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        fn.policy = ResourceValidationPolicy(  # type: ignore[attr-defined]
+            name=id,
+            description=description,
+            validate=fn,
+            enforcement_level=_level(security),
+            config_schema=_schema(config),
+            severity=severity,
+            framework=_framework(standards),
+            tags=_tags(family, security, standards),
+            remediation_steps=remediation,
+        )
+        return fn
+
+    return wrap
+
+
+def stack_rule(
+    *,
+    id: str,
+    family: str,
+    description: str,
+    severity: Severity,
+    remediation: str,
+    standards: Sequence[str],
+    security: bool,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Declare a function as a stack rule (runs once over every resource in AnalyzeStack)."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        fn.policy = StackValidationPolicy(  # type: ignore[attr-defined]
+            name=id,
+            description=description,
+            validate=fn,
+            enforcement_level=_level(security),
+            config_schema=_schema(config),
+            severity=severity,
+            framework=_framework(standards),
+            tags=_tags(family, security, standards),
+            remediation_steps=remediation,
+        )
+        return fn
+
+    return wrap
+
+
+def policies_in(namespace: Mapping[str, Any]) -> list[Policy]:
+    """Every rule declared in a module, in definition order (pass ``globals()``)."""
+    return [v.policy for v in namespace.values() if callable(v) and hasattr(v, "policy")]
+
+
+# --- property access -------------------------------------------------------------------
+
+
+def get(obj: Any, *path: str | int, default: Any = None) -> Any:
+    """Walk ``path`` into mappings and sequences; a missing step gives ``default``.
+
+    Unknown values raise the SDK's ``UnknownValueError`` through its proxy (see module doc).
+    """
+    cur = obj
+    for key in path:
+        if isinstance(key, int):
+            if not _is_seq(cur) or key >= len(cur):
+                return default
+            cur = cur[key]
+        else:
+            if not isinstance(cur, Mapping) or key not in cur:
+                return default
+            cur = cur[key]
+        if cur is None:
+            return default
+    return cur
+
+
+def _is_seq(v: Any) -> bool:
+    return isinstance(v, Sequence) and not isinstance(v, str | bytes)
+
+
+def as_list(v: Any) -> list[Any]:
+    """A list property as a Python list; unset (or not a list) is empty."""
+    return list(v) if _is_seq(v) else []
+
+
+def is_true(v: Any) -> bool:
+    """True only for an explicit true (YAML/JSON bool or the string "true")."""
+    return v is True or (isinstance(v, str) and v.lower() == "true")
+
+
+def is_false(v: Any) -> bool:
+    """True only for an explicit false."""
+    return v is False or (isinstance(v, str) and v.lower() == "false")
+
+
+def labels_of(obj: Any) -> Mapping[str, Any]:
+    """metadata.labels of an object; unset is empty."""
+    labels = get(obj, "metadata", "labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+# --- Kubernetes type tokens and workloads -------------------------------------------------
+
+_K8S_TOKEN = re.compile(r"^kubernetes:(?P<gv>[^:]+):(?P<kind>[A-Za-z0-9]+)$")
+
+
+def k8s_kind(resource_type: str) -> str | None:
+    """Kind of a Kubernetes type token (``kubernetes:apps/v1:Deployment`` -> Deployment).
+
+    Patch and List variants (``DeploymentPatch``, ``DeploymentList``) are not objects to
+    judge on their own; they give None like non-Kubernetes types.
+    """
+    m = _K8S_TOKEN.match(resource_type)
+    if not m or m["kind"].endswith(("Patch", "List")):
+        return None
+    return m["kind"]
+
+
+POD_TEMPLATE_KINDS = frozenset(
+    {
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Job",
+        "Rollout",
+        "ReplicationController",
+    }
+)
+WORKLOAD_KINDS = POD_TEMPLATE_KINDS | {"CronJob", "Pod"}
+"""Every kind that carries a pod spec (Argo Rollout included)."""
+
+REPLICATED_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "Rollout"})
+"""Kinds with a replica count that serve traffic (what needs replicas and a PDB)."""
+
+LONG_RUNNING_KINDS = REPLICATED_KINDS | {"DaemonSet", "Pod", "ReplicationController"}
+"""Kinds whose containers serve until stopped (what needs probes); Jobs run to completion."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A pod-bearing object: its kind, metadata, and pod spec (None for a workloadRef)."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    obj: Mapping[str, Any]
+    pod_metadata: Mapping[str, Any]
+    pod: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a pod spec, with where it sits, for messages."""
+
+    where: str
+    spec: Mapping[str, Any]
+    pod: Mapping[str, Any]
+    init: bool = False
+    ephemeral: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(get(self.spec, "name", default="?"))
+
+    def sc(self, field: str) -> Any:
+        """The container's own securityContext field (None when unset)."""
+        return get(self.spec, "securityContext", field)
+
+    def effective(self, field: str) -> Any:
+        """A field the container inherits from the pod securityContext when it sets none."""
+        own = self.sc(field)
+        return own if own is not None else get(self.pod, "securityContext", field)
+
+
+def workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
+    """The workload view of a resource, or None when it carries no pod spec.
+
+    Pod: ``spec``; CronJob: ``spec.jobTemplate.spec.template``; the rest (including Argo
+    Rollout): ``spec.template``. A Rollout with ``spec.workloadRef`` has no template of its
+    own: its pods come from the referenced Deployment, which is judged as itself.
+    """
+    kind = k8s_kind(resource_type)
+    if kind not in WORKLOAD_KINDS:
+        return None
+    if kind == "Pod":
+        template: Any = {"metadata": get(props, "metadata", default={}), "spec": get(props, "spec")}
+    elif kind == "CronJob":
+        template = get(props, "spec", "jobTemplate", "spec", "template", default={})
+    else:
+        template = get(props, "spec", "template", default={})
+    pod = get(template, "spec")
+    return Workload(
+        kind=kind,
+        name=str(get(props, "metadata", "name", default="")),
+        namespace=get(props, "metadata", "namespace"),
+        obj=props,
+        pod_metadata=get(template, "metadata", default={}),
+        pod=pod if isinstance(pod, Mapping) else None,
+    )
+
+
+_SECTIONS = (
+    ("containers", "container", False, False),
+    ("initContainers", "init container", True, False),
+    ("ephemeralContainers", "ephemeral container", False, True),
+)
+
+
+def containers(args: ResourceValidationArgs | Any) -> Iterator[Container]:
+    """Every container, init container and ephemeral container of a workload resource."""
+    w = workload(args.resource_type, args.props)
+    if w is None or w.pod is None:
+        return
+    yield from pod_containers(w.pod)
+
+
+def pod_containers(pod: Mapping[str, Any]) -> Iterator[Container]:
+    """Every container of one pod spec, with its section."""
+    for key, label, init, eph in _SECTIONS:
+        for c in as_list(get(pod, key)):
+            if isinstance(c, Mapping):
+                name = get(c, "name", default="?")
+                yield Container(f'{label} "{name}"', c, pod, init, eph)
+
+
+def pod_spec(args: ResourceValidationArgs | Any) -> Mapping[str, Any] | None:
+    """The pod spec of a workload resource (None for other resources)."""
+    w = workload(args.resource_type, args.props)
+    return None if w is None else w.pod
+
+
+def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
+    """A Kubernetes LabelSelector (matchLabels + matchExpressions) against labels.
+
+    An empty selector matches everything, as in NetworkPolicy.podSelector.
+    """
+    if not isinstance(selector, Mapping):
+        return True
+    for k, v in (get(selector, "matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in as_list(get(selector, "matchExpressions")):
+        key, op = get(expr, "key"), get(expr, "operator")
+        values = [str(x) for x in as_list(get(expr, "values"))]
+        present = key in labels
+        value = str(labels.get(key)) if present else None
+        ok = {
+            "In": present and value in values,
+            "NotIn": not present or value not in values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }.get(op, False)
+        if not ok:
+            return False
+    return True
+
+
+def number(v: Any) -> float | None:
+    """A number property (Struct makes every integer a float; YAML may quote it)."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,145 @@
+"""Network exposure: Services, Ingresses and NetworkPolicies.
+
+Traffic enters through the mesh or the gateway; nothing opens a port on nodes or on the
+internet by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from ._base import HIGH, MEDIUM, as_list, get, k8s_kind, policies_in, resource_rule
+
+FAMILY = "network"
+
+Args = ResourceValidationArgs
+Report = ReportViolation
+
+
+def _rule(**kw: Any):
+    return resource_rule(family=FAMILY, security=True, **kw)
+
+
+def _service_spec(args: Args) -> Any:
+    return (
+        get(args.props, "spec", default={}) if k8s_kind(args.resource_type) == "Service" else None
+    )
+
+
+@_rule(
+    id="service-no-node-port",
+    description="Services must not be of type NodePort.",
+    severity=MEDIUM,
+    remediation="Use a ClusterIP Service behind the gateway or mesh ingress.",
+    standards=["NSA-K8S:network-separation", "CIS-K8S:5.3"],
+)
+def no_node_port(args: Args, report: Report) -> None:
+    """A NodePort opens the port on every node. Unset type is ClusterIP."""
+    spec = _service_spec(args)
+    if spec is not None and get(spec, "type") == "NodePort":
+        report("type is NodePort")
+
+
+_INTERNAL_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-internal": {"true", "0.0.0.0/0"},
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": {"internal"},
+    "networking.gke.io/load-balancer-type": {"internal"},
+    "cloud.google.com/load-balancer-type": {"internal"},
+    "service.beta.kubernetes.io/azure-load-balancer-internal": {"true"},
+}
+
+
+def _internal(annotations: Any) -> bool:
+    for key, values in _INTERNAL_ANNOTATIONS.items():
+        if str(get(annotations, key, default="")).lower() in values:
+            return True
+    return False
+
+
+@_rule(
+    id="service-no-public-load-balancer",
+    description="LoadBalancer Services must be internal.",
+    severity=HIGH,
+    remediation="Annotate the Service as internal (aws-load-balancer-scheme: internal, "
+    "networking.gke.io/load-balancer-type: Internal) and publish through the gateway.",
+    standards=["NSA-K8S:network-separation", "CIS-EKS:5.4.5"],
+)
+def no_public_load_balancer(args: Args, report: Report) -> None:
+    """Without an internal annotation a cloud LoadBalancer gets a public address."""
+    spec = _service_spec(args)
+    if spec is None or get(spec, "type") != "LoadBalancer":
+        return
+    if not _internal(get(args.props, "metadata", "annotations")):
+        report("type LoadBalancer without an internal-load-balancer annotation is public")
+    ranges = [str(r) for r in as_list(get(spec, "loadBalancerSourceRanges"))]
+    if "0.0.0.0/0" in ranges or "::/0" in ranges:
+        report("loadBalancerSourceRanges allows the whole internet")
+
+
+@_rule(
+    id="service-no-external-ips",
+    description="Services must not set externalIPs.",
+    severity=HIGH,
+    remediation="Remove spec.externalIPs (CVE-2020-8554 lets them intercept traffic).",
+    standards=["CIS-K8S:5.3", "NSA-K8S:network-separation"],
+)
+def no_external_ips(args: Args, report: Report) -> None:
+    """Unset is none."""
+    spec = _service_spec(args)
+    ips = as_list(get(spec, "externalIPs")) if spec is not None else []
+    if ips:
+        report(f"externalIPs set: {', '.join(str(i) for i in ips)}")
+
+
+@_rule(
+    id="ingress-tls",
+    description="Ingresses must serve every host over TLS.",
+    severity=HIGH,
+    remediation="Add spec.tls entries covering every rule host, with a certificate secret.",
+    standards=["NSA-K8S:encryption-in-transit", "CIS-K8S:5.3"],
+)
+def ingress_tls(args: Args, report: Report) -> None:
+    """No tls block means plain HTTP; a host missing from tls is served in clear."""
+    if k8s_kind(args.resource_type) != "Ingress":
+        return
+    spec = get(args.props, "spec", default={})
+    tls = as_list(get(spec, "tls"))
+    if not tls:
+        report("spec.tls is unset: traffic is served over plain HTTP")
+        return
+    covered = {str(h) for t in tls for h in as_list(get(t, "hosts"))}
+    for rule in as_list(get(spec, "rules")):
+        host = get(rule, "host")
+        if host is not None and str(host) not in covered:
+            report(f"host {host} is not covered by spec.tls")
+
+
+@_rule(
+    id="networkpolicy-no-allow-all",
+    description="NetworkPolicies must not allow ingress from everywhere.",
+    severity=MEDIUM,
+    remediation="Name the allowed peers (podSelector / namespaceSelector / ipBlock) in "
+    "every ingress rule.",
+    standards=["CIS-K8S:5.3.2", "NSA-K8S:network-separation"],
+)
+def no_allow_all(args: Args, report: Report) -> None:
+    """An ingress rule with no `from`, or an empty peer, admits every source."""
+    if k8s_kind(args.resource_type) != "NetworkPolicy":
+        return
+    for i, rule in enumerate(as_list(get(args.props, "spec", "ingress"))):
+        peers = as_list(get(rule, "from"))
+        if not peers:
+            report(f"ingress rule {i} has no `from`: it admits every source")
+        for peer in peers:
+            if not any(
+                get(peer, k) is not None for k in ("podSelector", "namespaceSelector", "ipBlock")
+            ):
+                report(f"ingress rule {i} has an empty peer: it admits every source")
+            cidr = get(peer, "ipBlock", "cidr")
+            if cidr in ("0.0.0.0/0", "::/0"):
+                report(f"ingress rule {i} admits {cidr}")
+
+
+POLICIES = policies_in(globals())

@@ -1,0 +1,210 @@
+"""Reliability: probes, resources, replicas, disruption budgets and autoscalers.
+
+Operational rules: advisory by default, mandatory in prod through the stack's policy config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+
+from ._base import (
+    LONG_RUNNING_KINDS,
+    MEDIUM,
+    REPLICATED_KINDS,
+    containers,
+    get,
+    k8s_kind,
+    number,
+    policies_in,
+    resource_rule,
+    stack_rule,
+    workload,
+)
+
+FAMILY = "reliability"
+
+Args = ResourceValidationArgs
+Report = ReportViolation
+
+_MIN_REPLICAS = {"minReplicas": {"type": "number", "default": 2}}
+
+
+def _rule(**kw: Any):
+    return resource_rule(family=FAMILY, security=False, **kw)
+
+
+def _serving_containers(args: Args):
+    """Regular containers of long-running workloads (Jobs finish; init containers exit)."""
+    w = workload(args.resource_type, args.props)
+    if w is None or w.kind not in LONG_RUNNING_KINDS:
+        return
+    for c in containers(args):
+        if not c.init and not c.ephemeral:
+            yield c
+
+
+@_rule(
+    id="container-liveness-probe",
+    description="Serving containers must declare a liveness probe.",
+    severity=MEDIUM,
+    remediation="Add livenessProbe (httpGet, tcpSocket, grpc or exec).",
+    standards=["SLIPWAY:reliability"],
+)
+def liveness_probe(args: Args, report: Report) -> None:
+    """Unset means a hung process is never restarted."""
+    for c in _serving_containers(args):
+        if get(c.spec, "livenessProbe") is None:
+            report(f"{c.where} has no livenessProbe")
+
+
+@_rule(
+    id="container-readiness-probe",
+    description="Serving containers must declare a readiness probe.",
+    severity=MEDIUM,
+    remediation="Add readinessProbe so traffic only reaches ready pods.",
+    standards=["SLIPWAY:reliability"],
+)
+def readiness_probe(args: Args, report: Report) -> None:
+    """Unset means a pod gets traffic as soon as it starts."""
+    for c in _serving_containers(args):
+        if get(c.spec, "readinessProbe") is None:
+            report(f"{c.where} has no readinessProbe")
+
+
+def _resources(args: Args, report: Report, section: str) -> None:
+    for c in containers(args):
+        if c.ephemeral:  # ephemeral containers may not set resources
+            continue
+        missing = [r for r in ("cpu", "memory") if get(c.spec, "resources", section, r) is None]
+        if missing:
+            report(f"{c.where} sets no {section} for {' and '.join(missing)}")
+
+
+@_rule(
+    id="container-resource-requests",
+    description="Containers must request CPU and memory.",
+    severity=MEDIUM,
+    remediation="Set resources.requests.cpu and resources.requests.memory.",
+    standards=["CIS-K8S:5.7", "SLIPWAY:reliability"],
+)
+def resource_requests(args: Args, report: Report) -> None:
+    """Unset requests make the pod BestEffort, first to be evicted."""
+    _resources(args, report, "requests")
+
+
+@_rule(
+    id="container-resource-limits",
+    description="Containers must set CPU and memory limits.",
+    severity=MEDIUM,
+    remediation="Set resources.limits.cpu and resources.limits.memory.",
+    standards=["NSA-K8S:resource-policies", "SLIPWAY:reliability"],
+)
+def resource_limits(args: Args, report: Report) -> None:
+    """Unset limits let one pod starve its node."""
+    _resources(args, report, "limits")
+
+
+@stack_rule(
+    id="workload-min-replicas",
+    family=FAMILY,
+    security=False,
+    description="Serving workloads must run enough replicas to survive losing one.",
+    severity=MEDIUM,
+    remediation="Set spec.replicas (or the HorizontalPodAutoscaler's minReplicas) to at "
+    "least minReplicas (prod: 2).",
+    standards=["SLIPWAY:reliability"],
+    config=_MIN_REPLICAS,
+)
+def min_replicas(args: StackValidationArgs, report: Report) -> None:
+    """A stack rule because an autoscaler owns the count when one targets the workload
+    (spec.replicas is then usually unset). Without one, unset replicas means 1. Zero is a
+    deliberate park (idle blue-green slot, a Deployment a Rollout takes over through
+    workloadRef) and is accepted."""
+    minimum = number(args.get_config().get("minReplicas")) or 2
+    hpa_min: dict[tuple[str, str, str], float] = {}
+    for h in args.resources:
+        if k8s_kind(h.resource_type) == "HorizontalPodAutoscaler":
+            ref = get(h.props, "spec", "scaleTargetRef", default={})
+            key = (str(get(ref, "kind")), _ns(h.props), str(get(ref, "name")))
+            hpa_min[key] = number(get(h.props, "spec", "minReplicas")) or 1.0
+    for r in args.resources:
+        w = workload(r.resource_type, r.props)
+        if w is None or w.kind not in REPLICATED_KINDS:
+            continue
+        key = (w.kind, _ns(r.props), w.name)
+        raw = get(r.props, "spec", "replicas")
+        if key in hpa_min:
+            replicas, shown = hpa_min[key], f"autoscaler minReplicas {hpa_min[key]:g}"
+        else:
+            replicas = 1.0 if raw is None else number(raw)
+            shown = "replicas unset (1)" if raw is None else f"replicas {replicas:g}"
+        if replicas is not None and 0 < replicas < minimum:
+            report(f"{w.kind} {w.name}: {shown}, below {minimum:g}", r.urn)
+
+
+def _ns(props: Any) -> str:
+    return str(get(props, "metadata", "namespace", default="") or "")
+
+
+def _is_zero(v: Any) -> bool:
+    return v is not None and str(v).strip() in ("0", "0%", "0.0")
+
+
+@_rule(
+    id="pdb-sanity",
+    description="PodDisruptionBudgets must select pods and allow at least one disruption.",
+    severity=MEDIUM,
+    remediation="Set exactly one of minAvailable / maxUnavailable; maxUnavailable >= 1 "
+    "(or minAvailable below 100%); a non-empty selector.",
+    standards=["SLIPWAY:reliability"],
+)
+def pdb_sanity(args: Args, report: Report) -> None:
+    """A budget that allows no disruption blocks node drains and cluster upgrades."""
+    if k8s_kind(args.resource_type) != "PodDisruptionBudget":
+        return
+    spec = get(args.props, "spec", default={})
+    min_available, max_unavailable = get(spec, "minAvailable"), get(spec, "maxUnavailable")
+    if min_available is None and max_unavailable is None:
+        report("sets neither minAvailable nor maxUnavailable")
+    if min_available is not None and max_unavailable is not None:
+        report("sets both minAvailable and maxUnavailable")
+    if _is_zero(max_unavailable):
+        report("maxUnavailable is 0: no voluntary disruption is ever allowed")
+    if min_available is not None and str(min_available).strip() == "100%":
+        report("minAvailable is 100%: no voluntary disruption is ever allowed")
+    selector = get(spec, "selector")
+    if not get(selector, "matchLabels") and not get(selector, "matchExpressions"):
+        report("selector is empty")
+
+
+@_rule(
+    id="hpa-sanity",
+    description="HorizontalPodAutoscalers must keep enough replicas and room to scale.",
+    severity=MEDIUM,
+    remediation="Set minReplicas >= the stack's minimum, maxReplicas > minReplicas, and a "
+    "scaleTargetRef naming the workload.",
+    standards=["SLIPWAY:reliability"],
+    config=_MIN_REPLICAS,
+)
+def hpa_sanity(args: Args, report: Report) -> None:
+    """Unset minReplicas means 1."""
+    if k8s_kind(args.resource_type) != "HorizontalPodAutoscaler":
+        return
+    spec = get(args.props, "spec", default={})
+    minimum = number(args.get_config().get("minReplicas")) or 2
+    lo = number(get(spec, "minReplicas"))
+    lo = 1.0 if lo is None else lo
+    hi = number(get(spec, "maxReplicas"))
+    if lo < minimum:
+        report(f"minReplicas is {lo:g}, below {minimum:g}")
+    if hi is None:
+        report("maxReplicas is unset")
+    elif hi <= lo:
+        report(f"maxReplicas {hi:g} leaves no room above minReplicas {lo:g}")
+    if not get(spec, "scaleTargetRef", "name") or not get(spec, "scaleTargetRef", "kind"):
+        report("scaleTargetRef does not name a kind and a workload")
+
+
+POLICIES = policies_in(globals())

@@ -1,0 +1,581 @@
+"""Run the CrossGuard pack in ``policies/`` the way the Pulumi engine runs it, offline.
+
+The engine starts a Python pack through its ``pulumi-analyzer-policy-python`` shim: in the
+pack folder, with the interpreter of the virtualenv named in ``PulumiPolicy.yaml``
+(``runtime.options.virtualenv``), it runs ``python -u -m pulumi.policy <engine> .``, with
+``PULUMI_PROJECT``/``PULUMI_STACK``/``PULUMI_ORGANIZATION``/``PULUMI_DRY_RUN`` in the
+environment, and reads the gRPC port from the first line the pack prints. It then calls
+``Handshake`` and ``ConfigureStack`` (both optional for a pack), ``GetAnalyzerInfo``,
+``Configure`` with the reconciled ``--policy-pack-config``, ``Analyze`` once per resource and
+``AnalyzeStack`` once at the end. This module does exactly that over the generated stubs
+shipped in the ``pulumi`` package, so a rule behaves the same here as under ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from slipway.errors import BadInput
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACK_DIR = REPO_ROOT / "policies"
+"""The project's pack; ``--policy-pack policies`` under the real engine."""
+
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+_LEVEL_TO_PROTO = {
+    "advisory": analyzer_pb2.ADVISORY,
+    "mandatory": analyzer_pb2.MANDATORY,
+    "remediate": analyzer_pb2.REMEDIATE,
+    "disabled": analyzer_pb2.DISABLED,
+}
+_PROTO_TO_LEVEL = {v: k for k, v in _LEVEL_TO_PROTO.items()}
+
+_GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", 400 * 1024 * 1024),
+    ("grpc.max_send_message_length", 400 * 1024 * 1024),
+]
+_START_TIMEOUT_S = 120.0
+_BATCH = 32
+"""Analyze calls kept in flight at once (each one a real gRPC Analyze)."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One row of policy.json."""
+
+    policy: str
+    level: str  # "advisory" | "mandatory"
+    urn: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """One rule as the pack describes it in GetAnalyzerInfo."""
+
+    name: str
+    description: str
+    level: str
+    kind: str  # "resource" | "stack"
+    severity: str
+    tags: tuple[str, ...]
+    remediation: str
+    config_schema: dict[str, Any]
+
+
+class PolicyPackError(BadInput):
+    """The pack did not start, or a rule raised: the run cannot be trusted (exit 2)."""
+
+
+# --- policy pack config (the --policy-pack-config file) -------------------------------------
+
+
+def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
+    """Parse a ``--policy-pack-config`` file the way the engine does.
+
+    Each key is a policy name (or ``all``); a value is an enforcement level string or an
+    object with an optional ``enforcementLevel`` and the policy's properties. The result
+    maps name -> {"enforcementLevel": str | None, "properties": dict}.
+    """
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8") or "{}")
+    except FileNotFoundError:
+        raise BadInput("policy config file not found", file=str(path)) from None
+    except json.JSONDecodeError as e:
+        raise BadInput(f"not valid JSON (line {e.lineno}): {e.msg}", file=str(path)) from None
+    if not isinstance(raw, dict):
+        raise BadInput("must be a JSON object of policy name -> level or settings", file=str(path))
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in raw.items():
+        if isinstance(value, str):
+            level, props = value, {}
+        elif isinstance(value, dict):
+            props = dict(value)
+            level = props.pop("enforcementLevel", None)
+        else:
+            raise BadInput(
+                f"{value!r} is not valid; must be a level string or an object",
+                file=str(path),
+                field=name,
+            )
+        if level is not None and level not in LEVELS:
+            raise BadInput(
+                f"{level!r} is not an enforcement level; allowed: {', '.join(LEVELS)}",
+                file=str(path),
+                field=name,
+            )
+        if level is None and not props:
+            continue
+        out[name] = {"enforcementLevel": level, "properties": props}
+    return out
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def _schema_errors(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
+    """The subset of JSON Schema the pack's config schemas use (type, items, enum)."""
+    errors = []
+    t = schema.get("type")
+    if isinstance(t, str) and t in _JSON_TYPES:
+        ok = isinstance(value, _JSON_TYPES[t]) and not (
+            t in ("number", "integer") and isinstance(value, bool)
+        )
+        if not ok:
+            return [f"{where}: expected {t}, got {type(value).__name__} {value!r}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for i, item in enumerate(value):
+            errors += _schema_errors(item, schema["items"], f"{where}[{i}]")
+    return errors
+
+
+def reconcile_config(
+    policies: Iterable[PolicyInfo],
+    initial: Mapping[str, dict[str, Any]],
+    given: Mapping[str, dict[str, Any]],
+    *,
+    source: str = "policy config",
+) -> dict[str, dict[str, Any]]:
+    """Defaults from each rule's schema, then the pack's initial config, then the file:
+    the engine's ``ReconcilePolicyPackConfig``, including ``all`` for every level.
+
+    Unlike the engine, an unknown policy name is an error here: a typo must not silently
+    leave a rule at its default level.
+    """
+    policies = list(policies)
+    known = {p.name for p in policies}
+    result: dict[str, dict[str, Any]] = {}
+    for p in policies:
+        defaults = {k: v["default"] for k, v in p.config_schema.items() if "default" in v}
+        result[p.name] = {"enforcementLevel": p.level, "properties": defaults}
+    for layer in (initial, given):
+        all_level = (layer.get("all") or {}).get("enforcementLevel")
+        if all_level:
+            for cfg in result.values():
+                cfg["enforcementLevel"] = all_level
+        for name, cfg in layer.items():
+            if name == "all":
+                continue
+            if name not in known:
+                raise BadInput(f"no policy named {name!r} in the pack", file=source, field=name)
+            if cfg.get("enforcementLevel"):
+                result[name]["enforcementLevel"] = cfg["enforcementLevel"]
+            result[name]["properties"] = {**result[name]["properties"], **cfg.get("properties", {})}
+    errors = []
+    for p in policies:
+        for key, value in result[p.name]["properties"].items():
+            schema = p.config_schema.get(key)
+            if schema is None:
+                errors.append(f"{p.name}: unknown setting {key!r}")
+            else:
+                errors += _schema_errors(value, schema, f"{p.name}.{key}")
+    if errors:
+        raise BadInput("; ".join(errors), file=source)
+    return result
+
+
+# --- the pack process -------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-shaped copy: what a protobuf Struct can carry (YAML dates become strings)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(_plain(value))
+    return s
+
+
+def _python_for(pack_dir: Path) -> str:
+    """The interpreter the shim would use: ``<pack>/<virtualenv>/bin/python`` when the
+    virtualenv exists, else this interpreter (which has the same pinned packages)."""
+    meta_path = pack_dir / "PulumiPolicy.yaml"
+    try:
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise PolicyPackError("PulumiPolicy.yaml not found", file=str(meta_path)) from None
+    runtime = meta.get("runtime")
+    name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if name != "python":
+        raise PolicyPackError(
+            f"runtime {name!r} is not python", file=str(meta_path), field="runtime"
+        )
+    options = runtime.get("options", {}) if isinstance(runtime, dict) else {}
+    venv = options.get("virtualenv")
+    if venv:
+        candidate = (pack_dir / venv / "bin" / "python").absolute()
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
+class PolicyPackProcess:
+    """A running pack: start it as the engine does, call it, shut it down.
+
+    Use as a context manager; ``close()`` stops the server with SIGINT (the SDK's own
+    shutdown path) and kills it only if it does not exit.
+    """
+
+    def __init__(
+        self,
+        pack_dir: Path | None = None,
+        *,
+        stack: str,
+        project: str = "slipway",
+        organization: str = "organization",
+        dry_run: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.pack_dir = Path(pack_dir or PACK_DIR).resolve()
+        self.stack, self.project, self.organization = stack, project, organization
+        self.dry_run = dry_run
+        child_env = dict(os.environ if env is None else env)
+        child_env.update(
+            PULUMI_PROJECT=project,
+            PULUMI_STACK=stack,
+            PULUMI_ORGANIZATION=organization,
+            PULUMI_DRY_RUN="true" if dry_run else "false",
+        )
+        self._stderr: list[str] = []
+        # The engine passes its own gRPC address; a pack never dials it, so any address
+        # the SDK's argument parser accepts will do offline.
+        cmd = [_python_for(self.pack_dir), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.pack_dir,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.channel: grpc.Channel | None = None
+        try:
+            port = self._read_port()
+            self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
+            grpc.channel_ready_future(self.channel).result(timeout=_START_TIMEOUT_S)
+        except BaseException:
+            self.close()
+            raise
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+
+    def _read_port(self) -> int:
+        """The first stdout line is the port, as the engine's plugin loader expects."""
+        err = threading.Thread(target=self._drain, args=(self.proc.stderr, self._stderr))
+        err.daemon = True
+        err.start()
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()))
+        reader.daemon = True
+        reader.start()
+        reader.join(_START_TIMEOUT_S)
+        text = line[0].strip() if line else ""
+        if not text.isdigit():
+            if line:  # the pack exited or printed something else: let stderr finish
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)
+                err.join(timeout=2)
+            detail = "".join(self._stderr[-20:]).strip() or f"first output line {text!r}"
+            raise PolicyPackError(f"policy pack failed to start: {detail}", file=str(self.pack_dir))
+        out = threading.Thread(target=self._drain, args=(self.proc.stdout, []))
+        out.daemon = True
+        out.start()
+        return int(text)
+
+    @staticmethod
+    def _drain(stream: Any, sink: list[str]) -> None:
+        for chunk in iter(stream.readline, ""):
+            sink.append(chunk)
+
+    # -- protocol calls, in the engine's order --
+
+    def handshake(self) -> None:
+        """Handshake is optional for packs; UNIMPLEMENTED falls back like the engine."""
+        req = analyzer_pb2.AnalyzerHandshakeRequest(
+            engine_address="127.0.0.1:0",
+            root_directory=str(self.pack_dir),
+            program_directory=str(self.pack_dir),
+        )
+        self._optional(self.stub.Handshake, req)
+
+    def configure_stack(self, tags: Mapping[str, str] | None = None) -> None:
+        """Tell the pack which stack and project it judges (optional for packs)."""
+        req = analyzer_pb2.AnalyzerStackConfigureRequest(
+            stack=self.stack,
+            project=self.project,
+            organization=self.organization,
+            dry_run=self.dry_run,
+            tags=dict(tags or {}),
+        )
+        self._optional(self.stub.ConfigureStack, req)
+
+    def _optional(self, call: Any, req: Any) -> None:
+        try:
+            call(req)
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise self._error("pack call failed", e) from None
+
+    def info(self) -> tuple[str, list[PolicyInfo], dict[str, dict[str, Any]]]:
+        """Pack name, its rules, and its initial config."""
+        resp = self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+        rules = [
+            PolicyInfo(
+                name=p.name,
+                description=p.description,
+                level=_PROTO_TO_LEVEL.get(p.enforcementLevel, "advisory"),
+                kind="stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
+                severity=analyzer_pb2.PolicySeverity.Name(p.severity)
+                .removeprefix("POLICY_SEVERITY_")
+                .lower(),
+                tags=tuple(p.tags),
+                remediation=p.remediation_steps,
+                config_schema=json_format.MessageToDict(p.configSchema.properties),
+            )
+            for p in resp.policies
+        ]
+        initial = {
+            k: {
+                "enforcementLevel": _PROTO_TO_LEVEL.get(v.enforcementLevel),
+                "properties": json_format.MessageToDict(v.properties),
+            }
+            for k, v in resp.initialConfig.items()
+        }
+        return resp.name, rules, initial
+
+    def configure(self, config: Mapping[str, dict[str, Any]]) -> None:
+        """Send the reconciled config (every policy: level and properties)."""
+        if not config:
+            return
+        req = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, cfg in config.items():
+            entry = req.policyConfig[name]
+            entry.enforcementLevel = _LEVEL_TO_PROTO[cfg["enforcementLevel"]]
+            entry.properties.update(_plain(cfg.get("properties") or {}))
+        self.stub.Configure(req)
+
+    def analyze(self, resources: list[dict[str, Any]]) -> list[Diagnostic]:
+        """One Analyze per resource, a window of calls in flight at a time."""
+        by_urn = {r["urn"]: r for r in resources}
+        out: list[Diagnostic] = []
+        pending: list[tuple[str, Any]] = []
+
+        def collect(urn: str, fut: Any) -> None:
+            try:
+                resp = fut.result()
+            except grpc.RpcError as e:
+                raise self._error(f"Analyze failed for {urn}", e) from None
+            out.extend(_diagnostics(resp, default_urn=urn))
+
+        for r in resources:
+            req = analyzer_pb2.AnalyzeRequest(
+                urn=r["urn"],
+                type=r["type"],
+                name=r.get("name", ""),
+                properties=_struct(r.get("inputs") or {}),
+                options=_options(r),
+            )
+            provider = _provider_for(r, by_urn)
+            if provider is not None:
+                req.provider.CopyFrom(provider)
+            pending.append((r["urn"], self.stub.Analyze.future(req)))
+            if len(pending) >= _BATCH:
+                collect(*pending.pop(0))
+        for urn, fut in pending:
+            collect(urn, fut)
+        return out
+
+    def analyze_stack(self, resources: list[dict[str, Any]], stack_urn: str) -> list[Diagnostic]:
+        """One AnalyzeStack over every resource, parents linked by URN."""
+        by_urn = {r["urn"]: r for r in resources}
+        req = analyzer_pb2.AnalyzeStackRequest()
+        for r in resources:
+            item = req.resources.add(
+                urn=r["urn"],
+                type=r["type"],
+                name=r.get("name", ""),
+                parent=r.get("parent") or "",
+            )
+            item.properties.CopyFrom(_struct(r.get("inputs") or {}))
+            item.options.CopyFrom(_options(r))
+            provider = _provider_for(r, by_urn)
+            if provider is not None:
+                item.provider.CopyFrom(provider)
+        try:
+            resp = self.stub.AnalyzeStack(req)
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return []
+            raise self._error("AnalyzeStack failed", e) from None
+        return _diagnostics(resp, default_urn=stack_urn)
+
+    def _error(self, what: str, e: grpc.RpcError) -> PolicyPackError:
+        return PolicyPackError(f"{what}: {e.details()}", file=str(self.pack_dir))
+
+    def close(self) -> None:
+        """Stop the pack: close the channel, SIGINT (the SDK stops its server), then kill."""
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _options(r: Mapping[str, Any]) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=bool(r.get("protect", False)),
+        aliases=[str(a) for a in r.get("aliases") or []],
+        parent=r.get("parent") or "",
+    )
+
+
+def _is_custom(r: Mapping[str, Any]) -> bool:
+    """Only custom resources (not components, not providers) get the provider field."""
+    if str(r["type"]).startswith("pulumi:providers:"):
+        return False
+    return bool(r.get("custom", True)) and bool(r.get("provider"))
+
+
+def _provider_for(
+    r: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]
+) -> analyzer_pb2.AnalyzerProviderResource | None:
+    """The provider record a custom resource's reference (``<urn>::<id>``) points to."""
+    if not _is_custom(r):
+        return None
+    ref = str(r["provider"])
+    urn = ref.rsplit("::", 1)[0] if ref.count("::") > 3 else ref
+    p = by_urn.get(urn)
+    if p is None:
+        return None
+    return analyzer_pb2.AnalyzerProviderResource(
+        urn=p["urn"],
+        type=p["type"],
+        name=p.get("name", ""),
+        properties=_struct(p.get("inputs") or {}),
+    )
+
+
+def _diagnostics(resp: analyzer_pb2.AnalyzeResponse, default_urn: str) -> list[Diagnostic]:
+    out = []
+    for d in resp.diagnostics:
+        message = d.message
+        if d.description and message.startswith(d.description + "\n"):
+            message = message[len(d.description) + 1 :]
+        out.append(
+            Diagnostic(
+                policy=d.policyName,
+                level=_PROTO_TO_LEVEL.get(d.enforcementLevel, "advisory"),
+                urn=d.urn or default_urn,
+                message=message,
+            )
+        )
+    return out
+
+
+def stack_urn(stack: str, project: str) -> str:
+    """The root stack resource's URN, where stack-wide diagnostics land."""
+    return f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+
+
+def config_path_for(stack: str, pack_dir: Path | None = None) -> Path:
+    """``policies/config/<stack>.json``."""
+    return Path(pack_dir or PACK_DIR) / "config" / f"{stack}.json"
+
+
+def run_pack(
+    resources: list[dict],
+    stack: str,
+    *,
+    project: str = "slipway",
+    pack_dir: Path | None = None,
+    config_path: Path | None = None,
+) -> list[Diagnostic]:
+    """Judge ``resources`` (records as in resources.json) with the pack; sorted diagnostics.
+
+    Raises BadInput for a missing or invalid policy config, PolicyPackError when the pack
+    does not start or a rule fails.
+    """
+    pack = Path(pack_dir or PACK_DIR)
+    cfg_path = Path(config_path) if config_path else config_path_for(stack, pack)
+    given = load_policy_config(cfg_path)
+    root = next((r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"), None)
+    with PolicyPackProcess(pack, stack=stack, project=project) as proc:
+        proc.handshake()
+        proc.configure_stack()
+        _, rules, initial = proc.info()
+        proc.configure(reconcile_config(rules, initial, given, source=str(cfg_path)))
+        diags = proc.analyze(resources)
+        diags += proc.analyze_stack(resources, root or stack_urn(stack, project))
+    return sorted(set(diags), key=lambda d: (d.urn, d.policy, d.message, d.level))
+
+
+def has_mandatory(diags: Iterable[Diagnostic]) -> bool:
+    """True when any diagnostic blocks the deployment (exit 1)."""
+    return any(d.level == "mandatory" for d in diags)
+
+
+def policy_json(diags: Iterable[Diagnostic]) -> str:
+    """policy.json content: a sorted list of {policy, level, urn, message}; stable bytes."""
+    rows = [
+        {"policy": d.policy, "level": d.level, "urn": d.urn, "message": d.message}
+        for d in sorted(diags, key=lambda d: (d.urn, d.policy, d.message, d.level))
+    ]
+    return json.dumps(rows, indent=2, sort_keys=True) + "\n"
+
+
+def write_policy_json(diags: Iterable[Diagnostic], path: Path) -> None:
+    """Write policy.json atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".policy-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(policy_json(diags))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
