@@ -29,6 +29,7 @@ def _register() -> None:
     from slipway.commands import deploy
 
     deploy.register(app)
+    __import__("slipway.commands.check", fromlist=["register"]).register(app)
 
 
 _register()

@@ -1,0 +1,83 @@
+"""`slipway check PATH...`: the policy pack on Kubernetes YAML files or folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slipway.errors import BadInput
+
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+def check(
+    paths: Annotated[
+        list[Path], typer.Argument(help="YAML files or folders (multi-document files are fine).")
+    ],
+    stack: Annotated[
+        str,
+        typer.Option("--stack", "-s", help="Policy config to apply: policies/config/<stack>.json."),
+    ] = "prod",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="A --policy-pack-config file instead of the stack's."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write policy.json here (a folder, or a path ending .json)."),
+    ] = None,
+) -> None:
+    """Check Kubernetes manifests (raw YAML, Helm output) against the policy pack.
+
+    Every object becomes the resource the Kubernetes provider would register; all objects
+    are judged together, so stack rules (NetworkPolicy and PDB coverage, HPA targets) see
+    them all. The prod policy config (the strictest) applies unless --stack names another.
+    Nothing is written unless --out is given. Exit codes: 0 no mandatory violation,
+    1 a mandatory violation, 2 bad input (a file that does not parse, with its line).
+    """
+    from slipway.check import check as run_check
+    from slipway.check import describe
+    from slipway.policy import has_mandatory, write_policy_json
+
+    try:
+        with err_console.status("Running the policy pack over the analyzer protocol…"):
+            result = run_check(paths, stack=stack, config_path=config)
+    except BadInput as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+    if out is not None:
+        target = out if out.suffix == ".json" else out / "policy.json"
+        write_policy_json(result.diagnostics, target)
+
+    if result.diagnostics:
+        table = Table(title=f"Policy violations (config: {stack})", show_lines=False)
+        for col in ("level", "policy", "object", "where", "message"):
+            table.add_column(col, overflow="fold")
+        for d in sorted(
+            result.diagnostics, key=lambda d: (d.level != "mandatory", d.urn, d.policy)
+        ):
+            obj, where = describe(result, d.urn)
+            style = "red" if d.level == "mandatory" else "yellow"
+            table.add_row(f"[{style}]{d.level}[/]", d.policy, obj, where, d.message)
+        out_console.print(table)
+    mandatory = sum(d.level == "mandatory" for d in result.diagnostics)
+    advisory = len(result.diagnostics) - mandatory
+    files = len({m.file for m in result.manifests})
+    out_console.print(
+        f"{len(result.manifests)} objects in {files} files: "
+        f"{mandatory} mandatory, {advisory} advisory violations",
+        highlight=False,
+    )
+    if has_mandatory(result.diagnostics):
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `check` to the CLI."""
+    app.command("check")(check)
