@@ -14,7 +14,7 @@ import re
 import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.cloud_common import check_tags, gcp_labels
 
@@ -173,6 +173,15 @@ class EcrReplicationArgs(BaseModel):
             raise ValueError(f"destination_regions {v} repeat a region")
         return sorted(v)
 
+    @model_validator(mode="after")
+    def _not_self(self) -> EcrReplicationArgs:
+        if self.source_region in self.destination_regions:
+            raise ValueError(
+                f"source_region {self.source_region!r} is also a destination; "
+                "a registry cannot replicate to itself"
+            )
+        return self
+
 
 class EcrReplication(pulumi.ComponentResource):
     """Cross-region replication of the registry (one configuration per source registry).
@@ -189,11 +198,6 @@ class EcrReplication(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("slipway:aws:EcrReplication", name, {}, opts)
-        if args.source_region in args.destination_regions:
-            raise ValueError(
-                f"source_region {args.source_region!r} is also a destination; "
-                "a registry cannot replicate to itself"
-            )
         rule: dict = {
             "destinations": [
                 {"region": r, "registry_id": registry_id} for r in args.destination_regions

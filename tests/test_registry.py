@@ -1,0 +1,127 @@
+"""Registries: ECR per service (immutable, scanned, KMS, replicated), Artifact Registry (CMEK)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from components.registry import (
+    ArtifactRegistry,
+    ArtifactRegistryArgs,
+    EcrReplication,
+    EcrReplicationArgs,
+    EcrRepositories,
+    EcrRepositoriesArgs,
+)
+from tests.cloud_mocks import RecordingMonitor, install, run
+
+TAGS = {"team": "platform", "cost-center": "platform"}
+
+
+@pytest.fixture
+def mon() -> RecordingMonitor:
+    return install()
+
+
+def build_ecr(mon: RecordingMonitor, protect: bool = False) -> dict:
+    out: dict = {}
+
+    def program() -> object:
+        repos = EcrRepositories(
+            "use1-ecr",
+            EcrRepositoriesArgs(
+                region="us-east-1", services=["payments", "orders"], tags=TAGS, protect=protect
+            ),
+        )
+        return repos.urls["orders"].apply(lambda u: out.setdefault("orders", u))
+
+    run(program)
+    return out
+
+
+def test_one_repository_per_service_named_after_it(mon: RecordingMonitor) -> None:
+    build_ecr(mon)
+    names = sorted(r.inputs["name"] for r in mon.of_type("aws:ecr/repository:Repository"))
+    assert names == ["orders", "payments"]
+
+
+def test_repositories_immutable_scanned_and_kms_encrypted(mon: RecordingMonitor) -> None:
+    build_ecr(mon)
+    for r in mon.of_type("aws:ecr/repository:Repository"):
+        assert r.inputs["imageTagMutability"] == "IMMUTABLE", r.urn
+        assert r.inputs["imageScanningConfiguration"] == {"scanOnPush": True}, r.urn
+        enc = r.inputs["encryptionConfigurations"][0]
+        assert enc["encryptionType"] == "KMS", r.urn
+        assert enc["kmsKey"].startswith("arn:aws:kms:"), r.urn
+    assert mon.one("aws:kms/key:Key").inputs["enableKeyRotation"] is True
+
+
+def test_image_url_is_in_the_repository_region(mon: RecordingMonitor) -> None:
+    out = build_ecr(mon)
+    assert out["orders"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders"
+
+
+def test_lifecycle_policy_expires_untagged_images(mon: RecordingMonitor) -> None:
+    build_ecr(mon)
+    pols = mon.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    assert len(pols) == 2
+    rules = json.loads(pols[0].inputs["policy"])["rules"]
+    assert rules[0]["selection"]["tagStatus"] == "untagged", pols[0].urn
+
+
+def test_repositories_and_key_protected_in_prod(mon: RecordingMonitor) -> None:
+    build_ecr(mon, protect=True)
+    assert all(r.protect for r in mon.of_type("aws:ecr/repository:Repository"))
+    assert mon.one("aws:kms/key:Key").protect
+
+
+def test_repositories_not_protected_outside_prod(mon: RecordingMonitor) -> None:
+    build_ecr(mon)
+    assert not any(r.protect for r in mon.of_type("aws:ecr/repository:Repository"))
+
+
+def test_replication_to_the_other_regions(mon: RecordingMonitor) -> None:
+    run(lambda: EcrReplication(
+        "prod-ecr-replication",
+        EcrReplicationArgs(source_region="us-east-1", destination_regions=["eu-west-1"]),
+        registry_id="123456789012",
+    ))
+    cfg = mon.one("aws:ecr/replicationConfiguration:ReplicationConfiguration")
+    rule = cfg.inputs["replicationConfiguration"]["rules"][0]
+    assert rule["destinations"] == [{"region": "eu-west-1", "registryId": "123456789012"}], cfg.urn
+    assert cfg.inputs["region"] == "us-east-1", cfg.urn
+
+
+def test_replication_to_its_own_region_is_refused() -> None:
+    with pytest.raises(ValidationError, match="replicate to itself"):
+        EcrReplicationArgs(source_region="us-east-1", destination_regions=["us-east-1"])
+
+
+def test_invalid_service_name_is_refused() -> None:
+    with pytest.raises(ValidationError, match="not valid repository names"):
+        EcrRepositoriesArgs(region="us-east-1", services=["Orders"], tags=TAGS)
+
+
+def test_artifact_registry_cmek_immutable_cleanup(mon: RecordingMonitor) -> None:
+    out: dict = {}
+
+    def program() -> object:
+        reg = ArtifactRegistry(
+            "ew1-registry",
+            ArtifactRegistryArgs(project="slipway-prod", region="europe-west1", tags=TAGS,
+                                 protect=True),
+        )
+        return reg.url.apply(lambda u: out.setdefault("url", u))
+
+    run(program)
+    repo = mon.one("gcp:artifactregistry/repository:Repository")
+    assert repo.inputs["kmsKeyName"] == "ew1-registry-key-id", repo.urn
+    assert repo.inputs["dockerConfig"] == {"immutableTags": True}, repo.urn
+    assert {p["id"] for p in repo.inputs["cleanupPolicies"]} == {"delete-untagged", "keep-recent"}
+    assert repo.inputs["cleanupPolicyDryRun"] is False, repo.urn
+    assert repo.protect and mon.one("gcp:kms/cryptoKey:CryptoKey").protect
+    grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert grant.inputs["member"].endswith("@gcp-sa-artifactregistry.iam.gserviceaccount.com")
+    assert out["url"] == "europe-west1-docker.pkg.dev/slipway-prod/services"
