@@ -18,12 +18,15 @@ their own programs with `MicroserviceArgs`. What it creates, each a child named
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, field_validator, model_validator
 
+from components.bluegreen import build_blue_green
+from components.canary import build_canary
+from components.flags import build_flags
 from components.naming import check_dns_label
 from components.podspec import (
     Args,
@@ -35,6 +38,9 @@ from components.podspec import (
     content_hash,
     pod_template,
 )
+from components.rollouts import build_rollout
+from components.strategies import StrategyArgs
+from components.traffic import TrafficArgs, build_istio
 
 TYPE = "slipway:apps:Microservice"
 
@@ -115,6 +121,14 @@ class MicroserviceArgs(Args):
     """Extra labels on every object."""
     version_label: str | None = None
     """`app.kubernetes.io/version` on pods; default: the image tag."""
+    strategy: StrategyArgs = StrategyArgs()
+    """How a new version reaches users; default: rolling (see components/strategies.py)."""
+    traffic: TrafficArgs = TrafficArgs()
+    """The stack's traffic layer and mesh policy; default: none."""
+    flags: dict[str, bool] = Field(default_factory=dict)
+    """Feature toggles; default: none (no flag objects)."""
+    flag_provider: Literal["configmap", "flagd"] = "configmap"
+    """`configmap`: a mounted `<svc>-flags` file; `flagd`: an OpenFeature FeatureFlag."""
 
     @field_validator("service_name")
     @classmethod
@@ -136,6 +150,21 @@ class MicroserviceArgs(Args):
                 raise ValueError(f"probe port {probe.port!r} is not a container port {names}")
         if self.autoscaling and self.autoscaling.min_replicas < 1:
             raise ValueError("autoscaling.min_replicas must be ≥ 1")
+        st = self.strategy
+        if st.type == "canary" and self.traffic.layer == "none":
+            raise ValueError(
+                "strategy canary needs a traffic layer to split requests by weight; the "
+                "traffic layer is 'none' (allowed: istio, gateway-api; or use rolling or "
+                "blue-green)"
+            )
+        if st.engine == "argo-rollouts" and st.type == "rolling":
+            raise ValueError(
+                "engine argo-rollouts needs type blue-green or canary (rolling is a Deployment)"
+            )
+        for track in ("blue", "green", "canary"):
+            clash = sorted(set(st.track(track).config) & set(self.secrets))
+            if clash:
+                raise ValueError(f"{track} config {clash} are also secrets; pick one")
         return self
 
     def common_labels(self) -> dict[str, str]:
@@ -174,7 +203,6 @@ class Microservice(pulumi.ComponentResource):
         self.args = args
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
-        labels = args.common_labels()
         ns = args.namespace
         svc = args.service_name
 
@@ -206,70 +234,22 @@ class Microservice(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.pod_args = PodTemplateArgs(
-            service_name=svc,
-            image=args.image,
-            ports=args.ports,
-            liveness=args.liveness,
-            readiness=args.readiness,
-            startup=args.startup,
-            resources=args.resources,
-            security=args.security,
-            config_map_name=config_name,
-            secret_name=f"{svc}-secrets" if args.secrets else None,
-            secret_keys=sorted(args.secrets),
-            service_account_name=svc,
-            labels={
-                **labels,
-                **(
-                    {"app.kubernetes.io/version": args.version_label or args.image_tag() or ""}
-                    if (args.version_label or args.image_tag())
-                    else {}
-                ),
-            },
-        )
+        self.flags_config_map: k8s.core.v1.ConfigMap | None = None
+        self.flags_config_map_name, self.flag_annotations = build_flags(self)
+
+        self.pod_args = self._pod_args(args.image, config_name, version=args.version_label)
         self.selector = {"app.kubernetes.io/name": svc}
-        workload_deps = [self.config_map] + ([self.secret] if self.secret else [])
+        self.workload_deps = [self.config_map] + ([self.secret] if self.secret else [])
 
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=self._meta(svc),
-            spec=self._deployment_spec(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=workload_deps),
-        )
-
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=self._meta(svc),
-            spec={
-                "type": "ClusterIP",
-                "selector": self.selector,
-                "ports": [
-                    {
-                        "name": p.name,
-                        "port": p.port,
-                        "targetPort": p.name,
-                        "protocol": p.protocol,
-                    }
-                    for p in args.ports
-                ],
-            },
-            opts=child,
-        )
-
-        self.hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
-        if args.autoscaling:
-            self.hpa = self._hpa("Deployment", svc)
-
-        self.pdb = k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata=self._meta(svc),
-            spec={
-                "maxUnavailable": args.pdb_max_unavailable,
-                "selector": {"matchLabels": self.selector},
-            },
-            opts=child,
-        )
+        st = args.strategy
+        if st.engine == "argo-rollouts":
+            build_rollout(self)
+        elif st.type == "blue-green":
+            build_blue_green(self)
+        elif st.type == "canary":
+            build_canary(self)
+        else:
+            self._build_rolling()
 
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
@@ -277,6 +257,9 @@ class Microservice(pulumi.ComponentResource):
             spec=self._network_policy_spec(),
             opts=child,
         )
+
+        if args.traffic.layer == "istio" and st.type != "canary":
+            build_istio(self, subsets=False, split=None)
 
         self.service_name = pulumi.Output.from_input(svc)
         self.namespace = pulumi.Output.from_input(ns)
@@ -293,20 +276,121 @@ class Microservice(pulumi.ComponentResource):
             }
         )
 
+    # -- rolling ------------------------------------------------------------------------------
+
+    def _build_rolling(self) -> None:
+        """One Deployment, the Service, the HPA and the PDB: the child names tests pin."""
+        svc = self.args.service_name
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{self._name}-deployment",
+            metadata=self._meta(svc),
+            spec=self._deployment_spec(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.workload_deps),
+        )
+        self.service = self._service(f"{self._name}-service", svc, self.selector)
+        self.hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
+        if self.args.autoscaling:
+            self.hpa = self._hpa("Deployment", svc)
+        self.pdb = self._pdb(f"{self._name}-pdb", svc, self.selector)
+
     # -- pieces, reusable by strategies -------------------------------------------------------
 
-    def _meta(self, object_name: str, extra_labels: dict[str, str] | None = None) -> dict:
+    def _meta(
+        self,
+        object_name: str,
+        extra_labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> dict:
         labels = {**self.args.common_labels(), **(extra_labels or {})}
-        return {
+        meta: dict[str, Any] = {
             "name": object_name,
             "namespace": self.args.namespace,
             "labels": dict(sorted(labels.items())),
         }
+        if annotations:
+            meta["annotations"] = dict(sorted(annotations.items()))
+        return meta
 
-    def _deployment_spec(self) -> dict[str, Any]:
+    def _pod_args(
+        self,
+        image: str,
+        config_map_name: str,
+        *,
+        version: str | None = None,
+        extra_labels: dict[str, str] | None = None,
+    ) -> PodTemplateArgs:
+        """The hardened pod template's inputs for one workload (a slot, a track, or the only
+        one): same security, probes, secrets and flags; its own image, config and labels."""
+        a = self.args
+        svc = a.service_name
+        version_label = version or _tag_of(image)
+        return PodTemplateArgs(
+            service_name=svc,
+            image=image,
+            ports=a.ports,
+            liveness=a.liveness,
+            readiness=a.readiness,
+            startup=a.startup,
+            resources=a.resources,
+            security=a.security,
+            config_map_name=config_map_name,
+            secret_name=f"{svc}-secrets" if a.secrets else None,
+            secret_keys=sorted(a.secrets),
+            flags_config_map_name=self.flags_config_map_name,
+            service_account_name=svc,
+            labels={
+                **a.common_labels(),
+                **({"app.kubernetes.io/version": version_label} if version_label else {}),
+                **(extra_labels or {}),
+            },
+            annotations=dict(self.flag_annotations),
+        )
+
+    def _service(
+        self, resource_name: str, object_name: str, selector: dict[str, str]
+    ) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            resource_name,
+            metadata=self._meta(object_name),
+            spec={
+                "type": "ClusterIP",
+                "selector": dict(selector),
+                "ports": [
+                    {
+                        "name": p.name,
+                        "port": p.port,
+                        "targetPort": p.name,
+                        "protocol": p.protocol,
+                    }
+                    for p in self.args.ports
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _pdb(
+        self, resource_name: str, object_name: str, selector: dict[str, str]
+    ) -> k8s.policy.v1.PodDisruptionBudget:
+        return k8s.policy.v1.PodDisruptionBudget(
+            resource_name,
+            metadata=self._meta(object_name),
+            spec={
+                "maxUnavailable": self.args.pdb_max_unavailable,
+                "selector": {"matchLabels": dict(selector)},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _deployment_spec(
+        self,
+        pod_args: PodTemplateArgs | None = None,
+        selector: dict[str, str] | None = None,
+        replicas: int | None = None,
+    ) -> dict[str, Any]:
+        """Deployment spec. `replicas` None: the HPA owns the count (or `args.replicas`)."""
         a = self.args
         spec: dict[str, Any] = {
-            "selector": {"matchLabels": self.selector},
+            "selector": {"matchLabels": dict(selector or self.selector)},
             "revisionHistoryLimit": 5,
             "minReadySeconds": a.rolling.min_ready_seconds,
             "progressDeadlineSeconds": a.rolling.progress_deadline_seconds,
@@ -317,15 +401,25 @@ class Microservice(pulumi.ComponentResource):
                     "maxUnavailable": a.rolling.max_unavailable,
                 },
             },
-            "template": pod_template(self.pod_args),
+            "template": pod_template(pod_args or self.pod_args),
         }
-        if a.autoscaling is None:
+        if replicas is not None:
+            spec["replicas"] = replicas
+        elif a.autoscaling is None:
             # With an HPA the replica count belongs to the autoscaler; declaring it here would
             # reset the live count on every `pulumi up`.
             spec["replicas"] = a.replicas
         return spec
 
-    def _hpa(self, kind: str, target: str, api_version: str = "apps/v1"):
+    def _hpa(
+        self,
+        kind: str,
+        target: str,
+        api_version: str = "apps/v1",
+        *,
+        resource_name: str | None = None,
+        object_name: str | None = None,
+    ):
         a = self.args
         assert a.autoscaling is not None
         metrics = []
@@ -334,8 +428,8 @@ class Microservice(pulumi.ComponentResource):
         if a.autoscaling.memory_utilization is not None:
             metrics.append(_utilization("memory", a.autoscaling.memory_utilization))
         return k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{self._name}-hpa",
-            metadata=self._meta(a.service_name),
+            resource_name or f"{self._name}-hpa",
+            metadata=self._meta(object_name or a.service_name),
             spec={
                 "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": target},
                 "minReplicas": a.autoscaling.min_replicas,
@@ -350,6 +444,23 @@ class Microservice(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _track_config_map(self, role: str, track_config: dict[str, str]) -> str:
+        """ConfigMap name for a slot or track: the service's, or (with overrides) its own
+        hashed, immutable `<svc>-<role>-config-<hash>`."""
+        if not track_config:
+            return f"{self.args.service_name}-config-{content_hash(self.args.config)}"
+        merged = {**self.args.config, **track_config}
+        name = f"{self.args.service_name}-{role}-config-{content_hash(merged)}"
+        cm = k8s.core.v1.ConfigMap(
+            f"{self._name}-config-{role}",
+            metadata=self._meta(name),
+            data=dict(sorted(merged.items())),
+            immutable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.workload_deps.append(cm)
+        return name
 
     def _network_policy_spec(self) -> dict[str, Any]:
         a = self.args
@@ -415,6 +526,11 @@ class Microservice(pulumi.ComponentResource):
             "ingress": ingress,
             "egress": egress,
         }
+
+
+def _tag_of(image: str) -> str | None:
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
 
 
 def _utilization(resource: str, percent: int) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SECRETS_MOUNT = "/var/run/secrets/app"
 """Where secret files appear; each secret `X` is the file `$X_FILE` points to."""
+FLAGS_MOUNT = "/etc/flags"
+"""Where the feature-flag file appears; `$FLAGS_FILE` points to it."""
 
 
 class Args(BaseModel):
@@ -135,8 +137,10 @@ def pod_template(a: PodTemplateArgs) -> dict[str, Any]:
         )
         mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
     if a.flags_config_map_name:
+        # A directory mount (not subPath), so the kubelet updates the file in place.
         volumes.append({"name": "flags", "configMap": {"name": a.flags_config_map_name}})
-        mounts.append({"name": "flags", "mountPath": "/etc/flags", "readOnly": True})
+        mounts.append({"name": "flags", "mountPath": FLAGS_MOUNT, "readOnly": True})
+        env.append({"name": "FLAGS_FILE", "value": f"{FLAGS_MOUNT}/flags.json"})
     container: dict[str, Any] = {
         "name": a.service_name,
         "image": a.image,

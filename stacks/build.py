@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import ValidationError
 
 from components import (
     AutoscalingArgs,
@@ -23,8 +24,10 @@ from components import (
     ResourceArgs,
     RollingArgs,
 )
+from components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
+from components.traffic import FaultArgs, OutlierArgs, RetryArgs, TrafficArgs
 from slipway.errors import BadInput
-from stacks.catalog import Probe, Service
+from stacks.catalog import Probe, Service, Track
 from stacks.config import StackConfig, TargetConfig
 
 TARGET_TYPE = "slipway:stacks:Target"
@@ -122,35 +125,153 @@ def microservice_args(
         )
     r = service.resources
     st = service.strategy
-    return MicroserviceArgs(
-        service_name=service.name,
-        namespace=ns,
-        team=service.team,
-        cost_center=service.cost_center,
-        image=image_for(service, target),
-        ports=[ContainerPort(name=p.name, port=p.port, protocol=p.protocol) for p in service.ports],
-        liveness=_probe(service.probes.liveness),
-        readiness=_probe(service.probes.readiness),
-        startup=_probe(service.probes.startup) if service.probes.startup else None,
-        resources=ResourceArgs(
-            cpu_request=r.requests.cpu,
-            memory_request=r.requests.memory,
-            cpu_limit=r.limits.cpu,
-            memory_limit=r.limits.memory,
+    source = f"{stack.catalog}/{service.name}.yaml"
+    _check_strategy(service, stack, source)
+    try:
+        return MicroserviceArgs(
+            service_name=service.name,
+            namespace=ns,
+            team=service.team,
+            cost_center=service.cost_center,
+            image=image_for(service, target),
+            ports=[
+                ContainerPort(name=p.name, port=p.port, protocol=p.protocol) for p in service.ports
+            ],
+            liveness=_probe(service.probes.liveness),
+            readiness=_probe(service.probes.readiness),
+            startup=_probe(service.probes.startup) if service.probes.startup else None,
+            resources=ResourceArgs(
+                cpu_request=r.requests.cpu,
+                memory_request=r.requests.memory,
+                cpu_limit=r.limits.cpu,
+                memory_limit=r.limits.memory,
+            ),
+            config=service.config,
+            secrets=secret_values,
+            replicas=service.replicas,
+            autoscaling=autoscaling,
+            rolling=RollingArgs(
+                max_surge=st.max_surge,
+                max_unavailable=st.max_unavailable,
+                min_ready_seconds=st.min_ready_seconds,
+                progress_deadline_seconds=st.progress_deadline_seconds,
+            ),
+            allow_from=callers,
+            calls=callees,
+            version_label=service.version.tag,
+            strategy=strategy_args(service, target),
+            traffic=traffic_args(service, stack),
+            flags=service.flags,
+            flag_provider=stack.traffic.flags,
+        )
+    except ValidationError as exc:
+        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise BadInput(msgs, file=source, field="strategy") from exc
+
+
+def _check_strategy(service: Service, stack: StackConfig, source: str) -> None:
+    """Refuse what the stack cannot do, naming the file, the field and what is allowed."""
+    st = service.strategy
+    where = f"strategy (environment {stack.environment})"
+    if st.type == "canary" and stack.traffic.layer == "none":
+        raise BadInput(
+            "type canary needs a traffic layer to split requests by weight, and this stack's "
+            "slipway:traffic.layer is 'none'; allowed here: rolling or blue-green, or set "
+            "the stack's traffic layer to istio or gateway-api",
+            file=source,
+            field=f"{where}.type",
+        )
+    if st.mesh.fault is not None:
+        if stack.environment == "prod":
+            raise BadInput(
+                "fault injection is for drills and is refused in prod; remove mesh.fault "
+                "from the prod settings",
+                file=source,
+                field=f"{where}.mesh.fault",
+            )
+        if stack.traffic.layer != "istio":
+            raise BadInput(
+                f"fault injection needs the istio traffic layer (this stack's is "
+                f"{stack.traffic.layer!r})",
+                file=source,
+                field=f"{where}.mesh.fault",
+            )
+
+
+def _track(service: Service, target: TargetConfig, track: Track | None) -> TrackArgs:
+    if track is None:
+        return TrackArgs()
+    if track.version is None:
+        return TrackArgs(config=track.config)
+    return TrackArgs(
+        image=image_for(service.model_copy(update={"version": track.version}), target),
+        version_label=track.version.tag,
+        config=track.config,
+    )
+
+
+def strategy_args(service: Service, target: TargetConfig) -> StrategyArgs:
+    """The catalog's strategy as component args (slot and track images per target)."""
+    st = service.strategy
+    an = st.analysis
+    analysis = AnalysisArgs(
+        success_rate_min=an.success_rate,
+        latency_p99_max_seconds=an.latency_p99_seconds,
+        interval_seconds=an.interval_seconds,
+        failure_limit=an.failure_limit,
+        count=an.count,
+        **({"prometheus_address": an.prometheus_address} if an.prometheus_address else {}),
+    )
+    extra: dict[str, object] = {}
+    if st.steps is not None:
+        extra["steps"] = tuple(
+            StepArgs(set_weight=s.set_weight)
+            if s.set_weight is not None
+            else StepArgs(pause=True, pause_seconds=s.pause.seconds if s.pause else None)
+            for s in st.steps
+        )
+    return StrategyArgs(
+        type=st.type,
+        engine=st.engine,
+        active_slot=st.active_slot,
+        blue=_track(service, target, st.slots.get("blue")),
+        green=_track(service, target, st.slots.get("green")),
+        idle_replicas=st.idle_replicas,
+        canary=_track(service, target, st.canary) if st.canary is not None else None,
+        weight=st.weight,
+        canary_replicas=st.canary_replicas,
+        analysis=analysis,
+        auto_promotion=st.auto_promotion,
+        scale_down_delay_seconds=st.scale_down_delay_seconds,
+        **extra,
+    )
+
+
+def traffic_args(service: Service, stack: StackConfig) -> TrafficArgs:
+    """The stack's traffic layer with the service's mesh policy."""
+    m = service.strategy.mesh
+    fault = None
+    if m.fault is not None:
+        fault = FaultArgs(
+            delay_percent=m.fault.delay_percent,
+            delay_seconds=m.fault.delay_seconds,
+            abort_percent=m.fault.abort_percent,
+            abort_http_status=m.fault.abort_http_status,
+        )
+    return TrafficArgs(
+        layer=stack.traffic.layer,
+        timeout_seconds=m.timeout_seconds,
+        retries=RetryArgs(
+            attempts=m.retries.attempts,
+            per_try_timeout_seconds=m.retries.per_try_timeout_seconds,
         ),
-        config=service.config,
-        secrets=secret_values,
-        replicas=service.replicas,
-        autoscaling=autoscaling,
-        rolling=RollingArgs(
-            max_surge=st.max_surge,
-            max_unavailable=st.max_unavailable,
-            min_ready_seconds=st.min_ready_seconds,
-            progress_deadline_seconds=st.progress_deadline_seconds,
+        outlier_detection=OutlierArgs(
+            consecutive_5xx_errors=m.outlier_detection.consecutive_5xx_errors,
+            interval_seconds=m.outlier_detection.interval_seconds,
+            base_ejection_seconds=m.outlier_detection.base_ejection_seconds,
+            max_ejection_percent=m.outlier_detection.max_ejection_percent,
         ),
-        allow_from=callers,
-        calls=callees,
-        version_label=service.version.tag,
+        fault=fault,
     )
 
 

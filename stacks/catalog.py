@@ -181,17 +181,126 @@ class Autoscaling(Spec):
         return self
 
 
+SLOT_NAMES = ("blue", "green")
+DURATION = re.compile(r"^([0-9]+)(s|m|h)$")
+
+
+class Track(Spec):
+    """A blue-green slot's or the canary track's build: its own version, its own config."""
+
+    version: Version | None = None
+    """default: the service's `version`."""
+    config: dict[str, str] = Field(default_factory=dict)
+    """Settings merged over the service's `config`, for this slot or track only."""
+
+
+class Pause(Spec):
+    duration: int | str | None = None
+    """`30s`, `5m`, `1h` or seconds; unset: wait until promoted."""
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: int | str | None) -> int | str | None:
+        if v is None:
+            return v
+        seconds = duration_seconds(v)
+        if not 1 <= seconds <= 86400:
+            raise ValueError(f"pause {v!r} must be between 1s and 24h")
+        return v
+
+    @property
+    def seconds(self) -> int | None:
+        return None if self.duration is None else duration_seconds(self.duration)
+
+
+def duration_seconds(v: int | str) -> int:
+    """`90`, `90s`, `5m`, `1h` -> seconds; anything else is a ValueError."""
+    if isinstance(v, int):
+        return v
+    m = DURATION.match(v)
+    if not m:
+        raise ValueError(f"{v!r} is not a duration; use e.g. 30s, 5m or 1h")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+class Step(Spec):
+    """An Argo Rollouts canary step: `setWeight: 25` or `pause: {duration: 5m}`."""
+
+    set_weight: int | None = Field(None, ge=0, le=100)
+    pause: Pause | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Step:
+        if (self.set_weight is None) == (self.pause is None):
+            raise ValueError("a step is exactly one of setWeight or pause")
+        return self
+
+
+class Analysis(Spec):
+    """Thresholds Argo Rollouts checks on Prometheus; a miss rolls the version back."""
+
+    success_rate: float = Field(0.99, gt=0, le=1)
+    """Lowest share of non-5xx responses; default: 0.99."""
+    latency_p99_seconds: float = Field(0.5, gt=0, le=60)
+    """Highest p99 request duration; default: 0.5."""
+    interval_seconds: int = Field(60, ge=10, le=3600)
+    failure_limit: int = Field(2, ge=0, le=100)
+    """Failed measurements tolerated before an automatic rollback; default: 2."""
+    count: int = Field(5, ge=1, le=1000)
+    """Measurements before a blue-green promotion; default: 5."""
+    prometheus_address: str | None = None
+    """default: the Prometheus Operator's in-cluster service."""
+
+
+class Retries(Spec):
+    attempts: int = Field(2, ge=0, le=10)
+    per_try_timeout_seconds: float = Field(2, gt=0, le=300)
+
+
+class OutlierDetection(Spec):
+    consecutive_5xx_errors: int = Field(5, ge=1, le=1000)
+    interval_seconds: int = Field(10, ge=1, le=3600)
+    base_ejection_seconds: int = Field(30, ge=1, le=3600)
+    max_ejection_percent: int = Field(50, ge=0, le=100)
+
+
+class Fault(Spec):
+    """Fault injection for drills; refused in prod."""
+
+    delay_percent: float | None = Field(None, gt=0, le=100)
+    delay_seconds: float = Field(1, gt=0, le=60)
+    abort_percent: float | None = Field(None, gt=0, le=100)
+    abort_http_status: int = Field(503, ge=400, le=599)
+
+    @model_validator(mode="after")
+    def _some(self) -> Fault:
+        if self.delay_percent is None and self.abort_percent is None:
+            raise ValueError("give delayPercent and/or abortPercent")
+        return self
+
+
+class Mesh(Spec):
+    """Mesh traffic policy (stacks with the istio layer): timeouts, retries, ejection."""
+
+    timeout_seconds: float = Field(15, gt=0, le=3600)
+    retries: Retries = Retries()
+    outlier_detection: OutlierDetection = OutlierDetection()
+    fault: Fault | None = None
+    """default: none; refused in prod."""
+
+
 class Strategy(Spec):
     """How a new version reaches users.
 
     `rolling` replaces pods in place; `blue-green` keeps two slots and flips the live Service;
     `canary` splits traffic by weight through the stack's traffic layer. `engine: argo-rollouts`
     hands progressive delivery with automatic rollback to Argo Rollouts.
-    """
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="allow", frozen=True
-    )
+    The traffic state is declared here, one value per change, usually per environment
+    (`environments.prod.strategy.activeSlot`): `activeSlot` (blue-green) and `weight`
+    (canary). `slipway promote / rollback / canary / abort` edit exactly these values.
+    Fields of another strategy are kept but unused, so an environment can switch `type`.
+    """
 
     type: Literal["rolling", "blue-green", "canary"] = "rolling"
     engine: Literal["native", "argo-rollouts"] = "native"
@@ -201,6 +310,28 @@ class Strategy(Spec):
     """rolling: pods that may be missing; default: 0 (capacity never drops)."""
     min_ready_seconds: int = Field(10, ge=0, le=3600)
     progress_deadline_seconds: int = Field(600, ge=30, le=7200)
+    active_slot: Literal["blue", "green"] = "blue"
+    """blue-green: the slot the live Service selects; the other one is the preview."""
+    slots: dict[str, Track] = Field(default_factory=dict)
+    """blue-green: `blue` / `green` builds; a slot without one runs the service's version."""
+    idle_replicas: int | None = Field(None, ge=0, le=1000)
+    """blue-green: pods of the idle slot; default: unset (warm, as many as the active one)."""
+    canary: Track | None = None
+    """canary (native): the canary track's build; default: none (no canary pods)."""
+    weight: int = Field(0, ge=0, le=100)
+    """canary (native): percent of requests to the canary track; default: 0."""
+    canary_replicas: int = Field(2, ge=1, le=1000)
+    """canary (native): canary pods, whatever the weight; default: 2."""
+    steps: list[Step] | None = None
+    """canary (argo-rollouts): default: 10%, 5m, 25%, 5m, 50%, 10m, then 100%."""
+    analysis: Analysis = Analysis()
+    """argo-rollouts: Prometheus thresholds and failure limit."""
+    auto_promotion: bool = False
+    """blue-green (argo-rollouts): promote once the analysis passes; default: false."""
+    scale_down_delay_seconds: int = Field(30, ge=0, le=86400)
+    """blue-green (argo-rollouts): how long the old slot keeps running after a promote."""
+    mesh: Mesh = Mesh()
+    """Retries, timeouts, outlier detection (and drills' fault injection) with istio."""
 
     @field_validator("max_surge", "max_unavailable")
     @classmethod
@@ -210,6 +341,31 @@ class Strategy(Spec):
         if isinstance(v, int) and v < 0:
             raise ValueError(f"{v} must be ≥ 0")
         return v
+
+    @field_validator("slots")
+    @classmethod
+    def _slots(cls, v: dict[str, Track]) -> dict[str, Track]:
+        unknown = sorted(set(v) - set(SLOT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown slot {unknown}; allowed: blue, green")
+        return v
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Strategy:
+        if self.engine == "argo-rollouts" and self.type == "rolling":
+            raise ValueError("engine argo-rollouts needs type blue-green or canary")
+        if self.weight and (self.type != "canary" or self.engine != "native"):
+            raise ValueError(
+                f"weight {self.weight} applies to type canary with engine native only "
+                f"(here: {self.type}, {self.engine}); Argo Rollouts takes weights from steps"
+            )
+        if self.weight and self.canary is None:
+            raise ValueError(
+                f"weight {self.weight} needs a canary track: declare canary.version first"
+            )
+        if self.steps is not None and not self.steps:
+            raise ValueError("steps is empty; give at least one step or leave it out")
+        return self
 
 
 class Service(Spec):
@@ -235,7 +391,8 @@ class Service(Spec):
     allow_from: list[str] = Field(default_factory=list)
     """Services (by name) allowed to call this one; everything else is denied."""
     flags: dict[str, bool] = Field(default_factory=dict)
-    """Feature toggles."""
+    """Feature toggles (name -> on/off), overridable per environment; a toggle edits a file
+    the pods read (or an OpenFeature flag), never the pods themselves."""
     public: bool = False
     """Expose through the target's entry point and global DNS."""
     cost_center: str = "shared"

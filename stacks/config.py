@@ -103,6 +103,9 @@ class TrafficConfig(Model):
 
     layer: Literal["none", "istio", "gateway-api"] = "none"
     """default: none (a canary strategy is then refused)."""
+    flags: Literal["configmap", "flagd"] = "configmap"
+    """Feature-flag provider: `configmap` (a mounted file) or `flagd` (OpenFeature
+    FeatureFlag resources; needs the OpenFeature operator); default: configmap."""
 
 
 class DnsConfig(Model):

@@ -1,0 +1,140 @@
+"""How a new version reaches users: the strategy args every Microservice takes.
+
+Flat, typed, validated when built, so a component used from another team's program refuses
+nonsense (a canary weight without a canary track, a pause step with a weight) before any
+resource exists. Defaults are the safe ones: rolling; blue-green keeps the idle slot warm;
+a canary starts at weight 0; Argo Rollouts never promotes blue-green without a person or an
+analysis saying so.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from components.podspec import Args
+
+SLOTS = ("blue", "green")
+"""Blue-green slot names; also the values of the pods' `slot` label."""
+
+
+class TrackArgs(Args):
+    """One slot's or track's build. Unset fields fall back to the service's own."""
+
+    image: str | None = None
+    """Full image reference; default: the service image."""
+    version_label: str | None = None
+    """`app.kubernetes.io/version` of its pods; default: the image tag."""
+    config: dict[str, str] = Field(default_factory=dict)
+    """Settings merged over the service config for this slot or track only."""
+
+
+class StepArgs(Args):
+    """One Argo Rollouts canary step: a weight, or a pause (timed, or until promoted)."""
+
+    set_weight: int | None = Field(None, ge=0, le=100)
+    pause: bool = False
+    """True: wait here; with `pause_seconds` unset, until someone promotes."""
+    pause_seconds: int | None = Field(None, ge=1, le=86400)
+
+    @model_validator(mode="after")
+    def _one(self) -> StepArgs:
+        if self.pause_seconds is not None and not self.pause:
+            object.__setattr__(self, "pause", True)
+        if (self.set_weight is None) == (not self.pause):
+            raise ValueError("a step is either set_weight or a pause, exactly one of them")
+        return self
+
+    def render(self) -> dict:
+        if self.set_weight is not None:
+            return {"setWeight": self.set_weight}
+        return {"pause": {"duration": f"{self.pause_seconds}s"} if self.pause_seconds else {}}
+
+
+DEFAULT_STEPS = (
+    StepArgs(set_weight=10),
+    StepArgs(pause=True, pause_seconds=300),
+    StepArgs(set_weight=25),
+    StepArgs(pause=True, pause_seconds=300),
+    StepArgs(set_weight=50),
+    StepArgs(pause=True, pause_seconds=600),
+)
+"""10% → 25% → 50% with five to ten minutes of background analysis between; then 100%."""
+
+
+class AnalysisArgs(Args):
+    """Prometheus analysis that decides, without a person, whether a version is healthy."""
+
+    prometheus_address: str = "http://prometheus-operated.monitoring.svc.cluster.local:9090"
+    """Prometheus the analysis queries; default: the Prometheus Operator's in-cluster service."""
+    success_rate_min: float = Field(0.99, gt=0, le=1)
+    """Lowest acceptable share of non-5xx responses; default: 0.99."""
+    latency_p99_max_seconds: float = Field(0.5, gt=0, le=60)
+    """Highest acceptable p99 request duration; default: 0.5 s."""
+    interval_seconds: int = Field(60, ge=10, le=3600)
+    """Time between measurements; default: 60."""
+    failure_limit: int = Field(2, ge=0, le=100)
+    """Failed measurements tolerated before the rollout aborts and rolls back; default: 2."""
+    count: int = Field(5, ge=1, le=1000)
+    """Measurements of a pre-promotion analysis (background analysis runs until done)."""
+    requests_metric: str = "http_requests_total"
+    """Request counter with a `code` label; default: http_requests_total."""
+    duration_metric: str = "http_request_duration_seconds"
+    """Request-duration histogram without `_bucket`; default: http_request_duration_seconds."""
+
+
+class StrategyArgs(Args):
+    """Which strategy and its knobs. Fields of other strategies are ignored, so a per-env
+    override can switch `type` without deleting the rest."""
+
+    type: Literal["rolling", "blue-green", "canary"] = "rolling"
+    engine: Literal["native", "argo-rollouts"] = "native"
+    """`native`: Pulumi owns every object and each traffic change is a declared value;
+    `argo-rollouts`: a Rollout steps and analyses in-cluster, rolling back by itself."""
+    active_slot: Literal["blue", "green"] = "blue"
+    """blue-green (native): the slot the live Service selects; the other is the preview."""
+    blue: TrackArgs = TrackArgs()
+    green: TrackArgs = TrackArgs()
+    idle_replicas: int | None = Field(None, ge=0, le=1000)
+    """blue-green (native): pods of the idle slot; default: None, as many as the active one
+    (warm, so a promote or a rollback is instant)."""
+    canary: TrackArgs | None = None
+    """canary (native): the canary track's build; default: none (no canary pods)."""
+    weight: int = Field(0, ge=0, le=100)
+    """canary (native): percent of requests the canary track gets; default: 0."""
+    canary_replicas: int = Field(2, ge=1, le=1000)
+    """canary (native): pods of the canary track, independent of the weight; default: 2."""
+    steps: tuple[StepArgs, ...] = DEFAULT_STEPS
+    """canary (argo-rollouts): the step plan."""
+    analysis: AnalysisArgs = AnalysisArgs()
+    """argo-rollouts: Prometheus thresholds."""
+    auto_promotion: bool = False
+    """blue-green (argo-rollouts): promote once pre-promotion analysis passes; default: False
+    (a person promotes)."""
+    scale_down_delay_seconds: int = Field(30, ge=0, le=86400)
+    """blue-green (argo-rollouts): how long the old slot stays up after a promote."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> StrategyArgs:
+        if self.weight and (self.type != "canary" or self.engine != "native"):
+            raise ValueError(
+                f"weight {self.weight} applies to a native canary only "
+                f"(type {self.type!r}, engine {self.engine!r}); Argo Rollouts sets weights "
+                "from steps"
+            )
+        if self.weight and self.canary is None:
+            raise ValueError(f"weight {self.weight} needs a canary track to send traffic to")
+        if self.type == "canary" and self.engine == "argo-rollouts" and not self.steps:
+            raise ValueError("an argo-rollouts canary needs at least one step")
+        return self
+
+    def track(self, slot: str) -> TrackArgs:
+        """The build of a slot (`blue`, `green`) or of the canary track."""
+        if slot == "canary":
+            return self.canary or TrackArgs()
+        return self.blue if slot == "blue" else self.green
+
+    @property
+    def idle_slot(self) -> str:
+        return "green" if self.active_slot == "blue" else "blue"

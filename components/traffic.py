@@ -1,0 +1,255 @@
+"""In-cluster traffic: Istio mesh policy and routes, or Gateway API HTTPRoute weights.
+
+With `layer: istio` every service gets, as children of its Microservice:
+
+- `<name>-peerauth`: PeerAuthentication, mutual TLS STRICT for the service's pods (never
+  weaker)
+- `<name>-destrule`: DestinationRule, ISTIO_MUTUAL, connection pool, outlier detection, and
+  for a canary the `stable` / `canary` subsets
+- `<name>-vs`: VirtualService, one route named `primary` with timeout, retries, the canary
+  weights, and fault injection only when declared
+
+With `layer: gateway-api` a canary gets an `HTTPRoute` (`<name>-route`) attached to its own
+Service (the Gateway API's mesh attachment, GAMMA), splitting `backendRefs` by weight between
+`<svc>-stable` and `<svc>-canary`. Retries and outlier detection are not in the Gateway API's
+standard channel, so they are an Istio feature here.
+
+A weight is one value in one place: a canary step changes `weight` on two route entries and
+nothing else. When Argo Rollouts owns the weights, Pulumi ignores them (`ignore_changes`), so a
+`pulumi up` during a rollout never resets the split. Fault injection is for drills: it is
+absent unless declared, and the policy pack forbids it in prod.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import Field, model_validator
+
+from components.podspec import Args
+
+if TYPE_CHECKING:
+    from components.microservice import Microservice
+
+ISTIO_NETWORKING = "networking.istio.io/v1"
+ISTIO_SECURITY = "security.istio.io/v1"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+ROUTE_NAME = "primary"
+"""Name of the VirtualService HTTP route; Argo Rollouts is told to manage this one."""
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+"""Configuration objects with no readiness of their own: nothing to wait for."""
+
+
+class RetryArgs(Args):
+    attempts: int = Field(2, ge=0, le=10)
+    """Retries after the first try; default: 2."""
+    per_try_timeout_seconds: float = Field(2, gt=0, le=300)
+    retry_on: str = "connect-failure,refused-stream,unavailable,cancelled,5xx"
+    """Istio retry conditions; default: connection failures and 5xx."""
+
+
+class OutlierArgs(Args):
+    """Eject a pod that keeps failing, so one bad replica does not fail a share of requests."""
+
+    consecutive_5xx_errors: int = Field(5, ge=1, le=1000)
+    interval_seconds: int = Field(10, ge=1, le=3600)
+    base_ejection_seconds: int = Field(30, ge=1, le=3600)
+    max_ejection_percent: int = Field(50, ge=0, le=100)
+    """At most this share of pods is ejected; default: 50 (never the whole service)."""
+
+
+class FaultArgs(Args):
+    """Fault injection for resilience drills. Forbidden in prod by the policy pack."""
+
+    delay_percent: float | None = Field(None, gt=0, le=100)
+    delay_seconds: float = Field(1, gt=0, le=60)
+    abort_percent: float | None = Field(None, gt=0, le=100)
+    abort_http_status: int = Field(503, ge=400, le=599)
+
+    @model_validator(mode="after")
+    def _some(self) -> FaultArgs:
+        if self.delay_percent is None and self.abort_percent is None:
+            raise ValueError("a fault needs delay_percent and/or abort_percent")
+        return self
+
+    def render(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.delay_percent is not None:
+            out["delay"] = {
+                "percentage": {"value": self.delay_percent},
+                "fixedDelay": _duration(self.delay_seconds),
+            }
+        if self.abort_percent is not None:
+            out["abort"] = {
+                "percentage": {"value": self.abort_percent},
+                "httpStatus": self.abort_http_status,
+            }
+        return out
+
+
+class TrafficArgs(Args):
+    """The stack's traffic layer and the service's mesh policy."""
+
+    layer: Literal["none", "istio", "gateway-api"] = "none"
+    """default: none (no mesh objects; a canary is refused)."""
+    timeout_seconds: float = Field(15, gt=0, le=3600)
+    """Whole-request timeout, retries included; default: 15."""
+    retries: RetryArgs = RetryArgs()
+    outlier_detection: OutlierArgs = OutlierArgs()
+    max_pending_requests: int = Field(1024, ge=1)
+    """Connection pool: queued HTTP requests per pod before fast failure; default: 1024."""
+    fault: FaultArgs | None = None
+    """default: none. Only with istio."""
+
+    @model_validator(mode="after")
+    def _fault_needs_istio(self) -> TrafficArgs:
+        if self.fault is not None and self.layer != "istio":
+            raise ValueError(f"fault injection needs the istio layer (layer is {self.layer!r})")
+        return self
+
+
+def _duration(seconds: float) -> str:
+    """Istio / Gateway API duration: whole seconds as `15s`, fractions as milliseconds."""
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{round(seconds * 1000)}ms"
+
+
+def fqdn(ms: Microservice, service: str | None = None) -> str:
+    return f"{service or ms.args.service_name}.{ms.args.namespace}.svc.cluster.local"
+
+
+def canary_split(weight: int) -> list[tuple[str, int]]:
+    """(track, weight) pairs of a canary route: stable gets the rest."""
+    return [("stable", 100 - weight), ("canary", weight)]
+
+
+def build_istio(
+    ms: Microservice,
+    *,
+    subsets: bool,
+    split: list[tuple[str, int]] | None,
+    argo_managed: bool = False,
+) -> None:
+    """PeerAuthentication, DestinationRule and VirtualService for one service.
+
+    `subsets`: define `stable`/`canary` subsets (by the `track` label, or for Argo by the
+    label it injects). `split`: (subset, weight) destinations; None routes to the host.
+    """
+    a = ms.args
+    t = a.traffic
+    svc = a.service_name
+    host = fqdn(ms)
+    first_port = a.ports[0].port
+
+    ms.peer_authentication = k8s.apiextensions.CustomResource(
+        f"{ms._name}-peerauth",
+        api_version=ISTIO_SECURITY,
+        kind="PeerAuthentication",
+        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
+        spec={"selector": {"matchLabels": dict(ms.selector)}, "mtls": {"mode": "STRICT"}},
+        opts=pulumi.ResourceOptions(parent=ms),
+    )
+
+    policy: dict[str, Any] = {
+        "tls": {"mode": "ISTIO_MUTUAL"},
+        "connectionPool": {"http": {"http1MaxPendingRequests": t.max_pending_requests}},
+        "outlierDetection": {
+            "consecutive5xxErrors": t.outlier_detection.consecutive_5xx_errors,
+            "interval": f"{t.outlier_detection.interval_seconds}s",
+            "baseEjectionTime": f"{t.outlier_detection.base_ejection_seconds}s",
+            "maxEjectionPercent": t.outlier_detection.max_ejection_percent,
+        },
+    }
+    dr_spec: dict[str, Any] = {"host": host, "trafficPolicy": policy}
+    if subsets:
+        if argo_managed:
+            # Argo Rollouts adds its pod-template-hash label to each subset at run time.
+            labels: dict[str, dict[str, str]] = {
+                "stable": dict(ms.selector),
+                "canary": dict(ms.selector),
+            }
+        else:
+            labels = {
+                "stable": {**ms.selector, "track": "stable"},
+                "canary": {**ms.selector, "track": "canary"},
+            }
+        dr_spec["subsets"] = [{"name": n, "labels": labels[n]} for n in ("stable", "canary")]
+    ms.destination_rule = k8s.apiextensions.CustomResource(
+        f"{ms._name}-destrule",
+        api_version=ISTIO_NETWORKING,
+        kind="DestinationRule",
+        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
+        spec=dr_spec,
+        opts=pulumi.ResourceOptions(
+            parent=ms, ignore_changes=["spec.subsets"] if argo_managed else None
+        ),
+    )
+
+    if split is None:
+        route = [{"destination": {"host": host, "port": {"number": first_port}}}]
+    else:
+        route = [
+            {
+                "destination": {"host": host, "subset": subset, "port": {"number": first_port}},
+                "weight": weight,
+            }
+            for subset, weight in split
+        ]
+    http: dict[str, Any] = {
+        "name": ROUTE_NAME,
+        "route": route,
+        "timeout": _duration(t.timeout_seconds),
+        "retries": {
+            "attempts": t.retries.attempts,
+            "perTryTimeout": _duration(t.retries.per_try_timeout_seconds),
+            "retryOn": t.retries.retry_on,
+        },
+    }
+    if t.fault is not None:
+        http["fault"] = t.fault.render()
+    ignore = None
+    if argo_managed and split is not None:
+        ignore = [f"spec.http[0].route[{i}].weight" for i in range(len(split))]
+    ms.virtual_service = k8s.apiextensions.CustomResource(
+        f"{ms._name}-vs",
+        api_version=ISTIO_NETWORKING,
+        kind="VirtualService",
+        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
+        spec={"hosts": [host], "http": [http]},
+        opts=pulumi.ResourceOptions(parent=ms, ignore_changes=ignore),
+    )
+
+
+def build_http_route(
+    ms: Microservice, split: list[tuple[str, int]], *, argo_managed: bool = False
+) -> None:
+    """Gateway API HTTPRoute on the service itself (mesh attachment) with weighted backends
+    `<svc>-<track>`."""
+    a = ms.args
+    svc = a.service_name
+    port = a.ports[0].port
+    ignore = None
+    if argo_managed:
+        ignore = [f"spec.rules[0].backendRefs[{i}].weight" for i in range(len(split))]
+    ms.http_route = k8s.apiextensions.CustomResource(
+        f"{ms._name}-route",
+        api_version=GATEWAY_API,
+        kind="HTTPRoute",
+        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
+        spec={
+            "parentRefs": [{"group": "", "kind": "Service", "name": svc, "port": port}],
+            "rules": [
+                {
+                    "backendRefs": [
+                        {"name": f"{svc}-{track}", "port": port, "weight": weight}
+                        for track, weight in split
+                    ],
+                    "timeouts": {"request": _duration(a.traffic.timeout_seconds)},
+                }
+            ],
+        },
+        opts=pulumi.ResourceOptions(parent=ms, ignore_changes=ignore),
+    )
