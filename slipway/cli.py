@@ -30,6 +30,7 @@ def _register() -> None:
 
     deploy.register(app)
     __import__("slipway.commands.check", fromlist=["register"]).register(app)
+    __import__("slipway.commands.strategy", fromlist=["register"]).register(app)
 
 
 _register()

@@ -126,7 +126,7 @@ def microservice_args(
     r = service.resources
     st = service.strategy
     source = f"{stack.catalog}/{service.name}.yaml"
-    _check_strategy(service, stack, source)
+    check_strategy(service, stack, source)
     try:
         return MicroserviceArgs(
             service_name=service.name,
@@ -169,7 +169,7 @@ def microservice_args(
         raise BadInput(msgs, file=source, field="strategy") from exc
 
 
-def _check_strategy(service: Service, stack: StackConfig, source: str) -> None:
+def check_strategy(service: Service, stack: StackConfig, source: str) -> None:
     """Refuse what the stack cannot do, naming the file, the field and what is allowed."""
     st = service.strategy
     where = f"strategy (environment {stack.environment})"
