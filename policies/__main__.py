@@ -35,9 +35,12 @@ def _pack_package() -> ModuleType:
     return module
 
 
+_package = _pack_package()
+importlib.import_module(f"{_package.__name__}._speed").install()
+
 PolicyPack(
     name="slipway-policies",
     description="Security, supply-chain, reliability and compliance rules for slipway stacks.",
     enforcement_level=EnforcementLevel.ADVISORY,
-    policies=_pack_package().all_policies(),
+    policies=_package.all_policies(),
 )

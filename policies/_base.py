@@ -15,7 +15,8 @@ purpose here, so that no rule has to think about them:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,9 +94,16 @@ def resource_rule(
     remediation: str,
     standards: Sequence[str],
     security: bool,
+    applies_to: Iterable[str] | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Declare a function as a resource rule; the SDK policy object hangs off ``fn.policy``."""
+    """Declare a function as a resource rule; the SDK policy object hangs off ``fn.policy``.
+
+    ``applies_to`` lists the resources the rule judges: Kubernetes kinds (``Service``),
+    type tokens (``aws:kms/key:Key``) or token prefixes ending in ":" (``gcp:``). It is
+    metadata: the rule checks the type itself too, and ``_speed`` uses it to skip the
+    SDK's per-policy work for resources a rule ignores anyway.
+    """
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         fn.policy = ResourceValidationPolicy(  # type: ignore[attr-defined]
@@ -109,9 +117,27 @@ def resource_rule(
             tags=_tags(family, security, standards),
             remediation_steps=remediation,
         )
+        fn.policy.applies_to = None if applies_to is None else type_matcher(applies_to)  # type: ignore[attr-defined]
         return fn
 
     return wrap
+
+
+def type_matcher(entries: Iterable[str]) -> Callable[[str], bool]:
+    """A predicate over type tokens from kinds, full tokens and prefixes (see resource_rule)."""
+    entries = list(entries)
+    kinds = frozenset(e for e in entries if ":" not in e)
+    prefixes = tuple(e for e in entries if e.endswith(":"))
+    tokens = frozenset(e for e in entries if ":" in e and not e.endswith(":"))
+
+    def applies(resource_type: str) -> bool:
+        return (
+            resource_type in tokens
+            or resource_type.startswith(prefixes)
+            or (bool(kinds) and k8s_kind(resource_type) in kinds)
+        )
+
+    return applies
 
 
 def stack_rule(
@@ -271,13 +297,28 @@ class Container:
         return own if own is not None else get(self.pod, "securityContext", field)
 
 
+_last = threading.local()
+
+
 def workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
     """The workload view of a resource, or None when it carries no pod spec.
 
     Pod: ``spec``; CronJob: ``spec.jobTemplate.spec.template``; the rest (including Argo
     Rollout): ``spec.template``. A Rollout with ``spec.workloadRef`` has no template of its
     own: its pods come from the referenced Deployment, which is judged as itself.
+
+    Thirty rules ask for the same view of one resource, so the last answer per thread is
+    kept (keyed by the identity of the very props object, which is kept alive with it).
     """
+    hit = getattr(_last, "workload", None)
+    if hit is not None and hit[0] is props and hit[1] == resource_type:
+        return hit[2]
+    view = _workload(resource_type, props)
+    _last.workload = (props, resource_type, view)
+    return view
+
+
+def _workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
     kind = k8s_kind(resource_type)
     if kind not in WORKLOAD_KINDS:
         return None
@@ -313,8 +354,17 @@ def containers(args: ResourceValidationArgs | Any) -> Iterator[Container]:
     yield from pod_containers(w.pod)
 
 
-def pod_containers(pod: Mapping[str, Any]) -> Iterator[Container]:
-    """Every container of one pod spec, with its section."""
+def pod_containers(pod: Mapping[str, Any]) -> list[Container]:
+    """Every container of one pod spec, with its section (the last answer is kept)."""
+    hit = getattr(_last, "containers", None)
+    if hit is not None and hit[0] is pod:
+        return hit[1]
+    found = list(_pod_containers(pod))
+    _last.containers = (pod, found)
+    return found
+
+
+def _pod_containers(pod: Mapping[str, Any]) -> Iterator[Container]:
     for key, label, init, eph in _SECTIONS:
         for c in as_list(get(pod, key)):
             if isinstance(c, Mapping):

@@ -43,6 +43,7 @@ def _first(v: Any) -> Any:
 
 @_rule(
     id="eks-private-endpoint",
+    applies_to=["aws:eks/cluster:Cluster"],
     description="EKS API endpoints must be private (public only for an allow-list).",
     severity=HIGH,
     remediation="Set vpcConfig.endpointPrivateAccess: true and endpointPublicAccess: false "
@@ -67,6 +68,7 @@ _LOG_TYPES = ["api", "audit", "authenticator"]
 
 @_rule(
     id="eks-control-plane-logging",
+    applies_to=["aws:eks/cluster:Cluster"],
     description="EKS clusters must ship api, audit and authenticator logs.",
     severity=MEDIUM,
     remediation='Set enabledClusterLogTypes: ["api", "audit", "authenticator", '
@@ -85,6 +87,7 @@ def eks_logging(args: Args, report: Report) -> None:
 
 @_rule(
     id="ecr-immutable-tags",
+    applies_to=["aws:ecr/repository:Repository"],
     description="ECR repositories must make tags immutable.",
     severity=HIGH,
     remediation='Set imageTagMutability: "IMMUTABLE".',
@@ -100,6 +103,7 @@ def ecr_immutable_tags(args: Args, report: Report) -> None:
 
 @_rule(
     id="ecr-scan-on-push",
+    applies_to=["aws:ecr/repository:Repository"],
     description="ECR repositories must scan images on push.",
     severity=MEDIUM,
     remediation="Set imageScanningConfiguration: {scanOnPush: true}.",
@@ -239,6 +243,7 @@ def s3_versioning(args: StackValidationArgs, report: Report) -> None:
 
 @_rule(
     id="aws-kms-key-rotation",
+    applies_to=["aws:kms/key:Key"],
     description="Symmetric KMS keys must rotate automatically.",
     severity=MEDIUM,
     remediation="Set enableKeyRotation: true.",
@@ -295,6 +300,7 @@ def admin_statements(doc: Any) -> list[Mapping[str, Any]]:
 
 @_rule(
     id="iam-no-wildcard-admin",
+    applies_to=[*_IAM_POLICY_TYPES, "aws:iam/role:Role"],
     description="IAM policies must not allow every action on every resource.",
     severity=CRITICAL,
     remediation='Name the actions and resources the role needs; never "Action": "*" with '
@@ -314,6 +320,7 @@ def iam_no_wildcard_admin(args: Args, report: Report) -> None:
 
 @_rule(
     id="route53-failover-health-check",
+    applies_to=["aws:route53/record:Record"],
     description="Route53 failover records must carry a health check.",
     severity=HIGH,
     remediation="Set healthCheckId on every record with failoverRoutingPolicies.",

@@ -46,6 +46,7 @@ def _strings(v: Any, default: list[str]) -> list[str]:
 
 @resource_rule(
     id="k8s-required-labels",
+    applies_to=[*WORKLOAD_KINDS, "Namespace"],
     family=FAMILY,
     security=False,
     description="Workloads and Namespaces must carry the ownership labels.",
@@ -121,6 +122,7 @@ def _tags_of(args: Args) -> dict[str, Any] | None:
 
 @resource_rule(
     id="cloud-required-tags",
+    applies_to=["aws:", "gcp:"],
     family=FAMILY,
     security=False,
     description="Taggable cloud resources must carry the ownership tags (AWS tags, GCP labels).",
@@ -167,6 +169,7 @@ def region_of(resource_type: str, props: Any, provider: Any) -> str | None:
 
 @resource_rule(
     id="allowed-regions",
+    applies_to=["aws:", "gcp:", "pulumi:providers:"],
     family=FAMILY,
     security=False,
     description="Cloud resources must stay in the stack's allowed regions (data residency).",
@@ -209,6 +212,7 @@ STATEFUL_TYPES = {
 
 @resource_rule(
     id="stateful-resources-protected",
+    applies_to=sorted(STATEFUL_TYPES),
     family=FAMILY,
     security=False,
     description="Stateful cloud resources (keys, buckets, registries, secrets, databases) "
@@ -240,8 +244,8 @@ def _pod_labels(r: Any, by_key: Mapping[tuple[str, str, str], Any]) -> Mapping[s
         target = by_key.get(
             (str(get(ref, "kind", default="Deployment")), _ns(r), str(get(ref, "name")))
         )
-        if target is None:
-            return {}
+        if target is None:  # dangling: stack-rollout-workload-ref-exists reports it
+            return None
         tw = workload(target.resource_type, target.props)
         return get(tw.pod_metadata, "labels", default={}) if tw else {}
     return get(w.pod_metadata, "labels", default={})
@@ -254,6 +258,13 @@ def _index(resources: list[Any]) -> dict[tuple[str, str, str], Any]:
         if kind:
             index[(kind, _ns(r), str(get(r.props, "metadata", "name", default="")))] = r
     return index
+
+
+def _by_namespace(resources: list[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for r in resources:
+        grouped.setdefault(_ns(r), []).append(r)
+    return grouped
 
 
 def _k8s(resources: list[Any], *kinds: str) -> list[Any]:
@@ -281,14 +292,14 @@ def workloads_have_network_policy(args: StackValidationArgs, report: Report) -> 
     """An unselected pod accepts traffic from every pod in the cluster."""
     resources = list(args.resources)
     index = _index(resources)
-    policies = _k8s(resources, "NetworkPolicy")
+    policies = _by_namespace(_k8s(resources, "NetworkPolicy"))
     for r in _k8s(resources, *WORKLOAD_KINDS):
         labels = _pod_labels(r, index)
         if labels is None:
             continue
         covered = any(
-            _ns(p) == _ns(r) and selector_matches(get(p.props, "spec", "podSelector"), labels)
-            for p in policies
+            selector_matches(get(p.props, "spec", "podSelector"), labels)
+            for p in policies.get(_ns(r), [])
         )
         if not covered:
             report(f"{_name(r)} is not selected by any NetworkPolicy", r.urn)
@@ -307,16 +318,17 @@ def workloads_have_pdb(args: StackValidationArgs, report: Report) -> None:
     """Parked workloads (replicas: 0) have no pods to protect and are skipped."""
     resources = list(args.resources)
     index = _index(resources)
-    pdbs = _k8s(resources, "PodDisruptionBudget")
+    pdbs = _by_namespace(_k8s(resources, "PodDisruptionBudget"))
     for r in _k8s(resources, *REPLICATED_KINDS):
         if number(get(r.props, "spec", "replicas")) == 0:
             continue
-        labels = _pod_labels(r, index) or {}
+        labels = _pod_labels(r, index)
+        if labels is None:
+            continue
         covered = any(
-            _ns(p) == _ns(r)
-            and get(p.props, "spec", "selector") is not None
+            get(p.props, "spec", "selector") is not None
             and selector_matches(get(p.props, "spec", "selector"), labels)
-            for p in pdbs
+            for p in pdbs.get(_ns(r), [])
         )
         if not covered:
             report(f"{_name(r)} is not covered by any PodDisruptionBudget", r.urn)

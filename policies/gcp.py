@@ -42,6 +42,7 @@ def _gke(args: Args) -> bool:
 
 @_rule(
     id="gke-private-nodes",
+    applies_to=[GKE],
     description="GKE nodes must have private IPs only.",
     severity=HIGH,
     remediation="Set privateClusterConfig.enablePrivateNodes: true.",
@@ -57,6 +58,7 @@ def gke_private_nodes(args: Args, report: Report) -> None:
 
 @_rule(
     id="gke-workload-identity",
+    applies_to=[GKE],
     description="GKE clusters must enable Workload Identity.",
     severity=HIGH,
     remediation='Set workloadIdentityConfig.workloadPool: "<project>.svc.id.goog".',
@@ -70,6 +72,7 @@ def gke_workload_identity(args: Args, report: Report) -> None:
 
 @_rule(
     id="gke-shielded-nodes",
+    applies_to=[GKE],
     description="GKE clusters must keep Shielded GKE Nodes on.",
     severity=MEDIUM,
     remediation="Remove enableShieldedNodes: false (the provider default is true).",
@@ -86,6 +89,7 @@ _CHANNELS = {"REGULAR", "STABLE"}
 
 @_rule(
     id="gke-release-channel",
+    applies_to=[GKE],
     description="GKE clusters must follow the REGULAR or STABLE release channel.",
     severity=MEDIUM,
     remediation='Set releaseChannel.channel: "STABLE" (or "REGULAR").',
@@ -102,6 +106,7 @@ def gke_release_channel(args: Args, report: Report) -> None:
 
 @_rule(
     id="gke-binary-authorization",
+    applies_to=[GKE],
     description="GKE clusters must enforce Binary Authorization.",
     severity=HIGH,
     remediation='Set binaryAuthorization.evaluationMode: "PROJECT_SINGLETON_POLICY_ENFORCE".',
@@ -121,6 +126,7 @@ def gke_binary_authorization(args: Args, report: Report) -> None:
 
 @_rule(
     id="gke-network-policy",
+    applies_to=[GKE],
     description="GKE clusters must enforce NetworkPolicies.",
     severity=HIGH,
     remediation='Set datapathProvider: "ADVANCED_DATAPATH" (Dataplane V2) or '
@@ -138,6 +144,7 @@ def gke_network_policy(args: Args, report: Report) -> None:
 
 @_rule(
     id="gcs-uniform-access",
+    applies_to=["gcp:storage/bucket:Bucket"],
     description="Cloud Storage buckets must use uniform bucket-level access.",
     severity=HIGH,
     remediation="Set uniformBucketLevelAccess: true.",
@@ -153,6 +160,7 @@ def gcs_uniform_access(args: Args, report: Report) -> None:
 
 @_rule(
     id="gcs-public-access-prevention",
+    applies_to=["gcp:storage/bucket:Bucket"],
     description="Cloud Storage buckets must enforce public access prevention.",
     severity=CRITICAL,
     remediation='Set publicAccessPrevention: "enforced".',
@@ -171,6 +179,7 @@ _MAX_ROTATION_SECONDS = 90 * 24 * 3600
 
 @_rule(
     id="gcp-kms-key-rotation",
+    applies_to=["gcp:kms/cryptoKey:CryptoKey"],
     description="Cloud KMS keys must rotate at least every 90 days.",
     severity=MEDIUM,
     remediation='Set rotationPeriod, e.g. "7776000s" (90 days).',
@@ -199,6 +208,7 @@ _IAM_TYPES = ("IAMMember", "IAMBinding")
 
 @_rule(
     id="gcp-no-primitive-roles",
+    applies_to=["gcp:"],
     description="IAM grants must not use the primitive owner or editor roles.",
     severity=CRITICAL,
     remediation="Grant predefined or custom roles that name the permissions needed.",

@@ -30,6 +30,7 @@ def _service_spec(args: Args) -> Any:
 
 @_rule(
     id="service-no-node-port",
+    applies_to=["Service"],
     description="Services must not be of type NodePort.",
     severity=MEDIUM,
     remediation="Use a ClusterIP Service behind the gateway or mesh ingress.",
@@ -60,6 +61,7 @@ def _internal(annotations: Any) -> bool:
 
 @_rule(
     id="service-no-public-load-balancer",
+    applies_to=["Service"],
     description="LoadBalancer Services must be internal.",
     severity=HIGH,
     remediation="Annotate the Service as internal (aws-load-balancer-scheme: internal, "
@@ -80,6 +82,7 @@ def no_public_load_balancer(args: Args, report: Report) -> None:
 
 @_rule(
     id="service-no-external-ips",
+    applies_to=["Service"],
     description="Services must not set externalIPs.",
     severity=HIGH,
     remediation="Remove spec.externalIPs (CVE-2020-8554 lets them intercept traffic).",
@@ -95,6 +98,7 @@ def no_external_ips(args: Args, report: Report) -> None:
 
 @_rule(
     id="ingress-tls",
+    applies_to=["Ingress"],
     description="Ingresses must serve every host over TLS.",
     severity=HIGH,
     remediation="Add spec.tls entries covering every rule host, with a certificate secret.",
@@ -118,6 +122,7 @@ def ingress_tls(args: Args, report: Report) -> None:
 
 @_rule(
     id="networkpolicy-no-allow-all",
+    applies_to=["NetworkPolicy"],
     description="NetworkPolicies must not allow ingress from everywhere.",
     severity=MEDIUM,
     remediation="Name the allowed peers (podSelector / namespaceSelector / ipBlock) in "

@@ -16,6 +16,7 @@ from ._base import (
     CRITICAL,
     HIGH,
     MEDIUM,
+    WORKLOAD_KINDS,
     as_list,
     containers,
     get,
@@ -35,7 +36,7 @@ Report = ReportViolation
 
 
 def _rule(**kw: Any):
-    return resource_rule(family=FAMILY, security=True, **kw)
+    return resource_rule(family=FAMILY, security=True, applies_to=WORKLOAD_KINDS, **kw)
 
 
 @_rule(

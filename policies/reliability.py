@@ -13,6 +13,7 @@ from ._base import (
     LONG_RUNNING_KINDS,
     MEDIUM,
     REPLICATED_KINDS,
+    WORKLOAD_KINDS,
     containers,
     get,
     k8s_kind,
@@ -47,6 +48,7 @@ def _serving_containers(args: Args):
 
 @_rule(
     id="container-liveness-probe",
+    applies_to=WORKLOAD_KINDS,
     description="Serving containers must declare a liveness probe.",
     severity=MEDIUM,
     remediation="Add livenessProbe (httpGet, tcpSocket, grpc or exec).",
@@ -61,6 +63,7 @@ def liveness_probe(args: Args, report: Report) -> None:
 
 @_rule(
     id="container-readiness-probe",
+    applies_to=WORKLOAD_KINDS,
     description="Serving containers must declare a readiness probe.",
     severity=MEDIUM,
     remediation="Add readinessProbe so traffic only reaches ready pods.",
@@ -84,6 +87,7 @@ def _resources(args: Args, report: Report, section: str) -> None:
 
 @_rule(
     id="container-resource-requests",
+    applies_to=WORKLOAD_KINDS,
     description="Containers must request CPU and memory.",
     severity=MEDIUM,
     remediation="Set resources.requests.cpu and resources.requests.memory.",
@@ -96,6 +100,7 @@ def resource_requests(args: Args, report: Report) -> None:
 
 @_rule(
     id="container-resource-limits",
+    applies_to=WORKLOAD_KINDS,
     description="Containers must set CPU and memory limits.",
     severity=MEDIUM,
     remediation="Set resources.limits.cpu and resources.limits.memory.",
@@ -154,6 +159,7 @@ def _is_zero(v: Any) -> bool:
 
 @_rule(
     id="pdb-sanity",
+    applies_to=["PodDisruptionBudget"],
     description="PodDisruptionBudgets must select pods and allow at least one disruption.",
     severity=MEDIUM,
     remediation="Set exactly one of minAvailable / maxUnavailable; maxUnavailable >= 1 "
@@ -181,6 +187,7 @@ def pdb_sanity(args: Args, report: Report) -> None:
 
 @_rule(
     id="hpa-sanity",
+    applies_to=["HorizontalPodAutoscaler"],
     description="HorizontalPodAutoscalers must keep enough replicas and room to scale.",
     severity=MEDIUM,
     remediation="Set minReplicas >= the stack's minimum, maxReplicas > minReplicas, and a "

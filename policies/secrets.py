@@ -12,7 +12,17 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import CRITICAL, HIGH, as_list, containers, get, k8s_kind, policies_in, resource_rule
+from ._base import (
+    CRITICAL,
+    HIGH,
+    WORKLOAD_KINDS,
+    as_list,
+    containers,
+    get,
+    k8s_kind,
+    policies_in,
+    resource_rule,
+)
 
 FAMILY = "secrets"
 
@@ -38,18 +48,23 @@ SENSITIVE_VALUE = re.compile(
 """Values that are credentials whatever their name (keys, tokens, URLs with a password)."""
 
 
+REDACTED = "[secret]"
+"""How a Pulumi secret reaches the analyzer offline: whatever its name, it is a credential."""
+
+
 def is_sensitive(name: str, value: Any) -> bool:
     """A literal, non-empty value under a credential name, or a value shaped like one."""
     if value is None or str(value).strip() == "":
         return False
     text = str(value)
-    if SENSITIVE_VALUE.search(text):
+    if text == REDACTED or SENSITIVE_VALUE.search(text):
         return True
     return bool(SENSITIVE_NAME.search(name)) and not REFERENCE_SUFFIX.search(name)
 
 
 @resource_rule(
     id="env-no-literal-secrets",
+    applies_to=WORKLOAD_KINDS,
     family=FAMILY,
     security=True,
     description="Containers must not carry credentials as literal environment values.",
@@ -69,6 +84,7 @@ def env_no_literal_secrets(args: Args, report: Report) -> None:
 
 @resource_rule(
     id="configmap-no-secrets",
+    applies_to=["ConfigMap"],
     family=FAMILY,
     security=True,
     description="ConfigMaps must not hold credentials.",
@@ -94,6 +110,7 @@ def _first(v: Any) -> Any:
 
 @resource_rule(
     id="eks-secrets-encryption",
+    applies_to=["aws:eks/cluster:Cluster"],
     family=FAMILY,
     security=True,
     description="EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
@@ -113,6 +130,7 @@ def eks_secrets_encryption(args: Args, report: Report) -> None:
 
 @resource_rule(
     id="gke-secrets-encryption",
+    applies_to=["gcp:container/cluster:Cluster"],
     family=FAMILY,
     security=True,
     description="GKE clusters must encrypt Kubernetes secrets at the application layer.",

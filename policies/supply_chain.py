@@ -13,7 +13,16 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import HIGH, MEDIUM, as_list, containers, get, policies_in, resource_rule
+from ._base import (
+    HIGH,
+    MEDIUM,
+    WORKLOAD_KINDS,
+    as_list,
+    containers,
+    get,
+    policies_in,
+    resource_rule,
+)
 
 FAMILY = "supply-chain"
 
@@ -56,6 +65,7 @@ def _images(args: Args):
 
 @resource_rule(
     id="image-no-latest-tag",
+    applies_to=WORKLOAD_KINDS,
     family=FAMILY,
     security=True,
     description="Images must name a version: no `latest` tag, no missing tag without a digest.",
@@ -78,6 +88,7 @@ def no_latest_tag(args: Args, report: Report) -> None:
 
 @resource_rule(
     id="image-digest-pinned",
+    applies_to=WORKLOAD_KINDS,
     family=FAMILY,
     security=False,
     description="Images must be pinned by digest (repo:tag@sha256:...).",
@@ -113,6 +124,7 @@ def registry_allowed(ref: ImageRef, patterns: list[str]) -> bool:
 
 @resource_rule(
     id="image-allowed-registries",
+    applies_to=WORKLOAD_KINDS,
     family=FAMILY,
     security=True,
     description="Images must come from the stack's allowed registries.",
@@ -143,6 +155,7 @@ def allowed_registries(args: Args, report: Report) -> None:
 
 @resource_rule(
     id="image-pull-policy-always",
+    applies_to=WORKLOAD_KINDS,
     family=FAMILY,
     security=False,
     description="Images pinned only by tag must be pulled with imagePullPolicy: Always.",

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from slipway.errors import BadInput
-from slipway.policy import Diagnostic, run_pack, stack_urn
+from slipway.policy import PARALLEL_FROM, Diagnostic, PackSession, stack_urn, workers_for
 
 try:  # libyaml is ~10x faster; fall back to the pure-Python loader where it is missing
     _Loader: Any = yaml.CSafeLoader
@@ -175,16 +175,24 @@ def check(
     config_path: Path | None = None,
     pack_dir: Path | None = None,
 ) -> CheckResult:
-    """Load every object under ``paths`` and judge them together with the stack's config."""
+    """Load every object under ``paths`` and judge them together with the stack's config.
+
+    The pack boots while the files are read; many files get a second pack process.
+    """
     files = manifest_files(paths)
-    manifests = [m for f in files for m in load_file(f)]
-    records, by_urn = to_records(manifests, stack)
-    diags = (
-        run_pack(records, stack, project=CHECK_PROJECT, pack_dir=pack_dir, config_path=config_path)
-        if records
-        else []
-    )
+    size = sum(f.stat().st_size for f in files)
+    workers = workers_for(PARALLEL_FROM if size >= _PARALLEL_BYTES else 0)
+    with PackSession(
+        stack, project=CHECK_PROJECT, pack_dir=pack_dir, config_path=config_path, workers=workers
+    ) as session:
+        manifests = [m for f in files for m in load_file(f)]
+        records, by_urn = to_records(manifests, stack)
+        diags = session.run(records) if records else []
     return CheckResult(stack, diags, manifests, by_urn)
+
+
+_PARALLEL_BYTES = 256 * 1024
+"""Input size from which a check uses a second pack process (about 150 objects)."""
 
 
 def describe(result: CheckResult, urn: str) -> tuple[str, str]:

@@ -215,7 +215,11 @@ def _plain(value: Any) -> Any:
 
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
-    s.update(_plain(value))
+    try:
+        s.update(value)  # the common case: already JSON-shaped
+    except (TypeError, ValueError, AttributeError):
+        s = struct_pb2.Struct()
+        s.update(_plain(value))
     return s
 
 
@@ -283,14 +287,23 @@ class PolicyPackProcess:
             text=True,
         )
         self.channel: grpc.Channel | None = None
-        try:
-            port = self._read_port()
-            self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
-            grpc.channel_ready_future(self.channel).result(timeout=_START_TIMEOUT_S)
-        except BaseException:
-            self.close()
-            raise
-        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
+        self.structs: dict[str, struct_pb2.Struct] = {}
+        """Inputs as Structs by URN; packs of one session share it."""
+
+    @property
+    def stub(self) -> analyzer_pb2_grpc.AnalyzerStub:
+        """The client, connected on first use (so several packs can boot at once)."""
+        if self._stub is None:
+            try:
+                port = self._read_port()
+                self.channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTIONS)
+                grpc.channel_ready_future(self.channel).result(timeout=_START_TIMEOUT_S)
+            except BaseException:
+                self.close()
+                raise
+            self._stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        return self._stub
 
     def _read_port(self) -> int:
         """The first stdout line is the port, as the engine's plugin loader expects."""
@@ -387,9 +400,13 @@ class PolicyPackProcess:
             entry.properties.update(_plain(cfg.get("properties") or {}))
         self.stub.Configure(req)
 
-    def analyze(self, resources: list[dict[str, Any]]) -> list[Diagnostic]:
-        """One Analyze per resource, a window of calls in flight at a time."""
-        by_urn = {r["urn"]: r for r in resources}
+    def analyze(
+        self, resources: list[dict[str, Any]], by_urn: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> list[Diagnostic]:
+        """One Analyze per resource, a window of calls in flight at a time.
+
+        ``by_urn`` resolves provider references (default: among ``resources``)."""
+        by_urn = by_urn if by_urn is not None else {r["urn"]: r for r in resources}
         out: list[Diagnostic] = []
         pending: list[tuple[str, Any]] = []
 
@@ -405,7 +422,7 @@ class PolicyPackProcess:
                 urn=r["urn"],
                 type=r["type"],
                 name=r.get("name", ""),
-                properties=_struct(r.get("inputs") or {}),
+                properties=self._properties(r),
                 options=_options(r),
             )
             provider = _provider_for(r, by_urn)
@@ -418,9 +435,14 @@ class PolicyPackProcess:
             collect(urn, fut)
         return out
 
-    def analyze_stack(self, resources: list[dict[str, Any]], stack_urn: str) -> list[Diagnostic]:
+    def analyze_stack(
+        self,
+        resources: list[dict[str, Any]],
+        stack_urn: str,
+        by_urn: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[Diagnostic]:
         """One AnalyzeStack over every resource, parents linked by URN."""
-        by_urn = {r["urn"]: r for r in resources}
+        by_urn = by_urn if by_urn is not None else {r["urn"]: r for r in resources}
         req = analyzer_pb2.AnalyzeStackRequest()
         for r in resources:
             item = req.resources.add(
@@ -429,7 +451,7 @@ class PolicyPackProcess:
                 name=r.get("name", ""),
                 parent=r.get("parent") or "",
             )
-            item.properties.CopyFrom(_struct(r.get("inputs") or {}))
+            item.properties.CopyFrom(self._properties(r))
             item.options.CopyFrom(_options(r))
             provider = _provider_for(r, by_urn)
             if provider is not None:
@@ -441,6 +463,13 @@ class PolicyPackProcess:
                 return []
             raise self._error("AnalyzeStack failed", e) from None
         return _diagnostics(resp, default_urn=stack_urn)
+
+    def _properties(self, r: Mapping[str, Any]) -> struct_pb2.Struct:
+        """A record's inputs as a Struct, built once for Analyze and AnalyzeStack."""
+        s = self.structs.get(r["urn"])
+        if s is None:
+            s = self.structs[r["urn"]] = _struct(r.get("inputs") or {})
+        return s
 
     def _error(self, what: str, e: grpc.RpcError) -> PolicyPackError:
         return PolicyPackError(f"{what}: {e.details()}", file=str(self.pack_dir))
@@ -526,6 +555,113 @@ def config_path_for(stack: str, pack_dir: Path | None = None) -> Path:
     return Path(pack_dir or PACK_DIR) / "config" / f"{stack}.json"
 
 
+class PackSession:
+    """One configured run of the pack: booted and configured up front, then ``run()``.
+
+    Large inputs are spread over ``workers`` pack processes, each started and configured
+    exactly like the engine's one; every resource still gets one real Analyze call and the
+    stack one AnalyzeStack call (on the first process, while the others analyze).
+    """
+
+    def __init__(
+        self,
+        stack: str,
+        *,
+        project: str = "slipway",
+        pack_dir: Path | None = None,
+        config_path: Path | None = None,
+        workers: int = 1,
+    ) -> None:
+        self.stack, self.project = stack, project
+        pack = Path(pack_dir or PACK_DIR)
+        self.config_path = Path(config_path) if config_path else config_path_for(stack, pack)
+        self.given = load_policy_config(self.config_path)  # bad input before any process
+        self.procs: list[PolicyPackProcess] = []
+        try:
+            for _ in range(max(1, workers)):
+                self.procs.append(PolicyPackProcess(pack, stack=stack, project=project))
+        except BaseException:
+            self.close()
+            raise
+        shared: dict[str, struct_pb2.Struct] = {}
+        for proc in self.procs:
+            proc.structs = shared
+        self._configured = False
+
+    def _configure(self) -> None:
+        for proc in self.procs:
+            proc.handshake()
+            proc.configure_stack()
+            _, rules, initial = proc.info()
+            proc.configure(
+                reconcile_config(rules, initial, self.given, source=str(self.config_path))
+            )
+        self._configured = True
+
+    def run(self, resources: list[dict]) -> list[Diagnostic]:
+        """Analyze every resource, then the stack; sorted, de-duplicated diagnostics."""
+        if not self._configured:
+            self._configure()
+        root = next((r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"), None)
+        root = root or stack_urn(self.stack, self.project)
+        if len(self.procs) == 1:
+            diags = self.procs[0].analyze(resources)
+            diags += self.procs[0].analyze_stack(resources, root)
+        else:
+            diags = self._run_shared(resources, root)
+        return sorted(set(diags), key=lambda d: (d.urn, d.policy, d.message, d.level))
+
+    def _run_shared(self, resources: list[dict], root: str) -> list[Diagnostic]:
+        chunks = iter([resources[i : i + _CHUNK] for i in range(0, len(resources), _CHUNK)])
+        lock = threading.Lock()
+        results: list[list[Diagnostic]] = [[] for _ in self.procs]
+        errors: list[BaseException] = []
+
+        def work(index: int) -> None:
+            proc = self.procs[index]
+            try:
+                if index == 0:
+                    results[index] += proc.analyze_stack(resources, root, by_urn=by_urn)
+                while True:
+                    with lock:
+                        chunk = next(chunks, None)
+                    if chunk is None:
+                        return
+                    results[index] += proc.analyze(chunk, by_urn=by_urn)
+            except BaseException as e:  # re-raised in the calling thread
+                errors.append(e)
+
+        by_urn = {r["urn"]: r for r in resources}
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(self.procs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return [d for part in results for d in part]
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.close()
+
+    def __enter__(self) -> PackSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_CHUNK = 64
+PARALLEL_FROM = 400
+"""Resources from which a run uses a second pack process (small stacks: one, like the engine)."""
+
+
+def workers_for(count: int) -> int:
+    """Pack processes for ``count`` resources: one, or two on a multi-core machine."""
+    return 2 if count >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2 else 1
+
+
 def run_pack(
     resources: list[dict],
     stack: str,
@@ -539,18 +675,14 @@ def run_pack(
     Raises BadInput for a missing or invalid policy config, PolicyPackError when the pack
     does not start or a rule fails.
     """
-    pack = Path(pack_dir or PACK_DIR)
-    cfg_path = Path(config_path) if config_path else config_path_for(stack, pack)
-    given = load_policy_config(cfg_path)
-    root = next((r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"), None)
-    with PolicyPackProcess(pack, stack=stack, project=project) as proc:
-        proc.handshake()
-        proc.configure_stack()
-        _, rules, initial = proc.info()
-        proc.configure(reconcile_config(rules, initial, given, source=str(cfg_path)))
-        diags = proc.analyze(resources)
-        diags += proc.analyze_stack(resources, root or stack_urn(stack, project))
-    return sorted(set(diags), key=lambda d: (d.urn, d.policy, d.message, d.level))
+    with PackSession(
+        stack,
+        project=project,
+        pack_dir=pack_dir,
+        config_path=config_path,
+        workers=workers_for(len(resources)),
+    ) as session:
+        return session.run(resources)
 
 
 def has_mandatory(diags: Iterable[Diagnostic]) -> bool:

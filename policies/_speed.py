@@ -1,0 +1,143 @@
+"""Decode each request's properties once per RPC, not once per policy; skip rules that
+ignore the resource's type.
+
+pulumi-policy's analyzer (1.21) turns ``request.properties`` into Python values
+(``MessageToDict``, ``deserialize_properties``, ``unknown_checking_proxy``) separately for
+every policy it runs. With seventy rules that decoding is about 90% of the pack's time.
+``install()`` memoizes those three steps for the duration of one ``Analyze`` or
+``AnalyzeStack`` call, keyed by the identity of the very object decoded, so every policy
+sees exactly what it would have seen, only decoded once. ``Remediate`` is left untouched
+(remediations may write to their view of the properties; validations never do).
+
+During ``Analyze`` a rule whose ``applies_to`` (see ``_base.resource_rule``) excludes the
+resource's type is reported to the SDK loop as disabled for that one call: it would have
+returned without a word, and now the SDK does not build its arguments either. Levels in
+``GetAnalyzerInfo`` and stack rules are not affected.
+
+The behaviour is pinned by a test that runs the fixture corpus with and without it and
+expects identical diagnostics. Set ``SLIPWAY_POLICY_PLAIN_SDK=1`` to run the SDK as shipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_local = threading.local()
+
+
+def _memo(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Memoize a one-argument call on the identity of its argument, inside an RPC only."""
+
+    @functools.wraps(fn)
+    def call(arg: Any, *rest: Any, **kw: Any) -> Any:
+        memo = getattr(_local, "memo", None)
+        if memo is None or rest or kw:
+            return fn(arg, *rest, **kw)
+        key = (kind, id(arg))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is arg:
+            return hit[1]
+        value = fn(arg)
+        memo[key] = (arg, value)  # holding `arg` keeps its id from being reused
+        return value
+
+    return call
+
+
+def _memo_method(kind: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """A servicer method of one request message, memoized like ``_memo`` (the options and
+    provider views are read-only for validations)."""
+
+    @functools.wraps(method)
+    def call(self: Any, request: Any) -> Any:
+        memo = getattr(_local, "memo", None)
+        if memo is None:
+            return method(self, request)
+        key = (kind, id(request))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is request:
+            return hit[1]
+        value = method(self, request)
+        memo[key] = (request, value)
+        return value
+
+    return call
+
+
+def _scoped(method: Callable[..., Any], *, per_resource: bool) -> Callable[..., Any]:
+    """Open a fresh memo for one RPC (and note the resource type for Analyze)."""
+
+    @functools.wraps(method)
+    def call(self: Any, request: Any, context: Any) -> Any:
+        _local.memo = {}
+        _local.resource_type = request.type if per_resource else None
+        try:
+            return method(self, request, context)
+        finally:
+            _local.memo = None
+            _local.resource_type = None
+
+    return call
+
+
+def _skipping(level_of: Callable[..., Any], disabled: Any) -> Callable[..., Any]:
+    """Report a rule as disabled for one Analyze call when its ``applies_to`` says it
+    ignores the resource's type, so the SDK skips decoding and arguments for it."""
+    cache: dict[tuple[str, str], bool] = {}
+
+    @functools.wraps(level_of)
+    def level(self: Any, policy: Any) -> Any:
+        resource_type = getattr(_local, "resource_type", None)
+        applies = getattr(policy, "applies_to", None)
+        if resource_type is not None and applies is not None:
+            key = (policy.name, resource_type)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = bool(applies(resource_type))
+            if not hit:
+                return disabled
+        return level_of(self, policy)
+
+    return level
+
+
+class _JsonFormat:
+    """``json_format`` as the SDK module sees it, with a memoized ``MessageToDict``."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.MessageToDict = _memo("dict", real.MessageToDict)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def install() -> bool:
+    """Patch the SDK's analyzer module; False (and nothing changed) if it is not the
+    shape this was written for, or if SLIPWAY_POLICY_PLAIN_SDK is set."""
+    if os.environ.get("SLIPWAY_POLICY_PLAIN_SDK"):
+        return False
+    from pulumi_policy import policy as sdk
+
+    servicer = getattr(sdk, "_PolicyAnalyzerServicer", None)
+    needed = ("json_format", "deserialize_properties", "unknown_checking_proxy", "EnforcementLevel")
+    if servicer is None or not all(hasattr(sdk, n) for n in needed):
+        return False
+    if getattr(servicer, "_slipway_memo", False):
+        return True
+    sdk.json_format = _JsonFormat(sdk.json_format)
+    sdk.deserialize_properties = _memo("deserialize", sdk.deserialize_properties)
+    sdk.unknown_checking_proxy = _memo("proxy", sdk.unknown_checking_proxy)
+    servicer.Analyze = _scoped(servicer.Analyze, per_resource=True)
+    servicer.AnalyzeStack = _scoped(servicer.AnalyzeStack, per_resource=False)
+    servicer._get_resource_options = _memo_method("options", servicer._get_resource_options)
+    servicer._get_provider_resource = _memo_method("provider", servicer._get_provider_resource)
+    servicer._get_enforcement_level = _skipping(
+        servicer._get_enforcement_level, sdk.EnforcementLevel.DISABLED
+    )
+    servicer._slipway_memo = True
+    return True
