@@ -216,6 +216,12 @@ def run_program(
         mocks = _make_mocks(ref)
         monitor = _make_monitor_class()(mocks)
         ref.append(monitor)
+        from pulumi.runtime.settings import SETTINGS
+
+        # Not every runtime setting is reset by set_mocks; outputs and lock would otherwise be
+        # shared with any runtime the calling process set up (test suites do).
+        SETTINGS.outputs = set()
+        SETTINGS.lock = threading.Lock()
         pulumi.runtime.set_all_config(dict(config), list(secret_keys))
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
 

@@ -566,21 +566,28 @@ def _format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
 
 
 def parse_service(data: dict[str, Any], env: str, source: str) -> Service:
-    """Validate one service document and apply the `environments.<env>` override."""
+    """Validate one service document and apply the `environments.<env>` override.
+
+    Every environment's override is validated, not only `env`'s: a broken prod override must
+    fail the dev preview that CI runs on every pull request.
+    """
     try:
         base = Service.model_validate(data)
     except ValidationError as exc:
         _, msg = _format_errors(exc)
         raise BadInput(msg, file=source) from exc
-    override = base.environments.get(env)
-    if not override:
-        return base
-    merged = deep_merge({k: v for k, v in data.items() if k != "environments"}, override)
-    try:
-        return Service.model_validate(merged)
-    except ValidationError as exc:
-        _, msg = _format_errors(exc)
-        raise BadInput(f"with environments.{env} applied: {msg}", file=source) from exc
+    base_data = {k: v for k, v in data.items() if k != "environments"}
+    chosen = base
+    for name in sorted(base.environments):
+        override = base.environments[name]
+        try:
+            merged = Service.model_validate(deep_merge(base_data, override))
+        except ValidationError as exc:
+            _, msg = _format_errors(exc)
+            raise BadInput(f"with environments.{name} applied: {msg}", file=source) from exc
+        if name == env:
+            chosen = merged
+    return chosen
 
 
 def load_catalog(directory: Path, env: str) -> list[Service]:
