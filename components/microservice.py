@@ -27,7 +27,7 @@ from pydantic import Field, field_validator, model_validator
 from components.bluegreen import build_blue_green
 from components.canary import build_canary
 from components.flags import build_flags
-from components.naming import check_dns_label
+from components.naming import check_dns_label, check_image_ref
 from components.podspec import (
     Args,
     ContainerPort,
@@ -134,6 +134,11 @@ class MicroserviceArgs(Args):
     @classmethod
     def _svc(cls, v: str) -> str:
         return check_dns_label(v, max_len=40)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        return check_image_ref(v)
 
     @field_validator("namespace")
     @classmethod

@@ -15,3 +15,11 @@ def check_dns_label(value: str, max_len: int = 63) -> str:
             f"starting and ending with a letter or digit, at most {max_len} characters"
         )
     return value
+
+
+def check_image_ref(value: str) -> str:
+    """An image reference must name one build: a tag other than `latest`, or a digest."""
+    last = value.rsplit("/", 1)[-1]
+    if "@" not in value and (":" not in last or last.endswith(":latest")):
+        raise ValueError(f"image {value!r} must carry a tag other than latest, or a digest")
+    return value

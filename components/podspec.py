@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from components.naming import check_image_ref
+
 SECRETS_MOUNT = "/var/run/secrets/app"
 """Where secret files appear; each secret `X` is the file `$X_FILE` points to."""
 FLAGS_MOUNT = "/etc/flags"
@@ -117,10 +119,7 @@ class PodTemplateArgs(Args):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str) -> str:
-        last = v.rsplit("/", 1)[-1]
-        if "@" not in v and (":" not in last or last.endswith(":latest")):
-            raise ValueError(f"image {v!r} must carry a tag other than latest, or a digest")
-        return v
+        return check_image_ref(v)
 
 
 def pod_template(a: PodTemplateArgs) -> dict[str, Any]:

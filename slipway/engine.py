@@ -210,6 +210,10 @@ def run_program(
         import pulumi
         from pulumi.runtime.stack import run_pulumi_func
 
+        try:
+            previous_loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            previous_loop = None
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         ref: list[Any] = []
@@ -244,7 +248,7 @@ def run_program(
                 sys.path.remove(root)
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
-            asyncio.set_event_loop(None)
+            asyncio.set_event_loop(previous_loop)
         records = sorted(monitor.records.values(), key=lambda r: r.urn)
         _assign_targets(records)
         return RunResult(records=records)
