@@ -14,6 +14,7 @@ purpose here, so that no rule has to think about them:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -228,6 +229,7 @@ def labels_of(obj: Any) -> Mapping[str, Any]:
 _K8S_TOKEN = re.compile(r"^kubernetes:(?P<gv>[^:]+):(?P<kind>[A-Za-z0-9]+)$")
 
 
+@functools.lru_cache(maxsize=1024)
 def k8s_kind(resource_type: str) -> str | None:
     """Kind of a Kubernetes type token (``kubernetes:apps/v1:Deployment`` -> Deployment).
 
@@ -298,6 +300,32 @@ class Container:
 
 
 _last = threading.local()
+_rpc = threading.local()
+
+
+def rpc_cache() -> dict[Any, Any] | None:
+    """A cache living for one Analyze/AnalyzeStack call (opened by ``_speed``), or None.
+
+    Entries must be keyed by the identity of a props object and keep it alive, so the
+    same id never names two objects within one call.
+    """
+    return getattr(_rpc, "cache", None)
+
+
+def object_key(props: Any) -> tuple[str, str, str]:
+    """(kind, namespace, name) of a Kubernetes object's props; cached per call."""
+    cache = rpc_cache()
+    if cache is not None:
+        hit = cache.get(("object_key", id(props)))
+        if hit is not None and hit[0] is props:
+            return hit[1]
+    kind = str(get(props, "kind", default=""))
+    ns = str(get(props, "metadata", "namespace", default="") or "")
+    name = str(get(props, "metadata", "name", default=""))
+    value = (kind, ns, name)
+    if cache is not None:
+        cache[("object_key", id(props))] = (props, value)
+    return value
 
 
 def workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:

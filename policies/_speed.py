@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import _base
+
 _local = threading.local()
 
 
@@ -44,6 +46,20 @@ def _memo(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         value = fn(arg)
         memo[key] = (arg, value)  # holding `arg` keeps its id from being reused
         return value
+
+    return call
+
+
+def _once(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run once per process: the SDK re-reads the same environment (project, stack, config)
+    on every call, and the environment of a running pack never changes."""
+    done: list[bool] = []
+
+    @functools.wraps(method)
+    def call(self: Any) -> Any:
+        if not done:
+            method(self)
+            done.append(True)
 
     return call
 
@@ -75,11 +91,13 @@ def _scoped(method: Callable[..., Any], *, per_resource: bool) -> Callable[..., 
     def call(self: Any, request: Any, context: Any) -> Any:
         _local.memo = {}
         _local.resource_type = request.type if per_resource else None
+        _base._rpc.cache = {}
         try:
             return method(self, request, context)
         finally:
             _local.memo = None
             _local.resource_type = None
+            _base._rpc.cache = None
 
     return call
 
@@ -134,6 +152,7 @@ def install() -> bool:
     sdk.unknown_checking_proxy = _memo("proxy", sdk.unknown_checking_proxy)
     servicer.Analyze = _scoped(servicer.Analyze, per_resource=True)
     servicer.AnalyzeStack = _scoped(servicer.AnalyzeStack, per_resource=False)
+    servicer._configure_runtime_settings = _once(servicer._configure_runtime_settings)
     servicer._get_resource_options = _memo_method("options", servicer._get_resource_options)
     servicer._get_provider_resource = _memo_method("provider", servicer._get_provider_resource)
     servicer._get_enforcement_level = _skipping(

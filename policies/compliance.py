@@ -23,6 +23,7 @@ from ._base import (
     k8s_kind,
     labels_of,
     number,
+    object_key,
     policies_in,
     resource_rule,
     selector_matches,
@@ -231,7 +232,7 @@ def stateful_protected(args: Args, report: Report) -> None:
 
 
 def _ns(r: Any) -> str:
-    return str(get(r.props, "metadata", "namespace", default="") or "")
+    return object_key(r.props)[1]
 
 
 def _pod_labels(r: Any, by_key: Mapping[tuple[str, str, str], Any]) -> Mapping[str, Any] | None:
@@ -252,11 +253,13 @@ def _pod_labels(r: Any, by_key: Mapping[tuple[str, str, str], Any]) -> Mapping[s
 
 
 def _index(resources: list[Any]) -> dict[tuple[str, str, str], Any]:
+    """(kind, namespace, name) -> resource, for the Kubernetes objects of the stack."""
     index = {}
     for r in resources:
         kind = k8s_kind(r.resource_type)
         if kind:
-            index[(kind, _ns(r), str(get(r.props, "metadata", "name", default="")))] = r
+            _, ns, name = object_key(r.props)
+            index[(kind, ns, name)] = r
     return index
 
 

@@ -7,7 +7,7 @@ stack, and ``run_pack`` judges them over the analyzer protocol, stack rules incl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,15 +131,19 @@ def type_token(api_version: str, kind: str) -> str:
 
 
 def to_records(
-    manifests: list[Manifest], stack: str, project: str = CHECK_PROJECT
-) -> tuple[list[dict], dict]:
+    manifests: list[Manifest],
+    stack: str,
+    project: str = CHECK_PROJECT,
+    by_urn: dict[str, Manifest] | None = None,
+) -> tuple[list[dict], dict[str, Manifest]]:
     """Resource records (as in resources.json) for the objects, and URN -> manifest.
 
     Names are ``<namespace>/<name>`` like the provider's YAML resources; an object seen twice
-    (overlays, several charts) gets a ``#n`` suffix so every URN stays unique.
+    (overlays, several charts) gets a ``#n`` suffix so every URN stays unique. Pass the
+    same ``by_urn`` to convert files one after another.
     """
     records: list[dict] = []
-    by_urn: dict[str, Manifest] = {}
+    by_urn = {} if by_urn is None else by_urn
     for m in manifests:
         meta = m.obj.get("metadata") if isinstance(m.obj.get("metadata"), dict) else {}
         name = str(meta.get("name") or meta.get("generateName") or "unnamed")
@@ -182,15 +186,29 @@ def check(
     files = manifest_files(paths)
     size = sum(f.stat().st_size for f in files)
     workers = workers_for(PARALLEL_FROM if size >= _PARALLEL_BYTES else 0)
+    manifests: list[Manifest] = []
+    by_urn: dict[str, Manifest] = {}
+
+    def batches() -> Iterator[list[dict]]:
+        pending: list[dict] = []
+        for f in files:
+            found = load_file(f)
+            manifests.extend(found)
+            pending += to_records(found, stack, by_urn=by_urn)[0]
+            if len(pending) >= _BATCH:
+                yield pending
+                pending = []
+        yield pending
+
     with PackSession(
         stack, project=CHECK_PROJECT, pack_dir=pack_dir, config_path=config_path, workers=workers
     ) as session:
-        manifests = [m for f in files for m in load_file(f)]
-        records, by_urn = to_records(manifests, stack)
-        diags = session.run(records) if records else []
+        _, diags = session.run_batches(batches())
     return CheckResult(stack, diags, manifests, by_urn)
 
 
+_BATCH = 128
+"""Objects read before they are handed to the pack (reading and judging overlap)."""
 _PARALLEL_BYTES = 256 * 1024
 """Input size from which a check uses a second pack process (about 150 objects)."""
 

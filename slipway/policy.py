@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -49,6 +50,10 @@ _PROTO_TO_LEVEL = {v: k for k, v in _LEVEL_TO_PROTO.items()}
 _GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 400 * 1024 * 1024),
     ("grpc.max_send_message_length", 400 * 1024 * 1024),
+    # A loopback channel to a child process: no proxies, and no retry bookkeeping per call
+    # (a failed Analyze is an error to report, not to repeat).
+    ("grpc.enable_http_proxy", 0),
+    ("grpc.enable_retries", 0),
 ]
 _START_TIMEOUT_S = 120.0
 _BATCH = 32
@@ -586,60 +591,79 @@ class PackSession:
         shared: dict[str, struct_pb2.Struct] = {}
         for proc in self.procs:
             proc.structs = shared
-        self._configured = False
 
-    def _configure(self) -> None:
-        for proc in self.procs:
-            proc.handshake()
-            proc.configure_stack()
-            _, rules, initial = proc.info()
-            proc.configure(
-                reconcile_config(rules, initial, self.given, source=str(self.config_path))
-            )
-        self._configured = True
+    def _configure(self, proc: PolicyPackProcess) -> None:
+        """The engine's opening calls: Handshake, ConfigureStack, GetAnalyzerInfo, Configure."""
+        proc.handshake()
+        proc.configure_stack()
+        _, rules, initial = proc.info()
+        proc.configure(reconcile_config(rules, initial, self.given, source=str(self.config_path)))
 
     def run(self, resources: list[dict]) -> list[Diagnostic]:
         """Analyze every resource, then the stack; sorted, de-duplicated diagnostics."""
-        if not self._configured:
-            self._configure()
-        root = next((r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"), None)
-        root = root or stack_urn(self.stack, self.project)
-        if len(self.procs) == 1:
-            diags = self.procs[0].analyze(resources)
-            diags += self.procs[0].analyze_stack(resources, root)
-        else:
-            diags = self._run_shared(resources, root)
-        return sorted(set(diags), key=lambda d: (d.urn, d.policy, d.message, d.level))
+        return self.run_batches([resources])[1]
 
-    def _run_shared(self, resources: list[dict], root: str) -> list[Diagnostic]:
-        chunks = iter([resources[i : i + _CHUNK] for i in range(0, len(resources), _CHUNK)])
-        lock = threading.Lock()
-        results: list[list[Diagnostic]] = [[] for _ in self.procs]
+    def run_batches(self, batches: Iterable[list[dict]]) -> tuple[list[dict], list[Diagnostic]]:
+        """Like ``run`` while the resources are still being produced (files being read):
+        each batch is analyzed as soon as it arrives. Returns (all resources, diagnostics).
+
+        With one process the engine's order holds (every Analyze, then AnalyzeStack). With
+        several, AnalyzeStack goes to the first free process once the last batch is in,
+        while the others finish the Analyze calls.
+        """
+        jobs: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
+        results: list[Diagnostic] = []
         errors: list[BaseException] = []
+        by_urn: dict[str, dict] = {}
+        stack_priority = 0 if len(self.procs) > 1 else 2
 
-        def work(index: int) -> None:
-            proc = self.procs[index]
+        def work(proc: PolicyPackProcess) -> None:
             try:
-                if index == 0:
-                    results[index] += proc.analyze_stack(resources, root, by_urn=by_urn)
+                self._configure(proc)
                 while True:
-                    with lock:
-                        chunk = next(chunks, None)
-                    if chunk is None:
+                    _, _, job = jobs.get()
+                    if job is None:
                         return
-                    results[index] += proc.analyze(chunk, by_urn=by_urn)
+                    if job == "stack":
+                        found = proc.analyze_stack(resources, root, by_urn=by_urn)
+                    else:
+                        found = proc.analyze(job, by_urn=by_urn)
+                    results.extend(found)
             except BaseException as e:  # re-raised in the calling thread
                 errors.append(e)
 
-        by_urn = {r["urn"]: r for r in resources}
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(self.procs))]
+        threads = [threading.Thread(target=work, args=(proc,), daemon=True) for proc in self.procs]
         for t in threads:
             t.start()
+        resources: list[dict] = []
+        root = stack_urn(self.stack, self.project)
+        seq = 0
+        try:
+            for batch in batches:
+                # Provider references resolve among the batches received so far, so a
+                # batch must not come before the provider records its resources use.
+                for r in batch:
+                    by_urn[r["urn"]] = r
+                resources.extend(batch)
+                for start in range(0, len(batch), _CHUNK):
+                    seq += 1
+                    jobs.put((1, seq, batch[start : start + _CHUNK]))
+        except BaseException:
+            for n in range(len(self.procs)):
+                jobs.put((-1, n, None))  # stop the workers first, then re-raise
+            for t in threads:
+                t.join()
+            raise
+        stack_root = [r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"]
+        root = stack_root[0] if stack_root else root
+        jobs.put((stack_priority, 0, "stack"))
+        for n in range(len(self.procs)):
+            jobs.put((3, n, None))
         for t in threads:
             t.join()
         if errors:
             raise errors[0]
-        return [d for part in results for d in part]
+        return resources, sorted(set(results), key=lambda d: (d.urn, d.policy, d.message, d.level))
 
     def close(self) -> None:
         for proc in self.procs:
