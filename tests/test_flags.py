@@ -1,0 +1,96 @@
+"""Feature flags: a mounted, mutable `<svc>-flags` ConfigMap (a toggle restarts no pod) or an
+OpenFeature FeatureFlag for flagd; per-environment overrides from the catalog."""
+
+from __future__ import annotations
+
+import json
+
+from components.flags import flag_definitions
+from stacks.catalog import parse_service
+from tests.strategy_fixtures import by_kind, changed_paths, make_args, run
+
+FLAGS = {"new-checkout": True, "dark-mode": False}
+
+
+def test_flags_become_a_mutable_configmap_with_flagd_definitions():
+    cm = by_kind(run(make_args(flags=FLAGS)), "ConfigMap")["shop-flags"].inputs
+    assert "immutable" not in cm, "a toggle must update the file in place"
+    assert json.loads(cm["data"]["flags.json"]) == {
+        "flags": {
+            "dark-mode": {
+                "state": "ENABLED",
+                "variants": {"on": True, "off": False},
+                "defaultVariant": "off",
+            },
+            "new-checkout": {
+                "state": "ENABLED",
+                "variants": {"on": True, "off": False},
+                "defaultVariant": "on",
+            },
+        }
+    }
+
+
+def test_flags_file_is_mounted_read_only_with_its_path_in_the_environment():
+    pod = by_kind(run(make_args(flags=FLAGS)), "Deployment")["shop"].inputs["spec"]["template"]
+    spec = pod["spec"]
+    container = spec["containers"][0]
+    assert {"name": "flags", "configMap": {"name": "shop-flags"}} in spec["volumes"]
+    assert {"name": "flags", "mountPath": "/etc/flags", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    assert {"name": "FLAGS_FILE", "value": "/etc/flags/flags.json"} in container["env"]
+
+
+def test_a_toggle_changes_only_the_flags_configmap():
+    before = run(make_args(flags=FLAGS))
+    after = run(make_args(flags={**FLAGS, "dark-mode": True}))
+    assert changed_paths(before, after) == {"shop-flags": ['data["flags.json"]']}
+
+
+def test_flagd_provider_creates_a_feature_flag_and_its_source():
+    records = run(make_args(flags=FLAGS, flag_provider="flagd"))
+    ff = by_kind(records, "FeatureFlag")["shop-flags"].inputs
+    assert ff["apiVersion"] == "core.openfeature.dev/v1beta1"
+    assert ff["spec"]["flagSpec"] == flag_definitions(FLAGS)
+    source = by_kind(records, "FeatureFlagSource")["shop-flags"].inputs["spec"]
+    assert source["sources"] == [{"source": "retail/shop-flags", "provider": "kubernetes"}]
+    assert "shop-flags" not in by_kind(records, "ConfigMap")
+
+
+def test_flagd_pods_carry_the_operator_annotations_and_no_flags_volume():
+    records = run(make_args(flags=FLAGS, flag_provider="flagd"))
+    pod = by_kind(records, "Deployment")["shop"].inputs["spec"]["template"]
+    assert pod["metadata"]["annotations"] == {
+        "openfeature.dev/enabled": "true",
+        "openfeature.dev/featureflagsource": "shop-flags",
+    }
+    assert all(v["name"] != "flags" for v in pod["spec"]["volumes"])
+
+
+def test_a_flagd_toggle_changes_only_the_feature_flag():
+    before = run(make_args(flags=FLAGS, flag_provider="flagd"))
+    after = run(make_args(flags={**FLAGS, "new-checkout": False}, flag_provider="flagd"))
+    assert list(changed_paths(before, after)) == ["shop-flags"]
+
+
+def test_no_flags_no_flag_objects():
+    records = run(make_args())
+    assert "shop-flags" not in records
+    pod = by_kind(records, "Deployment")["shop"].inputs["spec"]["template"]["spec"]
+    assert all(v["name"] != "flags" for v in pod["volumes"])
+
+
+def test_environment_override_wins_over_the_base_flags():
+    doc = {
+        "name": "shop",
+        "team": "retail",
+        "image": "ghcr.io/acme/shop",
+        "version": {"tag": "1.0.0"},
+        "ports": [{"port": 8080}],
+        "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
+        "flags": {"new-checkout": False, "dark-mode": True},
+        "environments": {"dev": {"flags": {"new-checkout": True}}},
+    }
+    assert parse_service(doc, "dev", "x.yaml").flags == {"new-checkout": True, "dark-mode": True}
+    assert parse_service(doc, "prod", "x.yaml").flags == {"new-checkout": False, "dark-mode": True}
