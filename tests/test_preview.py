@@ -1,0 +1,152 @@
+"""The offline preview: outputs, determinism, atomic writes, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slipway import preview as pv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def test_preview_writes_resources_and_manifests(cli, project: Path) -> None:
+    out = project / "out"
+    result = cli("preview", "dev", "--project-dir", str(project), "--out", str(out), "--no-policy")
+    assert result.exit_code == 0, result.output
+    resources = json.loads((out / "resources.json").read_text())
+    assert resources == sorted(resources, key=lambda r: r["urn"])
+    for r in resources:
+        assert {"urn", "type", "name", "parent", "provider", "protect", "inputs"} <= set(r)
+    deployment = next(r for r in resources if r["name"] == "local-orders-deployment")
+    assert deployment["provider"].startswith(
+        "urn:pulumi:dev::slipway::slipway:stacks:Target$pulumi:providers:kubernetes::local-k8s::"
+    )
+    assert deployment["target"] == "local"
+    manifest = out / "manifests/local/commerce/Deployment-orders.yaml"
+    doc = yaml.safe_load(manifest.read_text())
+    assert (doc["apiVersion"], doc["kind"], doc["metadata"]["name"]) == (
+        "apps/v1",
+        "Deployment",
+        "orders",
+    )
+    assert (out / "manifests/local/_cluster/Namespace-commerce.yaml").is_file()
+    assert "Plan for stack dev" in result.output
+
+
+def test_integers_stay_integers(project: Path) -> None:
+    rendered = pv.render(project, "dev")
+    text = "\n".join(rendered.manifests.values())
+    assert "containerPort: 8080\n" in text
+    assert "8080.0" not in text
+
+
+def test_secrets_are_redacted_everywhere(project: Path) -> None:
+    rendered = pv.render(
+        project, "dev", secret_overrides={"slipway:orders-db-password": "s3nt1nel"}
+    )
+    files = pv.output_files(rendered)
+    assert not any(b"s3nt1nel" in data for data in files.values())
+    secret = yaml.safe_load(
+        rendered.manifests["manifests/local/commerce/Secret-orders-secrets.yaml"]
+    )
+    assert secret["stringData"] == {"DB_PASSWORD": "[secret]"}
+
+
+def test_missing_secret_config_warns_with_the_fix(project: Path) -> None:
+    rendered = pv.render(project, "dev")
+    assert any(
+        "pulumi config set --secret orders-db-password -s dev" in w for w in rendered.warnings
+    )
+
+
+def test_two_previews_are_byte_identical(cli, project: Path) -> None:
+    a, b = project / "a", project / "b"
+    for out in (a, b):
+        result = cli("preview", "dev", "--project-dir", str(project), "--out", str(out))
+        assert result.exit_code == 0, result.output
+    assert tree(a) == tree(b)
+
+
+def test_output_replaces_previous_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    pv.write_atomically(out, {"a.txt": b"1", "sub/b.txt": b"2"})
+    pv.write_atomically(out, {"c.txt": b"3"})
+    assert tree(out) == {"c.txt": b"3"}, "stale files from the previous run must go"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "no temp dirs left behind"
+
+
+def test_failed_write_keeps_previous_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    pv.write_atomically(out, {"a.txt": b"1"})
+
+    class Boom(dict):
+        def items(self):  # type: ignore[override]
+            yield "x.txt", b"x"
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        pv.write_atomically(out, Boom())
+    assert tree(out) == {"a.txt": b"1"}
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_duplicate_manifest_paths_are_refused() -> None:
+    from slipway.engine import Record
+
+    def rec(urn: str) -> Record:
+        return Record(
+            urn=urn,
+            type="kubernetes:core/v1:ConfigMap",
+            name=urn,
+            custom=True,
+            parent="",
+            provider="",
+            protect=False,
+            aliases=[],
+            inputs={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+        )
+
+    with pytest.raises(Exception, match="two resources render to"):
+        pv.manifests([rec("a"), rec("b")])
+
+
+def test_python_dash_m_slipway_runs(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "slipway", "preview", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Render a stack offline" in proc.stdout
+
+
+def test_json_format_summarises(cli, project: Path) -> None:
+    result = cli(
+        "preview",
+        "dev",
+        "--project-dir",
+        str(project),
+        "--out",
+        str(project / "o"),
+        "--format",
+        "json",
+        "--no-policy",
+    )
+    assert result.exit_code == 0
+    start = result.output.index("{")
+    summary = json.loads(result.output[start:])
+    assert summary["stack"] == "dev" and summary["resources"] > 20
