@@ -24,6 +24,7 @@ from components import (
     ResourceArgs,
     RollingArgs,
 )
+from components.observability import ServiceObservability, ServiceObservabilityArgs
 from components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
 from components.traffic import FaultArgs, OutlierArgs, RetryArgs, TrafficArgs
 from slipway.errors import BadInput
@@ -332,6 +333,16 @@ def build_target(
     catalog = {s.name: s for s in services}
     for service in services:
         args = microservice_args(service, stack, target, catalog, secrets)
+        obs = stack.observability
+        if obs.enabled:
+            # Prometheus must reach the metrics port through the deny-by-default policy.
+            args = args.model_copy(
+                update={
+                    "allow_from_namespaces": sorted(
+                        {*args.allow_from_namespaces, obs.prometheus_namespace}
+                    )
+                }
+            )
         built.services[service.name] = Microservice(
             f"{target.name}-{service.name}",
             args,
@@ -341,8 +352,42 @@ def build_target(
                 depends_on=[namespaces[service.team]],
             ),
         )
+        if obs.enabled:
+            _observe(service, stack, target, component, provider)
     component.register_outputs({})
     return built
+
+
+def _observe(
+    service: Service,
+    stack: StackConfig,
+    target: TargetConfig,
+    parent: Target,
+    provider: k8s.Provider,
+) -> ServiceObservability:
+    """ServiceMonitor, SLO alerts and dashboard for one service in one target."""
+    strategy = service.strategy
+    extra = {}
+    if stack.observability.runbook_base_url:
+        extra["runbook_base_url"] = stack.observability.runbook_base_url
+    return ServiceObservability(
+        f"{target.name}-{service.name}-obs",
+        ServiceObservabilityArgs(
+            service_name=service.name,
+            namespace=namespace_for(stack, service.team),
+            team=service.team,
+            cost_center=service.cost_center,
+            slo=service.slo,
+            strategy=strategy.type,
+            engine=strategy.engine,
+            active_slot=(
+                getattr(strategy, "active_slot", None) if strategy.type == "blue-green" else None
+            ),
+            canary_weight=getattr(strategy, "weight", None) if strategy.type == "canary" else None,
+            **extra,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, providers=[provider]),
+    )
 
 
 def build(stack: StackConfig, services: list[Service], secrets: SecretLookup) -> list[BuiltTarget]:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.observability import SloArgs
 from slipway.errors import BadInput
 from stacks.config import check_dns_label
 
@@ -397,6 +398,8 @@ class Service(Spec):
     """Expose through the target's entry point and global DNS."""
     cost_center: str = "shared"
     """Billing label on every object; default: shared."""
+    slo: SloArgs = Field(default_factory=SloArgs)
+    """Service level objectives: alerts, dashboard and the deploy health gate derive from it."""
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-environment overrides, merged over the base (maps deep, lists replaced)."""
 

@@ -22,7 +22,6 @@ class Model(BaseModel):
     )
 
 
-
 class NodePoolConfig(Model):
     """Worker nodes of a cluster the stack creates."""
 
@@ -117,6 +116,18 @@ class DnsConfig(Model):
     """An existing hosted zone; default: the stack creates one for `domain`."""
 
 
+class ObservabilityConfig(Model):
+    """Per-service monitoring (Prometheus Operator and Grafana sidecar conventions)."""
+
+    enabled: bool = True
+    """ServiceMonitor, PrometheusRule and dashboard per service; needs the Prometheus Operator
+    CRDs in the cluster; default: on."""
+    prometheus_namespace: str = "monitoring"
+    """Namespace Prometheus scrapes from; allowed in by each service's NetworkPolicy."""
+    runbook_base_url: str | None = None
+    """Where alerts' `runbook_url` point; default: the project's docs/runbooks on GitHub."""
+
+
 class StackConfig(Model):
     """Everything under `slipway:` in `Pulumi.<stack>.yaml`."""
 
@@ -128,6 +139,7 @@ class StackConfig(Model):
     render: RenderConfig = Field(default_factory=RenderConfig)
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     dns: DnsConfig = Field(default_factory=DnsConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     allowed_regions: list[str] = Field(default_factory=list)
     """Data residency: regions targets may use; empty means any."""
     namespace_prefix: str = ""
