@@ -42,13 +42,12 @@ _MISSING = object()
 # --- lists that are sets in meaning -------------------------------------------------------------
 # Last path segment -> candidate key fields for lists of objects (the first field present in every
 # item, with unique values, is the key); an empty tuple marks a list of scalars compared as a set.
-# Lists whose order matters (initContainers, route rules, command, args) are not here.
+# Lists whose order matters (initContainers, envFrom, route rules, command, args) are not here.
 SET_LISTS: dict[str, tuple[str, ...]] = {
     # Kubernetes pod spec (patch merge keys of the API)
     "containers": ("name",),
     "volumes": ("name",),
     "env": ("name",),
-    "envFrom": ("configMapRef", "secretRef"),
     "volumeMounts": ("mountPath",),
     "ports": ("name", "containerPort", "port"),
     "imagePullSecrets": ("name",),

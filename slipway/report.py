@@ -417,7 +417,7 @@ def _brief(kind: str, entry: dict) -> str:
         return f"replace: {entry['reason']} changed"
     if kind != "updated":
         return ""
-    paths = [c["path"] for c in entry.get("changes", [])]
+    paths = list(dict.fromkeys(c["path"] for c in entry.get("changes", [])))
     text = ", ".join(paths[:3])
     if len(paths) > 3:
         text += f" (+{len(paths) - 3} more)"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+from pathlib import Path
 
 from rich.console import Console
 
@@ -362,3 +364,20 @@ def test_mermaid_labels_are_escaped():
     md = to_markdown("dev", compute_diff([], [dep]), [], [dep])
     assert "we#quot;ird" in md
     assert 'we"ird<br/>' not in md
+
+
+# --- golden: a real change, as a pull-request comment --------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_markdown_of_a_real_change_matches_the_golden_file():
+    source = GOLDEN / "diff-input"
+    old = json.loads((source / "old" / "resources.json").read_text())
+    new = json.loads((source / "new" / "resources.json").read_text())
+    diagnostics = json.loads((source / "new" / "policy.json").read_text())
+    text = to_markdown("prod", compute_diff(old, new), diagnostics, new)
+    golden = GOLDEN / "diff-comment.md"
+    if os.environ.get("SLIPWAY_UPDATE_GOLDEN") == "1":
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
