@@ -1,0 +1,152 @@
+"""`slipway check PATH...` in-process: exit codes, output, files and folders, --out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from slipway.check import load_file, to_records, type_token
+from slipway.cli import app
+from slipway.errors import BadInput
+
+FIXTURES = Path(__file__).parent / "policies" / "fixtures"
+HARDENED = FIXTURES / "pod-security" / "good-hardened-deployment.yaml"
+runner = CliRunner()
+
+
+def _check(*args: str):
+    return runner.invoke(app, ["check", *args], env={"COLUMNS": "300"})
+
+
+def _copy(tmp_path: Path, src: Path, name: str | None = None) -> Path:
+    dst = tmp_path / (name or src.name)
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_a_hardened_microservice_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = _check(str(HARDENED))
+    assert result.exit_code == 0, result.output
+    assert "4 objects in 1 files: 0 mandatory, 0 advisory" in result.output
+    assert list(tmp_path.iterdir()) == []  # nothing written without --out
+
+
+def test_a_mandatory_violation_exits_1_and_names_rule_and_place() -> None:
+    result = _check(str(FIXTURES / "pod-security" / "bad-privileged.yaml"))
+    assert result.exit_code == 1
+    assert "pod-no-privileged" in result.output
+    assert "bad-privileged.yaml:3" in result.output
+
+
+def test_the_dev_config_only_advises_on_a_tag_without_digest() -> None:
+    bad = FIXTURES / "supply-chain" / "bad-tag-not-pinned.yaml"
+    assert _check(str(bad)).exit_code == 1
+    dev = _check(str(bad), "--stack", "dev")
+    assert dev.exit_code == 0, dev.output
+    assert "image-digest-pinned" in dev.output and "advisory" in dev.output
+
+
+def test_out_writes_policy_json(tmp_path: Path) -> None:
+    result = _check(str(FIXTURES / "pod-security" / "bad-privileged.yaml"), "--out", str(tmp_path))
+    assert result.exit_code == 1
+    rows = json.loads((tmp_path / "policy.json").read_text())
+    assert [(r["policy"], r["level"]) for r in rows] == [("pod-no-privileged", "mandatory")]
+    assert rows[0]["urn"].endswith("kubernetes:apps/v1:Deployment::bad-privileged/app")
+
+
+def test_out_may_name_the_json_file(tmp_path: Path) -> None:
+    target = tmp_path / "reports" / "check.json"
+    assert _check(str(HARDENED), "--out", str(target)).exit_code == 0
+    assert json.loads(target.read_text()) == []
+
+
+def test_a_file_that_does_not_parse_exits_2_with_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: [1, 2\n")
+    result = _check(str(broken), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert f"{broken}: line 5" in result.output.replace("\n", "")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_document_without_kind_exits_2_with_its_line(tmp_path: Path) -> None:
+    f = tmp_path / "two.yaml"
+    f.write_text(HARDENED.read_text() + "---\napiVersion: v1\nmetadata:\n  name: nokind\n")
+    result = _check(str(f))
+    assert result.exit_code == 2
+    line = len(HARDENED.read_text().splitlines()) + 2
+    assert f"line {line}: document has no kind" in result.output.replace("\n", "")
+
+
+def test_a_missing_path_exits_2(tmp_path: Path) -> None:
+    result = _check(str(tmp_path / "nope"))
+    assert result.exit_code == 2 and "no such file or folder" in result.output
+
+
+def test_a_folder_is_searched_recursively_and_objects_are_judged_together(tmp_path: Path) -> None:
+    docs = [d for d in yaml.safe_load_all(HARDENED.read_text()) if d]
+    (tmp_path / "app").mkdir()
+    (tmp_path / "guards").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "app" / "deployment.yml").write_text(yaml.safe_dump(docs[0]))
+    # Helm output style: a source comment, an empty document, then the objects.
+    helm = "# Source: app/templates/guards.yaml\n---\n---\n" + yaml.safe_dump_all(docs[1:])
+    (tmp_path / "guards" / "rendered.yaml").write_text(helm)
+    (tmp_path / ".git" / "junk.yaml").write_text(": not yaml [")
+    (tmp_path / "README.md").write_text("not a manifest")
+    result = _check(str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "4 objects in 2 files" in result.output
+
+
+def test_a_workload_without_its_guards_fails_the_stack_rules(tmp_path: Path) -> None:
+    docs = [d for d in yaml.safe_load_all(HARDENED.read_text()) if d]
+    f = tmp_path / "deployment.yaml"
+    f.write_text(yaml.safe_dump(docs[0]))
+    result = _check(str(f))
+    assert result.exit_code == 1
+    assert "stack-workloads-have-network-policy" in result.output
+    assert "stack-workloads-have-pdb" in result.output
+
+
+def test_a_list_kind_is_expanded(tmp_path: Path) -> None:
+    docs = [d for d in yaml.safe_load_all(HARDENED.read_text()) if d]
+    f = tmp_path / "list.yaml"
+    f.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs}))
+    assert [m.obj["kind"] for m in load_file(f)] == [d["kind"] for d in docs]
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "token"),
+    [
+        ("apps/v1", "Deployment", "kubernetes:apps/v1:Deployment"),
+        ("v1", "Service", "kubernetes:core/v1:Service"),
+        ("networking.k8s.io/v1", "NetworkPolicy", "kubernetes:networking.k8s.io/v1:NetworkPolicy"),
+        ("argoproj.io/v1alpha1", "Rollout", "kubernetes:argoproj.io/v1alpha1:Rollout"),
+    ],
+)
+def test_type_tokens_follow_the_kubernetes_provider(
+    api_version: str, kind: str, token: str
+) -> None:
+    assert type_token(api_version, kind) == token
+
+
+def test_the_same_object_twice_gets_two_urns(tmp_path: Path) -> None:
+    f = _copy(tmp_path, HARDENED)
+    manifests = load_file(f) + load_file(f)
+    records, by_urn = to_records(manifests, "prod")
+    assert len(by_urn) == 8
+    assert records[4]["urn"] == records[0]["urn"] + "#2"
+
+
+def test_a_non_mapping_document_is_bad_input(tmp_path: Path) -> None:
+    f = tmp_path / "scalar.yaml"
+    f.write_text("just a string\n")
+    with pytest.raises(BadInput, match="line 1: a document must be a mapping"):
+        load_file(f)
