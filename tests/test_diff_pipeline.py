@@ -1,10 +1,10 @@
 """The diff of real previews is exact, never noisy (issue 4, item 3).
 
-Each case renders the dev stack with the real program (`python -m slipway preview`, which runs
-`slipway.preview.render` under Pulumi's mock runtime) on a copy of the repository's catalog,
-changes one thing, renders again and checks that the diff holds that change and nothing else.
-Each render is its own process, as `--against <ref>` does it: the mocks that conftest.py sets
-for component tests must not leak into a whole-program run.
+Each case renders the dev stack with the real program (`slipway.preview.render`, Pulumi's mock
+runtime) on a copy of the repository's catalog, changes one thing, renders again and checks
+that the diff holds that change and nothing else. The renamed-component case changes code, so
+it renders a copy of the code in a subprocess (`python -m slipway preview`), as `--against
+<ref>` does.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from slipway.diff import compute_diff, is_empty
+from slipway.preview import render
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "dev"
@@ -41,12 +42,11 @@ def copy_project(dest: Path, *, with_code: bool = False) -> Path:
 
 
 def resources(project: Path, *, code: bool = False) -> list[dict]:
-    """Render `project` in a subprocess; with `code`, its own copy of stacks/ and components/."""
+    """Records of `project`'s dev stack; with `code`, rendered by its own copy of the code."""
+    if not code:
+        return render(project, STACK).resources
     out = project.parent / f"{project.name}-out"
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if code:
-        env["PYTHONPATH"] = str(project)
+    env = {**os.environ, "PYTHONPATH": str(project)}
     proc = subprocess.run(
         [sys.executable, "-m", "slipway", "preview", STACK, "--out", str(out), "--no-policy"],
         cwd=project,
@@ -83,13 +83,25 @@ def add_ledger(project: Path) -> None:
 
 
 def owner(record: dict) -> str | None:
-    """The service a record belongs to: its label, or its Microservice component's name."""
+    """The service a record belongs to, by the naming convention `<target>-<service>[-<role>]`
+    (components and their children), cross-checked with the Kubernetes label when present."""
     labels = ((record.get("inputs") or {}).get("metadata") or {}).get("labels") or {}
-    if record["type"].startswith("kubernetes:") and labels.get(SERVICE_LABEL):
-        return labels[SERVICE_LABEL]
-    if record["type"] == "slipway:apps:Microservice":
-        return record["name"].removeprefix("local-")
+    label = labels.get(SERVICE_LABEL) if record["type"].startswith("kubernetes:") else None
+    name = record["name"].removeprefix("local-")
+    for service in SERVICES_SEEN:
+        if name == service or name.startswith(f"{service}-"):
+            return service if label in (None, service) else f"{service}!={label}"
     return None
+
+
+SERVICES_SEEN = tuple(
+    sorted(
+        {yaml.safe_load(p.read_text())["name"] for p in (ROOT / "services").glob("*.yaml")}
+        | {"ledger"},
+        key=lambda n: (-len(n), n),
+    )
+)
+"""Service names the owner check knows (the catalog plus the one tests add), longest first."""
 
 
 @pytest.fixture(scope="module")
