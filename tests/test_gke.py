@@ -128,3 +128,11 @@ def test_overlapping_ranges_are_refused() -> None:
     with pytest.raises(ValidationError, match="overlaps"):
         GkeClusterArgs(project="p", region="europe-west1", cluster_name="x", tags=TAGS,
                        subnet_cidr="10.0.0.0/16", pods_cidr="10.0.128.0/17")
+
+
+def test_urns_are_pinned(mon: RecordingMonitor) -> None:
+    build(mon)
+    urn, _ = cluster(mon)
+    assert urn.endswith("slipway:gcp:GkeCluster$gcp:container/cluster:Cluster::ew1-cluster"), urn
+    pool = mon.one("gcp:container/nodePool:NodePool")
+    assert pool.urn.endswith("slipway:gcp:GkeCluster$gcp:container/nodePool:NodePool::ew1-nodes")
