@@ -1,7 +1,7 @@
 """Shared pieces of the cloud components: required tags, names the clouds accept.
 
 Every cloud resource carries `team` and `cost-center` so billing and ownership reports work
-across AWS and GCP; these helpers validate them once and shape them per cloud.
+across AWS and GCP; the functions here validate them once and shape them per cloud.
 """
 
 from __future__ import annotations
