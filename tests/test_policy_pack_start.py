@@ -103,7 +103,12 @@ def test_pack_starts_like_the_engine_and_lists_every_rule(pack_site: Path) -> No
             info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=60)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("the pack did not stop on SIGINT")
 
     listed = {p.name for p in info.policies}
     assert info.name == "slipway-policies"

@@ -103,23 +103,25 @@ def _all_records() -> list[dict]:
     return [r for f in fixture_files() for r in fixture_records(f)]
 
 
-def test_two_pack_processes_give_the_same_diagnostics_as_one() -> None:
-    records = _all_records()
-    with PackSession("prod", project=PROJECT, workers=1) as one:
-        single = one.run(records)
+@pytest.fixture(scope="module")
+def one_process() -> list[Diagnostic]:
+    """Every fixture through one pack process, with the pack's speed-ups."""
+    with PackSession("prod", project=PROJECT, workers=1) as session:
+        return session.run(_all_records())
+
+
+def test_two_pack_processes_give_the_same_diagnostics_as_one(one_process: list) -> None:
     with PackSession("prod", project=PROJECT, workers=2) as two:
-        double = two.run(records)
-    assert single == double and single
+        assert two.run(_all_records()) == one_process
+    assert one_process
 
 
 def test_the_pack_as_the_sdk_ships_it_gives_the_same_diagnostics(
-    monkeypatch: pytest.MonkeyPatch,
+    one_process: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records = _all_records()
-    fast = run_pack(records, "prod", project=PROJECT)
     monkeypatch.setenv("SLIPWAY_POLICY_PLAIN_SDK", "1")
-    plain = run_pack(records, "prod", project=PROJECT)
-    assert fast == plain and fast
+    with PackSession("prod", project=PROJECT, workers=1) as plain:
+        assert plain.run(_all_records()) == one_process
 
 
 def test_the_pack_stops_cleanly_on_close() -> None:
