@@ -128,9 +128,12 @@ def _make_monitor_class() -> type:
                     continue
                 spec = alias.spec
                 parent = request.parent
-                if spec.WhichOneof("parent") == "parentUrn":
+                # The SDK always sets one of the oneof fields; only a non-empty parentUrn or a
+                # true noParent changes the parent.
+                which = spec.WhichOneof("parent")
+                if which == "parentUrn" and spec.parentUrn:
                     parent = spec.parentUrn
-                elif spec.WhichOneof("parent") == "noParent":
+                elif which == "noParent" and spec.noParent:
                     parent = ""
                 urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
                 if spec.stack or spec.project:

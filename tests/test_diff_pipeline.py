@@ -229,15 +229,9 @@ def rename_microservices(project: Path, *, alias: bool) -> None:
     path.write_text(text.replace(OLD_CALL, new_call + "\n" + alias_line))
 
 
-ENGINE_ALIAS_BUG = (
-    "slipway/engine.py resolves Alias(name=...) as if it had no parent (it reads the protobuf "
-    "oneof case `noParent` without its value), so the alias URN misses the parent's type chain"
-)
-
-
 @pytest.mark.parametrize(
     "alias",
-    [pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=ENGINE_ALIAS_BUG)), False],
+    [True, False],
     ids=["with-alias", "without-alias"],
 )
 def test_component_renamed(tmp_path, alias):

@@ -111,7 +111,7 @@ def preview(
         from slipway.report import to_markdown
 
         empty = {"added": [], "deleted": [], "updated": [], "replaced": []}
-        sys.stdout.write(to_markdown(stack, diff or empty, diagnostics or [], rendered.resources))
+        sys.stdout.write(to_markdown(stack, diff or empty, diagnostics, rendered.resources))
     else:
         _print_tables(stack, rendered, diagnostics, diff, out_dir)
     if mandatory:
