@@ -36,8 +36,14 @@ FAMILY = "compliance"
 Args = ResourceValidationArgs
 Report = ReportViolation
 
-DEFAULT_LABELS = ["team", "app.kubernetes.io/name", "cost-center"]
-DEFAULT_TAGS = ["team", "cost-center"]
+DEFAULT_LABELS = ["team", "app.kubernetes.io/name", "cost-center|cost-centre"]
+"""An entry with "|" lists the spellings that satisfy it."""
+DEFAULT_TAGS = ["team", "cost-center|cost-centre"]
+
+
+def _has_any(labels: Mapping[str, Any], wanted: str) -> bool:
+    """A non-empty value under one of the spellings of ``wanted`` ("a|b")."""
+    return any(str(labels.get(k) or "").strip() for k in wanted.split("|"))
 
 
 def _strings(v: Any, default: list[str]) -> list[str]:
@@ -53,7 +59,7 @@ def _strings(v: Any, default: list[str]) -> list[str]:
     description="Workloads and Namespaces must carry the ownership labels.",
     severity=LOW,
     remediation="Add the labels listed in requiredLabels (default: team, "
-    "app.kubernetes.io/name, cost-center) to metadata.labels.",
+    'app.kubernetes.io/name, cost-center) to metadata.labels; "a|b" accepts either.',
     standards=["SLIPWAY:ownership"],
     config={
         "requiredLabels": {"type": "array", "items": {"type": "string"}, "default": DEFAULT_LABELS}
@@ -69,9 +75,9 @@ def required_labels(args: Args, report: Report) -> None:
     if kind == "Namespace":
         wanted = [w for w in wanted if not w.startswith("app.kubernetes.io/")]
     labels = labels_of(args.props)
-    missing = [k for k in wanted if not str(labels.get(k) or "").strip()]
+    missing = [k for k in wanted if not _has_any(labels, k)]
     if missing:
-        report(f"metadata.labels misses {', '.join(missing)}")
+        report(f"metadata.labels misses {', '.join(k.split('|')[0] for k in missing)}")
 
 
 _TAGGABLE = {
@@ -141,9 +147,9 @@ def required_tags(args: Args, report: Report) -> None:
     if tags is None:
         return
     wanted = _strings(args.get_config().get("requiredTags"), DEFAULT_TAGS)
-    missing = [k for k in wanted if not str(tags.get(k) or "").strip()]
+    missing = [k for k in wanted if not _has_any(tags, k)]
     if missing:
-        report(f"tags/labels miss {', '.join(missing)}")
+        report(f"tags/labels miss {', '.join(k.split('|')[0] for k in missing)}")
 
 
 _ZONE = re.compile(r"^([a-z]+-[a-z]+\d)-[a-z]$")

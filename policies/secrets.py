@@ -37,9 +37,12 @@ SENSITIVE_NAME = re.compile(
 """Names that say "this is a credential" (env var names, ConfigMap keys)."""
 
 REFERENCE_SUFFIX = re.compile(
-    r"(_|\.|-)(FILE|PATH|NAME|REF|ARN|ID|URL_FILE|MOUNT|DIR)$", re.IGNORECASE
+    r"(_|\.|-)(FILE|PATH|NAME|REF|ARN|ID|DIR|MOUNT|URL|URI|ENDPOINT|HOST|PORT|TTL|TIMEOUT|"
+    r"EXPIRY|EXPIRES_IN|LENGTH|SIZE|ENABLED|HEADER|ISSUER|AUDIENCE|TYPE|VERSION|ALGORITHM)$",
+    re.IGNORECASE,
 )
-"""Names that point at a credential instead of holding it (DB_PASSWORD_FILE, TOKEN_PATH)."""
+"""Names that point at a credential or describe it instead of holding it (DB_PASSWORD_FILE,
+TOKEN_URL, PASSWORD_MIN_LENGTH); a credential-shaped value is still caught by its shape."""
 
 SENSITIVE_VALUE = re.compile(
     r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|"
@@ -59,6 +62,8 @@ def is_sensitive(name: str, value: Any) -> bool:
     text = str(value)
     if text == REDACTED or SENSITIVE_VALUE.search(text):
         return True
+    if text.lower() in ("true", "false"):  # a switch, not a credential
+        return False
     return bool(SENSITIVE_NAME.search(name)) and not REFERENCE_SUFFIX.search(name)
 
 

@@ -29,7 +29,7 @@ FAMILY = "supply-chain"
 Args = ResourceValidationArgs
 Report = ReportViolation
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^sha(256|384|512):[0-9a-fA-F]+$")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def no_latest_tag(args: Args, report: Report) -> None:
     applies_to=WORKLOAD_KINDS,
     family=FAMILY,
     security=False,
-    description="Images must be pinned by digest (repo:tag@sha256:...).",
+    description="Images must be pinned by a content digest (repo:tag@sha256:...).",
     severity=MEDIUM,
     remediation="Append the digest the registry reports for the tag: image@sha256:<64 hex>.",
     standards=["SLSA:build-provenance", "NSA-K8S:supply-chain"],
@@ -103,7 +103,7 @@ def digest_pinned(args: Args, report: Report) -> None:
             continue
         ref = parse_image(image)
         if ref.digest is None or not _DIGEST.match(ref.digest):
-            report(f"{c.where} is not pinned by a sha256 digest: {image}")
+            report(f"{c.where} is not pinned by a content digest: {image}")
 
 
 DEFAULT_REGISTRIES = ["*.dkr.ecr.*.amazonaws.com", "*-docker.pkg.dev"]
