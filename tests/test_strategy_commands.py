@@ -177,11 +177,12 @@ def test_canary_of_an_argo_rollouts_service_is_refused(project, run):
 
 def test_canary_on_a_stack_without_traffic_layer_is_refused(project, run):
     path = project / "services" / "payments.yaml"
-    path.write_text(
-        path.read_text()
-        + "  dev:\n    strategy:\n      type: canary\n      canary:\n"
-        + '        version: {tag: "3.1.0"}\n'
+    dev_blue_green = "  dev:\n    strategy:\n      type: blue-green\n"
+    assert dev_blue_green in path.read_text()
+    dev_canary = (
+        '  dev:\n    strategy:\n      type: canary\n      canary: {version: {tag: "3.1.0"}}\n'
     )
+    path.write_text(path.read_text().replace(dev_blue_green, dev_canary))
     before = path.read_bytes()
     result = run("canary", "payments", "--stack", "dev", "--weight", "10")
     assert result.exit_code == 2
