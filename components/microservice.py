@@ -14,6 +14,12 @@ their own programs with `MicroserviceArgs`. What it creates, each a child named
 | `hpa` | HorizontalPodAutoscaler autoscaling/v2 (when autoscaling is set) |
 | `pdb` | PodDisruptionBudget |
 | `netpol` | NetworkPolicy: deny all, allow declared callers in and DNS + declared callees out |
+
+Those are the rolling strategy's children (names pinned by tests). `args.strategy` chooses the
+workload shape instead: blue-green slots (components/bluegreen.py), a weighted canary
+(components/canary.py) or an Argo Rollout (components/rollouts.py); `args.traffic` adds the
+Istio mesh policy or Gateway API routes (components/traffic.py); `args.flags` the feature-flag
+objects (components/flags.py). Every workload shape uses the same hardened pod template.
 """
 
 from __future__ import annotations
@@ -104,6 +110,11 @@ class MicroserviceArgs(Args):
     """Plain settings as environment variables, via an immutable hashed ConfigMap."""
     secrets: dict[str, Any] = Field(default_factory=dict)
     """Env name -> Pulumi secret (Output[str]); mounted as files, `<NAME>_FILE` points to each."""
+    external_secret_name: str | None = None
+    """A Secret kept in sync from a cloud store (e.g. by the External Secrets Operator);
+    default: none."""
+    external_secret_keys: list[str] = Field(default_factory=list)
+    """Keys of that Secret, mounted as files like `secrets`."""
     replicas: int = Field(2, ge=0)
     """Pods when autoscaling is off; default: 2."""
     autoscaling: AutoscalingArgs | None = None
@@ -341,6 +352,8 @@ class Microservice(pulumi.ComponentResource):
             config_map_name=config_map_name,
             secret_name=f"{svc}-secrets" if a.secrets else None,
             secret_keys=sorted(a.secrets),
+            external_secret_name=a.external_secret_name,
+            external_secret_keys=sorted(a.external_secret_keys),
             flags_config_map_name=self.flags_config_map_name,
             service_account_name=svc,
             labels={

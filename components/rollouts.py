@@ -32,7 +32,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.podspec import pod_template
-from components.traffic import SKIP_AWAIT, build_http_route, build_istio, canary_split
+from components.traffic import (
+    SKIP_AWAIT,
+    build_http_route,
+    build_istio,
+    canary_split,
+    mesh_route_name,
+)
 
 if TYPE_CHECKING:
     from components.microservice import Microservice
@@ -168,7 +174,9 @@ def build_rollout(ms: Microservice) -> None:
             canary["stableService"] = f"{svc}-stable"
             canary["canaryService"] = f"{svc}-canary"
             canary["trafficRouting"] = {
-                "plugins": {GATEWAY_PLUGIN: {"httpRoute": svc, "namespace": a.namespace}}
+                "plugins": {
+                    GATEWAY_PLUGIN: {"httpRoute": mesh_route_name(svc), "namespace": a.namespace}
+                }
             }
             traffic_objects = [*ms.track_services.values(), ms.http_route]
         strategy = {"canary": canary}

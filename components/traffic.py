@@ -9,8 +9,9 @@ With `layer: istio` every service gets, as children of its Microservice:
 - `<name>-vs`: VirtualService, one route named `primary` with timeout, retries, the canary
   weights, and fault injection only when declared
 
-With `layer: gateway-api` a canary gets an `HTTPRoute` (`<name>-route`) attached to its own
-Service (the Gateway API's mesh attachment, GAMMA), splitting `backendRefs` by weight between
+With `layer: gateway-api` a canary gets an `HTTPRoute` `<svc>-mesh` (`<name>-route`) attached
+to its own Service (the Gateway API's mesh attachment, GAMMA; `<svc>` stays free for a public
+entry route), splitting `backendRefs` by weight between
 `<svc>-stable` and `<svc>-canary`. Retries and outlier detection are not in the Gateway API's
 standard channel, so they are an Istio feature here.
 
@@ -119,6 +120,11 @@ def _duration(seconds: float) -> str:
 
 def fqdn(ms: Microservice, service: str | None = None) -> str:
     return f"{service or ms.args.service_name}.{ms.args.namespace}.svc.cluster.local"
+
+
+def mesh_route_name(service: str) -> str:
+    """The east-west HTTPRoute's name; `<svc>` itself is left to a public entry route."""
+    return f"{service}-mesh"
 
 
 def canary_split(weight: int) -> list[tuple[str, int]]:
@@ -238,7 +244,7 @@ def build_http_route(
         f"{ms._name}-route",
         api_version=GATEWAY_API,
         kind="HTTPRoute",
-        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
+        metadata=ms._meta(mesh_route_name(svc), annotations=SKIP_AWAIT),
         spec={
             "parentRefs": [{"group": "", "kind": "Service", "name": svc, "port": port}],
             "rules": [

@@ -22,7 +22,7 @@ GATEWAY = TrafficArgs(layer="gateway-api")
 
 
 def _weights(records, kind="VirtualService"):
-    vs = by_kind(records, kind)["shop"].inputs["spec"]
+    vs = by_kind(records, kind)["shop" if kind == "VirtualService" else "shop-mesh"].inputs["spec"]
     if kind == "VirtualService":
         return [(r["destination"]["subset"], r["weight"]) for r in vs["http"][0]["route"]]
     return [(b["name"], b["weight"]) for b in vs["rules"][0]["backendRefs"]]
@@ -75,7 +75,7 @@ def test_weight_step_changes_only_backend_weights_with_gateway_api():
 def test_gateway_api_splits_between_track_services():
     records = run(make_args(strategy=canary(weight=10), traffic=GATEWAY))
     assert _weights(records, "HTTPRoute") == [("shop-stable", 90), ("shop-canary", 10)]
-    route = by_kind(records, "HTTPRoute")["shop"].inputs
+    route = by_kind(records, "HTTPRoute")["shop-mesh"].inputs
     assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
     assert route["spec"]["parentRefs"] == [
         {"group": "", "kind": "Service", "name": "shop", "port": 8080}

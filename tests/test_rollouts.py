@@ -68,11 +68,11 @@ def test_canary_routes_through_the_gateway_api_plugin():
     records = run(make_args(strategy=ARGO_CANARY, traffic=TrafficArgs(layer="gateway-api")))
     canary = _rollout(records)["spec"]["strategy"]["canary"]
     assert canary["trafficRouting"] == {
-        "plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "shop", "namespace": "retail"}}
+        "plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "shop-mesh", "namespace": "retail"}}
     }
     assert canary["stableService"] == "shop-stable"
     assert canary["canaryService"] == "shop-canary"
-    assert "shop" in by_kind(records, "HTTPRoute")
+    assert "shop-mesh" in by_kind(records, "HTTPRoute")
 
 
 def test_analysis_template_measures_success_rate_and_p99_with_thresholds():
