@@ -109,6 +109,9 @@ class PodTemplateArgs(Args):
     config_map_name: str | None = None
     secret_name: str | None = None
     secret_keys: list[str] = Field(default_factory=list)
+    external_secret_name: str | None = None
+    """A Secret synced from a cloud store (External Secrets Operator), mounted beside ours."""
+    external_secret_keys: list[str] = Field(default_factory=list)
     flags_config_map_name: str | None = None
     service_account_name: str
     labels: dict[str, str]
@@ -125,15 +128,27 @@ class PodTemplateArgs(Args):
 def pod_template(a: PodTemplateArgs) -> dict[str, Any]:
     """The pod template: restricted security context, probes, limits, zone spread, files
     for secrets (not env vars: they leak into crash dumps and child processes)."""
+    all_keys = sorted({*a.secret_keys, *a.external_secret_keys})
     env: list[dict[str, Any]] = [
-        {"name": f"{key}_FILE", "value": f"{SECRETS_MOUNT}/{key}"} for key in sorted(a.secret_keys)
+        {"name": f"{key}_FILE", "value": f"{SECRETS_MOUNT}/{key}"} for key in all_keys
     ]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    sources: list[dict[str, Any]] = []
     if a.secret_name and a.secret_keys:
+        sources.append({"secret": {"name": a.secret_name}})
+    if a.external_secret_name and a.external_secret_keys:
+        sources.append({"secret": {"name": a.external_secret_name}})
+    if len(sources) == 1:
         volumes.append(
-            {"name": "secrets", "secret": {"secretName": a.secret_name, "defaultMode": 0o440}}
+            {
+                "name": "secrets",
+                "secret": {"secretName": sources[0]["secret"]["name"], "defaultMode": 0o440},
+            }
         )
+    elif sources:
+        volumes.append({"name": "secrets", "projected": {"sources": sources, "defaultMode": 0o440}})
+    if sources:
         mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
     if a.flags_config_map_name:
         # A directory mount (not subPath), so the kubelet updates the file in place.

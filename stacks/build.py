@@ -106,15 +106,25 @@ def microservice_args(
         if service.name in other.allow_from
     ]
     secret_values: dict[str, pulumi.Output[str]] = {}
+    external_keys: list[str] = []
     for ref in service.secrets:
-        if ref.source != "pulumi-config":
+        if ref.source == "pulumi-config":
+            secret_values[ref.env] = secrets(ref.key)
+            continue
+        wanted = {
+            "aws-secrets-manager": ("aws",),
+            "gcp-secret-manager": ("gcp",),
+            "cloud-secret-manager": ("aws", "gcp"),
+        }[ref.source]
+        if target.cloud not in wanted:
             raise BadInput(
-                f"secret {ref.env!r} uses source {ref.source!r}, which needs a cloud target "
-                f"(target {target.name!r} is {target.cloud!r}); use pulumi-config here",
+                f"secret {ref.env!r} uses source {ref.source!r}, which needs a target on "
+                f"{' or '.join(wanted)}; target {target.name!r} is {target.cloud!r}: use "
+                f"pulumi-config there, or override the source in environments.<env>.secrets",
                 file=f"services/{service.name}.yaml",
                 field="secrets",
             )
-        secret_values[ref.env] = secrets(ref.key)
+        external_keys.append(ref.env)
     autoscaling = None
     if service.autoscaling:
         a = service.autoscaling
@@ -149,6 +159,8 @@ def microservice_args(
             ),
             config=service.config,
             secrets=secret_values,
+            external_secret_name=f"{service.name}-external" if external_keys else None,
+            external_secret_keys=external_keys,
             replicas=service.replicas,
             autoscaling=autoscaling,
             rolling=RollingArgs(
@@ -334,6 +346,12 @@ def build_target(
     for service in services:
         args = microservice_args(service, stack, target, catalog, secrets)
         obs = stack.observability
+        if service.public and extras is not None and stack.dns.domain:
+            # The entry point's proxies must reach public services.
+            gateways = GATEWAY_DATAPLANE_NAMESPACES[target.cloud]
+            args = args.model_copy(
+                update={"allow_from_namespaces": sorted({*args.allow_from_namespaces, *gateways})}
+            )
         if obs.enabled:
             # Prometheus must reach the metrics port through the deny-by-default policy.
             args = args.model_copy(
@@ -354,8 +372,68 @@ def build_target(
         )
         if obs.enabled:
             _observe(service, stack, target, component, provider)
+        if extras is not None:
+            _external_secrets(service, stack, extras, component, namespaces[service.team])
+    if extras is not None:
+        _expose(services, stack, extras, component)
     component.register_outputs({})
     return built
+
+
+GATEWAY_DATAPLANE_NAMESPACES = {"aws": ["envoy-gateway-system", "gateway"], "gcp": ["gateway"]}
+"""Where the entry point's proxies run, per cloud: public services let them in."""
+
+
+def _external_secrets(
+    service: Service,
+    stack: StackConfig,
+    cloud: object,
+    parent: Target,
+    namespace: k8s.core.v1.Namespace,
+) -> None:
+    """SecretStore (per namespace) and ExternalSecret for secrets kept in a cloud store."""
+    from components.external_secrets import RemoteSecret
+    from stacks.cloud import build_external_secret, build_secret_store
+
+    remote = [
+        RemoteSecret(key=ref.env, remote_name=ref.key, property=ref.property)
+        for ref in service.secrets
+        if ref.source != "pulumi-config"
+    ]
+    if not remote:
+        return
+    ns = namespace_for(stack, service.team)
+    store = build_secret_store(cloud, stack, ns, parent, depends_on=[namespace])
+    build_external_secret(
+        cloud,
+        stack,
+        store,
+        service.name,
+        remote,
+        parent,
+        cost_center=service.cost_center,
+        team=service.team,
+    )
+
+
+def _expose(services: list[Service], stack: StackConfig, cloud: object, parent: Target) -> None:
+    """The target's entry point with one route per public service."""
+    from components.exposure import PublicRoute
+    from stacks.cloud import build_exposure
+
+    public = [s for s in services if s.public]
+    if not public or not stack.dns.domain:
+        return
+    routes = [
+        PublicRoute(
+            service=s.name,
+            namespace=namespace_for(stack, s.team),
+            hostname=f"{s.name}.{stack.dns.domain}",
+            port=next((p.port for p in s.ports if p.name == "http"), s.ports[0].port),
+        )
+        for s in public
+    ]
+    build_exposure(cloud, stack, routes, parent)
 
 
 def _observe(
@@ -399,4 +477,8 @@ def build(stack: StackConfig, services: list[Service], secrets: SecretLookup) ->
         from stacks.cloud import build_global_traffic
 
         build_global_traffic(stack, [b.extras for b in cloud_targets], public, None)
+    if cloud_targets:
+        from stacks.cloud import build_registry_replication
+
+        build_registry_replication(stack, [b.extras for b in cloud_targets])
     return built
