@@ -53,3 +53,9 @@ def test_rule_has_a_bad_fixture(rule: str) -> None:
 
 def test_no_diagnostic_escapes_the_fixtures(flagged: dict) -> None:
     assert set(flagged) <= set(EXPECTED)
+
+
+def test_the_pack_readme_lists_every_rule() -> None:
+    readme = (FIXTURES.parent.parent.parent / "policies" / "README.md").read_text()
+    listed = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert listed == set(RULES)
