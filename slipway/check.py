@@ -60,6 +60,7 @@ class CheckResult:
 
 def manifest_files(paths: Iterable[Path]) -> list[Path]:
     """Files named, plus every *.yaml / *.yml under folders named (hidden folders skipped)."""
+    paths = list(paths)
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -73,6 +74,9 @@ def manifest_files(paths: Iterable[Path]) -> list[Path]:
             files.append(p)
         else:
             raise BadInput("no such file or folder", file=str(p))
+    if not files:
+        shown = ", ".join(str(p) for p in paths) or "(none)"
+        raise BadInput(f"no *.yaml or *.yml files under {shown}")
     return files
 
 

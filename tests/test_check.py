@@ -150,3 +150,9 @@ def test_a_non_mapping_document_is_bad_input(tmp_path: Path) -> None:
     f.write_text("just a string\n")
     with pytest.raises(BadInput, match="line 1: a document must be a mapping"):
         load_file(f)
+
+
+def test_a_folder_without_manifests_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing to check")
+    result = _check(str(tmp_path))
+    assert result.exit_code == 2 and "no *.yaml or *.yml files" in result.output
