@@ -32,25 +32,6 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-__all__ = [
-    "CRITICAL",
-    "HIGH",
-    "LOW",
-    "MEDIUM",
-    "Container",
-    "Workload",
-    "as_list",
-    "containers",
-    "get",
-    "is_true",
-    "k8s_kind",
-    "labels_of",
-    "policies_in",
-    "resource_rule",
-    "stack_rule",
-    "workload",
-]
-
 LOW, MEDIUM, HIGH, CRITICAL = Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL
 
 _FRAMEWORKS = {

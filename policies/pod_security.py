@@ -212,8 +212,13 @@ _SOCKETS = (
 
 
 def _is_socket_path(path: Any) -> bool:
-    p = str(path or "").rstrip("/")
-    return bool(p) and any(s == p or s.startswith(p + "/") or p.endswith(".sock") for s in _SOCKETS)
+    """A runtime socket, any *.sock, or a folder that contains a runtime socket (/, /run)."""
+    norm = str(path or "").rstrip("/") or "/"
+    return (
+        norm == "/"
+        or norm.endswith(".sock")
+        or any(s == norm or s.startswith(norm + "/") for s in _SOCKETS)
+    )
 
 
 @_rule(
