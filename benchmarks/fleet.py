@@ -1,0 +1,413 @@
+"""How the offline preview scales with the size of the fleet, against the SDK's own floor.
+
+    .venv/bin/python benchmarks/fleet.py [--sizes 50,100,200,400] [--stack prod] [--keep DIR]
+
+For each size N it writes a synthetic catalog of N services into a temporary copy of the
+project (a realistic mix of rolling, blue-green, canary and Argo Rollouts strategies, config,
+Pulumi config secrets, autoscaling, feature flags, callers, public services, SLOs, and
+per-environment overrides), then runs, in a fresh child process, what `slipway preview
+<stack>` does: the program under the mock runtime, the policy pack over its analyzer
+protocol, and the atomic write of `resources.json`, `policy.json` and every manifest.
+
+The floor is what the Pulumi SDK alone costs for the same resources: a second child process
+replays the preview's `resources.json` (same types, names, parents, providers and inputs)
+through plain resource registrations under bare `pulumi.runtime.set_mocks` mocks, with no
+components, no catalog, no policy pack and no output.
+
+Wall seconds are measured around each child; peak memory is the child's peak RSS plus that of
+its own children (the policy pack processes), from `resource.getrusage(RUSAGE_CHILDREN)`.
+The last line is machine-readable:
+
+    ratio=<preview/floor at N=200> resources=<n> seconds=<s> peak_mb=<m>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "policies")
+SIZES = (50, 100, 200, 400)
+REPORT_AT = 200
+SEED = 8
+
+# -- synthetic catalog -----------------------------------------------------------------------
+
+STRATEGY_MIX = (
+    # (share in percent, kind): most services roll; a fleet keeps a few of every other kind.
+    (50, "rolling"),
+    (15, "blue-green"),
+    (15, "canary"),
+    (12, "argo-canary"),
+    (8, "argo-blue-green"),
+)
+TEAMS_PER_SERVICE = 8
+"""One team per eight services, as in a platform repo of a few dozen teams."""
+
+
+def _digest(rng: random.Random) -> str:
+    return "sha256:" + "".join(rng.choice("0123456789abcdef") for _ in range(64))
+
+
+def _version(rng: random.Random, major: int) -> dict[str, str]:
+    return {"tag": f"{major}.{rng.randrange(20)}.{rng.randrange(10)}", "digest": _digest(rng)}
+
+
+def _strategy_kind(rng: random.Random) -> str:
+    roll = rng.randrange(100)
+    for share, kind in STRATEGY_MIX:
+        if roll < share:
+            return kind
+        roll -= share
+    return "rolling"
+
+
+def _strategy(kind: str, rng: random.Random) -> dict[str, Any]:
+    if kind == "rolling":
+        return {"maxSurge": rng.choice(["25%", "50%", 1]), "minReadySeconds": rng.choice([5, 10])}
+    if kind == "blue-green":
+        return {
+            "type": "blue-green",
+            "activeSlot": rng.choice(["blue", "green"]),
+            "slots": {
+                "blue": {"version": _version(rng, 1)},
+                "green": {"version": _version(rng, 2)},
+            },
+        }
+    if kind == "canary":
+        return {
+            "type": "canary",
+            "canary": {"version": _version(rng, 2), "config": {"CANARY": "true"}},
+            "weight": rng.choice([0, 5, 10, 25, 50]),
+        }
+    if kind == "argo-canary":
+        return {
+            "type": "canary",
+            "engine": "argo-rollouts",
+            "steps": [
+                {"setWeight": 10},
+                {"pause": {"duration": "5m"}},
+                {"setWeight": 50},
+                {"pause": {"duration": "10m"}},
+            ],
+            "analysis": {"successRate": 0.995, "latencyP99Seconds": 0.4, "failureLimit": 2},
+        }
+    return {"type": "blue-green", "engine": "argo-rollouts", "autoPromotion": rng.random() < 0.5}
+
+
+def service_doc(i: int, count: int, rng: random.Random) -> dict[str, Any]:
+    """One service file of the synthetic fleet (deterministic for a given seed)."""
+    name = f"svc{i:04d}"
+    team = f"team{i // TEAMS_PER_SERVICE:02d}"
+    ports = [{"name": "http", "port": 8080}]
+    if rng.random() < 0.3:
+        ports.append({"name": "metrics", "port": 9090})
+    doc: dict[str, Any] = {
+        "name": name,
+        "team": team,
+        "image": f"ghcr.io/fleet/{name}",
+        "version": _version(rng, 1),
+        "ports": ports,
+        "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
+        "resources": {
+            "requests": {"cpu": rng.choice(["100m", "250m"]), "memory": "128Mi"},
+            "limits": {"cpu": rng.choice(["500m", "1"]), "memory": rng.choice(["256Mi", "1Gi"])},
+        },
+        "config": {f"SETTING_{k}": f"value-{i}-{k}" for k in range(rng.randrange(1, 7))},
+        "costCenter": f"cc-{1000 + i // TEAMS_PER_SERVICE}",
+    }
+    if rng.random() < 0.25:
+        doc["probes"]["startup"] = {"path": "/healthz", "failureThreshold": 30, "periodSeconds": 2}
+    if rng.random() < 0.4:
+        doc["secrets"] = [
+            {"env": f"SECRET_{k}", "key": f"{name}-secret-{k}"} for k in range(rng.randrange(1, 3))
+        ]
+    if rng.random() < 0.6:
+        low = rng.randrange(2, 4)
+        doc["autoscaling"] = {"minReplicas": low, "maxReplicas": low + rng.randrange(2, 10)}
+        if rng.random() < 0.3:
+            doc["autoscaling"]["memoryUtilization"] = 80
+    else:
+        doc["replicas"] = rng.randrange(2, 5)
+    if i and rng.random() < 0.5:
+        callers = {f"svc{rng.randrange(count):04d}" for _ in range(rng.randrange(1, 3))}
+        doc["allowFrom"] = sorted(c for c in callers if c != name)
+    if rng.random() < 0.3:
+        doc["flags"] = {f"feature-{k}": rng.random() < 0.5 for k in range(rng.randrange(1, 4))}
+    if rng.random() < 0.1:
+        doc["public"] = True
+    if len(ports) > 1 and rng.random() < 0.5:
+        doc["slo"] = {"availabilityTarget": 99.95, "latencyP99Ms": 250, "metricsPort": "metrics"}
+    kind = _strategy_kind(rng)
+    prod: dict[str, Any] = {"strategy": _strategy(kind, rng)}
+    if "autoscaling" in doc:
+        prod["autoscaling"] = {"minReplicas": 3, "maxReplicas": 20}
+    doc["environments"] = {"dev": {"config": {"LOG_LEVEL": "debug"}}, "prod": prod}
+    return doc
+
+
+def write_fleet(dest: Path, count: int, seed: int = SEED) -> Path:
+    """A project copy at `dest` whose catalog holds `count` synthetic services."""
+    dest.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("venv", "__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    for stack_file in REPO.glob("Pulumi.*.yaml"):
+        shutil.copy2(stack_file, dest / stack_file.name)
+    services = dest / "services"
+    services.mkdir()
+    rng = random.Random(seed)
+    for i in range(count):
+        doc = service_doc(i, count, rng)
+        (services / f"{doc['name']}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return dest
+
+
+# -- the floor: the SDK alone, replaying resources.json ---------------------------------------
+
+
+def replay_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records ordered so that every parent and provider comes before its users."""
+    by_urn = {r["urn"]: r for r in records}
+    done: set[str] = set()
+    order: list[dict[str, Any]] = []
+
+    def deps(r: dict[str, Any]) -> list[str]:
+        out = [r["parent"]] if r["parent"] in by_urn else []
+        provider = r["provider"].rsplit("::", 1)[0] if r["provider"] else ""
+        return [*out, provider] if provider in by_urn else out
+
+    for root in records:
+        stack = [root]
+        while stack:
+            r = stack[-1]
+            if r["urn"] in done:
+                stack.pop()
+                continue
+            missing = [by_urn[u] for u in deps(r) if u not in done]
+            if missing:
+                stack.extend(missing)
+                continue
+            done.add(r["urn"])
+            order.append(r)
+            stack.pop()
+    return order
+
+
+def register_floor(records: list[dict[str, Any]]) -> None:
+    """Register every record with the SDK's plain resource classes: same type, name, parent,
+    provider, protect and inputs; no components' code, no policy, no output."""
+    import pulumi
+
+    made: dict[str, pulumi.Resource] = {}
+    for r in replay_order(records):
+        parent = made.get(r["parent"])
+        provider = made.get(r["provider"].rsplit("::", 1)[0]) if r["provider"] else None
+        opts = pulumi.ResourceOptions(parent=parent, protect=r["protect"] or None)
+        if r["type"].startswith("pulumi:providers:"):
+            package = r["type"].split(":", 2)[2]
+            made[r["urn"]] = pulumi.ProviderResource(package, r["name"], r["inputs"], opts)
+        elif r["custom"]:
+            opts.provider = provider  # type: ignore[assignment]
+            made[r["urn"]] = pulumi.CustomResource(r["type"], r["name"], r["inputs"], opts)
+        else:
+            component = pulumi.ComponentResource(r["type"], r["name"], None, opts)
+            component.register_outputs({})
+            made[r["urn"]] = component
+
+
+def run_floor(resources_json: Path, project: str, stack: str) -> float:
+    """Seconds the SDK takes to register the records of `resources_json` under bare mocks."""
+    records = json.loads(resources_json.read_text())
+    start = time.perf_counter()
+    import asyncio
+
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+
+    class BareMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            return f"{args.name}-id", args.inputs
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+            return {}
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(BareMocks(), project=project, stack=stack, preview=True)
+    loop.run_until_complete(run_pulumi_func(lambda: register_floor(records)))
+    return time.perf_counter() - start
+
+
+# -- measuring children --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One measured child process."""
+
+    seconds: float
+    peak_mb: float
+    stdout: str
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident set size of `root` and all its descendants, from /proc (0 when gone)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                status = f.read()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry.name)
+        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def measure(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run `cmd`, returning wall seconds and peak memory of it and its children.
+
+    Peak memory is the larger of the process tree's summed RSS, sampled every 50 ms from
+    /proc, and the kernel's peak RSS of the largest process (getrusage of the children).
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak_kb = 0
+    while proc.poll() is None:
+        peak_kb = max(peak_kb, _tree_rss_kb(proc.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
+    stdout, stderr = proc.communicate()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-4000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if after > before:
+        peak_kb = max(peak_kb, after)
+    return Run(seconds=seconds, peak_mb=peak_kb / 1024, stdout=stdout)
+
+
+@dataclass
+class Row:
+    services: int
+    resources: int
+    seconds: float
+    peak_mb: float
+    floor_seconds: float
+    mandatory: int
+
+    @property
+    def per_resource(self) -> float:
+        return self.seconds / self.resources
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.floor_seconds
+
+
+def bench(count: int, stack: str, work: Path) -> Row:
+    """Generate a fleet of `count` services, preview it, replay it for the floor."""
+    project = write_fleet(work / f"fleet-{count}", count)
+    out = project / "build" / stack
+    python = sys.executable
+    preview = measure(
+        [python, "-m", "slipway", "preview", stack, "--out", str(out), "--format", "json"],
+        cwd=project,
+    )
+    summary = json.loads(preview.stdout)
+    mandatory = [d for d in summary["policy"] or [] if d["level"] == "mandatory"]
+    floor = measure(
+        [python, str(Path(__file__).resolve()), "--floor", str(out / "resources.json"), stack],
+        cwd=project,
+    )
+    return Row(
+        services=count,
+        resources=summary["resources"],
+        seconds=preview.seconds,
+        peak_mb=preview.peak_mb,
+        floor_seconds=floor.seconds,
+        mandatory=len(mandatory),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--stack", default="prod")
+    parser.add_argument("--keep", type=Path, help="keep the generated projects here")
+    parser.add_argument("--floor", nargs=2, metavar=("RESOURCES_JSON", "STACK"), help="(child)")
+    args = parser.parse_args(argv)
+    if args.floor:
+        run_floor(Path(args.floor[0]), "slipway", args.floor[1])
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="slipway-fleet-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    header = (
+        f"{'services':>8} {'resources':>9} {'seconds':>8} {'s/resource':>10} {'peak MB':>8} "
+        f"{'floor s':>8} {'ratio':>6}"
+    )
+    print(f"offline preview of stack {args.stack} (program, policy pack, manifests)")
+    print(header)
+    try:
+        for count in sizes:
+            row = bench(count, args.stack, work)
+            rows.append(row)
+            print(
+                f"{row.services:>8} {row.resources:>9} {row.seconds:>8.2f} "
+                f"{row.per_resource * 1000:>8.3f}ms {row.peak_mb:>8.0f} "
+                f"{row.floor_seconds:>8.2f} {row.ratio:>6.2f}",
+                flush=True,
+            )
+            if row.mandatory:
+                print(f"  note: {row.mandatory} mandatory policy violations", flush=True)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    first, last = rows[0], rows[-1]
+    if len(rows) > 1:
+        print(
+            f"linearity: s/resource at N={last.services} is "
+            f"{last.per_resource / first.per_resource:.2f}x that at N={first.services}"
+        )
+    at = next((r for r in rows if r.services == REPORT_AT), last)
+    print(
+        f"ratio={at.ratio:.2f} resources={at.resources} seconds={at.seconds:.2f} "
+        f"peak_mb={at.peak_mb:.0f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
