@@ -131,9 +131,14 @@ def stack_rule(
     remediation: str,
     standards: Sequence[str],
     security: bool,
+    applies_to: Iterable[str] | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Declare a function as a stack rule (runs once over every resource in AnalyzeStack)."""
+    """Declare a function as a stack rule (runs once over every resource in AnalyzeStack).
+
+    ``applies_to`` (as for resource rules) names the resources without which the rule has
+    nothing to report: a stack holding none of them is not worth the SDK's work.
+    """
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         fn.policy = StackValidationPolicy(  # type: ignore[attr-defined]
@@ -147,6 +152,7 @@ def stack_rule(
             tags=_tags(family, security, standards),
             remediation_steps=remediation,
         )
+        fn.policy.applies_to = None if applies_to is None else type_matcher(applies_to)  # type: ignore[attr-defined]
         return fn
 
     return wrap

@@ -9,10 +9,10 @@ every policy it runs. With seventy rules that decoding is about 90% of the pack'
 sees exactly what it would have seen, only decoded once. ``Remediate`` is left untouched
 (remediations may write to their view of the properties; validations never do).
 
-During ``Analyze`` a rule whose ``applies_to`` (see ``_base.resource_rule``) excludes the
-resource's type is reported to the SDK loop as disabled for that one call: it would have
-returned without a word, and now the SDK does not build its arguments either. Levels in
-``GetAnalyzerInfo`` and stack rules are not affected.
+A rule whose ``applies_to`` (see ``_base.resource_rule``) matches no resource of the call
+(the one resource of an ``Analyze``, every resource of an ``AnalyzeStack``) is reported to
+the SDK loop as disabled for that one call: it would have returned without a word, and now
+the SDK does not build its arguments either. Levels in ``GetAnalyzerInfo`` are not affected.
 
 The behaviour is pinned by a test that runs the fixture corpus with and without it and
 expects identical diagnostics. Set ``SLIPWAY_POLICY_PLAIN_SDK=1`` to run the SDK as shipped.
@@ -85,37 +85,44 @@ def _memo_method(kind: str, method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _scoped(method: Callable[..., Any], *, per_resource: bool) -> Callable[..., Any]:
-    """Open a fresh memo for one RPC (and note the resource type for Analyze)."""
+    """Open a fresh memo for one RPC and note which resource types it is about."""
 
     @functools.wraps(method)
     def call(self: Any, request: Any, context: Any) -> Any:
         _local.memo = {}
-        _local.resource_type = request.type if per_resource else None
+        if per_resource:
+            _local.types = frozenset((request.type,))
+        else:
+            _local.types = frozenset(r.type for r in request.resources)
         _base._rpc.cache = {}
         try:
             return method(self, request, context)
         finally:
             _local.memo = None
-            _local.resource_type = None
+            _local.types = None
             _base._rpc.cache = None
 
     return call
 
 
 def _skipping(level_of: Callable[..., Any], disabled: Any) -> Callable[..., Any]:
-    """Report a rule as disabled for one Analyze call when its ``applies_to`` says it
-    ignores the resource's type, so the SDK skips decoding and arguments for it."""
-    cache: dict[tuple[str, str], bool] = {}
+    """Report a rule as disabled for one call when its ``applies_to`` matches none of the
+    resource types in the request (the resource for Analyze, the whole stack for
+    AnalyzeStack): it would have returned without a word, and now the SDK does not decode
+    or wrap anything for it either."""
+    cache: dict[tuple[str, frozenset[str]], bool] = {}
 
     @functools.wraps(level_of)
     def level(self: Any, policy: Any) -> Any:
-        resource_type = getattr(_local, "resource_type", None)
+        types = getattr(_local, "types", None)
         applies = getattr(policy, "applies_to", None)
-        if resource_type is not None and applies is not None:
-            key = (policy.name, resource_type)
+        if types is not None and applies is not None:
+            key = (policy.name, types)
             hit = cache.get(key)
             if hit is None:
-                hit = cache[key] = bool(applies(resource_type))
+                hit = any(applies(t) for t in types)
+                if len(cache) < 100_000:
+                    cache[key] = hit
             if not hit:
                 return disabled
         return level_of(self, policy)

@@ -167,6 +167,7 @@ _PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restr
 
 @stack_rule(
     id="s3-public-access-block",
+    applies_to=list(_BUCKETS),
     family=FAMILY,
     security=True,
     description="S3 buckets must have a public access block with all four settings on.",
@@ -201,6 +202,7 @@ def _sse_algorithms(resource: Any) -> list[str]:
 
 @stack_rule(
     id="s3-kms-encryption",
+    applies_to=list(_BUCKETS),
     family=FAMILY,
     security=True,
     description="S3 buckets must encrypt objects with KMS by default.",
@@ -222,6 +224,7 @@ def s3_kms_encryption(args: StackValidationArgs, report: Report) -> None:
 
 @stack_rule(
     id="s3-versioning",
+    applies_to=list(_BUCKETS),
     family=FAMILY,
     security=False,
     description="S3 buckets must have versioning enabled.",

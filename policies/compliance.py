@@ -289,6 +289,7 @@ def _name(r: Any) -> str:
 
 @stack_rule(
     id="stack-workloads-have-network-policy",
+    applies_to=sorted(WORKLOAD_KINDS),
     family=FAMILY,
     security=True,
     description="Every workload must be selected by a NetworkPolicy in its namespace.",
@@ -316,6 +317,7 @@ def workloads_have_network_policy(args: StackValidationArgs, report: Report) -> 
 
 @stack_rule(
     id="stack-workloads-have-pdb",
+    applies_to=sorted(REPLICATED_KINDS),
     family=FAMILY,
     security=False,
     description="Every replicated workload must be covered by a PodDisruptionBudget.",
@@ -345,6 +347,7 @@ def workloads_have_pdb(args: StackValidationArgs, report: Report) -> None:
 
 @stack_rule(
     id="stack-hpa-targets-exist",
+    applies_to=["HorizontalPodAutoscaler"],
     family=FAMILY,
     security=False,
     description="Every HorizontalPodAutoscaler must target a workload of the stack.",
@@ -365,6 +368,7 @@ def hpa_targets_exist(args: StackValidationArgs, report: Report) -> None:
 
 @stack_rule(
     id="stack-rollout-workload-ref-exists",
+    applies_to=["Rollout"],
     family=FAMILY,
     security=False,
     description="An Argo Rollout's workloadRef must name a workload of the stack.",
@@ -393,6 +397,7 @@ def rollout_workload_ref_exists(args: StackValidationArgs, report: Report) -> No
 
 @stack_rule(
     id="stack-min-regions",
+    applies_to=["aws:", "gcp:", "pulumi:providers:"],
     family=FAMILY,
     security=False,
     description="The stack must span at least minRegions cloud regions (prod: two).",

@@ -113,6 +113,7 @@ def resource_limits(args: Args, report: Report) -> None:
 
 @stack_rule(
     id="workload-min-replicas",
+    applies_to=sorted(REPLICATED_KINDS),
     family=FAMILY,
     security=False,
     description="Serving workloads must run enough replicas to survive losing one.",
