@@ -565,7 +565,7 @@ class PackSession:
 
     Large inputs are spread over ``workers`` pack processes, each started and configured
     exactly like the engine's one; every resource still gets one real Analyze call and the
-    stack one AnalyzeStack call (on the first process, while the others analyze).
+    stack one AnalyzeStack call (on whichever process is free once the input is complete).
     """
 
     def __init__(
