@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 TYPE_TOKEN = "slipway:observability:ServiceObservability"
@@ -150,10 +150,6 @@ class ServiceObservabilityArgs(_Args):
     """Deployment strategy, as in the catalog; decides the dashboard's delivery panel."""
     engine: Literal["native", "argo-rollouts"] = "native"
     """Progressive-delivery engine, as in the catalog; default: native."""
-    active_slot: Literal["blue", "green"] | None = None
-    """blue-green only: the slot the live Service selects, when known."""
-    canary_weight: int | None = Field(None, ge=0, le=100)
-    """canary only: percent of traffic on the canary, when known."""
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     """Base URL of `docs/runbooks/`; each alert's `runbook_url` is `<base>/<file>.md`."""
     dashboard_namespace: str | None = None
@@ -187,18 +183,6 @@ class ServiceObservabilityArgs(_Args):
         if not re.match(r"^https?://[^\s\"]+$", v):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v.rstrip("/")
-
-    @model_validator(mode="after")
-    def _strategy_values(self) -> ServiceObservabilityArgs:
-        if self.active_slot is not None and self.strategy != "blue-green":
-            raise ValueError(
-                f"active_slot is only meaningful with strategy blue-green, not {self.strategy!r}"
-            )
-        if self.canary_weight is not None and self.strategy != "canary":
-            raise ValueError(
-                f"canary_weight is only meaningful with strategy canary, not {self.strategy!r}"
-            )
-        return self
 
     def runbook_url(self, alert: str) -> str:
         """The runbook URL of one of the `ALERT_RUNBOOKS` alerts."""
@@ -357,29 +341,37 @@ def _timeseries(
     }
 
 
+DELIVERY_LABEL = {"blue-green": "slot", "canary": "track", "rolling": "app_kubernetes_io_version"}
+"""Pod label (as the ServiceMonitor copies it onto every series) that tells versions apart."""
+
+
 def _delivery_panel(args: ServiceObservabilityArgs, grid: tuple[int, int, int, int]) -> dict:
-    """Active slot or canary weight, as declared when the stack was last applied."""
+    """Live traffic share by slot (blue-green), track (canary) or version (rolling).
+
+    Measured, not declared: the ServiceMonitor copies the pods' `slot`/`track`/version labels
+    onto every series, so a promote or a canary step shows up here as it takes effect, and the
+    dashboard itself never changes with it (a promote's diff stays a selector change)."""
     x, y, w, h = grid
-    lines = [f"**Strategy:** {args.strategy} ({args.engine})"]
-    if args.strategy == "blue-green":
-        slot = args.active_slot or "not declared"
-        lines.append(f"**Active slot:** {slot}")
-    elif args.strategy == "canary":
-        weight = "not declared" if args.canary_weight is None else f"{args.canary_weight}%"
-        lines.append(f"**Canary weight:** {weight}")
+    label = DELIVERY_LABEL[args.strategy]
+    req = args.slo.requests_metric
+    sel = _selector(args)
+    share = (
+        f"sum by ({label}) (rate({req}{sel}[5m])) / ignoring({label}) group_left "
+        f"sum(rate({req}{sel}[5m]))"
+    )
+    panel = _timeseries(
+        7,
+        f"Traffic share by {label.replace('app_kubernetes_io_', '')} ({args.strategy})",
+        "percentunit",
+        (x, y, w, h),
+        [_target(share, "{{" + label + "}}", "A")],
+    )
     if args.engine == "argo-rollouts":
-        lines.append(
-            f"**Live progress:** `kubectl argo rollouts get rollout {args.service_name} "
-            f"-n {args.namespace}`"
+        panel["description"] = (
+            f"Rollout progress: kubectl argo rollouts get rollout {args.service_name} "
+            f"-n {args.namespace}"
         )
-    lines.append("_Declared values at the last `pulumi up` of this stack._")
-    return {
-        "id": 7,
-        "type": "text",
-        "title": "Delivery",
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "options": {"mode": "markdown", "content": "\n\n".join(lines)},
-    }
+    return panel
 
 
 def build_dashboard(args: ServiceObservabilityArgs) -> dict:
@@ -540,6 +532,7 @@ class ServiceObservability(pulumi.ComponentResource):
                 # `job` = the Service's app.kubernetes.io/name, so every Service of the
                 # service (live, preview, canary) reports under one job the alerts select.
                 "jobLabel": "app.kubernetes.io/name",
+                "podTargetLabels": ["slot", "track", "app.kubernetes.io/version"],
                 "selector": {"matchLabels": {"app.kubernetes.io/name": args.service_name}},
                 "namespaceSelector": {"matchNames": [args.namespace]},
                 "endpoints": [

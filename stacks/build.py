@@ -458,10 +458,6 @@ def _observe(
             slo=service.slo,
             strategy=strategy.type,
             engine=strategy.engine,
-            active_slot=(
-                getattr(strategy, "active_slot", None) if strategy.type == "blue-green" else None
-            ),
-            canary_weight=getattr(strategy, "weight", None) if strategy.type == "canary" else None,
             **extra,
         ),
         opts=pulumi.ResourceOptions(parent=parent, providers=[provider]),

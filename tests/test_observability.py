@@ -158,6 +158,8 @@ def test_servicemonitor_scrapes_the_slo_metrics_port(mocks):
         assert spec["selector"] == {"matchLabels": {"app.kubernetes.io/name": "orders"}}
         assert spec["namespaceSelector"] == {"matchNames": ["shop"]}
         assert spec["jobLabel"] == "app.kubernetes.io/name"
+        # The dashboard's traffic-share panel groups by these pod labels.
+        assert spec["podTargetLabels"] == ["slot", "track", "app.kubernetes.io/version"]
         assert spec["endpoints"] == [
             {"port": "metrics", "path": "/prom", "interval": "15s", "scheme": "http"}
         ]
@@ -286,9 +288,9 @@ def test_dashboard_configmap_is_labelled_for_the_grafana_sidecar(mocks):
 
 STRATEGIES = [
     {},
-    {"strategy": "blue-green", "active_slot": "green"},
     {"strategy": "blue-green"},
-    {"strategy": "canary", "canary_weight": 20},
+    {"strategy": "blue-green"},
+    {"strategy": "canary"},
     {"strategy": "canary", "engine": "argo-rollouts"},
 ]
 
@@ -323,7 +325,7 @@ def test_dashboard_round_trips_through_grafana_foundation_sdk():
     """Grafana's generated types keep every key we write (an unknown key would be dropped)."""
     sdk = pytest.importorskip("grafana_foundation_sdk.models.dashboard")
     encoder = pytest.importorskip("grafana_foundation_sdk.cog.encoder")
-    board = build_dashboard(_args(strategy="canary", canary_weight=10))
+    board = build_dashboard(_args(strategy="canary"))
     again = json.loads(json.dumps(sdk.Dashboard.from_json(board), cls=encoder.JSONEncoder))
 
     def lost(a, b, path="$"):
@@ -357,23 +359,30 @@ def test_dashboard_has_requests_errors_latency_and_saturation_panels():
     assert "container_memory_working_set_bytes" in joined["Memory working set by pod"]
 
 
-def _delivery(board: dict) -> str:
-    return next(p for p in board["panels"] if p["title"] == "Delivery")["options"]["content"]
+def _delivery(board: dict) -> dict:
+    return next(p for p in board["panels"] if p["title"].startswith("Traffic share by"))
 
 
-def test_dashboard_shows_active_slot_for_blue_green():
-    text = _delivery(build_dashboard(_args(strategy="blue-green", active_slot="blue")))
-    assert "**Active slot:** blue" in text
+@pytest.mark.parametrize(
+    ("strategy", "label"),
+    [("blue-green", "slot"), ("canary", "track"), ("rolling", "app_kubernetes_io_version")],
+)
+def test_dashboard_shows_live_traffic_share_by_slot_track_or_version(strategy, label):
+    panel = _delivery(build_dashboard(_args(strategy=strategy)))
+    (target,) = panel["targets"]
+    assert target["expr"].startswith(f"sum by ({label}) (rate(http_requests_total")
+    assert target["legendFormat"] == "{{" + label + "}}"
 
 
-def test_dashboard_shows_canary_weight():
-    text = _delivery(build_dashboard(_args(strategy="canary", canary_weight=25)))
-    assert "**Canary weight:** 25%" in text
+def test_dashboard_does_not_change_with_declared_traffic_values():
+    # A promote or a canary step must not touch the dashboard: it measures, never declares.
+    assert build_dashboard(_args(strategy="canary")) == build_dashboard(_args(strategy="canary"))
+    assert "weight" not in json.dumps(build_dashboard(_args(strategy="canary")))
 
 
 def test_dashboard_points_argo_rollouts_to_the_live_rollout():
-    text = _delivery(build_dashboard(_args(strategy="canary", engine="argo-rollouts")))
-    assert "kubectl argo rollouts get rollout orders -n shop" in text
+    panel = _delivery(build_dashboard(_args(strategy="canary", engine="argo-rollouts")))
+    assert "kubectl argo rollouts get rollout orders -n shop" in panel["description"]
 
 
 def test_dashboard_uid_is_stable_short_and_distinct_per_namespace():
@@ -419,21 +428,6 @@ def test_slo_rejects_bad_scrape_interval():
 def test_slo_rejects_quotes_in_status_regex():
     with pytest.raises(ValidationError, match="without quotes"):
         SloArgs(error_status_regex='5.."}')
-
-
-def test_args_reject_active_slot_without_blue_green():
-    with pytest.raises(ValidationError, match="active_slot is only meaningful"):
-        _args(active_slot="blue")
-
-
-def test_args_reject_canary_weight_without_canary():
-    with pytest.raises(ValidationError, match="canary_weight is only meaningful"):
-        _args(strategy="blue-green", canary_weight=10)
-
-
-def test_args_reject_canary_weight_above_100():
-    with pytest.raises(ValidationError, match="less than or equal to 100"):
-        _args(strategy="canary", canary_weight=120)
 
 
 def test_args_reject_non_dns_service_name():
