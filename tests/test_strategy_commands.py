@@ -237,16 +237,6 @@ def test_flag_state_other_than_on_or_off_is_refused(project, run):
 # -- the preview diff of a declared change -----------------------------------------------------
 
 
-def _without_observability(project: Path) -> None:
-    """The prod stack minus per-service observability, to see the strategy's own objects."""
-    path = project / "Pulumi.prod.yaml"
-    text = path.read_text()
-    assert "\nconfig:\n" in f"\n{text}"
-    path.write_text(
-        text.replace("config:\n", "config:\n  slipway:observability:\n    enabled: false\n", 1)
-    )
-
-
 def _diff_after(project: Path, run, *command: str) -> dict:
     before = render(project, "prod").resources
     assert run(*command, "--stack", "prod").exit_code == 0
@@ -259,8 +249,7 @@ def _updated(diff: dict) -> dict[str, list[str]]:
     }
 
 
-def test_promote_changes_only_service_selectors_among_the_service_objects(project, run):
-    _without_observability(project)
+def test_promote_changes_only_service_selectors(project, run):
     diff = _diff_after(project, run, "promote", "orders")
     assert (diff["added"], diff["deleted"], diff["replaced"]) == ([], [], [])
     targets = ("aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1")
@@ -271,8 +260,7 @@ def test_promote_changes_only_service_selectors_among_the_service_objects(projec
     }
 
 
-def test_canary_step_changes_only_route_weights_among_the_service_objects(project, run):
-    _without_observability(project)
+def test_canary_step_changes_only_route_weights(project, run):
     diff = _diff_after(project, run, "canary", "payments", "--weight", "25")
     assert (diff["added"], diff["deleted"], diff["replaced"]) == ([], [], [])
     weights = ["spec.http[0].route[0].weight", "spec.http[0].route[1].weight"]
@@ -281,11 +269,6 @@ def test_canary_step_changes_only_route_weights_among_the_service_objects(projec
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the observability dashboard embeds the declared active slot, so a promote also "
-    "replaces the `<svc>-obs-dashboard` ConfigMap (stacks/build.py _observe passes active_slot)",
-)
 def test_promote_with_default_observability_changes_only_service_selectors(project, run):
     diff = _diff_after(project, run, "promote", "orders")
     assert (diff["added"], diff["deleted"], diff["replaced"]) == ([], [], [])
