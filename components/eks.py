@@ -265,7 +265,10 @@ class EksCluster(pulumi.ComponentResource):
             opts=child,
         )
         igw = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, region=region, tags={**tags, "Name": f"{name}-igw"},
+            f"{name}-igw",
+            vpc_id=vpc.id,
+            region=region,
+            tags={**tags, "Name": f"{name}-igw"},
             opts=child,
         )
         public_rt = aws.ec2.RouteTable(
@@ -553,7 +556,13 @@ class EksCluster(pulumi.ComponentResource):
                 cluster.certificate_authority.apply(lambda c: c.data),
             ).apply(lambda a: eks_kubeconfig(a[0], a[1], a[2], region))
         )
-        provider_args: dict[str, Any] = {"kubeconfig": self.kubeconfig}
+        # Server-side apply; mutable ConfigMaps (flags) update in place, while the hashed,
+        # immutable config ConfigMaps still roll pods by being replaced.
+        provider_args: dict[str, Any] = {
+            "kubeconfig": self.kubeconfig,
+            "enable_server_side_apply": True,
+            "enable_config_map_mutable": True,
+        }
         if args.render_yaml_directory:
             provider_args["render_yaml_to_directory"] = args.render_yaml_directory
         self.provider = k8s.Provider(

@@ -259,7 +259,11 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
         router = gcp.compute.Router(
-            f"{name}-router", name=cname, project=project, region=region, network=network.id,
+            f"{name}-router",
+            name=cname,
+            project=project,
+            region=region,
+            network=network.id,
             opts=child,
         )
         gcp.compute.RouterNat(
@@ -442,7 +446,13 @@ class GkeCluster(pulumi.ComponentResource):
                 cluster.master_auth.apply(lambda m: m.cluster_ca_certificate),
             ).apply(lambda a: gke_kubeconfig(a[0], a[1], a[2]))
         )
-        provider_args: dict[str, Any] = {"kubeconfig": self.kubeconfig}
+        # Server-side apply; mutable ConfigMaps (flags) update in place, while the hashed,
+        # immutable config ConfigMaps still roll pods by being replaced.
+        provider_args: dict[str, Any] = {
+            "kubeconfig": self.kubeconfig,
+            "enable_server_side_apply": True,
+            "enable_config_map_mutable": True,
+        }
         if args.render_yaml_directory:
             provider_args["render_yaml_to_directory"] = args.render_yaml_directory
         self.provider = k8s.Provider(

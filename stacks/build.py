@@ -298,6 +298,7 @@ def _existing_provider(stack: StackConfig, target: TargetConfig, parent: Target)
             else None
         ),
         enable_server_side_apply=True,
+        enable_config_map_mutable=True,
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
