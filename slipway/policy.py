@@ -480,14 +480,18 @@ class PolicyPackProcess:
         return PolicyPackError(f"{what}: {e.details()}", file=str(self.pack_dir))
 
     def close(self) -> None:
-        """Stop the pack: close the channel, SIGINT (the SDK stops its server), then kill."""
+        """Stop the pack: close the channel, SIGINT (the SDK stops its server), then kill.
+
+        The engine simply kills its plugins; SIGINT first lets the SDK stop its server, but
+        a SIGINT that lands before the SDK enters its wait loop leaves the server threads
+        running, so the process is killed if it has not exited within a few seconds."""
         if self.channel is not None:
             self.channel.close()
             self.channel = None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
