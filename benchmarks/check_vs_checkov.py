@@ -1,8 +1,8 @@
-"""Time `slipway check` and Checkov on the same generated Kubernetes manifests.
+"""Time `slipway check` and Checkov on the same synthetic Kubernetes manifests.
 
     .venv/bin/python benchmarks/check_vs_checkov.py [--count 1000] [--keep DIR]
 
-Generates ``--count`` manifest files (a microservice each: a workload of a rotating kind,
+Writes ``--count`` manifest files (a microservice each: a workload of a rotating kind,
 Service, NetworkPolicy, PodDisruptionBudget; every third one with a single defect), runs
 ``slipway check DIR`` and ``checkov -d DIR --framework kubernetes`` on them, and prints both
 wall-clock times and their ratio. Checkov comes from $CHECKOV, default
@@ -139,7 +139,7 @@ def _defect(i: int, docs: list[dict]) -> None:
         c["env"] = [{"name": "DB_PASSWORD", "value": "hunter2"}]
 
 
-def generate(folder: Path, count: int) -> None:
+def write_manifests(folder: Path, count: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         text = yaml.safe_dump_all(microservice(i), sort_keys=False)
@@ -160,7 +160,7 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--keep", type=Path, help="Generate into this folder and keep it.")
+    parser.add_argument("--keep", type=Path, help="Write the manifests here and keep them.")
     parser.add_argument("--target", type=float, default=5.0, help="Required speed-up (default 5).")
     args = parser.parse_args()
 
@@ -174,7 +174,7 @@ def main() -> int:
         tmp = tempfile.TemporaryDirectory(prefix="slipway-bench-")
         folder = Path(tmp.name) / "manifests"
     try:
-        generate(folder, args.count)
+        write_manifests(folder, args.count)
         slipway_s, slipway_rc = timed([sys.executable, "-m", "slipway", "check", str(folder)], REPO)
         checkov_s, _ = timed([checkov, "-d", str(folder), "--framework", "kubernetes"], REPO)
     finally:

@@ -1,4 +1,4 @@
-"""Shared helpers of the pack: rule declaration, property walking, workload traversal.
+"""What every rule module shares: rule declaration, property walking, workload traversal.
 
 Rules judge a resource by its type token and its properties exactly as the engine hands them
 over (camelCase inputs; Kubernetes objects in full). Two kinds of "missing" are handled on

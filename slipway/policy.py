@@ -7,7 +7,7 @@ pack folder, with the interpreter of the virtualenv named in ``PulumiPolicy.yaml
 environment, and reads the gRPC port from the first line the pack prints. It then calls
 ``Handshake`` and ``ConfigureStack`` (both optional for a pack), ``GetAnalyzerInfo``,
 ``Configure`` with the reconciled ``--policy-pack-config``, ``Analyze`` once per resource and
-``AnalyzeStack`` once at the end. This module does exactly that over the generated stubs
+``AnalyzeStack`` once at the end. This module does exactly that over the protobuf stubs
 shipped in the ``pulumi`` package, so a rule behaves the same here as under ``pulumi up``.
 """
 
