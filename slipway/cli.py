@@ -1,11 +1,15 @@
 """The `slipway` command line: thin commands; the logic lives in importable modules.
 
-Each command module exposes `register(app)`; adding a command is one line here.
+Each command module exposes `register(app)`; adding a command is one line here. Command
+modules import heavy things (Pulumi, the stacks) inside their functions, so `slipway check`
+does not pay for what `slipway preview` needs.
 """
 
 from __future__ import annotations
 
 import typer
+
+from slipway.commands import check, deploy, preview, strategy
 
 app = typer.Typer(
     name="slipway",
@@ -21,16 +25,5 @@ def main() -> None:
     """Deploy microservices with Pulumi: offline preview, policy checks, diffs."""
 
 
-def _register() -> None:
-    from slipway.commands import preview
-
-    preview.register(app)
-
-    from slipway.commands import deploy
-
-    deploy.register(app)
-    __import__("slipway.commands.check", fromlist=["register"]).register(app)
-    __import__("slipway.commands.strategy", fromlist=["register"]).register(app)
-
-
-_register()
+for command_module in (preview, check, deploy, strategy):
+    command_module.register(app)
