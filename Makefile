@@ -12,7 +12,7 @@ K8S_VERSION := 1.33.0
 CI_OUT := build/ci
 STACKS := dev staging prod
 
-.PHONY: preview test lint unit render validate checkov setup clean
+.PHONY: preview test lint unit render validate checkov setup policy-venv bench clean
 
 setup: $(STAMP)
 
@@ -57,6 +57,19 @@ validate: render
 ## Checkov's Kubernetes checks; skips, each with its reason, live in .checkov.yaml.
 checkov: render $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d $(CI_OUT)
+
+## The policy pack's own venv, as `pulumi ... --policy-pack policies` expects it.
+policy-venv: policies/venv/.installed
+
+policies/venv/.installed: policies/requirements.txt
+	@test -x policies/venv/bin/python || $(PYTHON) -m venv policies/venv
+	policies/venv/bin/pip install $(PIP_FLAGS) -r policies/requirements.txt
+	@touch $@
+
+## Speed figures (not part of `make test`: timings belong in benchmarks, not in tests).
+bench: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/python benchmarks/check_vs_checkov.py
+	$(BIN)/python benchmarks/fleet.py
 
 clean:
 	rm -rf build
