@@ -77,9 +77,7 @@ def _eks_cluster(name: str, inputs: dict) -> dict:
         "name": cluster,
         "arn": _arn("eks", region, f"cluster/{cluster}"),
         "endpoint": f"https://{h}.gr7.{region}.eks.amazonaws.com",
-        "certificateAuthority": {
-            "data": base64.b64encode(f"mock-ca:{cluster}".encode()).decode()
-        },
+        "certificateAuthority": {"data": base64.b64encode(f"mock-ca:{cluster}".encode()).decode()},
         "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{h}"}]}],
         "status": "ACTIVE",
     }
