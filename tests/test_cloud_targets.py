@@ -27,12 +27,25 @@ def prod_config(
     extra_targets: list[dict] | None = None, evacuate: str | None = None
 ) -> StackConfig:
     targets = [
-        {"name": "aws-us-east-1", "cloud": "aws", "region": "us-east-1",
-         "cluster": {"vpcCidr": "10.10.0.0/16"}},
-        {"name": "aws-eu-west-1", "cloud": "aws", "region": "eu-west-1",
-         "cluster": {"vpcCidr": "10.20.0.0/16"}},
-        {"name": "gcp-europe-west1", "cloud": "gcp", "region": "europe-west1",
-         "project": "slipway-prod", "cluster": {"vpcCidr": "10.30.0.0/16"}},
+        {
+            "name": "aws-us-east-1",
+            "cloud": "aws",
+            "region": "us-east-1",
+            "cluster": {"vpcCidr": "10.10.0.0/16"},
+        },
+        {
+            "name": "aws-eu-west-1",
+            "cloud": "aws",
+            "region": "eu-west-1",
+            "cluster": {"vpcCidr": "10.20.0.0/16"},
+        },
+        {
+            "name": "gcp-europe-west1",
+            "cloud": "gcp",
+            "region": "europe-west1",
+            "project": "slipway-prod",
+            "cluster": {"vpcCidr": "10.30.0.0/16"},
+        },
         *(extra_targets or []),
     ]
     for t in targets:
@@ -67,8 +80,14 @@ def test_one_aws_target_builds_cluster_nodes_registry_and_provider() -> None:
     got: dict[str, CloudTarget] = {}
     run(lambda: got.setdefault("t", build_cloud_target(stack.targets[0], stack, SERVICES, None)))
     names = {r.name for r in mon.registered}
-    for expected in ("aws-us-east-1-aws", "aws-us-east-1-cluster", "aws-us-east-1-nodes",
-                     "aws-us-east-1-k8s", "aws-us-east-1-ecr-orders", "aws-us-east-1-ecr-payments"):
+    for expected in (
+        "aws-us-east-1-aws",
+        "aws-us-east-1-cluster",
+        "aws-us-east-1-nodes",
+        "aws-us-east-1-k8s",
+        "aws-us-east-1-ecr-orders",
+        "aws-us-east-1-ecr-payments",
+    ):
         assert expected in names, f"{expected} missing from {sorted(names)}"
     assert set(got["t"].images) == set(SERVICES)
 
@@ -81,8 +100,9 @@ def test_every_target_resource_uses_the_target_provider() -> None:
                 expected = "global-aws" if r.name.startswith("global-dns") else "aws-us-east-1-aws"
             else:
                 expected = next(
-                    f"{t}-{t.split('-')[0]}" for t in
-                    ("aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1") if r.name.startswith(t)
+                    f"{t}-{t.split('-')[0]}"
+                    for t in ("aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1")
+                    if r.name.startswith(t)
                 )
             assert f"::{expected}::" in r.provider, f"{r.urn} uses provider {r.provider!r}"
 
@@ -95,27 +115,48 @@ def test_prod_builds_two_eks_one_gke_and_health_checked_records() -> None:
     assert len(mon.of_type("gcp:container/nodePool:NodePool")) == 1
     records = mon.of_type("aws:route53/record:Record")
     assert {r.inputs["setIdentifier"] for r in records} == {
-        "aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1"}
+        "aws-us-east-1",
+        "aws-eu-west-1",
+        "gcp-europe-west1",
+    }
     for r in records:
         assert r.inputs.get("healthCheckId"), f"{r.urn} has no health check"
-    regions = {r.inputs["setIdentifier"]: r.inputs["latencyRoutingPolicies"][0]["region"]
-               for r in records}
+    regions = {
+        r.inputs["setIdentifier"]: r.inputs["latencyRoutingPolicies"][0]["region"] for r in records
+    }
     assert regions["gcp-europe-west1"] == "eu-west-3", regions
 
 
 def test_stateful_resources_are_protected_in_prod() -> None:
     mon = build_all(prod_config())
-    for type_ in ("aws:kms/key:Key", "aws:ecr/repository:Repository", "gcp:kms/cryptoKey:CryptoKey",
-                  "gcp:artifactregistry/repository:Repository", "aws:route53/zone:Zone"):
+    for type_ in (
+        "aws:kms/key:Key",
+        "aws:ecr/repository:Repository",
+        "gcp:kms/cryptoKey:CryptoKey",
+        "gcp:artifactregistry/repository:Repository",
+        "aws:route53/zone:Zone",
+    ):
         for r in mon.of_type(type_):
             assert r.protect, f"{r.urn} is not protected in prod"
 
 
 def test_adding_a_target_only_adds_resources() -> None:
     before = snapshot(build_all(prod_config()))
-    after = snapshot(build_all(prod_config([
-        {"name": "gcp-us-central1", "cloud": "gcp", "region": "us-central1",
-         "project": "slipway-prod", "cluster": {"vpcCidr": "10.40.0.0/16"}}])))
+    after = snapshot(
+        build_all(
+            prod_config(
+                [
+                    {
+                        "name": "gcp-us-central1",
+                        "cloud": "gcp",
+                        "region": "us-central1",
+                        "project": "slipway-prod",
+                        "cluster": {"vpcCidr": "10.40.0.0/16"},
+                    }
+                ]
+            )
+        )
+    )
     changed = [u for u in before if u not in after or after[u] != before[u]]
     assert changed == [], f"existing resources changed: {changed}"
     assert len(after) > len(before)
@@ -123,9 +164,20 @@ def test_adding_a_target_only_adds_resources() -> None:
 
 def test_adding_an_aws_target_changes_only_the_replication_configuration() -> None:
     before = snapshot(build_all(prod_config()))
-    after = snapshot(build_all(prod_config([
-        {"name": "aws-ap-southeast-1", "cloud": "aws", "region": "ap-southeast-1",
-         "cluster": {"vpcCidr": "10.50.0.0/16"}}])))
+    after = snapshot(
+        build_all(
+            prod_config(
+                [
+                    {
+                        "name": "aws-ap-southeast-1",
+                        "cloud": "aws",
+                        "region": "ap-southeast-1",
+                        "cluster": {"vpcCidr": "10.50.0.0/16"},
+                    }
+                ]
+            )
+        )
+    )
     changed = sorted(u for u in before if u not in after or after[u] != before[u])
     assert [u.rsplit("::", 1)[1] for u in changed] == ["prod-ecr-replication-config"], changed
 
@@ -141,16 +193,36 @@ def test_evacuating_a_target_removes_only_its_dns_records() -> None:
 
 
 def test_gcp_target_needs_a_region_with_a_latency_mapping() -> None:
-    stack = prod_config([{"name": "gcp-mars", "cloud": "gcp", "region": "mars-north1",
-                          "project": "p", "cluster": {"vpcCidr": "10.60.0.0/16"}}])
+    stack = prod_config(
+        [
+            {
+                "name": "gcp-mars",
+                "cloud": "gcp",
+                "region": "mars-north1",
+                "project": "p",
+                "cluster": {"vpcCidr": "10.60.0.0/16"},
+            }
+        ]
+    )
     install()
     with pytest.raises(BadInput, match="mars-north1"):
         run(lambda: build_cloud_target(stack.targets[-1], stack, SERVICES, None))
 
 
 def test_existing_target_is_refused() -> None:
-    stack = StackConfig.model_validate({"environment": "dev", "targets": [
-        {"name": "local", "cloud": "existing", "region": "local", "kubeconfigContext": "kind"}]})
+    stack = StackConfig.model_validate(
+        {
+            "environment": "dev",
+            "targets": [
+                {
+                    "name": "local",
+                    "cloud": "existing",
+                    "region": "local",
+                    "kubeconfigContext": "kind",
+                }
+            ],
+        }
+    )
     with pytest.raises(BadInput, match="existing"):
         build_cloud_target(stack.targets[0], stack, SERVICES, None)
 
@@ -161,12 +233,16 @@ def test_gke_ranges_are_disjoint_and_inside_the_target_cidr() -> None:
     r = gke_ranges("10.30.0.0/16")
     nets = [ipaddress.IPv4Network(v) for v in r.values()]
     assert all(n.subnet_of(ipaddress.IPv4Network("10.30.0.0/16")) for n in nets), r
-    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1:]), r
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :]), r
 
 
 def test_no_domain_means_no_global_traffic() -> None:
-    stack = StackConfig.model_validate({"environment": "prod", "targets": [
-        {"name": "aws-us-east-1", "cloud": "aws", "region": "us-east-1"}]})
+    stack = StackConfig.model_validate(
+        {
+            "environment": "prod",
+            "targets": [{"name": "aws-us-east-1", "cloud": "aws", "region": "us-east-1"}],
+        }
+    )
     assert build_global_traffic(stack, [], ["orders"], None) is None
 
 
@@ -181,8 +257,14 @@ def build_target_with_extras(stack: StackConfig, index: int) -> RecordingMonitor
         build_exposure(ct, stack, [ROUTE], None)
         store = build_secret_store(ct, stack, "shop", None)
         assert build_secret_store(ct, stack, "shop", None) is store
-        build_external_secret(ct, stack, store, "payments",
-                              [RemoteSecret(key="DB", remote_name="prod/payments/db")], None)
+        build_external_secret(
+            ct,
+            stack,
+            store,
+            "payments",
+            [RemoteSecret(key="DB", remote_name="prod/payments/db")],
+            None,
+        )
 
     run(program)
     return mon
@@ -202,7 +284,8 @@ def test_gcp_entry_point_uses_the_reserved_static_address() -> None:
     mon = build_target_with_extras(prod_config(), 2)
     gw = mon.one("kubernetes:gateway.networking.k8s.io/v1:Gateway")
     assert gw.inputs["spec"]["addresses"] == [
-        {"type": "NamedAddress", "value": "prod-gcp-europe-west1-ingress"}], gw.urn
+        {"type": "NamedAddress", "value": "prod-gcp-europe-west1-ingress"}
+    ], gw.urn
     assert gw.inputs["spec"]["gatewayClassName"] == "gke-l7-regional-external-managed"
 
 
@@ -236,12 +319,19 @@ def test_replication_from_the_first_aws_region_to_the_others() -> None:
 
 
 def test_exposure_without_a_domain_is_bad_input() -> None:
-    stack = StackConfig.model_validate({"environment": "prod", "targets": [
-        {"name": "aws-us-east-1", "cloud": "aws", "region": "us-east-1"}]})
+    stack = StackConfig.model_validate(
+        {
+            "environment": "prod",
+            "targets": [{"name": "aws-us-east-1", "cloud": "aws", "region": "us-east-1"}],
+        }
+    )
     install()
     with pytest.raises(BadInput, match=r"dns\.domain"):
-        run(lambda: build_exposure(
-            build_cloud_target(stack.targets[0], stack, SERVICES, None), stack, [ROUTE], None))
+        run(
+            lambda: build_exposure(
+                build_cloud_target(stack.targets[0], stack, SERVICES, None), stack, [ROUTE], None
+            )
+        )
 
 
 def test_prod_cloud_resources_pass_every_rule_of_the_policy_pack() -> None:
@@ -273,15 +363,22 @@ def test_prod_cloud_resources_pass_every_rule_of_the_policy_pack() -> None:
             ct = build_cloud_target(t, stack, SERVICES, None)
             build_exposure(ct, stack, [ROUTE], None)
             store = build_secret_store(ct, stack, "shop", None)
-            build_external_secret(ct, stack, store, "payments",
-                                  [RemoteSecret(key="DB", remote_name="prod/payments/db")], None)
+            build_external_secret(
+                ct,
+                stack,
+                store,
+                "payments",
+                [RemoteSecret(key="DB", remote_name="prod/payments/db")],
+                None,
+            )
             built.append(ct)
         build_registry_replication(stack, built)
         build_global_traffic(stack, built, ["orders"], None)
 
     run(program)
     config = json.loads(
-        (Path(__file__).parent.parent / "policies" / "config" / "prod.json").read_text())
+        (Path(__file__).parent.parent / "policies" / "config" / "prod.json").read_text()
+    )
     by_urn = {r.urn: r for r in mon.registered}
 
     def provider(r):  # type: ignore[no-untyped-def]
@@ -298,14 +395,21 @@ def test_prod_cloud_resources_pass_every_rule_of_the_policy_pack() -> None:
         if isinstance(pol, ResourceValidationPolicy):
             fns = pol.validate if isinstance(pol.validate, list) else [pol.validate]
             for r in mon.registered:
-                args = ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, options(r),
-                                              provider(r), conf)
+                args = ResourceValidationArgs(
+                    r.type, r.inputs, r.urn, r.name, options(r), provider(r), conf
+                )
                 for fn in fns:
                     fn(args, lambda m, u=None, p=pol.name, urn=r.urn: found.append((p, urn, m)))
         elif isinstance(pol, StackValidationPolicy):
             if not resources:
-                resources = [PolicyResource(r.type, r.inputs, r.urn, r.name, options(r),
-                                            provider(r), None, [], {}) for r in mon.registered]
-            pol.validate(StackValidationArgs(resources, conf),
-                         lambda m, u=None, p=pol.name: found.append((p, u or "", m)))
+                resources = [
+                    PolicyResource(
+                        r.type, r.inputs, r.urn, r.name, options(r), provider(r), None, [], {}
+                    )
+                    for r in mon.registered
+                ]
+            pol.validate(
+                StackValidationArgs(resources, conf),
+                lambda m, u=None, p=pol.name: found.append((p, u or "", m)),
+            )
     assert found == [], found

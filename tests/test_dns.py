@@ -18,18 +18,27 @@ def mon() -> RecordingMonitor:
 
 def endpoints(evacuated: str | None = None) -> list[DnsEndpoint]:
     return [
-        DnsEndpoint(target="aws-us-east-1", addresses=["203.0.113.1", "203.0.113.2"],
-                    latency_region="us-east-1", evacuated=evacuated == "aws-us-east-1"),
-        DnsEndpoint(target="gcp-europe-west1", addresses=["203.0.113.9"],
-                    latency_region="eu-west-3", weight=50,
-                    evacuated=evacuated == "gcp-europe-west1"),
+        DnsEndpoint(
+            target="aws-us-east-1",
+            addresses=["203.0.113.1", "203.0.113.2"],
+            latency_region="us-east-1",
+            evacuated=evacuated == "aws-us-east-1",
+        ),
+        DnsEndpoint(
+            target="gcp-europe-west1",
+            addresses=["203.0.113.9"],
+            latency_region="eu-west-3",
+            weight=50,
+            evacuated=evacuated == "gcp-europe-west1",
+        ),
     ]
 
 
 def build(mon: RecordingMonitor, **kw: object) -> None:
     kw.setdefault("endpoints", endpoints())
-    args = GlobalTrafficArgs(domain="shop.example.com", services=["orders", "cart"], tags=TAGS,
-                             **kw)
+    args = GlobalTrafficArgs(
+        domain="shop.example.com", services=["orders", "cart"], tags=TAGS, **kw
+    )
     run(lambda: GlobalTraffic("global-dns", args))
 
 
@@ -37,8 +46,11 @@ def test_a_latency_record_per_service_and_target_with_health_check(mon: Recordin
     build(mon)
     records = mon.of_type("aws:route53/record:Record")
     got = {(r.inputs["name"], r.inputs["setIdentifier"]) for r in records}
-    assert got == {(f"{s}.shop.example.com", t) for s in ("orders", "cart")
-                   for t in ("aws-us-east-1", "gcp-europe-west1")}
+    assert got == {
+        (f"{s}.shop.example.com", t)
+        for s in ("orders", "cart")
+        for t in ("aws-us-east-1", "gcp-europe-west1")
+    }
     for r in records:
         assert r.inputs["healthCheckId"] == f"global-dns-{r.inputs['setIdentifier']}-health-id"
         assert r.inputs["latencyRoutingPolicies"], r.urn
@@ -69,7 +81,8 @@ def test_existing_zone_is_used_by_id(mon: RecordingMonitor) -> None:
     build(mon, zone_id="Z123EXISTING")
     assert mon.of_type("aws:route53/zone:Zone") == []
     assert {r.inputs["zoneId"] for r in mon.of_type("aws:route53/record:Record")} == {
-        "Z123EXISTING"}
+        "Z123EXISTING"
+    }
 
 
 def test_evacuated_target_loses_its_records_but_keeps_its_health_check(
@@ -83,24 +96,38 @@ def test_evacuated_target_loses_its_records_but_keeps_its_health_check(
 
 def test_weighted_routing_uses_target_weights(mon: RecordingMonitor) -> None:
     build(mon, routing="weighted")
-    weights = {r.inputs["setIdentifier"]: r.inputs["weightedRoutingPolicies"][0]["weight"]
-               for r in mon.of_type("aws:route53/record:Record")}
+    weights = {
+        r.inputs["setIdentifier"]: r.inputs["weightedRoutingPolicies"][0]["weight"]
+        for r in mon.of_type("aws:route53/record:Record")
+    }
     assert weights == {"aws-us-east-1": 100, "gcp-europe-west1": 50}
 
 
 def test_failover_routing_has_one_primary_and_one_secondary(mon: RecordingMonitor) -> None:
     build(mon, routing="failover")
-    roles = sorted(r.inputs["failoverRoutingPolicies"][0]["type"]
-                   for r in mon.of_type("aws:route53/record:Record")
-                   if r.inputs["name"].startswith("orders."))
+    roles = sorted(
+        r.inputs["failoverRoutingPolicies"][0]["type"]
+        for r in mon.of_type("aws:route53/record:Record")
+        if r.inputs["name"].startswith("orders.")
+    )
     assert roles == ["PRIMARY", "SECONDARY"]
 
 
 def test_evacuating_every_target_is_refused() -> None:
     with pytest.raises(ValidationError, match="keep at least one"):
-        GlobalTrafficArgs(domain="d.example.com", services=["a"], tags=TAGS,
-                          endpoints=[DnsEndpoint(target="a", addresses=["203.0.113.1"],
-                                                 latency_region="us-east-1", evacuated=True)])
+        GlobalTrafficArgs(
+            domain="d.example.com",
+            services=["a"],
+            tags=TAGS,
+            endpoints=[
+                DnsEndpoint(
+                    target="a",
+                    addresses=["203.0.113.1"],
+                    latency_region="us-east-1",
+                    evacuated=True,
+                )
+            ],
+        )
 
 
 def test_repeated_target_is_refused() -> None:

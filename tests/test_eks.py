@@ -48,8 +48,9 @@ def test_public_endpoint_only_with_its_allow_list(mon: RecordingMonitor) -> None
 
 def test_open_internet_allow_list_is_refused() -> None:
     with pytest.raises(ValidationError, match="opens the API to the internet"):
-        EksClusterArgs(region="us-east-1", cluster_name="x", tags=TAGS,
-                       public_access_cidrs=["0.0.0.0/0"])
+        EksClusterArgs(
+            region="us-east-1", cluster_name="x", tags=TAGS, public_access_cidrs=["0.0.0.0/0"]
+        )
 
 
 def test_secrets_encrypted_with_a_rotating_key(mon: RecordingMonitor) -> None:
@@ -130,8 +131,12 @@ def test_missing_cost_center_tag_is_refused() -> None:
 
 def test_zones_of_another_region_are_refused() -> None:
     with pytest.raises(ValidationError, match="not zones of region"):
-        EksClusterArgs(region="us-east-1", cluster_name="x", tags=TAGS,
-                       availability_zones=["eu-west-1a", "eu-west-1b", "eu-west-1c"])
+        EksClusterArgs(
+            region="us-east-1",
+            cluster_name="x",
+            tags=TAGS,
+            availability_zones=["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+        )
 
 
 def test_subnet_plan_is_disjoint() -> None:

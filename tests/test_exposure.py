@@ -19,10 +19,14 @@ def mon() -> RecordingMonitor:
 
 def build(mon: RecordingMonitor, routes: list[PublicRoute] | None = None, **kw: object) -> None:
     if routes is None:
-        routes = [PublicRoute(service="orders", namespace="shop",
-                              hostname="orders.shop.example.com", port=8080)]
-    args = ExposureArgs(gateway_class_name="eg", domain="shop.example.com", routes=routes,
-                        tags=TAGS, **kw)
+        routes = [
+            PublicRoute(
+                service="orders", namespace="shop", hostname="orders.shop.example.com", port=8080
+            )
+        ]
+    args = ExposureArgs(
+        gateway_class_name="eg", domain="shop.example.com", routes=routes, tags=TAGS, **kw
+    )
     run(lambda: Exposure("aws-us-east-1-exposure", args))
 
 
@@ -56,26 +60,42 @@ def test_route_per_public_service_defaults_to_the_service(mon: RecordingMonitor)
     r = mon.one(f"{CR}:HTTPRoute", "aws-us-east-1-exposure-route-shop-orders")
     spec = r.inputs["spec"]
     assert spec["hostnames"] == ["orders.shop.example.com"], r.urn
-    assert spec["parentRefs"][0] == {"name": "public", "namespace": "gateway",
-                                     "sectionName": "https"}, r.urn
+    assert spec["parentRefs"][0] == {
+        "name": "public",
+        "namespace": "gateway",
+        "sectionName": "https",
+    }, r.urn
     assert spec["rules"][0]["backendRefs"] == [{"name": "orders", "port": 8080, "weight": 1}]
     labels = r.inputs["metadata"]["labels"]
     assert labels["app.kubernetes.io/name"] == "orders" and labels["team"] == "platform", r.urn
 
 
 def test_backend_refs_argument_carries_canary_weights(mon: RecordingMonitor) -> None:
-    build(mon, routes=[PublicRoute(
-        service="orders", namespace="shop", hostname="orders.shop.example.com",
-        backend_refs=[BackendRef(name="orders-stable", port=80, weight=90),
-                      BackendRef(name="orders-canary", port=80, weight=10)])])
+    build(
+        mon,
+        routes=[
+            PublicRoute(
+                service="orders",
+                namespace="shop",
+                hostname="orders.shop.example.com",
+                backend_refs=[
+                    BackendRef(name="orders-stable", port=80, weight=90),
+                    BackendRef(name="orders-canary", port=80, weight=10),
+                ],
+            )
+        ],
+    )
     r = mon.one(f"{CR}:HTTPRoute", "aws-us-east-1-exposure-route-shop-orders")
     weights = {b["name"]: b["weight"] for b in r.inputs["spec"]["rules"][0]["backendRefs"]}
     assert weights == {"orders-stable": 90, "orders-canary": 10}, r.urn
 
 
 def test_static_address_and_load_balancer_annotations(mon: RecordingMonitor) -> None:
-    build(mon, addresses=["prod-gcp-ingress"],
-          infrastructure_annotations={"service.beta.kubernetes.io/x": "y"})
+    build(
+        mon,
+        addresses=["prod-gcp-ingress"],
+        infrastructure_annotations={"service.beta.kubernetes.io/x": "y"},
+    )
     spec = mon.one(f"{CR}:Gateway").inputs["spec"]
     assert spec["addresses"] == [{"type": "NamedAddress", "value": "prod-gcp-ingress"}]
     assert spec["infrastructure"]["annotations"] == {"service.beta.kubernetes.io/x": "y"}
@@ -89,18 +109,32 @@ def test_gateway_namespace_enforces_restricted_pod_security(mon: RecordingMonito
 
 def test_host_outside_the_domain_is_refused() -> None:
     with pytest.raises(ValidationError, match="not under the listener domain"):
-        ExposureArgs(gateway_class_name="eg", domain="shop.example.com", tags=TAGS, routes=[
-            PublicRoute(service="a", namespace="n", hostname="a.other.example.org")])
+        ExposureArgs(
+            gateway_class_name="eg",
+            domain="shop.example.com",
+            tags=TAGS,
+            routes=[PublicRoute(service="a", namespace="n", hostname="a.other.example.org")],
+        )
 
 
 def test_all_zero_weights_are_refused() -> None:
     with pytest.raises(ValidationError, match="send no traffic"):
-        PublicRoute(service="a", namespace="n", hostname="a.shop.example.com",
-                    backend_refs=[BackendRef(name="a", port=80, weight=0)])
+        PublicRoute(
+            service="a",
+            namespace="n",
+            hostname="a.shop.example.com",
+            backend_refs=[BackendRef(name="a", port=80, weight=0)],
+        )
 
 
 def test_shared_host_name_is_refused() -> None:
     with pytest.raises(ValidationError, match="more than one route"):
-        ExposureArgs(gateway_class_name="eg", domain="shop.example.com", tags=TAGS, routes=[
-            PublicRoute(service="a", namespace="n", hostname="x.shop.example.com"),
-            PublicRoute(service="b", namespace="n", hostname="x.shop.example.com")])
+        ExposureArgs(
+            gateway_class_name="eg",
+            domain="shop.example.com",
+            tags=TAGS,
+            routes=[
+                PublicRoute(service="a", namespace="n", hostname="x.shop.example.com"),
+                PublicRoute(service="b", namespace="n", hostname="x.shop.example.com"),
+            ],
+        )

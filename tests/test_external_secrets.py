@@ -28,25 +28,46 @@ def mon() -> RecordingMonitor:
 
 def build_aws(mon: RecordingMonitor) -> None:
     def program() -> None:
-        store = SecretStore("use1-shop-secrets", SecretStoreArgs(
-            cloud="aws", namespace="shop", region="us-east-1", tags=TAGS,
-            name_prefix="prod-aws-us-east-1",
-            oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.x/id/ABC",
-            oidc_issuer="oidc.eks.x/id/ABC"))
-        ExternalSecret("use1-payments-external",
-                       ExternalSecretArgs(service="payments", secrets=SECRETS, tags=TAGS), store)
+        store = SecretStore(
+            "use1-shop-secrets",
+            SecretStoreArgs(
+                cloud="aws",
+                namespace="shop",
+                region="us-east-1",
+                tags=TAGS,
+                name_prefix="prod-aws-us-east-1",
+                oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.x/id/ABC",
+                oidc_issuer="oidc.eks.x/id/ABC",
+            ),
+        )
+        ExternalSecret(
+            "use1-payments-external",
+            ExternalSecretArgs(service="payments", secrets=SECRETS, tags=TAGS),
+            store,
+        )
 
     run(program)
 
 
 def build_gcp(mon: RecordingMonitor) -> None:
     def program() -> None:
-        store = SecretStore("ew1-shop-secrets", SecretStoreArgs(
-            cloud="gcp", namespace="shop", region="europe-west1", tags=TAGS,
-            name_prefix="prod-gcp-europe-west1", project="slipway-prod",
-            cluster_name="prod-gcp-europe-west1"))
-        ExternalSecret("ew1-payments-external",
-                       ExternalSecretArgs(service="payments", secrets=SECRETS, tags=TAGS), store)
+        store = SecretStore(
+            "ew1-shop-secrets",
+            SecretStoreArgs(
+                cloud="gcp",
+                namespace="shop",
+                region="europe-west1",
+                tags=TAGS,
+                name_prefix="prod-gcp-europe-west1",
+                project="slipway-prod",
+                cluster_name="prod-gcp-europe-west1",
+            ),
+        )
+        ExternalSecret(
+            "ew1-payments-external",
+            ExternalSecretArgs(service="payments", secrets=SECRETS, tags=TAGS),
+            store,
+        )
 
     run(program)
 
@@ -61,7 +82,8 @@ def test_aws_store_uses_irsa_pinned_to_its_service_account(mon: RecordingMonitor
     assert cond["oidc.eks.x/id/ABC:aud"] == "sts.amazonaws.com"
     sa = mon.one("kubernetes:core/v1:ServiceAccount")
     assert sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
-        role.inputs["name"]), sa.urn
+        role.inputs["name"]
+    ), sa.urn
     store = mon.one(f"{ESO}:SecretStore")
     aws = store.inputs["spec"]["provider"]["aws"]
     assert aws["service"] == "SecretsManager" and aws["region"] == "us-east-1", store.urn
@@ -73,10 +95,12 @@ def test_aws_grant_reads_exactly_the_named_secrets(mon: RecordingMonitor) -> Non
     pol = json.loads(mon.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
     stmt = pol["Statement"][0]
     assert stmt["Resource"] == [
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/payments/db-??????"]
-    assert "*" not in stmt["Action"] and all(a.startswith("secretsmanager:Get")
-                                             or a.startswith("secretsmanager:Describe")
-                                             for a in stmt["Action"])
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/payments/db-??????"
+    ]
+    assert "*" not in stmt["Action"] and all(
+        a.startswith("secretsmanager:Get") or a.startswith("secretsmanager:Describe")
+        for a in stmt["Action"]
+    )
 
 
 def test_external_secret_syncs_into_an_owned_secret(mon: RecordingMonitor) -> None:
@@ -85,8 +109,12 @@ def test_external_secret_syncs_into_an_owned_secret(mon: RecordingMonitor) -> No
     spec = es.inputs["spec"]
     assert spec["secretStoreRef"] == {"name": "slipway", "kind": "SecretStore"}, es.urn
     assert spec["target"]["name"] == "payments-external", es.urn
-    assert spec["data"] == [{"secretKey": "DB_PASSWORD",
-                             "remoteRef": {"key": "prod/payments/db", "property": "password"}}]
+    assert spec["data"] == [
+        {
+            "secretKey": "DB_PASSWORD",
+            "remoteRef": {"key": "prod/payments/db", "property": "password"},
+        }
+    ]
     assert es.inputs["metadata"]["namespace"] == "shop", es.urn
 
 
@@ -101,7 +129,8 @@ def test_gcp_store_uses_workload_identity(mon: RecordingMonitor) -> None:
     assert gcpsm["auth"]["workloadIdentity"]["clusterName"] == "prod-gcp-europe-west1"
     sa = mon.one("kubernetes:core/v1:ServiceAccount")
     assert sa.inputs["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].endswith(
-        "@slipway-prod.iam.gserviceaccount.com"), sa.urn
+        "@slipway-prod.iam.gserviceaccount.com"
+    ), sa.urn
 
 
 def test_gcp_grant_is_per_secret_accessor(mon: RecordingMonitor) -> None:
@@ -114,8 +143,9 @@ def test_gcp_grant_is_per_secret_accessor(mon: RecordingMonitor) -> None:
 
 def test_aws_store_without_oidc_is_refused() -> None:
     with pytest.raises(ValidationError, match="IRSA"):
-        SecretStoreArgs(cloud="aws", namespace="shop", region="us-east-1", tags=TAGS,
-                        name_prefix="p")
+        SecretStoreArgs(
+            cloud="aws", namespace="shop", region="us-east-1", tags=TAGS, name_prefix="p"
+        )
 
 
 def test_repeated_secret_key_is_refused() -> None:

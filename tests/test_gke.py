@@ -126,8 +126,14 @@ def test_key_protected_in_prod(mon: RecordingMonitor) -> None:
 
 def test_overlapping_ranges_are_refused() -> None:
     with pytest.raises(ValidationError, match="overlaps"):
-        GkeClusterArgs(project="p", region="europe-west1", cluster_name="x", tags=TAGS,
-                       subnet_cidr="10.0.0.0/16", pods_cidr="10.0.128.0/17")
+        GkeClusterArgs(
+            project="p",
+            region="europe-west1",
+            cluster_name="x",
+            tags=TAGS,
+            subnet_cidr="10.0.0.0/16",
+            pods_cidr="10.0.128.0/17",
+        )
 
 
 def test_urns_are_pinned(mon: RecordingMonitor) -> None:

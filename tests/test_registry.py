@@ -83,11 +83,13 @@ def test_repositories_not_protected_outside_prod(mon: RecordingMonitor) -> None:
 
 
 def test_replication_to_the_other_regions(mon: RecordingMonitor) -> None:
-    run(lambda: EcrReplication(
-        "prod-ecr-replication",
-        EcrReplicationArgs(source_region="us-east-1", destination_regions=["eu-west-1"]),
-        registry_id="123456789012",
-    ))
+    run(
+        lambda: EcrReplication(
+            "prod-ecr-replication",
+            EcrReplicationArgs(source_region="us-east-1", destination_regions=["eu-west-1"]),
+            registry_id="123456789012",
+        )
+    )
     cfg = mon.one("aws:ecr/replicationConfiguration:ReplicationConfiguration")
     rule = cfg.inputs["replicationConfiguration"]["rules"][0]
     assert rule["destinations"] == [{"region": "eu-west-1", "registryId": "123456789012"}], cfg.urn
@@ -110,8 +112,9 @@ def test_artifact_registry_cmek_immutable_cleanup(mon: RecordingMonitor) -> None
     def program() -> object:
         reg = ArtifactRegistry(
             "ew1-registry",
-            ArtifactRegistryArgs(project="slipway-prod", region="europe-west1", tags=TAGS,
-                                 protect=True),
+            ArtifactRegistryArgs(
+                project="slipway-prod", region="europe-west1", tags=TAGS, protect=True
+            ),
         )
         return reg.url.apply(lambda u: out.setdefault("url", u))
 
