@@ -156,3 +156,30 @@ def test_a_folder_without_manifests_exits_2(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("nothing to check")
     result = _check(str(tmp_path))
     assert result.exit_code == 2 and "no *.yaml or *.yml files" in result.output
+
+
+@pytest.mark.parametrize(
+    ("registry", "allowed"),
+    [
+        ("registry.example.com/shop", True),
+        ("ghcr.io/acme", True),
+        ("europe-west1-docker.pkg.dev/acme/services", True),
+        ("docker.io/library", False),
+        ("", False),  # an unqualified name is Docker Hub
+    ],
+)
+def test_prod_config_accepts_managed_registries_and_refuses_docker_hub(
+    tmp_path: Path, registry: str, allowed: bool
+) -> None:
+    text = HARDENED.read_text()
+    image = next(
+        line.split("image:", 1)[1].strip() for line in text.splitlines() if "image:" in line
+    )
+    repo_path = image.split("@", 1)[0].rsplit(":", 1)[0]
+    name = repo_path.rsplit("/", 1)[-1]
+    moved = image.replace(repo_path, f"{registry}/{name}" if registry else name)
+    f = tmp_path / "svc.yaml"
+    f.write_text(text.replace(image, moved))
+    result = _check(str(f))
+    assert (result.exit_code == 0) is allowed, result.output
+    assert ("image-allowed-registries" in result.output) is not allowed
