@@ -150,3 +150,19 @@ def test_json_format_summarises(cli, project: Path) -> None:
     start = result.output.index("{")
     summary = json.loads(result.output[start:])
     assert summary["stack"] == "dev" and summary["resources"] > 20
+
+
+def test_render_directory_switches_the_provider_to_yaml_output(project: Path) -> None:
+    rendered = pv.render(
+        project, "dev", config_overrides={"slipway:render": '{"yamlDirectory": "build/rendered"}'}
+    )
+    (provider,) = [r for r in rendered.records if r.type == "pulumi:providers:kubernetes"]
+    assert provider.inputs["renderYamlToDirectory"] == "build/rendered/local"
+    assert provider.inputs["context"] == "kind-slipway"
+
+
+def test_without_render_directory_the_provider_applies_to_the_cluster(project: Path) -> None:
+    (provider,) = [
+        r for r in pv.render(project, "dev").records if r.type == "pulumi:providers:kubernetes"
+    ]
+    assert "renderYamlToDirectory" not in provider.inputs
