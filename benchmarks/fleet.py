@@ -162,7 +162,7 @@ def service_doc(i: int, count: int, rng: random.Random) -> dict[str, Any]:
 
 def write_fleet(dest: Path, count: int, seed: int = SEED) -> Path:
     """A project copy at `dest` whose catalog holds `count` synthetic services."""
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         src = REPO / name
         if src.is_dir():
@@ -268,47 +268,56 @@ class Run:
     stdout: str
 
 
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(f"{task.path}/children") as f:
+                out.extend(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
 def _tree_rss_kb(root: int) -> int:
     """Resident set size of `root` and all its descendants, from /proc (0 when gone)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status") as f:
-                status = f.read()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        pid = int(entry.name)
-        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
+        total += _rss_kb(pid)
+        todo.extend(_children(pid))
     return total
 
 
-def measure(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+def measure(cmd: list[str], cwd: Path) -> Run:
     """Run `cmd`, returning wall seconds and peak memory of it and its children.
 
     Peak memory is the larger of the process tree's summed RSS, sampled every 50 ms from
     /proc, and the kernel's peak RSS of the largest process (getrusage of the children).
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    peak_kb = 0
-    while proc.poll() is None:
-        peak_kb = max(peak_kb, _tree_rss_kb(proc.pid))
-        time.sleep(0.05)
-    seconds = time.perf_counter() - start
-    stdout, stderr = proc.communicate()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
+        peak_kb = 0
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, _tree_rss_kb(proc.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-4000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
