@@ -11,8 +11,13 @@ API (also used by tests, diffs and benchmarks):
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import glob
 import os
+import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,17 +142,61 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+_FastDumper: type = getattr(yaml, "CSafeDumper", _Dumper)
+
+
+class _CDumper(_FastDumper):  # type: ignore[misc,valid-type]
+    pass
+
+
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
     style = "|" if "\n" in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
 _Dumper.add_representer(str, _str_presenter)
+_CDumper.add_representer(str, _str_presenter)
+
+_ONE_LINE = re.compile(r"[\x20-\x7e]*")
+_BLOCK_LINE = re.compile(r"(?:[\x20-\x7e]*[\x21-\x7e])?")
+
+
+def _plain_text(obj: Any) -> bool:
+    """True when every string in `obj` is printable ASCII and every multi-line one starts
+    with a visible character, has no trailing blanks on any line and does not end in blank
+    lines: libyaml then emits the very bytes PyYAML would.
+
+    Other strings may end up double-quoted, where the two emitters fold lines differently;
+    those objects keep the pure-Python emitter so the output bytes never depend on which
+    emitter ran.
+    """
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\n" in item:
+                if item[0] in " \n" or item.endswith("\n\n"):
+                    return False
+                if not all(map(_BLOCK_LINE.fullmatch, item.split("\n"))):
+                    return False
+            elif not _ONE_LINE.fullmatch(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def to_yaml(obj: Any) -> str:
-    """Block YAML, keys in Kubernetes order, multi-line strings as literal blocks."""
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
+    """Block YAML, keys in Kubernetes order, multi-line strings as literal blocks.
+
+    libyaml's emitter writes it when that gives the same bytes (fleets render thousands of
+    objects; the pure-Python emitter was most of the preview's own time).
+    """
+    dumper = _CDumper if _plain_text(obj) else _Dumper
+    return yaml.dump(obj, Dumper=dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
 def manifests(records: list[Record]) -> dict[str, str]:
@@ -186,19 +235,25 @@ def output_files(
 
 
 def write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Write `files` into a sibling temp dir, then swap it in with renames.
+    """Write `files` into a sibling temp dir, then swap it in.
 
-    A crash before the swap leaves the previous output untouched; the swap itself is two
-    renames on the same filesystem.
+    The swap is one atomic exchange of the two directories (Linux `renameat2`), so a crash at
+    any moment leaves either the complete previous output or the complete new one in place;
+    where the exchange is unavailable it is two renames, and a later run puts back an output
+    a crash left parked between them. Leftovers of killed runs are removed first.
     """
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    _recover(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
     try:
         for rel, data in files.items():
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
+        if out_dir.exists() and _exchange(tmp, out_dir):
+            shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous output
+            return
         old = None
         if out_dir.exists():
             old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
@@ -211,6 +266,51 @@ def write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths; False when the platform cannot (then nothing changed)."""
+    if sys.platform != "linux":
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _recover(out_dir: Path) -> None:
+    """Clean up after runs killed mid-write: put a parked previous output back if the
+    output is missing, and remove temp dirs whose process is gone."""
+    for leftover in sorted(out_dir.parent.glob(f".{glob.escape(out_dir.name)}.*-*")):
+        kind, _, rest = leftover.name[len(out_dir.name) + 2 :].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not out_dir.exists():
+            leftover.rename(out_dir)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def plan_rows(rendered: Rendered) -> list[tuple[str, str, str, int]]:
