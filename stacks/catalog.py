@@ -491,27 +491,36 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and aliases (anchors are a bomb vector)."""
+_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML aliases are not allowed in the catalog", event.start_mark
-            )
-        return super().compose_node(parent, index)
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]
+    """Safe loader (libyaml's parser when present) that refuses duplicate keys; aliases are
+    refused before construction by `_refuse_aliases` (anchors are a bomb vector)."""
 
     def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class refuses it with its mark
+                continue
+            if duplicate:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
-            seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _refuse_aliases(text: str) -> None:
+    """Raise at the first alias, before anything is composed or expanded."""
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases are not allowed in the catalog", event.start_mark
+            )
 
 
 def load_yaml_document(path: Path) -> dict[str, Any]:
@@ -527,6 +536,7 @@ def load_yaml_document(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BadInput(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
     try:
+        _refuse_aliases(text)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
