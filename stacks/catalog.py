@@ -32,6 +32,17 @@ FLAG_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$")
 MAX_DOC_BYTES = 256 * 1024
 
 
+def check_config_keys(config: dict[str, str]) -> dict[str, str]:
+    """Config keys become environment variables (envFrom) and ConfigMap keys: both must
+    accept them, or Kubernetes refuses the object (or silently drops the variable)."""
+    bad = sorted(k for k in config if not ENV_NAME.match(k))
+    if bad:
+        raise ValueError(
+            f"config keys {bad} are not environment variable names ([A-Za-z_][A-Za-z0-9_]*)"
+        )
+    return config
+
+
 class Spec(BaseModel):
     """Base for catalog models: camelCase in YAML, unknown keys rejected, immutable."""
 
@@ -197,6 +208,11 @@ class Track(Spec):
     """default: the service's `version`."""
     config: dict[str, str] = Field(default_factory=dict)
     """Settings merged over the service's `config`, for this slot or track only."""
+
+    @field_validator("config")
+    @classmethod
+    def _config(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_config_keys(v)
 
 
 class Pause(Spec):
@@ -425,6 +441,11 @@ class Service(Spec):
         if not IMAGE_REPO.match(v):
             raise ValueError(f"{v!r} is not an image repository (e.g. ghcr.io/acme/orders)")
         return v
+
+    @field_validator("config")
+    @classmethod
+    def _config(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_config_keys(v)
 
     @field_validator("allow_from")
     @classmethod
