@@ -63,9 +63,12 @@ def render(
     *,
     config_overrides: dict[str, str] | None = None,
     secret_overrides: dict[str, str] | None = None,
+    with_manifests: bool = True,
 ) -> Rendered:
     """Run `__main__.py` of `project_dir` for `stack` under the mock runtime.
 
+    `with_manifests=False` leaves `manifests` empty, for a caller that builds them with
+    `manifests(rendered.records)` while something else runs (the policy pack).
     `secret_overrides` are config values treated as secrets (tests use them to prove values
     never reach the output). Raises BadInput for bad config or catalog.
     """
@@ -104,7 +107,7 @@ def render(
     return Rendered(
         stack=stack,
         records=result.records,
-        manifests=manifests(result.records),
+        manifests=manifests(result.records) if with_manifests else {},
         warnings=warnings,
     )
 

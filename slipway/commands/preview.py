@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -72,13 +74,27 @@ def preview(
     out_dir = out or project_dir / "build" / stack
     try:
         with err.status(f"Rendering stack [bold]{stack}[/] under the mock runtime…"):
-            rendered = pv.render(project_dir, stack)
+            rendered = pv.render(project_dir, stack, with_manifests=False)
         for w in rendered.warnings:
             err.print(f"[yellow]warning:[/] {w}", highlight=False)
         diagnostics = None
-        if not no_policy:
-            with err.status("Running the policy pack over the analyzer protocol…"):
-                diagnostics = _policy(rendered.resources, stack, project_dir)
+        # The program's objects stay alive while the pack runs (in its own process, on the
+        # other core) and this process builds the YAML: keep the collector off them meanwhile.
+        gc.freeze()
+        try:
+            with (
+                err.status("Running the policy pack over the analyzer protocol…"),
+                ThreadPoolExecutor(max_workers=1) as pool,
+            ):
+                judged = (
+                    None
+                    if no_policy
+                    else pool.submit(_policy, rendered.resources, stack, project_dir)
+                )
+                rendered.manifests = pv.manifests(rendered.records)
+                diagnostics = judged.result() if judged else None
+        finally:
+            gc.unfreeze()
         diff = None
         if against:
             from slipway.baseline import load_baseline
