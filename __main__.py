@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pulumi
 
-from stacks import build, config_secret, load_catalog, load_stack_config
+from stacks.build import build
+from stacks.catalog import load_catalog
+from stacks.loader import config_secret, load_stack_config
 
 ROOT = Path(__file__).resolve().parent
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 REQUIRED_TAGS = ("team", "cost-center")
 
 _GCP_LABEL = re.compile(r"^[a-z0-9_-]{0,63}$")
@@ -48,3 +50,24 @@ def short_name(*parts: str, max_len: int = 63) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
     return f"{name[: max_len - 7].rstrip('-')}-{digest}"
+
+
+class NodeBounds(BaseModel):
+    """Size bounds shared by EKS node groups and GKE node pools."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_nodes: int = Field(2, ge=1, le=1000)
+    """Autoscaling lower bound (GKE: over all zones); default: 2."""
+    max_nodes: int = Field(6, ge=1, le=1000)
+    """Autoscaling upper bound (GKE: over all zones); default: 6."""
+    disk_size_gb: int = Field(50, ge=20, le=2000)
+    """Encrypted root/boot disk size; default: 50 GB."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodeBounds:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(
+                f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})"
+            )
+        return self

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cloud_common import check_tags
+from components.cloud_common import NodeBounds, check_tags
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 """Every EKS control-plane log type."""
@@ -26,27 +26,11 @@ LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 _MANAGED = "arn:aws:iam::aws:policy/"
 
 
-class EksNodeGroupArgs(BaseModel):
+class EksNodeGroupArgs(NodeBounds):
     """The managed node group: size bounds and machine shape."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     instance_type: str = "m6i.large"
     """EC2 instance type; default: m6i.large."""
-    min_nodes: int = Field(2, ge=1, le=1000)
-    """Autoscaling lower bound; default: 2."""
-    max_nodes: int = Field(6, ge=1, le=1000)
-    """Autoscaling upper bound; default: 6."""
-    disk_size_gb: int = Field(50, ge=20, le=2000)
-    """Encrypted gp3 root volume size; default: 50 GiB."""
-
-    @model_validator(mode="after")
-    def _bounds(self) -> EksNodeGroupArgs:
-        if self.min_nodes > self.max_nodes:
-            raise ValueError(
-                f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})"
-            )
-        return self
 
 
 class EksClusterArgs(BaseModel):

@@ -18,7 +18,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cloud_common import check_tags, gcp_labels, short_name
+from components.cloud_common import NodeBounds, check_tags, gcp_labels, short_name
 
 NODE_ROLES = [
     "roles/logging.logWriter",
@@ -32,27 +32,11 @@ NODE_ROLES = [
 _SA_DOMAIN = "iam.gserviceaccount.com"
 
 
-class GkeNodePoolArgs(BaseModel):
+class GkeNodePoolArgs(NodeBounds):
     """The node pool: machine shape and autoscaling bounds (totals across zones)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     machine_type: str = "e2-standard-4"
     """Machine type; default: e2-standard-4."""
-    min_nodes: int = Field(2, ge=1, le=1000)
-    """Autoscaling lower bound over all zones; default: 2."""
-    max_nodes: int = Field(6, ge=1, le=1000)
-    """Autoscaling upper bound over all zones; default: 6."""
-    disk_size_gb: int = Field(50, ge=20, le=2000)
-    """Boot disk size; default: 50 GB."""
-
-    @model_validator(mode="after")
-    def _bounds(self) -> GkeNodePoolArgs:
-        if self.min_nodes > self.max_nodes:
-            raise ValueError(
-                f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})"
-            )
-        return self
 
 
 class GkeClusterArgs(BaseModel):

@@ -194,10 +194,6 @@ class MicroserviceArgs(Args):
             "cost-center": self.cost_center,
         }
 
-    def image_tag(self) -> str | None:
-        last = self.image.split("@", 1)[0].rsplit("/", 1)[-1]
-        return last.split(":", 1)[1] if ":" in last else None
-
 
 class Microservice(pulumi.ComponentResource):
     """A microservice: workload, config, secrets, service, autoscaling, disruption budget

@@ -625,7 +625,7 @@ def read_stack_settings(project_dir: Path, stack: str) -> Any:
 
 def read_project(project_dir: Path, stack: str) -> Project:
     """The stack's catalog folder and the services the health gate checks."""
-    from components.observability import SloArgs
+    from components.slo import SloArgs
     from stacks.catalog import load_catalog
 
     settings = read_stack_settings(project_dir, stack)

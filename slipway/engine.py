@@ -25,7 +25,7 @@ import runpy
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,6 @@ class Record:
 @dataclass
 class RunResult:
     records: list[Record]
-    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 def _make_monitor_class() -> type:
@@ -193,10 +192,6 @@ def _make_mocks(monitor_ref: list[Any]) -> Any:
     return EchoMocks()
 
 
-class ProgramError(Exception):
-    """The program itself failed (not bad input): a bug to report with its traceback."""
-
-
 def run_program(
     program: Path | Callable[[], Any],
     *,
@@ -204,7 +199,6 @@ def run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
-    cwd: Path | None = None,
 ) -> RunResult:
     """Run a Pulumi program file (or callable) under the recording mocks.
 

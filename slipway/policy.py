@@ -718,13 +718,17 @@ def has_mandatory(diags: Iterable[Diagnostic]) -> bool:
     return any(d.level == "mandatory" for d in diags)
 
 
-def policy_json(diags: Iterable[Diagnostic]) -> str:
-    """policy.json content: a sorted list of {policy, level, urn, message}; stable bytes."""
-    rows = [
+def policy_rows(diags: Iterable[Diagnostic]) -> list[dict[str, str]]:
+    """The rows of policy.json: {policy, level, urn, message}, sorted."""
+    return [
         {"policy": d.policy, "level": d.level, "urn": d.urn, "message": d.message}
         for d in sorted(diags, key=lambda d: (d.urn, d.policy, d.message, d.level))
     ]
-    return json.dumps(rows, indent=2, sort_keys=True) + "\n"
+
+
+def policy_json(diags: Iterable[Diagnostic]) -> str:
+    """policy.json content: the sorted rows; stable bytes."""
+    return json.dumps(policy_rows(diags), indent=2, sort_keys=True) + "\n"
 
 
 def write_policy_json(diags: Iterable[Diagnostic], path: Path) -> None:

@@ -35,7 +35,6 @@ DETAIL_BUDGET_CHARS = 20_000
 """Property details beyond this many characters are left to diff.json: a GitHub comment holds
 at most 65,536 characters, and the comment carries every stack."""
 
-MARKER = "<!-- slipway-preview -->"
 """Hidden marker that identifies the sticky comment."""
 
 CLUSTER_TYPES = ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster")
@@ -98,8 +97,7 @@ def to_markdown(
 
     `resources` are the new preview's records (for the topology); `diagnostics` the policy
     results (`policy`, `level`, `urn`, `message`), or None when policies did not run.
-    Several stacks' parts concatenate into one comment; `comment(...)` adds the marker and
-    title.
+    Several stacks' parts concatenate into one comment (the preview workflow does that).
     """
     counts = summary(diff)
     lines = [
@@ -121,12 +119,6 @@ def to_markdown(
     lines += _policy_section(diagnostics)
     lines += _topology_section(resources, diff)
     return "\n".join(lines).rstrip() + "\n"
-
-
-def comment(parts: list[str], title: str = "slipway preview") -> str:
-    """The whole sticky comment: marker, title, then each stack's part."""
-    body = "\n".join(p.rstrip() + "\n" for p in parts)
-    return f"{MARKER}\n## {title}\n\n{body}"
 
 
 def _target_section(target: str, rows: list[tuple[str, dict]], budget: list[int]) -> list[str]:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.observability import SloArgs
+from components.slo import SloArgs
 from slipway.errors import BadInput
 from stacks.config import check_dns_label
 

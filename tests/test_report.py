@@ -12,8 +12,6 @@ from rich.console import Console
 
 from slipway.diff import compute_diff
 from slipway.report import (
-    MARKER,
-    comment,
     diff_table,
     summary_line,
     to_json,
@@ -244,12 +242,6 @@ def test_markdown_is_deterministic_whatever_the_input_order():
     a = to_markdown("dev", compute_diff(old, new), [], new)
     b = to_markdown("dev", compute_diff(old[::-1], new[::-1]), [], new[::-1])
     assert a == b
-
-
-def test_comment_starts_with_the_sticky_marker():
-    text = comment(["### Stack `dev`\n", "### Stack `prod`\n"])
-    assert text.startswith(MARKER + "\n## slipway preview\n")
-    assert text.index("`dev`") < text.index("`prod`")
 
 
 # --- topology ------------------------------------------------------------------------------------

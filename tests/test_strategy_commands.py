@@ -269,12 +269,6 @@ def test_canary_step_changes_only_route_weights(project, run):
     }
 
 
-def test_promote_with_default_observability_changes_only_service_selectors(project, run):
-    diff = _diff_after(project, run, "promote", "orders")
-    assert (diff["added"], diff["deleted"], diff["replaced"]) == ([], [], [])
-    assert all("-orders-service" in n or "-orders-preview" in n for n in _updated(diff))
-
-
 def test_flag_toggle_updates_only_the_flags_configmap_in_place(project, run):
     before = render(project, "dev").resources
     assert run("flag", "frontend", "dark-mode", "off", "--stack", "dev").exit_code == 0

@@ -31,16 +31,10 @@ def fail(exc: BadInput) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _policy(resources: list[dict[str, Any]], stack: str, project_dir: Path) -> list[dict] | None:
-    try:
-        from slipway.policy import run_pack
-    except ImportError:
-        err.print("[yellow]policy pack runner not available; skipping policy checks[/]")
-        return None
-    diags = run_pack(resources, stack, pack_dir=project_dir / "policies")
-    return [
-        {"policy": d.policy, "level": d.level, "urn": d.urn, "message": d.message} for d in diags
-    ]
+def _policy(resources: list[dict[str, Any]], stack: str, project_dir: Path) -> list[dict]:
+    from slipway.policy import policy_rows, run_pack
+
+    return policy_rows(run_pack(resources, stack, pack_dir=project_dir / "policies"))
 
 
 def preview(

@@ -16,20 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from slipway import declared as dc
 from slipway.errors import BadInput
-
-
-class _LazyDeclared:
-    """`slipway.declared` on first use: it imports the catalog, and with it Pulumi, which the
-    other commands (`check`) should not pay for at start-up."""
-
-    def __getattr__(self, name: str) -> Any:
-        from slipway import declared
-
-        return getattr(declared, name)
-
-
-dc = _LazyDeclared()
 
 err = Console(stderr=True)
 

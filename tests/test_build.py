@@ -1,0 +1,78 @@
+"""Composition wiring: cloud secret stores, entry-point and Prometheus access, per target."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from slipway import preview as pv
+from slipway.errors import BadInput
+from tests.conftest import PROJECT_FILES, ROOT
+
+CLOUD_TARGETS = ("aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1")
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """The prod stack's Kubernetes objects, keyed by manifest path."""
+    dest = tmp_path_factory.mktemp("prod")
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("venv", "__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    shutil.copy2(ROOT / "Pulumi.prod.yaml", dest / "Pulumi.prod.yaml")
+    rendered = pv.render(dest, "prod")
+    return {pv.manifest_path(r): r.inputs for r in rendered.records if pv.is_manifest(r)}
+
+
+def test_cloud_secret_manager_becomes_an_external_secret_in_every_cloud_target(prod) -> None:
+    for target in CLOUD_TARGETS:
+        es = prod[f"manifests/{target}/payments/ExternalSecret-payments.yaml"]
+        assert es["spec"]["target"]["name"] == "payments-external", target
+        assert [d["secretKey"] for d in es["spec"]["data"]] == ["PROVIDER_API_KEY"], target
+        pod = prod[f"manifests/{target}/payments/Deployment-payments-stable.yaml"]["spec"][
+            "template"
+        ]["spec"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+        assert volume["secret"]["secretName"] == "payments-external", target
+        env = pod["containers"][0]["env"]
+        assert {
+            "name": "PROVIDER_API_KEY_FILE",
+            "value": "/var/run/secrets/app/PROVIDER_API_KEY",
+        } in env
+
+
+def test_a_cloud_secret_source_on_an_existing_cluster_is_bad_input(project: Path) -> None:
+    path = project / "services" / "payments.yaml"
+    text = path.read_text()
+    path.write_text(
+        text.replace(
+            "    key: payments-api-key\n",
+            "    key: payments-api-key\n    source: cloud-secret-manager\n",
+            1,
+        )
+    )
+    with pytest.raises(BadInput, match=r"payments\.yaml: secrets: .*cloud-secret-manager"):
+        pv.render(project, "dev")
+
+
+def test_public_services_admit_the_entry_point_and_all_admit_prometheus(prod) -> None:
+    for target in CLOUD_TARGETS:
+        public = prod[f"manifests/{target}/web/NetworkPolicy-frontend.yaml"]["spec"]["ingress"]
+        private = prod[f"manifests/{target}/commerce/NetworkPolicy-orders.yaml"]["spec"]["ingress"]
+
+        def namespaces(rules: list[dict]) -> set[str]:
+            return {
+                peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                for rule in rules
+                for peer in rule["from"]
+                if "podSelector" not in peer
+            }
+
+        assert "gateway" in namespaces(public), target
+        assert "monitoring" in namespaces(public) and "monitoring" in namespaces(private), target
+        assert "gateway" not in namespaces(private), target
