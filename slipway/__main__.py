@@ -1,5 +1,5 @@
 """`python -m slipway` runs the CLI."""
 
-from slipway.cli import app
+from slipway.cli import run
 
-app()
+run()

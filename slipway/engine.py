@@ -108,9 +108,10 @@ def _make_monitor_class() -> type:
     class RecordingMonitor(MockMonitor):
         """A MockMonitor that keeps the full registration of every resource."""
 
-        def __init__(self, mocks: Any) -> None:
+        def __init__(self, mocks: Any, on_record: Callable[[Record], None] | None) -> None:
             super().__init__(mocks)
             self.records: dict[str, Record] = {}
+            self.on_record = on_record
             self.local = threading.local()
             self.lock = threading.Lock()
 
@@ -165,7 +166,16 @@ def _make_monitor_class() -> type:
                 inputs=clean(inputs),
             )
             with self.lock:
-                self.records[record.urn] = record
+                if self.on_record is None:
+                    self.records[record.urn] = record
+                else:
+                    # Called before the SDK sees the response: a resource's parent and
+                    # provider always reach `on_record` before the resource itself.
+                    self.on_record(record)
+            if self.on_record is not None:
+                # Nothing reads a registration back here (no `getResource` invoke in the
+                # program), and keeping every input twice is most of a fleet run's memory.
+                self.resources.pop(response.urn, None)
             return response
 
     return RecordingMonitor
@@ -199,9 +209,12 @@ def run_program(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
+    on_record: Callable[[Record], None] | None = None,
 ) -> RunResult:
     """Run a Pulumi program file (or callable) under the recording mocks.
 
+    With `on_record`, each registration is handed over as soon as it is made (parents and
+    providers first, `target` not yet set) and not kept: the result has no records.
     Exceptions raised by the program propagate unchanged (BadInput stays BadInput).
     """
 
@@ -217,7 +230,7 @@ def run_program(
         asyncio.set_event_loop(loop)
         ref: list[Any] = []
         mocks = _make_mocks(ref)
-        monitor = _make_monitor_class()(mocks)
+        monitor = _make_monitor_class()(mocks, on_record)
         ref.append(monitor)
         from pulumi.runtime.settings import SETTINGS
 
@@ -249,7 +262,7 @@ def run_program(
             loop.close()
             asyncio.set_event_loop(previous_loop)
         records = sorted(monitor.records.values(), key=lambda r: r.urn)
-        _assign_targets(records)
+        assign_targets(records)
         return RunResult(records=records)
 
     ctx = contextvars.Context()
@@ -277,7 +290,7 @@ def _few_collections() -> Iterator[None]:
 TARGET_TYPE = "slipway:stacks:Target"
 
 
-def _assign_targets(records: list[Record]) -> None:
+def assign_targets(records: list[Record]) -> None:
     """Each record's target: the name of the nearest `slipway:stacks:Target` ancestor."""
     by_urn = {r.urn: r for r in records}
     memo: dict[str, str | None] = {}

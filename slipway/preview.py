@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,20 +58,29 @@ def _catalog_secret_keys(project_dir: Path, config: dict[str, str], project: str
     return sorted(keys)
 
 
-def render(
+@dataclass
+class Job:
+    """What one run of the program needs, checked before anything runs."""
+
+    project_dir: Path
+    stack: str
+    project: str
+    program: Path
+    config: dict[str, str]
+    secret_keys: list[str]
+    warnings: list[str]
+
+
+def prepare(
     project_dir: Path,
     stack: str,
     *,
     config_overrides: dict[str, str] | None = None,
     secret_overrides: dict[str, str] | None = None,
-    with_manifests: bool = True,
-) -> Rendered:
-    """Run `__main__.py` of `project_dir` for `stack` under the mock runtime.
+) -> Job:
+    """Read the stack file and the catalog's secret keys; BadInput for what is wrong there.
 
-    `with_manifests=False` leaves `manifests` empty, for a caller that builds them with
-    `manifests(rendered.records)` while something else runs (the policy pack).
-    `secret_overrides` are config values treated as secrets (tests use them to prove values
-    never reach the output). Raises BadInput for bad config or catalog.
+    Missing secret config becomes a warning and a redacted value, as `render` documents.
     """
     project_dir = project_dir.resolve()
     from slipway.stackfile import project_name
@@ -96,19 +106,55 @@ def render(
     program = project_dir / PROGRAM
     if not program.is_file():
         raise BadInput("no Pulumi program here", file=str(program))
+    return Job(project_dir, stack, project, program, config, secret_keys, warnings)
+
+
+def run_job(job: Job, on_record: Callable[[Record], None] | None = None) -> list[Record]:
+    """Run the job's program under the mock runtime, from the project folder.
+
+    Returns the records sorted by URN with their targets; with `on_record`, hands each one
+    over as it is registered instead and returns none (see `engine.run_program`).
+    """
     cwd = os.getcwd()
-    os.chdir(project_dir)
+    os.chdir(job.project_dir)
     try:
         result = run_program(
-            program, project=project, stack=stack, config=config, secret_keys=secret_keys
+            job.program,
+            project=job.project,
+            stack=job.stack,
+            config=job.config,
+            secret_keys=job.secret_keys,
+            on_record=on_record,
         )
     finally:
         os.chdir(cwd)
+    return result.records
+
+
+def render(
+    project_dir: Path,
+    stack: str,
+    *,
+    config_overrides: dict[str, str] | None = None,
+    secret_overrides: dict[str, str] | None = None,
+    with_manifests: bool = True,
+) -> Rendered:
+    """Run `__main__.py` of `project_dir` for `stack` under the mock runtime, in this process.
+
+    `with_manifests=False` leaves `manifests` empty, for a caller that builds them with
+    `manifests(rendered.records)` while something else runs (the policy pack).
+    `secret_overrides` are config values treated as secrets (tests use them to prove values
+    never reach the output). Raises BadInput for bad config or catalog.
+    """
+    job = prepare(
+        project_dir, stack, config_overrides=config_overrides, secret_overrides=secret_overrides
+    )
+    records = run_job(job)
     return Rendered(
         stack=stack,
-        records=result.records,
-        manifests=manifests(result.records) if with_manifests else {},
-        warnings=warnings,
+        records=records,
+        manifests=manifests(records) if with_manifests else {},
+        warnings=job.warnings,
     )
 
 
@@ -202,8 +248,18 @@ def to_yaml(obj: Any) -> str:
     return yaml.dump(obj, Dumper=dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
-def manifests(records: list[Record]) -> dict[str, str]:
-    """Every Kubernetes object as YAML, keyed by its path under the output folder."""
+def manifest_text(record: Record) -> str:
+    """The YAML of one Kubernetes object (`is_manifest(record)`)."""
+    return to_yaml(_order(record.inputs))
+
+
+def manifests(records: list[Record], texts: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every Kubernetes object as YAML, keyed by its path under the output folder.
+
+    `texts` holds YAML already made by `manifest_text`, by URN (made while the program was
+    still running); the rest is made here.
+    """
+    texts = texts or {}
     out: dict[str, str] = {}
     for record in records:
         if not is_manifest(record):
@@ -214,7 +270,8 @@ def manifests(records: list[Record]) -> dict[str, str]:
                 f"two resources render to {path}; object names must be unique per namespace",
                 field=record.urn,
             )
-        out[path] = to_yaml(_order(record.inputs))
+        text = texts.get(record.urn)
+        out[path] = text if text is not None else manifest_text(record)
     return dict(sorted(out.items()))
 
 

@@ -54,10 +54,48 @@ def _start(project: Path, out: Path) -> subprocess.Popen:
     )
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of `pid` (the forked program, the policy pack), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a running process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a running process and its live descendants, from /proc."""
+    total = 0
+    for p in (pid, *_descendants(pid)):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _gone(pids: list[int], timeout: float = 10.0) -> bool:
+    """True once none of `pids` is running any more (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for p in pids:
+            try:
+                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(p)
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -121,11 +159,14 @@ def test_kill_while_rendering_keeps_the_previous_output(previous) -> None:
         while proc.poll() is None and _cpu_seconds(proc.pid) < cpu / 2:
             time.sleep(0.02)
         assert not _leftovers(out), "still rendering: no output may have been started"
+        helpers = _descendants(proc.pid)
+        assert helpers, "the program runs in a process of its own"
         _kill(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert tree(out) == old
+    assert _gone(helpers), "the program's process must end with the killed preview"
 
 
 def test_kill_while_writing_leaves_old_or_new_output_never_a_mix(previous) -> None:

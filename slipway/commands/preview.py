@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import gc
+import contextlib
 import json
+import queue
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from slipway import render_process
 from slipway.errors import BadInput
+from slipway.render_process import ProgramFailed
+
+if TYPE_CHECKING:
+    from slipway.preview import Rendered
 
 err = Console(stderr=True)
 
@@ -31,10 +38,53 @@ def fail(exc: BadInput) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def _policy(resources: list[dict[str, Any]], stack: str, project_dir: Path) -> list[dict]:
-    from slipway.policy import policy_rows, run_pack
+def _batches(q: queue.Queue) -> Iterator[list[dict[str, Any]]]:
+    """What the render thread puts on `q`, until None; an exception put there is raised."""
+    while (item := q.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
-    return policy_rows(run_pack(resources, stack, pack_dir=project_dir / "policies"))
+
+def _judge(
+    run: render_process.RenderRun, pack_project: Path | None
+) -> tuple[Rendered, list[dict] | None]:
+    """While the program runs (in its own process), hand every record to the policy pack
+    (one Analyze each, in the pack's process) and turn Kubernetes objects into YAML. The
+    pack's AnalyzeStack follows once the program has ended. No `pack_project`: no pack."""
+    from slipway import preview as pv
+    from slipway.policy import PackSession, policy_rows
+
+    job = run.job
+    texts: dict[str, str] = {}
+    if pack_project is None:
+        for batch in run.batches():
+            texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
+        judged = None
+    else:
+        q: queue.Queue = queue.Queue()
+        with (
+            PackSession(
+                job.stack, project=job.project, pack_dir=pack_project / "policies"
+            ) as session,
+            ThreadPoolExecutor(max_workers=1) as pool,
+        ):
+            judging = pool.submit(session.run_batches, _batches(q))
+            try:
+                for batch in run.batches():
+                    q.put([r.to_json() for r in batch])
+                    texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
+            except BaseException as exc:
+                q.put(exc)
+                with contextlib.suppress(BaseException):
+                    judging.result()
+                raise
+            q.put(None)
+            judged = judging.result()[1]
+    rendered = run.rendered
+    assert rendered is not None
+    rendered.manifests = pv.manifests(rendered.records, texts)
+    return rendered, None if judged is None else policy_rows(judged)
 
 
 def preview(
@@ -67,28 +117,15 @@ def preview(
     project_dir = project_dir.resolve()
     out_dir = out or project_dir / "build" / stack
     try:
-        with err.status(f"Rendering stack [bold]{stack}[/] under the mock runtime…"):
-            rendered = pv.render(project_dir, stack, with_manifests=False)
-        for w in rendered.warnings:
+        job = pv.prepare(project_dir, stack)
+        for w in job.warnings:
             err.print(f"[yellow]warning:[/] {w}", highlight=False)
-        diagnostics = None
-        # The program's objects stay alive while the pack runs (in its own process, on the
-        # other core) and this process builds the YAML: keep the collector off them meanwhile.
-        gc.freeze()
-        try:
-            with (
-                err.status("Running the policy pack over the analyzer protocol…"),
-                ThreadPoolExecutor(max_workers=1) as pool,
-            ):
-                judged = (
-                    None
-                    if no_policy
-                    else pool.submit(_policy, rendered.resources, stack, project_dir)
-                )
-                rendered.manifests = pv.manifests(rendered.records)
-                diagnostics = judged.result() if judged else None
-        finally:
-            gc.unfreeze()
+        # The child is forked before the spinner's thread exists.
+        with (
+            render_process.RenderRun(job) as run,
+            err.status(f"Rendering stack [bold]{stack}[/] under the mock runtime…"),
+        ):
+            rendered, diagnostics = _judge(run, None if no_policy else project_dir)
         diff = None
         if against:
             from slipway.baseline import load_baseline
@@ -100,6 +137,9 @@ def preview(
         files = pv.output_files(rendered, diagnostics, diff)
     except BadInput as exc:
         raise fail(exc) from None
+    except ProgramFailed as exc:
+        err.print(f"[bold red]error:[/] the program failed\n{exc}", highlight=False)
+        raise typer.Exit(code=1) from None
     pv.write_atomically(out_dir, files)
 
     mandatory = [d for d in diagnostics or [] if d["level"] == "mandatory"]

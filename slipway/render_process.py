@@ -1,0 +1,207 @@
+"""Run the program in a child process and stream its records out while it runs.
+
+Why a child: a fleet's program holds hundreds of megabytes of Pulumi SDK state (outputs,
+futures, registrations) that nothing needs once the records are out. In a forked child that
+memory goes back to the system the moment the program ends, before the policy pack's
+`AnalyzeStack` and the writing of the output need theirs; the parent, meanwhile, is free to
+feed each record to the pack and turn it into YAML on the other core, and the child's stack
+is shallower (the SDK walks it for every resource it registers).
+
+Protocol: the child writes pickled messages to a pipe: `("records", [Record, ...])` as
+registrations happen (parents and providers before the resources that use them), then
+exactly one of `("done", None)`, `("bad", BadInput)` or `("failed", traceback text)`. A
+child that dies without one of those is reported with its exit status. The child never
+returns into the caller's code: it leaves with `os._exit`.
+
+Where `fork` is not available (or not Linux), the program runs in this process and its
+records come out as one batch at the end: the same records, only later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from slipway.engine import Record, assign_targets
+from slipway.errors import BadInput
+from slipway.preview import Job, Rendered, run_job
+
+BATCH = 64
+"""Records per message: small enough to keep the parent busy, large enough to be cheap."""
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ProgramFailed(Exception):
+    """The program raised something other than BadInput (a bug): carries its traceback."""
+
+
+def can_fork() -> bool:
+    """Fork is used on Linux only (elsewhere it is unsafe with threads and native libraries)."""
+    return sys.platform == "linux" and hasattr(os, "fork")
+
+
+@dataclass
+class RenderRun:
+    """One run of a job's program, started by `start`; iterate `batches()`, then `rendered`."""
+
+    job: Job
+    fork: bool = field(default_factory=can_fork)
+    records: list[Record] = field(default_factory=list)
+    rendered: Rendered | None = None
+    _pid: int = 0
+    _reader: BinaryIO | None = None
+
+    def start(self) -> RenderRun:
+        """Fork the child (when forking); the caller may start its own helpers after this."""
+        if not self.fork:
+            return self
+        read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()  # the child never scans (so never copies) the parent's objects
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
+            os.close(read_fd)
+            _child(self.job, write_fd)
+        gc.unfreeze()
+        os.close(write_fd)
+        self._pid = pid
+        self._reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
+        return self
+
+    def batches(self) -> Iterator[list[Record]]:
+        """The records as they are registered; raises BadInput or ProgramFailed at the end.
+
+        Afterwards `rendered` holds every record sorted by URN, targets assigned."""
+        if not self.fork:
+            records = run_job(self.job)
+            self.records = records
+            self._finish(sorted_already=True)
+            yield records
+            return
+        assert self._reader is not None
+        outcome: tuple[str, Any] | None = None
+        try:
+            while outcome is None:
+                try:
+                    kind, payload = pickle.load(self._reader)
+                except EOFError:
+                    break
+                if kind == "records":
+                    self.records.extend(payload)
+                    yield payload
+                else:
+                    outcome = (kind, payload)
+        finally:
+            status = self._reap(kill=outcome is None)
+        if outcome is None:
+            raise ProgramFailed(f"the program's process ended without a result ({status})")
+        kind, payload = outcome
+        if kind == "bad":
+            raise payload
+        if kind == "failed":
+            raise ProgramFailed(payload)
+        self._finish(sorted_already=False)
+
+    def _finish(self, *, sorted_already: bool) -> None:
+        records = self.records if sorted_already else sorted(self.records, key=lambda r: r.urn)
+        if not sorted_already:
+            assign_targets(records)
+        self.records = records
+        self.rendered = Rendered(
+            stack=self.job.stack, records=records, manifests={}, warnings=self.job.warnings
+        )
+
+    def _reap(self, *, kill: bool) -> str:
+        """Close the pipe and wait for the child; describe how it ended."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if not self._pid:
+            return "not started"
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = 0
+        if os.WIFSIGNALED(status):
+            return f"killed by signal {os.WTERMSIG(status)}"
+        return f"exit status {os.WEXITSTATUS(status)}"
+
+    def close(self) -> None:
+        """Stop a child that is still running (the caller gave up early)."""
+        self._reap(kill=True)
+
+    def __enter__(self) -> RenderRun:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start(job: Job) -> RenderRun:
+    """Start running `job`'s program (forked where possible); see `RenderRun`."""
+    return RenderRun(job).start()
+
+
+def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through the parent
+    """The forked child: run the program, stream records, report the outcome, exit."""
+    code = 0
+    try:
+        with contextlib.suppress(Exception):  # die with the parent (a killed preview)
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        out = os.fdopen(fd, "wb", buffering=1 << 20)
+        pending: list[Record] = []
+        lock = threading.Lock()
+
+        def send(message: tuple[str, Any]) -> None:
+            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+
+        def on_record(record: Record) -> None:
+            with lock:
+                pending.append(record)
+                if len(pending) >= BATCH:
+                    send(("records", pending[:]))
+                    pending.clear()
+
+        def work() -> None:
+            try:
+                run_job(job, on_record=on_record)
+                with lock:
+                    if pending:
+                        send(("records", pending[:]))
+                        pending.clear()
+                send(("done", None))
+            except BadInput as exc:
+                send(("bad", exc))
+            except BaseException as exc:  # a bug in the program: its traceback
+                send(("failed", "".join(traceback.format_exception(exc))))
+
+        # Nearly every object the program makes lives until it ends, and this process ends
+        # with it: the collector's passes over them (seconds at fleet scale) would free next
+        # to nothing, so it stays off. The program runs on a new thread because the SDK walks
+        # the whole stack for every resource, and the caller's frames are of no use there.
+        gc.disable()
+        thread = threading.Thread(target=work, name="program")
+        thread.start()
+        thread.join()
+        out.close()
+    except BaseException:  # the parent reports the missing outcome
+        code = 70
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
