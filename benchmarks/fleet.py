@@ -16,9 +16,9 @@ components, no catalog, no policy pack and no output.
 
 Wall seconds are measured around each child. Peak memory is that of the whole process tree
 (the preview, the program's forked process, the policy pack): the largest sum of their
-proportional set sizes (PSS, so pages a forked child shares with its parent count once),
-sampled every 50 ms from /proc, and never less than the kernel's peak RSS of the largest
-single process (`resource.getrusage(RUSAGE_CHILDREN)`).
+resident set sizes, sampled every 50 ms from /proc (pages a forked child shares with its
+parent count twice: a few megabytes), and never less than the kernel's peak RSS of the
+largest single process (`resource.getrusage(RUSAGE_CHILDREN)`).
 The last line is machine-readable:
 
     ratio=<preview/floor at N=200> resources=<n> seconds=<s> peak_mb=<m>
@@ -271,13 +271,13 @@ class Run:
     stdout: str
 
 
-def _pss_kb(pid: int) -> int:
-    """Proportional set size: the process's own pages plus its share of pages it shares
-    (a forked child shares its parent's modules), so a tree's sum counts each page once."""
+def _rss_kb(pid: int) -> int:
+    """Resident set size (from /proc/<pid>/status: cheap to read, so sampling does not slow
+    the process down; pages a forked child still shares with its parent count twice)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("Pss:"):
+                if line.startswith("VmRSS:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -295,12 +295,12 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _tree_pss_kb(root: int) -> int:
-    """Memory of `root` and all its descendants (PSS), from /proc (0 when gone)."""
+def _tree_rss_kb(root: int) -> int:
+    """Resident set size of `root` and all its descendants, from /proc (0 when gone)."""
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += _pss_kb(pid)
+        total += _rss_kb(pid)
         todo.extend(_children(pid))
     return total
 
@@ -308,7 +308,7 @@ def _tree_pss_kb(root: int) -> int:
 def measure(cmd: list[str], cwd: Path) -> Run:
     """Run `cmd`, returning wall seconds and peak memory of it and its children.
 
-    Peak memory is the larger of the process tree's summed PSS, sampled every 50 ms from
+    Peak memory is the larger of the process tree's summed RSS, sampled every 50 ms from
     /proc, and the kernel's peak RSS of the largest process (getrusage of the children).
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -317,7 +317,7 @@ def measure(cmd: list[str], cwd: Path) -> Run:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
         peak_kb = 0
         while proc.poll() is None:
-            peak_kb = max(peak_kb, _tree_pss_kb(proc.pid))
+            peak_kb = max(peak_kb, _tree_rss_kb(proc.pid))
             time.sleep(0.05)
         seconds = time.perf_counter() - start
         out.seek(0)

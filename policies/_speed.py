@@ -9,6 +9,9 @@ every policy it runs. With seventy rules that decoding is about 90% of the pack'
 sees exactly what it would have seen, only decoded once. ``Remediate`` is left untouched
 (remediations may write to their view of the properties; validations never do).
 
+Decoding itself uses ``struct_to_dict``, a direct walk of the ``Struct`` that gives what
+``MessageToDict`` gives, several times faster.
+
 A rule whose ``applies_to`` (see ``_base.resource_rule``) matches no resource of the call
 (the one resource of an ``Analyze``, every resource of an ``AnalyzeStack``) is reported to
 the SDK loop as disabled for that one call: it would have returned without a word, and now
@@ -21,14 +24,18 @@ expects identical diagnostics. Set ``SLIPWAY_POLICY_PLAIN_SDK=1`` to run the SDK
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from google.protobuf import struct_pb2
+
 from . import _base
 
 _local = threading.local()
+_STRUCT = struct_pb2.Struct.DESCRIPTOR
 
 
 def _memo(kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -130,12 +137,49 @@ def _skipping(level_of: Callable[..., Any], disabled: Any) -> Callable[..., Any]
     return level
 
 
+def _value(value: Any) -> Any:
+    """One ``google.protobuf.Value`` as ``MessageToDict`` gives it."""
+    which = value.WhichOneof("kind")
+    if which == "string_value":
+        return value.string_value
+    if which == "struct_value":
+        return {k: _value(v) for k, v in value.struct_value.fields.items()}
+    if which == "list_value":
+        return [_value(v) for v in value.list_value.values]
+    if which == "bool_value":
+        return value.bool_value
+    if which == "number_value":
+        number = value.number_value
+        if math.isinf(number) or math.isnan(number):
+            raise ValueError(f"Fail to serialize {number} for Value.number_value")
+        return number
+    return None  # null_value, or no kind set
+
+
+def struct_to_dict(message: Any, real: Callable[..., Any]) -> Any:
+    """``json_format.MessageToDict`` for a ``Struct`` (all the analyzer decodes), without
+    the generic printer's per-value descriptor lookups; anything else goes to ``real``.
+
+    Same keys in the same order, same values: a test compares the two on generated data.
+    """
+    if getattr(message, "DESCRIPTOR", None) is not _STRUCT:
+        return real(message)
+    return {k: _value(v) for k, v in message.fields.items()}
+
+
 class _JsonFormat:
     """``json_format`` as the SDK module sees it, with a memoized ``MessageToDict``."""
 
     def __init__(self, real: Any) -> None:
         self._real = real
-        self.MessageToDict = _memo("dict", real.MessageToDict)
+        plain = real.MessageToDict
+
+        def message_to_dict(message: Any, *rest: Any, **kw: Any) -> Any:
+            if rest or kw:
+                return plain(message, *rest, **kw)
+            return struct_to_dict(message, plain)
+
+        self.MessageToDict = _memo("dict", message_to_dict)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)

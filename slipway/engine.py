@@ -210,11 +210,14 @@ def run_program(
     config: dict[str, str],
     secret_keys: list[str],
     on_record: Callable[[Record], None] | None = None,
+    after_body: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run a Pulumi program file (or callable) under the recording mocks.
 
     With `on_record`, each registration is handed over as soon as it is made (parents and
     providers first, `target` not yet set) and not kept: the result has no records.
+    `after_body` is called once the program's own code has returned, while the resources it
+    declared are still being registered.
     Exceptions raised by the program propagate unchanged (BadInput stays BadInput).
     """
 
@@ -246,6 +249,8 @@ def run_program(
                 program()
             else:
                 runpy.run_path(str(program), run_name="__main__")
+            if after_body is not None:
+                after_body()
 
         added_path = False
         if not callable(program):

@@ -220,12 +220,17 @@ def _plain(value: Any) -> Any:
 
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
+    _fill(s, value)
+    return s
+
+
+def _fill(s: struct_pb2.Struct, value: Mapping[str, Any]) -> None:
+    """Set an empty Struct to `value`, made JSON-shaped first if it is not already."""
     try:
         s.update(value)  # the common case: already JSON-shaped
     except (TypeError, ValueError, AttributeError):
-        s = struct_pb2.Struct()
+        s.Clear()
         s.update(_plain(value))
-    return s
 
 
 def _python_for(pack_dir: Path) -> str:
@@ -430,7 +435,7 @@ class PolicyPackProcess:
                 properties=self._properties(r),
                 options=_options(r),
             )
-            provider = _provider_for(r, by_urn)
+            provider = self._provider(r, by_urn)
             if provider is not None:
                 req.provider.CopyFrom(provider)
             pending.append((r["urn"], self.stub.Analyze.future(req)))
@@ -445,29 +450,63 @@ class PolicyPackProcess:
         resources: list[dict[str, Any]],
         stack_urn: str,
         by_urn: Mapping[str, Mapping[str, Any]] | None = None,
+        request: analyzer_pb2.AnalyzeStackRequest | None = None,
     ) -> list[Diagnostic]:
-        """One AnalyzeStack over every resource, parents linked by URN."""
-        by_urn = by_urn if by_urn is not None else {r["urn"]: r for r in resources}
-        req = analyzer_pb2.AnalyzeStackRequest()
-        for r in resources:
-            item = req.resources.add(
-                urn=r["urn"],
-                type=r["type"],
-                name=r.get("name", ""),
-                parent=r.get("parent") or "",
-            )
-            item.properties.CopyFrom(self._properties(r))
-            item.options.CopyFrom(_options(r))
-            provider = _provider_for(r, by_urn)
-            if provider is not None:
-                item.provider.CopyFrom(provider)
+        """One AnalyzeStack over every resource, parents linked by URN (`request`: one
+        already built with `add_to_stack`, for all of `resources`)."""
+        if request is None:
+            by_urn = by_urn if by_urn is not None else {r["urn"]: r for r in resources}
+            request = analyzer_pb2.AnalyzeStackRequest()
+            late = self.add_to_stack(request, resources, by_urn)
+            assert not late, "every provider is among the resources"
         try:
-            resp = self.stub.AnalyzeStack(req)
+            resp = self.stub.AnalyzeStack(request)
         except grpc.RpcError as e:
             if e.code() == grpc.StatusCode.UNIMPLEMENTED:
                 return []
             raise self._error("AnalyzeStack failed", e) from None
         return _diagnostics(resp, default_urn=stack_urn)
+
+    def add_to_stack(
+        self,
+        request: analyzer_pb2.AnalyzeStackRequest,
+        resources: Iterable[Mapping[str, Any]],
+        by_urn: Mapping[str, Mapping[str, Any]],
+    ) -> list[tuple[Any, Mapping[str, Any]]]:
+        """Append `resources` to an AnalyzeStack request, so that it can be built while the
+        resources are still arriving. Each one's properties then live in the request only
+        (Analyze copies them from there). Returns the items whose provider is not in
+        `by_urn` yet, for `add_providers` once it is."""
+        late = []
+        for r in resources:
+            item = request.resources.add(
+                urn=r["urn"],
+                type=r["type"],
+                name=r.get("name", ""),
+                parent=r.get("parent") or "",
+            )
+            if r["urn"] in self.structs:
+                item.properties.CopyFrom(self.structs[r["urn"]])
+            else:
+                _fill(item.properties, r.get("inputs") or {})
+            self.structs[r["urn"]] = item.properties
+            item.options.CopyFrom(_options(r))
+            if _is_custom(r):
+                provider = self._provider(r, by_urn)
+                if provider is None:
+                    late.append((item, r))
+                else:
+                    item.provider.CopyFrom(provider)
+        return late
+
+    def add_providers(
+        self, late: list[tuple[Any, Mapping[str, Any]]], by_urn: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """Fill in the providers `add_to_stack` could not find at the time."""
+        for item, r in late:
+            provider = self._provider(r, by_urn)
+            if provider is not None:
+                item.provider.CopyFrom(provider)
 
     def _properties(self, r: Mapping[str, Any]) -> struct_pb2.Struct:
         """A record's inputs as a Struct, built once for Analyze and AnalyzeStack."""
@@ -475,6 +514,17 @@ class PolicyPackProcess:
         if s is None:
             s = self.structs[r["urn"]] = _struct(r.get("inputs") or {})
         return s
+
+    def _provider(
+        self, r: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]
+    ) -> analyzer_pb2.AnalyzerProviderResource | None:
+        """The provider a custom resource uses, its properties built once per provider."""
+        p = _provider_record(r, by_urn)
+        if p is None:
+            return None
+        return analyzer_pb2.AnalyzerProviderResource(
+            urn=p["urn"], type=p["type"], name=p.get("name", ""), properties=self._properties(p)
+        )
 
     def _error(self, what: str, e: grpc.RpcError) -> PolicyPackError:
         return PolicyPackError(f"{what}: {e.details()}", file=str(self.pack_dir))
@@ -518,23 +568,15 @@ def _is_custom(r: Mapping[str, Any]) -> bool:
     return bool(r.get("custom", True)) and bool(r.get("provider"))
 
 
-def _provider_for(
+def _provider_record(
     r: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]
-) -> analyzer_pb2.AnalyzerProviderResource | None:
+) -> Mapping[str, Any] | None:
     """The provider record a custom resource's reference (``<urn>::<id>``) points to."""
     if not _is_custom(r):
         return None
     ref = str(r["provider"])
     urn = ref.rsplit("::", 1)[0] if ref.count("::") > 3 else ref
-    p = by_urn.get(urn)
-    if p is None:
-        return None
-    return analyzer_pb2.AnalyzerProviderResource(
-        urn=p["urn"],
-        type=p["type"],
-        name=p.get("name", ""),
-        properties=_struct(p.get("inputs") or {}),
-    )
+    return by_urn.get(urn)
 
 
 def _diagnostics(resp: analyzer_pb2.AnalyzeResponse, default_urn: str) -> list[Diagnostic]:
@@ -629,7 +671,7 @@ class PackSession:
                     if job is None:
                         return
                     if job == "stack":
-                        found = proc.analyze_stack(resources, root, by_urn=by_urn)
+                        found = proc.analyze_stack(resources, root, request=stack_request)
                     else:
                         found = proc.analyze(job, by_urn=by_urn)
                     results.extend(found)
@@ -642,12 +684,16 @@ class PackSession:
         resources: list[dict] = []
         root = stack_urn(self.stack, self.project)
         seq = 0
+        # AnalyzeStack's request grows with the batches: little is left to do at the end.
+        stack_request = analyzer_pb2.AnalyzeStackRequest()
+        late: list[tuple[Any, Mapping[str, Any]]] = []
         try:
             for batch in batches:
                 # Provider references resolve among the batches received so far, so a
                 # batch must not come before the provider records its resources use.
                 for r in batch:
                     by_urn[r["urn"]] = r
+                late += self.procs[0].add_to_stack(stack_request, batch, by_urn)
                 resources.extend(batch)
                 for start in range(0, len(batch), _CHUNK):
                     seq += 1
@@ -658,6 +704,7 @@ class PackSession:
             for t in threads:
                 t.join()
             raise
+        self.procs[0].add_providers(late, by_urn)
         stack_root = [r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"]
         root = stack_root[0] if stack_root else root
         jobs.put((stack_priority, 0, "stack"))

@@ -109,11 +109,16 @@ def prepare(
     return Job(project_dir, stack, project, program, config, secret_keys, warnings)
 
 
-def run_job(job: Job, on_record: Callable[[Record], None] | None = None) -> list[Record]:
+def run_job(
+    job: Job,
+    on_record: Callable[[Record], None] | None = None,
+    after_body: Callable[[], None] | None = None,
+) -> list[Record]:
     """Run the job's program under the mock runtime, from the project folder.
 
     Returns the records sorted by URN with their targets; with `on_record`, hands each one
-    over as it is registered instead and returns none (see `engine.run_program`).
+    over as it is registered instead and returns none (see `engine.run_program`, also for
+    `after_body`).
     """
     cwd = os.getcwd()
     os.chdir(job.project_dir)
@@ -125,6 +130,7 @@ def run_job(job: Job, on_record: Callable[[Record], None] | None = None) -> list
             config=job.config,
             secret_keys=job.secret_keys,
             on_record=on_record,
+            after_body=after_body,
         )
     finally:
         os.chdir(cwd)
@@ -288,10 +294,69 @@ def output_files(
     for path, text in rendered.manifests.items():
         files[path] = text.encode()
     if diagnostics is not None:
-        files["policy.json"] = to_json_bytes(diagnostics)
+        files.update(policy_file(diagnostics))
     if diff is not None:
         files["diff.json"] = to_json_bytes(diff)
     return files
+
+
+class Staging:
+    """An output folder being written beside `out_dir`, swapped in by `commit`.
+
+    `write` may be called several times (files can be written while other work, the policy
+    pack, is still running); `discard` removes everything staged. See `write_atomically`.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir.resolve()
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        _recover(self.out_dir)
+        name = f".{self.out_dir.name}.tmp-{os.getpid()}-"
+        self.tmp: Path | None = Path(tempfile.mkdtemp(prefix=name, dir=self.out_dir.parent))
+
+    def write(self, files: Mapping[str, bytes]) -> None:
+        """Write `files` (relative path -> bytes) into the staged folder."""
+        assert self.tmp is not None, "already committed or discarded"
+        made: set[Path] = set()
+        for rel, data in files.items():
+            path = self.tmp / rel
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
+            path.write_bytes(data)
+
+    def commit(self) -> None:
+        """Swap the staged folder in for `out_dir` (one atomic exchange where possible)."""
+        tmp, out_dir = self.tmp, self.out_dir
+        assert tmp is not None, "already committed or discarded"
+        self.tmp = None
+        try:
+            if out_dir.exists() and _exchange(tmp, out_dir):
+                shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous output
+                return
+            old = None
+            if out_dir.exists():
+                old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+                if old.exists():
+                    shutil.rmtree(old)
+                out_dir.rename(old)
+            tmp.rename(out_dir)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def discard(self) -> None:
+        """Remove what was staged; `out_dir` stays as it was."""
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
+
+
+def policy_file(diagnostics: list[dict[str, Any]]) -> dict[str, bytes]:
+    """`policy.json`: the policy rows (see `slipway.policy.policy_rows`)."""
+    return {"policy.json": to_json_bytes(diagnostics)}
 
 
 def write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
@@ -302,30 +367,12 @@ def write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
     where the exchange is unavailable it is two renames, and a later run puts back an output
     a crash left parked between them. Leftovers of killed runs are removed first.
     """
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _recover(out_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
+    staging = Staging(out_dir)
     try:
-        for rel, data in files.items():
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        if out_dir.exists() and _exchange(tmp, out_dir):
-            shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous output
-            return
-        old = None
-        if out_dir.exists():
-            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-            if old.exists():
-                shutil.rmtree(old)
-            out_dir.rename(old)
-        tmp.rename(out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        staging.write(files)
+        staging.commit()
+    finally:
+        staging.discard()
 
 
 _AT_FDCWD = -100

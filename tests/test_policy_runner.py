@@ -14,7 +14,7 @@ from slipway.policy import (
     PackSession,
     PolicyPackError,
     PolicyPackProcess,
-    _provider_for,
+    _provider_record,
     policy_json,
     run_pack,
     write_policy_json,
@@ -56,9 +56,9 @@ def test_only_custom_resources_get_the_provider_field() -> None:
         "provider": f"{provider['urn']}::id",
         "custom": False,
     }
-    assert _provider_for(custom, by_urn).urn == provider["urn"]
-    assert _provider_for(component, by_urn) is None
-    assert _provider_for({**provider, "provider": provider["urn"] + "::id"}, by_urn) is None
+    assert _provider_record(custom, by_urn) is provider
+    assert _provider_record(component, by_urn) is None
+    assert _provider_record({**provider, "provider": provider["urn"] + "::id"}, by_urn) is None
 
 
 def test_components_are_analyzed_without_crashing() -> None:

@@ -6,7 +6,7 @@ import contextlib
 import json
 import queue
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
@@ -47,44 +47,51 @@ def _batches(q: queue.Queue) -> Iterator[list[dict[str, Any]]]:
 
 
 def _judge(
-    run: render_process.RenderRun, pack_project: Path | None
+    run: render_process.RenderRun,
+    pack_project: Path | None,
+    rendered_hook: Callable[[Rendered], None],
 ) -> tuple[Rendered, list[dict] | None]:
     """While the program runs (in its own process), hand every record to the policy pack
-    (one Analyze each, in the pack's process) and turn Kubernetes objects into YAML. The
-    pack's AnalyzeStack follows once the program has ended. No `pack_project`: no pack."""
+    (one Analyze each, in the pack's process) and turn Kubernetes objects into YAML.
+
+    Once the program has ended, the pack's AnalyzeStack and `rendered_hook` (which writes
+    the output) run side by side. No `pack_project`: no pack, no diagnostics."""
     from slipway import preview as pv
     from slipway.policy import PackSession, policy_rows
 
     job = run.job
     texts: dict[str, str] = {}
+
+    def rendered() -> Rendered:
+        done = run.rendered
+        assert done is not None
+        done.manifests = pv.manifests(done.records, texts)
+        rendered_hook(done)
+        return done
+
     if pack_project is None:
         for batch in run.batches():
             texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
-        judged = None
-    else:
-        q: queue.Queue = queue.Queue()
-        with (
-            PackSession(
-                job.stack, project=job.project, pack_dir=pack_project / "policies"
-            ) as session,
-            ThreadPoolExecutor(max_workers=1) as pool,
-        ):
-            judging = pool.submit(session.run_batches, _batches(q))
-            try:
-                for batch in run.batches():
-                    q.put([r.to_json() for r in batch])
-                    texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
-            except BaseException as exc:
-                q.put(exc)
-                with contextlib.suppress(BaseException):
-                    judging.result()
-                raise
-            q.put(None)
-            judged = judging.result()[1]
-    rendered = run.rendered
-    assert rendered is not None
-    rendered.manifests = pv.manifests(rendered.records, texts)
-    return rendered, None if judged is None else policy_rows(judged)
+        return rendered(), None
+    q: queue.Queue = queue.Queue()
+    with (
+        PackSession(job.stack, project=job.project, pack_dir=pack_project / "policies") as session,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        judging = pool.submit(session.run_batches, _batches(q))
+        try:
+            for batch in run.batches():
+                q.put([r.to_json() for r in batch])
+                texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
+        except BaseException as exc:
+            q.put(exc)
+            with contextlib.suppress(BaseException):
+                judging.result()
+            raise
+        q.put(None)
+        done = rendered()
+        judged = judging.result()[1]
+    return done, policy_rows(judged)
 
 
 def preview(
@@ -116,6 +123,8 @@ def preview(
 
     project_dir = project_dir.resolve()
     out_dir = out or project_dir / "build" / stack
+    staging: list[pv.Staging] = []
+    diff = None
     try:
         job = pv.prepare(project_dir, stack)
         for w in job.warnings:
@@ -123,24 +132,36 @@ def preview(
         # The child is forked before the spinner's thread exists.
         with (
             render_process.RenderRun(job) as run,
-            err.status(f"Rendering stack [bold]{stack}[/] under the mock runtime…"),
+            err.status(f"Rendering stack [bold]{stack}[/] under the mock runtime…") as status,
         ):
-            rendered, diagnostics = _judge(run, None if no_policy else project_dir)
-        diff = None
-        if against:
-            from slipway.baseline import load_baseline
-            from slipway.diff import compute_diff
 
-            with err.status(f"Rendering the baseline {against}…"):
-                old = load_baseline(against, stack, project_dir)
-            diff = compute_diff(old, rendered.resources)
-        files = pv.output_files(rendered, diagnostics, diff)
+            def write_all_but_policy(rendered: Rendered) -> None:
+                nonlocal diff
+                if against:
+                    from slipway.baseline import load_baseline
+                    from slipway.diff import compute_diff
+
+                    status.update(f"Rendering the baseline {against}…")
+                    old = load_baseline(against, stack, project_dir)
+                    diff = compute_diff(old, rendered.resources)
+                status.update("Writing the output; the policy pack judges the whole stack…")
+                staging.append(pv.Staging(out_dir))
+                staging[0].write(pv.output_files(rendered, None, diff))
+
+            rendered, diagnostics = _judge(
+                run, None if no_policy else project_dir, write_all_but_policy
+            )
+        if diagnostics is not None:
+            staging[0].write(pv.policy_file(diagnostics))
+        staging[0].commit()
     except BadInput as exc:
         raise fail(exc) from None
     except ProgramFailed as exc:
         err.print(f"[bold red]error:[/] the program failed\n{exc}", highlight=False)
         raise typer.Exit(code=1) from None
-    pv.write_atomically(out_dir, files)
+    finally:
+        for st in staging:
+            st.discard()
 
     mandatory = [d for d in diagnostics or [] if d["level"] == "mandatory"]
     if fmt is Format.json:
