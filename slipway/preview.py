@@ -109,16 +109,11 @@ def prepare(
     return Job(project_dir, stack, project, program, config, secret_keys, warnings)
 
 
-def run_job(
-    job: Job,
-    on_record: Callable[[Record], None] | None = None,
-    after_body: Callable[[], None] | None = None,
-) -> list[Record]:
+def run_job(job: Job, on_record: Callable[[Record], None] | None = None) -> list[Record]:
     """Run the job's program under the mock runtime, from the project folder.
 
     Returns the records sorted by URN with their targets; with `on_record`, hands each one
-    over as it is registered instead and returns none (see `engine.run_program`, also for
-    `after_body`).
+    over as it is registered instead and returns none (see `engine.run_program`).
     """
     cwd = os.getcwd()
     os.chdir(job.project_dir)
@@ -130,7 +125,6 @@ def run_job(
             config=job.config,
             secret_keys=job.secret_keys,
             on_record=on_record,
-            after_body=after_body,
         )
     finally:
         os.chdir(cwd)

@@ -178,7 +178,7 @@ def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through th
 
         def work() -> None:
             try:
-                run_job(job, on_record=on_record, after_body=collect_from_now_on)
+                run_job(job, on_record=on_record)
                 with lock:
                     if pending:
                         send(("records", pending[:]))
@@ -189,16 +189,11 @@ def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through th
             except BaseException as exc:  # a bug in the program: its traceback
                 send(("failed", "".join(traceback.format_exception(exc))))
 
-        def collect_from_now_on() -> None:
-            # What the program declared stays alive until the end; the garbage comes from
-            # the registrations that follow. The collector is off while the program's code
-            # runs (its passes over the declared objects took seconds at fleet scale, and
-            # freed next to nothing), and then those objects are set aside for good.
-            gc.freeze()
-            gc.enable()
-
-        # The program runs on a new thread because the SDK walks the whole stack for every
-        # resource, and the caller's frames are of no use there.
+        # Nearly every object the program makes lives until it ends, and this process ends
+        # with it; the little cyclic garbage a run leaves (see `engine.contains_unknowns`)
+        # is not worth the collector's passes over everything else (seconds at fleet
+        # scale), so it stays off. The program runs on a new thread because the SDK walks
+        # the whole stack for every resource, and the caller's frames are of no use there.
         gc.disable()
         thread = threading.Thread(target=work, name="program")
         thread.start()
