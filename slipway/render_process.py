@@ -56,7 +56,8 @@ class RenderRun:
     """One run of a job's program, started by `start`; iterate `batches()`, then `rendered`."""
 
     job: Job
-    fork: bool = field(default_factory=can_fork)
+    fork: bool | None = None
+    """Run the program in a forked child; None: where `can_fork()`."""
     records: list[Record] = field(default_factory=list)
     rendered: Rendered | None = None
     _pid: int = 0
@@ -64,6 +65,8 @@ class RenderRun:
 
     def start(self) -> RenderRun:
         """Fork the child (when forking); the caller may start its own helpers after this."""
+        if self.fork is None:
+            self.fork = can_fork()
         if not self.fork:
             return self
         read_fd, write_fd = os.pipe()

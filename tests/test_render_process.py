@@ -1,0 +1,94 @@
+"""The preview's program process: records stream out in registration order, the output is
+the same with or without the fork, and every way the program can end is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slipway import preview as pv
+from slipway import render_process
+from slipway.errors import BadInput
+from slipway.render_process import ProgramFailed, RenderRun
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def _stream(project: Path, stack: str, *, fork: bool) -> tuple[list[list], RenderRun]:
+    with RenderRun(pv.prepare(project, stack), fork=fork) as run:
+        batches = list(run.batches())
+    return batches, run
+
+
+def test_records_stream_in_batches_parents_and_providers_first(project: Path) -> None:
+    batches, run = _stream(project, "prod", fork=True)
+    assert len(batches) > 1, "a prod stack arrives in several batches, while it renders"
+    seen: set[str] = set()
+    for batch in batches:
+        for record in batch:
+            assert not record.parent or record.parent in seen, record.urn
+            if record.provider:
+                assert record.provider.rsplit("::", 1)[0] in seen, record.urn
+            seen.add(record.urn)
+    assert run.rendered is not None
+    assert [r.urn for r in run.rendered.records] == sorted(seen)
+
+
+def test_forked_and_in_process_runs_give_the_same_records(project: Path) -> None:
+    _, forked = _stream(project, "prod", fork=True)
+    _, local = _stream(project, "prod", fork=False)
+    assert forked.rendered is not None and local.rendered is not None
+    assert forked.rendered.resources == local.rendered.resources
+    assert forked.rendered.resources == pv.render(project, "prod").resources
+
+
+def test_preview_output_is_the_same_without_fork(
+    project: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["preview", "dev", "--project-dir", str(project), "--format", "json", "--out"]
+    forked = cli(*args, str(project / "forked"))
+    monkeypatch.setattr(render_process, "can_fork", lambda: False)
+    local = cli(*args, str(project / "local"))
+    assert forked.exit_code == local.exit_code == 0, (forked.output, local.output)
+    assert tree(project / "forked") == tree(project / "local")
+
+
+def test_bad_input_raised_by_the_program_exits_2_and_writes_nothing(project: Path, cli) -> None:
+    path = project / "services" / "payments.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "    key: payments-api-key\n",
+            "    key: payments-api-key\n    source: cloud-secret-manager\n",
+            1,
+        )
+    )
+    with pytest.raises(BadInput, match=r"payments\.yaml: secrets: .*cloud-secret-manager"):
+        _stream(project, "dev", fork=True)
+    result = cli("preview", "dev", "--project-dir", str(project), "--no-policy")
+    assert result.exit_code == 2, result.output
+    assert "payments.yaml" in result.output and "cloud-secret-manager" in result.output
+    assert not (project / "build").exists()
+
+
+def test_a_program_bug_is_reported_with_its_traceback(project: Path, cli) -> None:
+    main = project / "__main__.py"
+    main.write_text(main.read_text() + "\nraise RuntimeError('boom in the program')\n")
+    with pytest.raises(ProgramFailed, match="RuntimeError: boom in the program"):
+        _stream(project, "dev", fork=True)
+    result = cli("preview", "dev", "--project-dir", str(project), "--no-policy")
+    assert result.exit_code == 1, result.output
+    assert "the program failed" in result.output
+    assert "boom in the program" in result.output
+    assert not (project / "build").exists()
+
+
+def test_a_program_process_that_dies_is_reported(project: Path) -> None:
+    main = project / "__main__.py"
+    main.write_text("import os\nimport signal\n\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    with pytest.raises(ProgramFailed, match=r"ended without a result \(killed by signal 9\)"):
+        _stream(project, "dev", fork=True)
