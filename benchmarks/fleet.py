@@ -12,7 +12,8 @@ protocol, and the atomic write of `resources.json`, `policy.json` and every mani
 The floor is what the Pulumi SDK alone costs for the same resources: a second child process
 replays the preview's `resources.json` (same types, names, parents, providers and inputs)
 through plain resource registrations under bare `pulumi.runtime.set_mocks` mocks, with no
-components, no catalog, no policy pack and no output.
+components, no catalog, no policy pack and no output. Both processes leave without tearing
+their heap down object by object.
 
 Wall seconds are measured around each child. Peak memory is that of the whole process tree
 (the preview, the program's forked process, the policy pack): the largest sum of their
@@ -383,7 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.floor:
         run_floor(Path(args.floor[0]), "slipway", args.floor[1])
-        return 0
+        # Like the preview (`slipway.cli.run`), leave without tearing down the heap object
+        # by object: that would add seconds to the floor that no registration needs.
+        sys.stdout.flush()
+        os._exit(0)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.keep or Path(tempfile.mkdtemp(prefix="slipway-fleet-"))
     work.mkdir(parents=True, exist_ok=True)

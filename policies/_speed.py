@@ -112,6 +112,34 @@ def _scoped(method: Callable[..., Any], *, per_resource: bool) -> Callable[..., 
     return call
 
 
+def _memo_provider(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``_get_provider_resource``, decoded once per distinct provider within one RPC.
+
+    In an ``AnalyzeStack`` every resource carries its own copy of its provider, so the
+    identity memo never hits; the key here is the provider's content (URN and serialized
+    properties), and the decoding is a function of that content alone."""
+
+    @functools.wraps(method)
+    def call(self: Any, request: Any) -> Any:
+        memo = getattr(_local, "memo", None)
+        if memo is None or not request.HasField("provider"):
+            return method(self, request)
+        prov = request.provider
+        key = (
+            "provider",
+            prov.urn,
+            prov.type,
+            prov.name,
+            prov.SerializeToString(deterministic=True),
+        )
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (None, method(self, request))
+        return hit[1]
+
+    return call
+
+
 def _skipping(level_of: Callable[..., Any], disabled: Any) -> Callable[..., Any]:
     """Report a rule as disabled for one call when its ``applies_to`` matches none of the
     resource types in the request (the resource for Analyze, the whole stack for
@@ -143,7 +171,8 @@ def _value(value: Any) -> Any:
     if which == "string_value":
         return value.string_value
     if which == "struct_value":
-        return {k: _value(v) for k, v in value.struct_value.fields.items()}
+        fields = value.struct_value.fields
+        return {k: _value(fields[k]) for k in fields}
     if which == "list_value":
         return [_value(v) for v in value.list_value.values]
     if which == "bool_value":
@@ -164,7 +193,8 @@ def struct_to_dict(message: Any, real: Callable[..., Any]) -> Any:
     """
     if getattr(message, "DESCRIPTOR", None) is not _STRUCT:
         return real(message)
-    return {k: _value(v) for k, v in message.fields.items()}
+    fields = message.fields
+    return {k: _value(fields[k]) for k in fields}
 
 
 class _JsonFormat:
@@ -205,7 +235,7 @@ def install() -> bool:
     servicer.AnalyzeStack = _scoped(servicer.AnalyzeStack, per_resource=False)
     servicer._configure_runtime_settings = _once(servicer._configure_runtime_settings)
     servicer._get_resource_options = _memo_method("options", servicer._get_resource_options)
-    servicer._get_provider_resource = _memo_method("provider", servicer._get_provider_resource)
+    servicer._get_provider_resource = _memo_provider(servicer._get_provider_resource)
     servicer._get_enforcement_level = _skipping(
         servicer._get_enforcement_level, sdk.EnforcementLevel.DISABLED
     )
