@@ -15,11 +15,14 @@ through plain resource registrations under bare `pulumi.runtime.set_mocks` mocks
 components, no catalog, no policy pack and no output. Both processes leave without tearing
 their heap down object by object.
 
-Wall seconds are measured around each child. Peak memory is that of the whole process tree
-(the preview, the program's forked process, the policy pack): the largest sum of their
-resident set sizes, sampled every 50 ms from /proc (pages a forked child shares with its
-parent count twice: a few megabytes), and never less than the kernel's peak RSS of the
-largest single process (`resource.getrusage(RUSAGE_CHILDREN)`).
+Each size is measured in pairs, preview then floor (three pairs at N=200, one elsewhere;
+`--pairs` to change): seconds are medians, the ratio is the median of the pairs' own ratios
+(a drift in the machine's speed moves both sides of a pair alike), and peak memory is the
+largest seen. Wall seconds are measured around each child. Peak memory is that of the whole
+process tree (the preview, the program's forked process, the policy pack): the largest sum
+of their resident set sizes, sampled every 50 ms from /proc (pages a forked child still
+shares with its parent count twice, so this errs high by some tens of megabytes), and never
+less than the kernel's peak RSS of the largest single process.
 The last line is machine-readable:
 
     ratio=<preview/floor at N=200> resources=<n> seconds=<s> peak_mb=<m>
@@ -33,6 +36,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +51,8 @@ REPO = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "policies")
 SIZES = (50, 100, 200, 400)
 REPORT_AT = 200
+REPORT_PAIRS = 3
+"""Pairs measured at the reported size: one noisy run does not make the figure."""
 SEED = 8
 
 # -- synthetic catalog -----------------------------------------------------------------------
@@ -339,38 +345,49 @@ class Row:
     seconds: float
     peak_mb: float
     floor_seconds: float
+    ratio: float
+    pairs: int
     mandatory: int
 
     @property
     def per_resource(self) -> float:
         return self.seconds / self.resources
 
-    @property
-    def ratio(self) -> float:
-        return self.seconds / self.floor_seconds
 
+def bench(count: int, stack: str, work: Path, pairs: int = 1) -> Row:
+    """Generate a fleet of `count` services, then preview it and replay it for the floor,
+    `pairs` times in turn (preview, floor, preview, floor, ...).
 
-def bench(count: int, stack: str, work: Path) -> Row:
-    """Generate a fleet of `count` services, preview it, replay it for the floor."""
+    Seconds are medians; the ratio is the median of each pair's own ratio, so that a drift
+    in the machine's speed during the run moves both sides of a pair alike.
+    """
     project = write_fleet(work / f"fleet-{count}", count)
     out = project / "build" / stack
     python = sys.executable
-    preview = measure(
-        [python, "-m", "slipway", "preview", stack, "--out", str(out), "--format", "json"],
-        cwd=project,
-    )
-    summary = json.loads(preview.stdout)
+    floor_cmd = [python, str(Path(__file__).resolve()), "--floor", str(out / "resources.json")]
+    previews: list[Run] = []
+    floors: list[Run] = []
+    for _ in range(pairs):
+        shutil.rmtree(out, ignore_errors=True)
+        previews.append(
+            measure(
+                [python, "-m", "slipway", "preview", stack, "--out", str(out), "--format", "json"],
+                cwd=project,
+            )
+        )
+        floors.append(measure([*floor_cmd, stack], cwd=project))
+    summary = json.loads(previews[-1].stdout)
     mandatory = [d for d in summary["policy"] or [] if d["level"] == "mandatory"]
-    floor = measure(
-        [python, str(Path(__file__).resolve()), "--floor", str(out / "resources.json"), stack],
-        cwd=project,
-    )
     return Row(
         services=count,
         resources=summary["resources"],
-        seconds=preview.seconds,
-        peak_mb=preview.peak_mb,
-        floor_seconds=floor.seconds,
+        seconds=statistics.median(r.seconds for r in previews),
+        peak_mb=max(r.peak_mb for r in previews),
+        floor_seconds=statistics.median(r.seconds for r in floors),
+        ratio=statistics.median(
+            p.seconds / f.seconds for p, f in zip(previews, floors, strict=True)
+        ),
+        pairs=pairs,
         mandatory=len(mandatory),
     )
 
@@ -380,6 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--stack", default="prod")
     parser.add_argument("--keep", type=Path, help="keep the generated projects here")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=None,
+        help=f"preview/floor pairs per size (default: {REPORT_PAIRS} at N={REPORT_AT}, else 1)",
+    )
     parser.add_argument("--floor", nargs=2, metavar=("RESOURCES_JSON", "STACK"), help="(child)")
     args = parser.parse_args(argv)
     if args.floor:
@@ -394,18 +417,19 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     header = (
         f"{'services':>8} {'resources':>9} {'seconds':>8} {'s/resource':>10} {'peak MB':>8} "
-        f"{'floor s':>8} {'ratio':>6}"
+        f"{'floor s':>8} {'ratio':>6} {'pairs':>5}"
     )
     print(f"offline preview of stack {args.stack} (program, policy pack, manifests)")
     print(header)
     try:
         for count in sizes:
-            row = bench(count, args.stack, work)
+            pairs = args.pairs or (REPORT_PAIRS if count == REPORT_AT else 1)
+            row = bench(count, args.stack, work, pairs)
             rows.append(row)
             print(
                 f"{row.services:>8} {row.resources:>9} {row.seconds:>8.2f} "
                 f"{row.per_resource * 1000:>8.3f}ms {row.peak_mb:>8.0f} "
-                f"{row.floor_seconds:>8.2f} {row.ratio:>6.2f}",
+                f"{row.floor_seconds:>8.2f} {row.ratio:>6.2f} {row.pairs:>5}",
                 flush=True,
             )
             if row.mandatory:
