@@ -137,12 +137,9 @@ def render(
     *,
     config_overrides: dict[str, str] | None = None,
     secret_overrides: dict[str, str] | None = None,
-    with_manifests: bool = True,
 ) -> Rendered:
     """Run `__main__.py` of `project_dir` for `stack` under the mock runtime, in this process.
 
-    `with_manifests=False` leaves `manifests` empty, for a caller that builds them with
-    `manifests(rendered.records)` while something else runs (the policy pack).
     `secret_overrides` are config values treated as secrets (tests use them to prove values
     never reach the output). Raises BadInput for bad config or catalog.
     """
@@ -153,7 +150,7 @@ def render(
     return Rendered(
         stack=stack,
         records=records,
-        manifests=manifests(records) if with_manifests else {},
+        manifests=manifests(records),
         warnings=job.warnings,
     )
 

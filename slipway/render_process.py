@@ -29,7 +29,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from slipway.engine import Record, assign_targets
@@ -53,12 +53,12 @@ def can_fork() -> bool:
 
 @dataclass
 class RenderRun:
-    """One run of a job's program, started by `start`; iterate `batches()`, then `rendered`."""
+    """One run of a job's program, started by `start()` (or `with`); iterate `batches()`,
+    then read `rendered`."""
 
     job: Job
     fork: bool | None = None
     """Run the program in a forked child; None: where `can_fork()`."""
-    records: list[Record] = field(default_factory=list)
     rendered: Rendered | None = None
     _pid: int = 0
     _reader: BinaryIO | None = None
@@ -89,11 +89,11 @@ class RenderRun:
         Afterwards `rendered` holds every record sorted by URN, targets assigned."""
         if not self.fork:
             records = run_job(self.job)
-            self.records = records
-            self._finish(sorted_already=True)
+            self._finish(records)
             yield records
             return
         assert self._reader is not None
+        received: list[Record] = []
         outcome: tuple[str, Any] | None = None
         try:
             while outcome is None:
@@ -102,7 +102,7 @@ class RenderRun:
                 except EOFError:
                     break
                 if kind == "records":
-                    self.records.extend(payload)
+                    received.extend(payload)
                     yield payload
                 else:
                     outcome = (kind, payload)
@@ -115,13 +115,12 @@ class RenderRun:
             raise payload
         if kind == "failed":
             raise ProgramFailed(payload)
-        self._finish(sorted_already=False)
+        self._finish(received)
 
-    def _finish(self, *, sorted_already: bool) -> None:
-        records = self.records if sorted_already else sorted(self.records, key=lambda r: r.urn)
-        if not sorted_already:
-            assign_targets(records)
-        self.records = records
+    def _finish(self, records: list[Record]) -> None:
+        """`rendered`: the records sorted by URN, each with its target (as `run_job` gives)."""
+        records = sorted(records, key=lambda r: r.urn)
+        assign_targets(records)
         self.rendered = Rendered(
             stack=self.job.stack, records=records, manifests={}, warnings=self.job.warnings
         )
@@ -151,11 +150,6 @@ class RenderRun:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def start(job: Job) -> RenderRun:
-    """Start running `job`'s program (forked where possible); see `RenderRun`."""
-    return RenderRun(job).start()
 
 
 def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through the parent

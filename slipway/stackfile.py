@@ -16,6 +16,7 @@ import yaml
 
 from slipway.engine import REDACTED
 from slipway.errors import BadInput
+from slipway.yamlfile import read_yaml
 
 MAX_FILE_BYTES = 1024 * 1024
 """Stack and project files are hand-written config; anything bigger is a mistake."""
@@ -108,26 +109,7 @@ def load_yaml_file(path: Path) -> Any:
     MAX_VALUES values or MAX_DEPTH levels, so an alias bomb or a runaway nesting is refused
     before anything walks it.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read: {exc.strerror}", file=str(path)) from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise BadInput(f"file is {len(raw)} bytes; the limit is {MAX_FILE_BYTES}", file=str(path))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise BadInput(f"YAML syntax error: {where}{exc.problem or exc}", file=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise BadInput(f"YAML error: {exc}", file=str(path)) from exc
-    except RecursionError as exc:
-        raise BadInput("YAML nests too deeply", file=str(path)) from exc
+    data = read_yaml(path, max_bytes=MAX_FILE_BYTES, loader=_Loader)
     _check_size(data, path)
     return data
 

@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from components.slo import SloArgs
 from slipway.errors import BadInput
+from slipway.yamlfile import read_yaml
 from stacks.config import check_dns_label
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -546,25 +547,9 @@ def _refuse_aliases(text: str) -> None:
 
 def load_yaml_document(path: Path) -> dict[str, Any]:
     """Read one YAML mapping, turning every way it can be wrong into BadInput."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read: {exc.strerror}", file=str(path)) from exc
-    if len(raw) > MAX_DOC_BYTES:
-        raise BadInput(f"file is {len(raw)} bytes; the limit is {MAX_DOC_BYTES}", file=str(path))
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"not UTF-8 text (byte {exc.start})", file=str(path)) from exc
-    try:
-        _refuse_aliases(text)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise BadInput(f"YAML syntax error: {where}{exc.problem or exc}", file=str(path)) from exc
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise BadInput(f"YAML error: {type(exc).__name__}", file=str(path)) from exc
+    data = read_yaml(
+        path, max_bytes=MAX_DOC_BYTES, loader=_UniqueKeyLoader, check_text=_refuse_aliases
+    )
     if data is None:
         raise BadInput("file is empty; expected a service definition", file=str(path))
     if not isinstance(data, dict):

@@ -55,8 +55,12 @@ def records_of(program: Callable[[], Any], stack: str = "test") -> dict[str, Rec
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A private copy of the project (program, catalog, stack files, pack) to edit freely."""
-    dest = tmp_path / "project"
-    dest.mkdir()
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(dest: Path, stacks: tuple[str, ...] | None = None) -> Path:
+    """Copy the program, catalog, pack and stack files (all, or those of `stacks`) to `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         src = ROOT / name
         if src.is_dir():
@@ -64,7 +68,8 @@ def project(tmp_path: Path) -> Path:
         elif src.exists():
             shutil.copy2(src, dest / name)
     for stack_file in ROOT.glob("Pulumi.*.yaml"):
-        shutil.copy2(stack_file, dest / stack_file.name)
+        if stacks is None or stack_file.name in {f"Pulumi.{s}.yaml" for s in stacks}:
+            shutil.copy2(stack_file, dest / stack_file.name)
     return dest
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from slipway import preview as pv
 from slipway.errors import BadInput
-from tests.conftest import PROJECT_FILES, ROOT
+from tests.conftest import copy_project
 
 CLOUD_TARGETS = ("aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1")
 
@@ -17,14 +16,7 @@ CLOUD_TARGETS = ("aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1")
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The prod stack's Kubernetes objects, keyed by manifest path."""
-    dest = tmp_path_factory.mktemp("prod")
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("venv", "__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    shutil.copy2(ROOT / "Pulumi.prod.yaml", dest / "Pulumi.prod.yaml")
+    dest = copy_project(tmp_path_factory.mktemp("prod"), stacks=("prod",))
     rendered = pv.render(dest, "prod")
     return {pv.manifest_path(r): r.inputs for r in rendered.records if pv.is_manifest(r)}
 

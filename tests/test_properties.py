@@ -11,7 +11,6 @@ Example counts and deadlines are bounded so the module stays well under a minute
 
 from __future__ import annotations
 
-import shutil
 import string
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ from typer.testing import CliRunner
 from slipway import preview as pv
 from slipway.cli import app
 from slipway.policy import run_pack
+from tests.conftest import ROOT, copy_project
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "services", "policies")
 K8S_VERSION = "1.33.0"
 CORE_GROUPS = {"v1", "apps/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"}
 STACK = "dev"
@@ -46,16 +44,7 @@ SLOW = settings(FAST, max_examples=4)
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project copy whose dev stack has a traffic layer (so every strategy is valid),
     with a finished preview in build/dev to compare against."""
-    dest = tmp_path_factory.mktemp("props") / "project"
-    dest.mkdir()
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("venv", "__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    for stack_file in ROOT.glob("Pulumi.*.yaml"):
-        shutil.copy2(stack_file, dest / stack_file.name)
+    dest = copy_project(tmp_path_factory.mktemp("props") / "project")
     dev = dest / "Pulumi.dev.yaml"
     doc = yaml.safe_load(dev.read_text())
     doc["config"]["slipway:traffic"] = {"layer": "istio"}

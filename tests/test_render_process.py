@@ -3,6 +3,7 @@ the same with or without the fork, and every way the program can end is reported
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,34 @@ def test_a_program_process_that_dies_is_reported(project: Path) -> None:
     main.write_text("import os\nimport signal\n\nos.kill(os.getpid(), signal.SIGKILL)\n")
     with pytest.raises(ProgramFailed, match=r"ended without a result \(killed by signal 9\)"):
         _stream(project, "dev", fork=True)
+
+
+def test_a_pack_failure_after_the_output_was_staged_leaves_nothing_behind(
+    project: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output is written beside build/<stack> while AnalyzeStack runs; when the pack
+    then fails, the staged folder is removed and the previous output stays as it was."""
+    from slipway import policy
+
+    out = project / "build" / "dev"
+    first = cli("preview", "dev", "--project-dir", str(project), "--out", str(out))
+    assert first.exit_code == 0, first.output
+    before = tree(out)
+    staged: list[bool] = []
+
+    def failing_stack(self, *args, **kwargs):
+        # Fail only once the output is being staged, so the failure lands after it.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not staged:
+            if any(p.name.startswith(".dev.tmp-") for p in out.parent.iterdir()):
+                staged.append(True)
+            time.sleep(0.01)
+        raise policy.PolicyPackError("AnalyzeStack failed: boom", file="policies")
+
+    monkeypatch.setattr(policy.PolicyPackProcess, "analyze_stack", failing_stack)
+    result = cli("preview", "dev", "--project-dir", str(project), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "AnalyzeStack failed: boom" in result.output
+    assert tree(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["dev"]
+    assert staged == [True], "the output was staged before the pack failed"
