@@ -11,6 +11,7 @@ API (also used by tests, diffs and benchmarks):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import glob
@@ -28,6 +29,7 @@ import yaml
 
 from slipway.engine import REDACTED, Record, run_program, to_json_bytes
 from slipway.errors import BadInput
+from slipway.outdir import MARKER, current_umask, is_slipway_output, marker_bytes, write_error
 from slipway.stackfile import read_stack_file
 
 PROGRAM = "__main__.py"
@@ -45,13 +47,18 @@ class Rendered:
         return [r.to_json() for r in self.records]
 
 
-def _catalog_secret_keys(project_dir: Path, config: dict[str, str], project: str) -> list[str]:
-    """Config keys the catalog reads secrets from (so missing ones can be reported)."""
-    from stacks.catalog import load_catalog
+def catalog_dir(project_dir: Path, config: dict[str, str], project: str) -> Path:
+    """The stack's catalog folder (`slipway:catalog`, default `services`)."""
     from stacks.loader import _parse
 
+    return project_dir / str(_parse(config.get(f"{project}:catalog", "services")))
+
+
+def _catalog_secret_keys(catalog: Path, config: dict[str, str], project: str) -> list[str]:
+    """Config keys the catalog reads secrets from (so missing ones can be reported)."""
+    from stacks.catalog import load_catalog
+
     env = config.get(f"{project}:environment", "dev")
-    catalog = project_dir / str(_parse(config.get(f"{project}:catalog", "services")))
     keys = set()
     for svc in load_catalog(catalog, env):
         keys.update(s.key for s in svc.secrets if s.source == "pulumi-config")
@@ -69,6 +76,7 @@ class Job:
     config: dict[str, str]
     secret_keys: list[str]
     warnings: list[str]
+    catalog: Path
 
 
 def prepare(
@@ -94,7 +102,8 @@ def prepare(
         config[key] = value
         secret_keys.append(key)
     warnings: list[str] = []
-    for key in _catalog_secret_keys(project_dir, config, project):
+    catalog = catalog_dir(project_dir, config, project)
+    for key in _catalog_secret_keys(catalog, config, project):
         full = f"{project}:{key}"
         if full not in config:
             warnings.append(
@@ -106,7 +115,7 @@ def prepare(
     program = project_dir / PROGRAM
     if not program.is_file():
         raise BadInput("no Pulumi program here", file=str(program))
-    return Job(project_dir, stack, project, program, config, secret_keys, warnings)
+    return Job(project_dir, stack, project, program, config, secret_keys, warnings, catalog)
 
 
 def run_job(job: Job, on_record: Callable[[Record], None] | None = None) -> list[Record]:
@@ -295,54 +304,101 @@ class Staging:
     """An output folder being written beside `out_dir`, swapped in by `commit`.
 
     `write` may be called several times (files can be written while other work, the policy
-    pack, is still running); `discard` removes everything staged. See `write_atomically`.
+    pack, is still running); `discard` removes everything staged, and the parent folders it
+    made. The staged folder carries the marker (`slipway.outdir`) from the start, so only
+    slipway's own folders are ever replaced or cleaned up. OS errors (disk full, a read-only
+    folder) become BadInput, with the previous output left as it was.
     """
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, stack: str) -> None:
         self.out_dir = out_dir.resolve()
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        _recover(self.out_dir)
-        name = f".{self.out_dir.name}.tmp-{os.getpid()}-"
-        self.tmp: Path | None = Path(tempfile.mkdtemp(prefix=name, dir=self.out_dir.parent))
+        self.tmp: Path | None = None
+        self._made: list[Path] = []
+        try:
+            missing = [p for p in (self.out_dir, *self.out_dir.parents) if not p.exists()]
+            for parent in reversed(missing[1:]):
+                parent.mkdir()
+                self._made.append(parent)
+            _recover(self.out_dir)
+            name = f".{self.out_dir.name}.tmp-{os.getpid()}-"
+            self.tmp = Path(tempfile.mkdtemp(prefix=name, dir=self.out_dir.parent))
+            os.chmod(self.tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
+            (self.tmp / MARKER).write_bytes(marker_bytes(stack))
+        except OSError as exc:
+            self.discard()
+            raise write_error(exc, self.out_dir) from exc
 
     def write(self, files: Mapping[str, bytes]) -> None:
         """Write `files` (relative path -> bytes) into the staged folder."""
         assert self.tmp is not None, "already committed or discarded"
         made: set[Path] = set()
-        for rel, data in files.items():
-            path = self.tmp / rel
-            if path.parent not in made:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                made.add(path.parent)
-            path.write_bytes(data)
+        try:
+            for rel, data in files.items():
+                path = self.tmp / rel
+                if path.parent not in made:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(path.parent)
+                path.write_bytes(data)
+        except OSError as exc:
+            raise write_error(exc, self.out_dir) from exc
 
     def commit(self) -> None:
-        """Swap the staged folder in for `out_dir` (one atomic exchange where possible)."""
+        """Swap the staged folder in for `out_dir` (one atomic exchange where possible).
+
+        What is at `out_dir` is checked again right before the swap: it must still be
+        slipway's own output, or absent."""
         tmp, out_dir = self.tmp, self.out_dir
         assert tmp is not None, "already committed or discarded"
-        self.tmp = None
         try:
-            if out_dir.exists() and _exchange(tmp, out_dir):
-                shutil.rmtree(tmp, ignore_errors=True)  # now holds the previous output
+            for _ in range(3):
+                if os.path.lexists(out_dir):
+                    if not is_slipway_output(out_dir):
+                        raise BadInput(
+                            f"{out_dir} appeared while the preview ran and was not written by "
+                            "slipway; it was left as it is",
+                            field="--out",
+                        )
+                    if _exchange(tmp, out_dir):
+                        self.tmp = None
+                        shutil.rmtree(tmp, ignore_errors=True)  # now the previous output
+                        return
+                    self._replace_by_renames(tmp, out_dir)
+                    self.tmp = None
+                    return
+                try:
+                    tmp.rename(out_dir)
+                except OSError as exc:  # another run made it just now: look again
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+                    continue
+                self.tmp = None
                 return
-            old = None
-            if out_dir.exists():
-                old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-                if old.exists():
-                    shutil.rmtree(old)
-                out_dir.rename(old)
-            tmp.rename(out_dir)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            raise BadInput(f"{out_dir} keeps changing; another preview writes there", field="--out")
+        except OSError as exc:
+            raise write_error(exc, out_dir) from exc
+        finally:
+            self.discard()
+
+    @staticmethod
+    def _replace_by_renames(tmp: Path, out_dir: Path) -> None:
+        """Where the exchange is unavailable: park the old output, move the new one in."""
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        if old.exists() and is_slipway_output(old):
+            shutil.rmtree(old)
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
 
     def discard(self) -> None:
-        """Remove what was staged; `out_dir` stays as it was."""
+        """Remove what was staged and the parent folders made for it; `out_dir` stays as
+        it was."""
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+            for parent in reversed(self._made):
+                with contextlib.suppress(OSError):
+                    parent.rmdir()  # only if still empty
+        self._made = []
 
 
 def policy_file(diagnostics: list[dict[str, Any]]) -> dict[str, bytes]:
@@ -350,7 +406,7 @@ def policy_file(diagnostics: list[dict[str, Any]]) -> dict[str, bytes]:
     return {"policy.json": to_json_bytes(diagnostics)}
 
 
-def write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
+def write_atomically(out_dir: Path, files: dict[str, bytes], stack: str = "") -> None:
     """Write `files` into a sibling temp dir, then swap it in.
 
     The swap is one atomic exchange of the two directories (Linux `renameat2`), so a crash at
@@ -358,7 +414,7 @@ def write_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
     where the exchange is unavailable it is two renames, and a later run puts back an output
     a crash left parked between them. Leftovers of killed runs are removed first.
     """
-    staging = Staging(out_dir)
+    staging = Staging(out_dir, stack)
     try:
         staging.write(files)
         staging.commit()
@@ -404,6 +460,11 @@ def _recover(out_dir: Path) -> None:
         kind, _, rest = leftover.name[len(out_dir.name) + 2 :].partition("-")
         pid = rest.split("-", 1)[0]
         if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if not is_slipway_output(leftover):  # not ours (or empty): never removed
+            empty_dir = leftover.is_dir() and not leftover.is_symlink()
+            if kind == "tmp" and empty_dir and not any(leftover.iterdir()):
+                leftover.rmdir()  # a run killed before it wrote its marker
             continue
         if kind == "old" and not out_dir.exists():
             leftover.rename(out_dir)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from slipway import preview as pv
+from slipway.outdir import MARKER, marker_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK = "dev"
@@ -226,7 +227,7 @@ def test_fallback_swap_without_exchange_replaces_the_output(tmp_path: Path, monk
     pv.write_atomically(out, {"a.txt": b"old"})
     monkeypatch.setattr(pv, "_exchange", lambda a, b: False)
     pv.write_atomically(out, {"b.txt": b"new"})
-    assert tree(out) == {"b.txt": b"new"}
+    assert tree(out) == {"b.txt": b"new", MARKER: marker_bytes("")}
     assert _leftovers(out) == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import pytest
 import yaml
 
 from slipway import preview as pv
+from slipway.errors import BadInput
+from slipway.outdir import MARKER, marker_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,22 +86,25 @@ def test_output_replaces_previous_atomically(tmp_path: Path) -> None:
     out = tmp_path / "out"
     pv.write_atomically(out, {"a.txt": b"1", "sub/b.txt": b"2"})
     pv.write_atomically(out, {"c.txt": b"3"})
-    assert tree(out) == {"c.txt": b"3"}, "stale files from the previous run must go"
+    assert tree(out) == {"c.txt": b"3", MARKER: marker_bytes("")}, (
+        "stale files from the previous run must go; the marker stays"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "no temp dirs left behind"
 
 
 def test_failed_write_keeps_previous_output(tmp_path: Path) -> None:
+    """Disk full midway: bad input (exit 2) saying why, the previous output whole."""
     out = tmp_path / "out"
     pv.write_atomically(out, {"a.txt": b"1"})
 
     class Boom(dict):
         def items(self):  # type: ignore[override]
             yield "x.txt", b"x"
-            raise OSError("disk full")
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(BadInput, match=r"cannot write the output: .*No space left on device"):
         pv.write_atomically(out, Boom())
-    assert tree(out) == {"a.txt": b"1"}
+    assert tree(out) == {"a.txt": b"1", MARKER: marker_bytes("")}
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 

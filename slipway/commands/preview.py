@@ -97,7 +97,12 @@ def _judge(
 def preview(
     stack: Annotated[str, typer.Argument(help="Stack name: reads Pulumi.<stack>.yaml.")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder; default: build/<stack>.")
+        str | None,
+        typer.Option(
+            "--out",
+            help="Output folder; default: build/<stack>. Must be new or a folder a previous "
+            "preview wrote: any other existing path is refused.",
+        ),
     ] = None,
     against: Annotated[
         str | None,
@@ -120,13 +125,16 @@ def preview(
     policy violation, 2 bad input (nothing is written).
     """
     from slipway import preview as pv
+    from slipway.outdir import check_out
 
     project_dir = project_dir.resolve()
-    out_dir = out or project_dir / "build" / stack
     staging: list[pv.Staging] = []
     diff = None
     try:
+        out_arg = out if out is not None else project_dir / "build" / stack
+        out_dir = check_out(out_arg, protected=[project_dir])
         job = pv.prepare(project_dir, stack)
+        out_dir = check_out(out_arg, protected=[project_dir, job.catalog])
         for w in job.warnings:
             err.print(f"[yellow]warning:[/] {w}", highlight=False)
         # The child is forked before the spinner's thread exists.
@@ -145,7 +153,7 @@ def preview(
                     old = load_baseline(against, stack, project_dir)
                     diff = compute_diff(old, rendered.resources)
                 status.update("Writing the output; the policy pack judges the whole stack…")
-                staging.append(pv.Staging(out_dir))
+                staging.append(pv.Staging(out_dir, stack))
                 staging[0].write(pv.output_files(rendered, None, diff))
 
             rendered, diagnostics = _judge(
