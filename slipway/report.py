@@ -6,16 +6,25 @@ per target, property-level changes folded in `<details>`, the policy results, an
 topology (targets → clusters → namespaces → services, with each service's strategy and active
 slot). Output is deterministic: the same inputs give the same bytes, so an unchanged comment is
 not rewritten.
+
+Every value that comes from input (names, types, targets, paths, config values, policy ids and
+messages) is data, never markup: in markdown it sits in a code span whose fence no backtick run
+inside it can close (so no link, image, HTML, mention or issue reference can come out of it), in
+HTML as escaped text inside `<code>`, in Mermaid as a quoted label with only plain characters
+left as they are, and in the terminal table as rich `Text` (no console markup).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from slipway.diff import OPTION_PROVIDER, summary
 
@@ -34,8 +43,6 @@ MAX_VALUE_CHARS = 120
 DETAIL_BUDGET_CHARS = 20_000
 """Property details beyond this many characters are left to diff.json: a GitHub comment holds
 at most 65,536 characters, and the comment carries every stack."""
-
-"""Hidden marker that identifies the sticky comment."""
 
 CLUSTER_TYPES = ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster")
 WORKLOAD_TYPES = (
@@ -66,11 +73,11 @@ def diff_table(diff: dict) -> Table:
     table.add_column("Changes")
     for kind, entry in _rows(diff):
         table.add_row(
-            f"[{STYLE[kind]}]{SYMBOL[kind]} {VERB[kind]}[/]",
-            entry.get("target") or STACK_WIDE,
-            entry["type"],
-            entry["name"],
-            _brief(kind, entry),
+            Text(f"{SYMBOL[kind]} {VERB[kind]}", style=STYLE[kind]),
+            Text(str(entry.get("target") or STACK_WIDE)),
+            Text(str(entry["type"])),
+            Text(str(entry["name"])),
+            Text(_brief(kind, entry)),
         )
     if not table.rows:
         table.add_row("", "", "", "", "no changes")
@@ -101,7 +108,7 @@ def to_markdown(
     """
     counts = summary(diff)
     lines = [
-        f"### Stack `{stack}`: `{summary_line(diff)}`",
+        f"### Stack {_code(stack, cell=False)}: `{summary_line(diff)}`",
         "",
         f"{counts['added']} to create, {counts['updated']} to update, "
         f"{counts['replaced']} to replace, {counts['deleted']} to delete"
@@ -125,7 +132,9 @@ def _target_section(target: str, rows: list[tuple[str, dict]], budget: list[int]
     counts = defaultdict(int)
     for kind, _ in rows:
         counts[kind] += 1
-    title = "Stack-wide resources" if target == STACK_WIDE else f"Target `{target}`"
+    title = (
+        "Stack-wide resources" if target == STACK_WIDE else f"Target {_code(target, cell=False)}"
+    )
     line = " ".join(f"{SYMBOL[k]}{counts[k]}" for k in KINDS)
     out = [
         f"#### {title}: `{line}`",
@@ -136,14 +145,15 @@ def _target_section(target: str, rows: list[tuple[str, dict]], budget: list[int]
     for kind, entry in rows:
         out.append(
             f"| {SYMBOL[kind]} {VERB[kind]} | {_code(entry['type'])} | {_code(entry['name'])} "
-            f"| {_cell(_brief(kind, entry))} |"
+            f"| {_brief(kind, entry, code=_code)} |"
         )
     out.append("")
     detailed = [(k, e) for k, e in rows if e.get("changes")]
     if detailed:
+        where = "stack-wide resources" if target == STACK_WIDE else _html_code(target)
         out += [
             "<details>",
-            f"<summary>Property changes in {title.lower() if target == STACK_WIDE else target} "
+            f"<summary>Property changes in {where} "
             f"({sum(len(e['changes']) for _, e in detailed)})</summary>",
             "",
         ]
@@ -167,11 +177,14 @@ def _target_section(target: str, rows: list[tuple[str, dict]], budget: list[int]
 
 
 def _detail_block(kind: str, entry: dict) -> list[str]:
-    head = f"**{SYMBOL[kind]} {_code(entry['name'])}** ({_code(entry['type'])})"
+    head = (
+        f"**{SYMBOL[kind]} {_code(entry['name'], cell=False)}** "
+        f"({_code(entry['type'], cell=False)})"
+    )
     if kind == "replaced":
-        head += f": replaced because {_code(entry['reason'])} changed"
+        head += f": replaced because {_code(entry['reason'], cell=False)} changed"
     if entry.get("old_urn"):
-        head += f", formerly {_code(entry['old_urn'])}"
+        head += f", formerly {_code(entry['old_urn'], cell=False)}"
     out = [head, "", "| Property | Old | New |", "| --- | --- | --- |"]
     for change in entry["changes"]:
         out.append(
@@ -193,6 +206,11 @@ def _policy_headline(diagnostics: list[dict]) -> str:
     if not diagnostics:
         return "policy: no findings"
     return f"policy: {mandatory} mandatory, {advisory} advisory"
+
+
+def _level(level: Any) -> str:
+    """A known level as a word; anything else is shown as the value it is."""
+    return level if level in _LEVEL_ORDER else _code(level)
 
 
 def _policy_section(diagnostics: list[dict] | None) -> list[str]:
@@ -223,8 +241,8 @@ def _policy_section(diagnostics: list[dict] | None) -> list[str]:
         urn = str(d.get("urn") or "")
         resource = _code(_urn_name(urn)) if urn else "(stack)"
         out.append(
-            f"| {_cell(str(d.get('level')))} | {_code(str(d.get('policy')))} | {resource} "
-            f"| {_cell(_one_line(str(d.get('message') or '')))} |"
+            f"| {_level(d.get('level'))} | {_code(d.get('policy'))} | {resource} "
+            f"| {_code(d.get('message') or '')} |"
         )
     out.append("")
     return out
@@ -404,13 +422,14 @@ def _rows(diff: dict) -> list[tuple[str, dict]]:
     return rows
 
 
-def _brief(kind: str, entry: dict) -> str:
+def _brief(kind: str, entry: dict, code: Callable[[str], str] = str) -> str:
+    """The Changes column; `code` formats each property path (a code span in markdown)."""
     if kind == "replaced":
-        return f"replace: {entry['reason']} changed"
+        return f"replace: {code(entry['reason'])} changed"
     if kind != "updated":
         return ""
     paths = list(dict.fromkeys(c["path"] for c in entry.get("changes", [])))
-    text = ", ".join(paths[:3])
+    text = ", ".join(code(p) for p in paths[:3])
     if len(paths) > 3:
         text += f" (+{len(paths) - 3} more)"
     if OPTION_PROVIDER in paths:
@@ -423,18 +442,34 @@ def _urn_name(urn: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace runs (newlines included) as one space: a table row or heading is one line."""
+    return " ".join(str(text).split())
 
 
-def _cell(text: str) -> str:
-    return _one_line(text).replace("|", "\\|")
+_BACKTICKS = re.compile(r"`+")
 
 
-def _code(text: str) -> str:
-    text = _one_line(str(text)).replace("|", "\\|")
-    if "`" in text:
-        return f"`` {text} ``"
-    return f"`{text}`"
+def _code(text: Any, *, cell: bool = True) -> str:
+    """`text` as one code span that nothing inside it can end (CommonMark code spans).
+
+    The fence is one backtick longer than the longest run inside, and padded with a space
+    when the text holds a backtick (one space each side is stripped again by the renderer).
+    In a table `cell`, `|` is escaped: GFM splits cells before it parses code spans.
+    """
+    text = _one_line(text)
+    if not text:
+        return "` `"
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    if cell:
+        text = text.replace("|", "\\|")
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _html_code(text: Any) -> str:
+    """A value inside a raw HTML line (`<summary>`): escaped, in `<code>` like a code span."""
+    return f"<code>{html.escape(_one_line(text))}</code>"
 
 
 def _value(value: Any) -> str:
@@ -452,6 +487,16 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def _mm(text: str) -> str:
-    """Text safe inside a quoted Mermaid label."""
-    return str(text).replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+_MERMAID_NAMED = {'"': "#quot;", "<": "#lt;", ">": "#gt;"}
+_MERMAID_PLAIN = re.compile(r"[A-Za-z0-9 ._,:/()+=@-]")
+
+
+def _mm(text: Any) -> str:
+    """Text safe inside a quoted Mermaid label: one line, and every character outside a
+    small plain set written as a Mermaid entity code (`#quot;`, `#35;`), so no quote ends
+    the label, no backtick starts a markdown label, no `%%` makes a directive or comment,
+    and no `<` makes HTML."""
+    return "".join(
+        c if _MERMAID_PLAIN.fullmatch(c) else _MERMAID_NAMED.get(c, f"#{ord(c)};")
+        for c in _one_line(text)
+    )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import os
 import re
 from pathlib import Path
 
+import pytest
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from rich.console import Console
 
 from slipway.diff import compute_diff
@@ -118,6 +122,14 @@ def test_table_has_one_row_per_changed_resource_with_its_cause():
     assert len(diff_table(compute_diff(old, new)).rows) == 4
 
 
+def test_table_shows_console_markup_in_names_as_text():
+    old = [k8s("ConfigMap", "[/]", "ns", "local", data={"x": "1"})]
+    new = [k8s("ConfigMap", "[/]", "ns", "local", data={"x": "2"}), deployment("[bold]web[/bold]")]
+    text = render(diff_table(compute_diff(old, new)))
+    assert "local-[/]" in text
+    assert "local-[bold]web[/bold]" in text
+
+
 def test_table_of_an_empty_diff_says_no_changes():
     old, _ = example()
     assert "no changes" in render(diff_table(compute_diff(old, old)))
@@ -164,7 +176,7 @@ def test_markdown_folds_property_changes_in_details():
     old, new = example()
     md = to_markdown("dev", compute_diff(old, new), [], new)
     block = md[md.index("<details>") : md.index("</details>")]
-    assert "<summary>Property changes in local (2)</summary>" in block
+    assert "<summary>Property changes in <code>local</code> (2)</summary>" in block
     assert "| `data.LOG` | `info` | `debug` |" in block
     assert "replaced because `data` changed" in block
     assert "| `spec.template.spec.containers[0].image` | `img:1` | `img:2` |" in block
@@ -220,8 +232,8 @@ def test_markdown_policy_table_lists_mandatory_first():
         if line.startswith("| mandatory") or line.startswith("| advisory")
     ]
     assert rows == [
-        "| mandatory | `a-mandatory` | `local-api-config` | no \\| pipes here |",
-        "| advisory | `b-advisory` | `local-api` | x |",
+        "| mandatory | `a-mandatory` | `local-api-config` | `no \\| pipes here` |",
+        "| advisory | `b-advisory` | `local-api` | `x` |",
     ]
 
 
@@ -242,6 +254,169 @@ def test_markdown_is_deterministic_whatever_the_input_order():
     a = to_markdown("dev", compute_diff(old, new), [], new)
     b = to_markdown("dev", compute_diff(old[::-1], new[::-1]), [], new[::-1])
     assert a == b
+
+
+def test_markdown_code_spans_outlast_any_backtick_run():
+    old = [k8s("ConfigMap", "c", "ns", "local", data={"x": "1"})]
+    new = [k8s("ConfigMap", "c", "ns", "local", data={"x": "a``b`"})]
+    md = to_markdown("dev", compute_diff(old, new), [], new)
+    assert "| `data.x` | `1` | ``` a``b` ``` |" in md
+
+
+# --- markdown: nothing from input becomes markup ------------------------------------------------
+
+HOSTILE = [
+    "a`b``c",
+    "`lead",
+    "![x](http://e/x.png)",
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    "[link](javascript:alert(1))",
+    "<http://e/x> www.example.com a@example.com",
+    "@octocat #1",
+    "a|b \\| c\\",
+    "line1\nline2\n\n# heading\n```",
+    "--> <!-- x",
+    '"]) --> X["pwned',
+    "%%{init: {'securityLevel': 'loose'}}%%",
+    "&amp; &lt;b&gt; *em* _u_ ~~s~~",
+    "</details>\n\n<details>",
+]
+"""Values that are markup somewhere: in markdown, HTML, a table, GitHub's autolinks and
+mentions, or Mermaid (a quote ends a label, `%%` starts a directive)."""
+
+MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+"""A real CommonMark renderer with GitHub's tables (markdown-it's gfm-like preset needs
+linkify-it-py too, so bare links and mentions are checked on the source instead)."""
+
+MERMAID_CHARS = re.compile(r"^[A-Za-z0-9 ._,:/()+=@#;-]*$")
+"""What a Mermaid label may hold after escaping (entity codes are `#name;`)."""
+
+
+def hostile_input(values: list[str]) -> tuple[str, dict, list[dict], list[dict]]:
+    """A stack name, diff, diagnostics and records carrying each value in every place
+    to_markdown shows one: target, type, name, property path and values, replacement cause,
+    former URN, policy id, level, resource and message, namespace, service, route subset."""
+    diff: dict = {"added": [], "updated": [], "replaced": [], "deleted": []}
+    diagnostics: list[dict] = []
+    records: list[dict] = []
+    for i, v in enumerate(values):
+        target = v
+        diff["updated"].append(
+            {
+                "urn": f"{STACK}::t{i}::u",
+                "type": v,
+                "name": v,
+                "target": target,
+                "changes": [{"path": f"data.{v}", "old": v, "new": v}],
+            }
+        )
+        diff["replaced"].append(
+            {
+                "urn": f"{STACK}::t{i}::r",
+                "old_urn": v,
+                "type": "kubernetes:core/v1:ConfigMap",
+                "name": "cm",
+                "target": target,
+                "reason": v,
+                "changes": [{"path": "data", "old": {"k": "1"}, "new": {"k": "2"}}],
+            }
+        )
+        diagnostics.append(
+            {"policy": v, "level": v, "urn": f"{STACK}::x::{v}", "message": f"env {v} is bad"}
+        )
+        records.append(provider(target, v))
+        records.append(deployment(v, target=target))
+        records[-1]["inputs"]["metadata"]["namespace"] = v
+        route = k8s(
+            "VirtualService",
+            "vs",
+            v,
+            target,
+            metadata=labelled(v),
+            spec={"http": [{"route": [{"destination": {"subset": v}, "weight": 50}] * 2}]},
+        )
+        records.append(route)
+    return values[0], diff, diagnostics, records
+
+
+def hostile_markdown(values: list[str]) -> str:
+    stack, diff, diagnostics, records = hostile_input(values)
+    return to_markdown(stack, diff, diagnostics, records)
+
+
+def flat(tokens: list[Token]) -> list[Token]:
+    out: list[Token] = []
+    for t in tokens:
+        out.append(t)
+        out += flat(t.children or [])
+    return out
+
+
+def shape(md: str) -> list[tuple[str, str, int]]:
+    """The document's structure: every token's type, tag and nesting, no content."""
+    return [(t.type, t.tag, t.nesting) for t in flat(MD.parse(md))]
+
+
+def mermaid_labels(md: str) -> list[str]:
+    (fence,) = [t for t in MD.parse(md) if t.type == "fence" and t.info == "mermaid"]
+    return re.findall(r'"([^"]*)"', fence.content)
+
+
+def unmermaid(label: str) -> str:
+    named = {"quot": '"', "lt": "<", "gt": ">"}
+    return re.sub(
+        r"#(\w+);", lambda m: named.get(m[1]) or chr(int(m[1])), label.replace("<br/>", " ")
+    )
+
+
+def one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def test_hostile_values_give_the_same_document_as_plain_ones():
+    plain = [f"v{i}" for i in range(len(HOSTILE))]
+    assert shape(hostile_markdown(HOSTILE)) == shape(hostile_markdown(plain))
+
+
+def test_hostile_values_make_no_image_link_or_html():
+    tokens = flat(MD.parse(hostile_markdown(HOSTILE)))
+    made = {t.type for t in tokens} & {"image", "link_open", "html_inline", "em_open", "s_open"}
+    assert made == set()
+    for block in (t for t in tokens if t.type == "html_block"):
+        tags = re.findall(r"</?([A-Za-z][\w-]*)", block.content)
+        assert set(tags) <= {"details", "summary", "code"}, block.content
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_each_hostile_value_is_shown_literally(value: str):
+    md = hostile_markdown([value])
+    tokens = flat(MD.parse(md))
+    code = [t.content for t in tokens if t.type == "code_inline"]
+    summaries = [
+        html.unescape(m) for t in tokens for m in re.findall(r"<code>(.*?)</code>", t.content)
+    ]
+    v = one_line(value)
+    assert v in code  # name, type, target, policy, level, old and new value
+    assert f"data.{v}" in code
+    assert f"env {v} is bad" in code
+    assert v in summaries
+    assert v in {unmermaid(label) for label in mermaid_labels(md)}
+    assert f"{v} canary {v} 50 / {v} 50" in {unmermaid(label) for label in mermaid_labels(md)}
+
+
+def test_mermaid_labels_keep_only_plain_characters():
+    for label in mermaid_labels(hostile_markdown(HOSTILE)):
+        assert MERMAID_CHARS.match(label.replace("<br/>", " ")), label
+
+
+def test_no_autolink_or_mention_outside_code():
+    """GitHub links bare URLs and emails, and notifies @mentions, anywhere but in code;
+    with every value in code, the source outside code spans and `<code>` holds none."""
+    md = hostile_markdown(HOSTILE)
+    outside = re.sub(r"<code>.*?</code>", "", md[: md.index("```mermaid")])
+    outside = re.sub(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)", "", outside)  # code spans
+    assert not re.search(r"https?:|www\.|@|#\d", outside)
 
 
 # --- topology ------------------------------------------------------------------------------------
