@@ -73,10 +73,12 @@ def test_rollback_after_an_unrelated_edit_flips_only_the_slot(project, run):
     assert text.endswith("# reviewed\n")
 
 
-def test_rollback_without_history_returns_to_the_other_slot(project, run):
+def test_rollback_without_history_is_refused(project, run):
+    before = _read(project, "orders")
     result = run("rollback", "orders", "--stack", "prod")
-    assert result.exit_code == 0, _text(result)
-    assert "activeSlot: green" in _read(project, "orders").decode()
+    assert result.exit_code == 2
+    assert "no recorded promote/canary/abort/flag of orders in stack prod" in _text(result)
+    assert _read(project, "orders") == before
 
 
 def test_rollback_undoes_a_canary_step_byte_for_byte(project, run):
@@ -89,7 +91,8 @@ def test_rollback_undoes_a_canary_step_byte_for_byte(project, run):
 def test_rollback_of_a_canary_without_history_is_refused(project, run):
     result = run("rollback", "payments", "--stack", "prod")
     assert result.exit_code == 2
-    assert "no recorded canary step to roll back; use `slipway abort`" in _text(result)
+    assert "no recorded promote/canary/abort/flag of payments in stack prod" in _text(result)
+    assert "use `slipway abort` to send all traffic to the stable track" in _text(result)
 
 
 def test_rollback_of_a_rolling_service_is_refused(project, run):

@@ -5,6 +5,10 @@ stack (comments and layout kept), validates the result like the program would, a
 changed. Nothing touches a cluster: `slipway preview <stack> --against HEAD` shows the effect,
 and `pulumi up` (or the pipeline) applies it. Refusals exit 2 with the file, the field and what
 is allowed; nothing is written then.
+
+`rollback` undoes a change the journal recorded (slipway.declared) and nothing else: guessing
+("flip to the other slot") would put an untested version live. For the same reason `promote`
+names the slot it makes active and refuses to flip back a slot it just demoted.
 """
 
 from __future__ import annotations
@@ -33,16 +37,38 @@ class OnOff(StrEnum):
     off = "off"
 
 
+class Slot(StrEnum):
+    blue = "blue"
+    green = "green"
+
+
+ToOpt = Annotated[
+    Slot | None,
+    typer.Option(
+        "--to",
+        help="Blue-green: the slot to make active. Default: the idle slot.",
+        show_default=False,
+    ),
+]
+
+
 def _fail(exc: BadInput) -> typer.Exit:
     err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
-def _done(d: dc.Declared, field: str, old: Any, new: Any) -> None:
+def _done(d: dc.Declared, field: str, old: Any, new: Any, how: str = "") -> None:
     typer.echo(
-        f"{d.service.name} ({d.stack}): {field} {_show(old)} -> {_show(new)} in {d.relpath}; "
-        f"review with: slipway preview {d.stack} --against HEAD"
+        f"{d.service.name} ({d.stack}): {how}{field} {_show(old)} -> {_show(new)} in "
+        f"{d.relpath}; review with: slipway preview {d.stack} --against HEAD"
     )
+
+
+def _warn(message: str | None) -> None:
+    if message:
+        err.print(
+            f"[bold yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True
+        )
 
 
 def _show(v: Any) -> str:
@@ -65,8 +91,9 @@ def _argo_refusal(d: dc.Declared, command: str, kubectl: str) -> BadInput:
 def _change(d: dc.Declared, command: str, keys: tuple[str, ...], old: Any, new: Any) -> None:
     text = dc.edit(d, keys, new)
     dc.validate(d, text)
-    dc.record(d, command, d.field(*keys), old, new, text)
+    warning = dc.apply(d, command, keys, old, new, text)
     _done(d, d.field(*keys), old, new)
+    _warn(warning)
 
 
 def _run(fn: Any, *args: Any) -> None:
@@ -79,7 +106,7 @@ def _run(fn: Any, *args: Any) -> None:
 # -- promote -----------------------------------------------------------------------------------
 
 
-def _promote(service: str, stack: str, project_dir: Path) -> None:
+def _promote(service: str, stack: str, to: Slot | None, project_dir: Path) -> None:
     d = dc.locate(project_dir, stack, service)
     st = d.service.strategy
     if st.type == "rolling":
@@ -92,17 +119,14 @@ def _promote(service: str, stack: str, project_dir: Path) -> None:
     if st.engine == "argo-rollouts":
         raise _argo_refusal(d, "promotion", "promote")
     if st.type == "blue-green":
-        if st.idle_replicas is not None:
-            raise BadInput(
-                f"the idle slot is scaled down to idleReplicas={st.idle_replicas}; promoting "
-                "would send all traffic to it. Remove idleReplicas (the slot warms up), then "
-                "promote",
-                file=d.relpath,
-                field=d.field("strategy", "idleReplicas"),
-            )
-        new = "green" if st.active_slot == "blue" else "blue"
-        _change(d, "promote", ("strategy", "activeSlot"), st.active_slot, new)
+        _promote_slot(d, to)
         return
+    if to is not None:
+        raise BadInput(
+            f"--to applies to blue-green services; {service} uses strategy canary in "
+            f"{d.environment}, whose promote sends all traffic to the canary",
+            field="--to",
+        )
     if st.canary is None:
         raise BadInput(
             "there is no canary track to promote; declare strategy.canary.version first",
@@ -110,19 +134,64 @@ def _promote(service: str, stack: str, project_dir: Path) -> None:
             field=d.field("strategy", "canary"),
         )
     if st.weight == 100:
-        raise BadInput(
-            "the canary already gets 100% of traffic; make its version the service's version "
-            "and remove the canary track",
-            file=d.relpath,
-            field=d.field("strategy", "weight"),
+        typer.echo(
+            f"{service} ({stack}): the canary already gets 100% of traffic; nothing changed. "
+            "Next: make its version the service's version and remove the canary track"
         )
+        return
     _change(d, "promote", ("strategy", "weight"), st.weight, 100)
 
 
-def promote(service: ServiceArg, stack: StackOpt, project_dir: ProjectOpt = Path(".")) -> None:
-    """Make the new version live: a blue-green service's idle slot becomes the active one;
-    a canary gets 100% of traffic. Changes one declared value."""
-    _run(_promote, service, stack, project_dir)
+def _promote_slot(d: dc.Declared, to: Slot | None) -> None:
+    """Make `to` (default: the idle slot) active. Without `--to`, a slot the last recorded
+    promote demoted is not brought back: that is a rollback, and running promote twice by
+    mistake must not silently undo the first one."""
+    st = d.service.strategy
+    keys = ("strategy", "activeSlot")
+    field = d.field(*keys)
+    active = st.active_slot
+    if to is None:
+        found = dc.last_entry(d, field)
+        last = found[1] if found is not None else {}
+        if last.get("command") == "promote" and last.get("new") == active:
+            idle = "green" if active == "blue" else "blue"
+            raise BadInput(
+                f"the last promote made {active} active (journal "
+                f"{dc.journal_relpath(d)}); promoting again would bring back {idle}, the "
+                f"slot it demoted. To undo that promote: slipway rollback {d.service.name} "
+                f"--stack {d.stack}; to choose a slot: slipway promote {d.service.name} "
+                f"--stack {d.stack} --to {idle}",
+                file=d.relpath,
+                field=field,
+            )
+        target = "green" if active == "blue" else "blue"
+    else:
+        target = to.value
+    if target == active:
+        typer.echo(
+            f"{d.service.name} ({d.stack}): {field}: {target} is already active; nothing changed"
+        )
+        return
+    if st.idle_replicas is not None:
+        raise BadInput(
+            f"the idle slot is scaled down to idleReplicas={st.idle_replicas}; promoting "
+            "would send all traffic to it. Remove idleReplicas (the slot warms up), then "
+            "promote",
+            file=d.relpath,
+            field=d.field("strategy", "idleReplicas"),
+        )
+    _change(d, "promote", keys, active, target)
+
+
+def promote(
+    service: ServiceArg,
+    stack: StackOpt,
+    to: ToOpt = None,
+    project_dir: ProjectOpt = Path("."),
+) -> None:
+    """Make the new version live: a blue-green service's idle slot (or the `--to` slot)
+    becomes the active one; a canary gets 100% of traffic. Changes one declared value."""
+    _run(_promote, service, stack, to, project_dir)
 
 
 # -- rollback ----------------------------------------------------------------------------------
@@ -130,43 +199,93 @@ def promote(service: ServiceArg, stack: StackOpt, project_dir: ProjectOpt = Path
 
 def _rollback(service: str, stack: str, project_dir: Path) -> None:
     d = dc.locate(project_dir, stack, service)
-    st = d.service.strategy
-    if st.type == "rolling":
+    found = dc.last_entry(d)
+    if found is None:
+        raise _nothing_recorded(d)
+    index, entry = found
+    keys = dc.entry_keys(entry)
+    field = d.field(*keys)
+    what = f"the recorded {entry.get('command', 'edit')}"
+    if entry.get("file") != d.relpath:
         raise BadInput(
-            f"{service} uses strategy rolling in {d.environment}: there is no previous slot "
-            "or weight to return to; revert the version change in git instead",
+            f"{what} of {service} edited {entry.get('file')}, but {service} is now declared "
+            f"in {d.relpath}; nothing changed. Undo it by hand",
+            file=d.relpath,
+            field=field,
+        )
+    before = entry.get("before")
+    if isinstance(before, str) and dc.sha256(d.raw) == entry.get("after_sha256"):
+        dc.validate(d, dc.normalise(before)[0])
+        dc.write_catalog(d, before.encode("utf-8"), field)
+        how = f"rolled back {what} (file restored byte for byte): "
+    else:
+        current = dc.declared_value(d, keys)
+        if dc.is_missing(current) or current != entry.get("new"):
+            now = "not set" if dc.is_missing(current) else f"now {_show(current)}"
+            raise BadInput(
+                f"{field} is {now}, but {what} set it to {_show(entry.get('new'))}: it was "
+                "changed since, so there is nothing of that change left to roll back; nothing "
+                "changed",
+                file=d.relpath,
+                field=field,
+            )
+        text = dc.edit(d, keys, entry.get("old"))
+        dc.validate(d, text)
+        dc.write_catalog(d, dc.encode(d, text), field)
+        how = f"rolled back {what} (the file changed since; only this value reversed): "
+    warning = dc.drop_entry(d, index)
+    _done(d, field, entry.get("new"), entry.get("old"), how)
+    _warn(warning)
+
+
+def _nothing_recorded(d: dc.Declared) -> BadInput:
+    """The refusal when the journal holds no edit of this service: say what it holds and
+    what to run instead."""
+    st = d.service.strategy
+    name = d.service.name
+    if st.engine == "argo-rollouts":
+        return _argo_refusal(d, "rollback", "undo")
+    entries = dc.read_journal(d.project_dir, d.stack)
+    journal = dc.journal_relpath(d)
+    if not entries:
+        held = f"the journal {journal} has no entries"
+    else:
+        others = sorted({str(e.get("service")) for e in entries})
+        n = len(entries)
+        held = (
+            f"the journal {journal} has {n} {'entry' if n == 1 else 'entries'}, for other "
+            f"services ({', '.join(others)})"
+        )
+    head = (
+        f"no recorded promote/canary/abort/flag of {name} in stack {d.stack}; {held}; "
+        "nothing changed. "
+    )
+    if st.type == "rolling":
+        return BadInput(
+            head + f"{name} uses strategy rolling in {d.environment}: there is no previous "
+            "slot or weight to return to; revert the version change in git instead",
             file=d.relpath,
             field=d.field("strategy", "type"),
         )
-    if st.engine == "argo-rollouts":
-        raise _argo_refusal(d, "rollback", "undo")
-    found = dc.last_entry(d)
-    if found is not None:
-        index, entry = found
-        if entry.get("file") == d.relpath and dc.sha256(d.text) == entry.get("after_sha256"):
-            dc.validate(d, entry["before"])
-            dc.write_text(d.path, entry["before"])
-            dc.drop_entry(d, index)
-            _done(d, entry["field"], entry["new"], entry["old"])
-            return
     if st.type == "blue-green":
-        previous = "green" if st.active_slot == "blue" else "blue"
-        _change(d, "rollback", ("strategy", "activeSlot"), st.active_slot, previous)
-        return
-    if found is not None and isinstance(found[1].get("old"), int):
-        _change(d, "rollback", ("strategy", "weight"), st.weight, found[1]["old"])
-        return
-    raise BadInput(
-        "no recorded canary step to roll back; use `slipway abort` to send all traffic to "
-        "the stable track",
+        other = "green" if st.active_slot == "blue" else "blue"
+        return BadInput(
+            head + f"{st.active_slot} is active; to make {other} active name it: "
+            f"slipway promote {name} --stack {d.stack} --to {other}",
+            file=d.relpath,
+            field=d.field("strategy", "activeSlot"),
+        )
+    return BadInput(
+        head + "use `slipway abort` to send all traffic to the stable track",
         file=d.relpath,
         field=d.field("strategy", "weight"),
     )
 
 
 def rollback(service: ServiceArg, stack: StackOpt, project_dir: ProjectOpt = Path(".")) -> None:
-    """Undo the last promote or canary step: the file returns to its previous bytes when it
-    was not edited since, else only the slot or weight goes back."""
+    """Undo the last recorded promote, canary, abort or flag of the service: the file returns
+    to its previous bytes when it was not edited since, else only that value goes back (when
+    it is still what the edit wrote). Without a recorded change, refuses."""
     _run(_rollback, service, stack, project_dir)
 
 
@@ -250,11 +369,7 @@ def _flag(service: str, name: str, state: OnOff, stack: str, project_dir: Path) 
     if flags[name] == value:
         typer.echo(f"{service} ({stack}): flag {name} is already {state.value}; nothing changed")
         return
-    keys = ("flags", name)
-    text = dc.edit(d, keys, value)
-    dc.validate(d, text)
-    dc.write_text(d.path, text)
-    _done(d, d.field(*keys), flags[name], value)
+    _change(d, "flag", ("flags", name), flags[name], value)
 
 
 def flag(
