@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from slipway import redact
 from slipway.engine import REDACTED
 from slipway.errors import BadInput
 from slipway.yamlfile import read_yaml
@@ -78,6 +79,7 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
             out.config[full] = _as_config_string(value["value"])
             if value.get("secret") is True:
                 out.secret_keys.append(full)
+                redact.register([value["value"], out.config[full]])
         else:
             out.config[full] = _as_config_string(value)
     return out
