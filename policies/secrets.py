@@ -2,11 +2,15 @@
 
 A value the program marked secret reaches the analyzer as the string "[secret]" (redacted)
 or as the value itself; either way a literal in `env` or a ConfigMap ends up readable by
-anyone who can read the object, so both are reported.
+anyone who can read the object, so both are reported. What looks like a credential (names
+such as `DB_PASS`, `STRIPE_KEY`, `JWT_SIGNING`, `*_TOKEN`; values such as `AKIA...`,
+`ghp_...`, PEM private keys) is the table in `credential_patterns`, with its sources.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
@@ -23,48 +27,59 @@ from ._base import (
     policies_in,
     resource_rule,
 )
+from .credential_patterns import credential_name, credential_value
 
 FAMILY = "secrets"
 
 Args = ResourceValidationArgs
 Report = ReportViolation
 
-SENSITIVE_NAME = re.compile(
-    r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|"
-    r"CREDENTIALS?|CONN(ECTION)?_?STRING|DSN)",
-    re.IGNORECASE,
-)
-"""Names that say "this is a credential" (env var names, ConfigMap keys)."""
-
-REFERENCE_SUFFIX = re.compile(
-    r"(_|\.|-)(FILE|PATH|NAME|REF|ARN|ID|DIR|MOUNT|URL|URI|ENDPOINT|HOST|PORT|TTL|TIMEOUT|"
-    r"EXPIRY|EXPIRES_IN|LENGTH|SIZE|ENABLED|HEADER|ISSUER|AUDIENCE|TYPE|VERSION|ALGORITHM)$",
-    re.IGNORECASE,
-)
-"""Names that point at a credential or describe it instead of holding it (DB_PASSWORD_FILE,
-TOKEN_URL, PASSWORD_MIN_LENGTH); a credential-shaped value is still caught by its shape."""
-
-SENSITIVE_VALUE = re.compile(
-    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|"
-    r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@|ghp_[A-Za-z0-9]{36}|xox[baprs]-[A-Za-z0-9-]{10,})"
-)
-"""Values that are credentials whatever their name (keys, tokens, URLs with a password)."""
-
-
 REDACTED = "[secret]"
 """How a Pulumi secret reaches the analyzer offline: whatever its name, it is a credential."""
 
+SWITCHES = frozenset({"true", "false", "yes", "no", "on", "off"})
+"""A switch is not a credential, whatever it is called (`SECRET_ROTATION_ENABLED: "true"`)."""
 
-def is_sensitive(name: str, value: Any) -> bool:
-    """A literal, non-empty value under a credential name, or a value shaped like one."""
+ENV_REFERENCE = re.compile(r"^\$[({][A-Za-z_][A-Za-z0-9_]*[)}]$")
+"""`$(DB_PASSWORD)`: Kubernetes expands another env var (judged where it is set)."""
+
+
+def credential(name: str, value: Any) -> str | None:
+    """Why a literal `value` under `name` is a credential ("a password, by its name", "an
+    AWS access key id ..."), or None. The value itself never appears in the answer.
+
+    What counts is the table in `credential_patterns`: a value in a well-known credential
+    format whatever its name, else a credential name (by its segments) holding a literal
+    that is not a switch, a `$(VAR)` reference, or the path, location or number its name
+    promises (`DB_PASSWORD_FILE: /run/secrets/db`).
+    """
     if value is None or str(value).strip() == "":
-        return False
+        return None
     text = str(value)
-    if text == REDACTED or SENSITIVE_VALUE.search(text):
-        return True
-    if text.lower() in ("true", "false"):  # a switch, not a credential
-        return False
-    return bool(SENSITIVE_NAME.search(name)) and not REFERENCE_SUFFIX.search(name)
+    if text == REDACTED:
+        return "a Pulumi secret value"
+    shape = credential_value(text)
+    if shape is not None:
+        return shape.matches
+    if text.strip().lower() in SWITCHES or ENV_REFERENCE.match(text.strip()):
+        return None
+    word = credential_name(name, text)
+    return None if word is None else f"{word.matches}, by its name"
+
+
+def _decoded(value: Any) -> str:
+    """A binaryData value as text, so a PEM key in it shows its header (else as given)."""
+    try:
+        return base64.b64decode(str(value), validate=True).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return str(value)
+
+
+REMEDIATION = (
+    "Declare it under the service's `secrets:` in the catalog (services/<service>.yaml): "
+    "slipway renders a Secret and mounts it as a file named by <NAME>_FILE. Outside the "
+    "catalog, put it in a Secret and use env[].valueFrom.secretKeyRef or a secret volume."
+)
 
 
 @resource_rule(
@@ -72,19 +87,20 @@ def is_sensitive(name: str, value: Any) -> bool:
     applies_to=WORKLOAD_KINDS,
     family=FAMILY,
     security=True,
-    description="Containers must not carry credentials as literal environment values.",
+    description="Containers must not carry credentials as literal environment values "
+    "(credential names or well-known token formats).",
     severity=CRITICAL,
-    remediation="Store the value in a Secret and use env[].valueFrom.secretKeyRef (or mount "
-    "it as a file).",
+    remediation=REMEDIATION,
     standards=["CIS-K8S:5.4.1", "NSA-K8S:secrets"],
 )
 def env_no_literal_secrets(args: Args, report: Report) -> None:
-    """valueFrom entries are fine; only `value` literals are judged."""
+    """Only `value` literals are judged: valueFrom (secretKeyRef, fieldRef) holds none."""
     for c in containers(args):
         for e in as_list(get(c.spec, "env")):
             name = str(get(e, "name", default=""))
-            if is_sensitive(name, get(e, "value")):
-                report(f"{c.where}: env {name} holds a literal credential")
+            why = credential(name, get(e, "value"))
+            if why:
+                report(f"{c.where}: env {name} holds a literal credential ({why})")
 
 
 @resource_rule(
@@ -92,19 +108,26 @@ def env_no_literal_secrets(args: Args, report: Report) -> None:
     applies_to=["ConfigMap"],
     family=FAMILY,
     security=True,
-    description="ConfigMaps must not hold credentials.",
+    description="ConfigMaps must not hold credentials (credential names or well-known "
+    "token formats, in data and binaryData).",
     severity=HIGH,
-    remediation="Move the value into a Secret (encrypted at rest, RBAC-separated).",
+    remediation=REMEDIATION,
     standards=["CIS-K8S:5.4.1", "NSA-K8S:secrets"],
 )
 def configmap_no_secrets(args: Args, report: Report) -> None:
-    """Keys named like credentials with literal values, or values shaped like credentials."""
+    """ConfigMaps are neither encrypted at rest nor RBAC-separated from ordinary reads."""
     if k8s_kind(args.resource_type) != "ConfigMap":
         return
     data = get(args.props, "data", default={})
+    binary = get(args.props, "binaryData", default={})
     for key in sorted(data):
-        if is_sensitive(str(key), data[key]):
-            report(f"data key {key} holds a credential")
+        why = credential(str(key), data[key])
+        if why:
+            report(f"data key {key} holds a credential ({why})")
+    for key in sorted(binary):
+        why = credential(str(key), _decoded(binary[key]))
+        if why:
+            report(f"binaryData key {key} holds a credential ({why})")
 
 
 def _first(v: Any) -> Any:
