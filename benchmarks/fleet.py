@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.floor:
         run_floor(Path(args.floor[0]), "slipway", args.floor[1])
-        # Like the preview (`slipway.cli.run`), leave without tearing down the heap object
+        # Like the preview (`slipway.entry.run`), leave without tearing down the heap object
         # by object: that would add seconds to the floor that no registration needs.
         sys.stdout.flush()
         os._exit(0)

@@ -1,5 +1,5 @@
 """`python -m slipway` runs the CLI."""
 
-from slipway.cli import run
+from slipway.entry import run
 
 run()

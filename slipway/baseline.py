@@ -4,7 +4,9 @@
 directory is read as it is. A git ref is rendered by that ref's own code, so the baseline is
 what the old program really produced, not today's code reading yesterday's catalog: the ref is
 checked out in a temporary `git worktree` and `python -m slipway preview` runs there. The
-worktree is always removed afterwards, whether the preview worked or not.
+worktree is always removed afterwards, whether the preview worked or not; the render dies with
+this process, and what a killed run left (scratch folder, git's worktree record) is removed by
+the next one (`slipway.children`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from slipway import children
 from slipway.errors import BadInput
 
 RESOURCES = "resources.json"
@@ -74,7 +76,8 @@ def render_at_ref(
     toplevel = _git_toplevel(project_dir, ref)
     commit = _resolve_ref(toplevel, ref)
     relative = project_dir.relative_to(toplevel)
-    scratch = Path(tempfile.mkdtemp(prefix="slipway-baseline-"))
+    children.sweep("baseline", toplevel)  # what runs killed mid-render left behind
+    scratch = children.scratch_dir("baseline")
     worktree = scratch / "tree"
     try:
         _git(toplevel, "worktree", "add", "--detach", str(worktree), commit, ref=ref)
@@ -84,26 +87,13 @@ def render_at_ref(
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(project), env.get("PYTHONPATH", "")) if p
         )
-        cmd = [
+        cmd = children.module_command(
             python or sys.executable,
-            "-m",
             "slipway",
-            "preview",
-            stack,
-            "--out",
-            str(out),
-            "--no-policy",
-        ]
+            ["preview", stack, "--out", str(out), "--no-policy"],
+        )
         try:
-            proc = subprocess.run(
-                cmd,
-                cwd=project,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout_seconds,
-                check=False,
-            )
+            proc = children.run_tied(cmd, cwd=project, env=env, timeout=timeout_seconds)
         except subprocess.TimeoutExpired as exc:
             raise BadInput(
                 f"the preview of stack {stack!r} at git ref {ref!r} took longer than "

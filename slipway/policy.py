@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import queue
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from slipway import children
 from slipway.errors import BadInput
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -259,8 +259,7 @@ def _python_for(pack_dir: Path) -> str:
 class PolicyPackProcess:
     """A running pack: start it as the engine does, call it, shut it down.
 
-    Use as a context manager; ``close()`` stops the server with SIGINT (the SDK's own
-    shutdown path) and kills it only if it does not exit.
+    Use as a context manager; ``close()`` stops it (see `slipway.children`).
     """
 
     def __init__(
@@ -286,12 +285,15 @@ class PolicyPackProcess:
         self._stderr: list[str] = []
         # The engine passes its own gRPC address; a pack never dials it, so any address
         # the SDK's argument parser accepts will do offline.
-        cmd = [_python_for(self.pack_dir), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."]
-        self.proc = subprocess.Popen(
+        # Started through the tie launcher (`slipway.children`): the pack ends when this
+        # process does, however it ends, and stops without a signal when asked.
+        cmd = children.module_command(
+            _python_for(self.pack_dir), "pulumi.policy", ["127.0.0.1:0", "."], unbuffered=True
+        )
+        self.proc = children.popen_tied(
             cmd,
             cwd=self.pack_dir,
             env=child_env,
-            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -530,21 +532,13 @@ class PolicyPackProcess:
         return PolicyPackError(f"{what}: {e.details()}", file=str(self.pack_dir))
 
     def close(self) -> None:
-        """Stop the pack: close the channel, SIGINT (the SDK stops its server), then kill.
-
-        The engine simply kills its plugins; SIGINT first lets the SDK stop its server, but
-        a SIGINT that lands before the SDK enters its wait loop leaves the server threads
-        running, so the process is killed if it has not exited within a few seconds."""
+        """Stop the pack: close the channel, then the tie (the pack exits at once), kill it
+        if it has not. No signal is involved, so a pack started with SIGINT ignored (a
+        background job) stops just as fast."""
         if self.channel is not None:
             self.channel.close()
             self.channel = None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        children.stop(self.proc)
 
     def __enter__(self) -> PolicyPackProcess:
         return self

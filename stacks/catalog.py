@@ -14,9 +14,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from components.naming import check_workload_namespace
 from components.slo import SloArgs
 from slipway.errors import BadInput
 from slipway.yamlfile import read_yaml
@@ -423,6 +432,12 @@ class Service(Spec):
     """Service level objectives: alerts, dashboard and the deploy health gate derive from it."""
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-environment overrides, merged over the base (maps deep, lists replaced)."""
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str | None:
+        """The catalog file this service was read from, when read from one (for messages)."""
+        return self._source
 
     @field_validator("name")
     @classmethod
@@ -432,7 +447,7 @@ class Service(Spec):
     @field_validator("team")
     @classmethod
     def _team(cls, v: str) -> str:
-        return check_dns_label(v, max_len=40)
+        return check_workload_namespace(check_dns_label(v, max_len=40))
 
     @field_validator("image")
     @classmethod
@@ -610,6 +625,7 @@ def parse_service(data: dict[str, Any], env: str, source: str) -> Service:
             raise BadInput(f"with environments.{name} applied: {msg}", file=source) from exc
         if name == env:
             chosen = merged
+    chosen._source = source
     return chosen
 
 

@@ -52,6 +52,15 @@ def records_of(program: Callable[[], Any], stack: str = "test") -> dict[str, Rec
     return {r.name: r for r in result.records}
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_carried_over() -> Any:
+    """Values one test marked secret are not redacted from the next test's output."""
+    from slipway import redact
+
+    yield
+    redact.clear()
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A private copy of the project (program, catalog, stack files, pack) to edit freely."""

@@ -1,0 +1,176 @@
+"""No child process outlives a command, and what a killed run leaves is cleaned by the next.
+
+Children are found by a token in their environment (every child inherits the command's), so
+the tests see exactly the processes of their own run, whoever became their parent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from slipway import children
+from slipway.policy import PolicyPackProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN_VAR = "SLIPWAY_TEST_RUN"
+
+
+def processes_with(token: str) -> list[int]:
+    """Pids of live processes whose environment holds `TOKEN_VAR=token`."""
+    needle = f"{TOKEN_VAR}={token}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(token: str, seconds: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := processes_with(token)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def env_with(token: str) -> dict[str, str]:
+    return {**os.environ, TOKEN_VAR: token}
+
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+
+
+def test_a_killed_preview_takes_the_policy_pack_with_it(project: Path) -> None:
+    """SIGKILL runs no cleanup: the pack must notice on its own that its parent is gone."""
+    token = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slipway", "preview", "prod", "--out", str(project / "o")],
+        cwd=project,
+        env=env_with(token),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        b"pulumi.policy" in Path(f"/proc/{p}/cmdline").read_bytes()
+        for p in processes_with(token)
+        if Path(f"/proc/{p}/cmdline").exists()
+    ):
+        time.sleep(0.02)
+    assert proc.poll() is None, "the preview ended before its pack was seen"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert wait_until_gone(token) == [], "processes of the killed preview are still running"
+
+
+def test_the_pack_stops_without_a_signal_when_sigint_is_ignored() -> None:
+    """A background job starts with SIGINT ignored; the pack stops through its tie at once,
+    not by the kill that follows a timeout."""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pack = PolicyPackProcess(stack="dev")
+    finally:
+        signal.signal(signal.SIGINT, old)
+    try:
+        pack.handshake()
+    finally:
+        started = time.monotonic()
+        pack.close()
+    assert pack.proc.returncode == 0, "the pack was killed, not stopped"
+    assert time.monotonic() - started < 4.0
+
+
+def test_a_tied_child_dies_with_its_killed_parent(tmp_path: Path) -> None:
+    token = uuid.uuid4().hex
+    (tmp_path / "sleeper.py").write_text("import time\ntime.sleep(120)\n")
+    parent = (
+        "import subprocess, sys, time\n"
+        "from slipway import children\n"
+        f"cmd = children.module_command(sys.executable, 'sleeper', [])\n"
+        f"children.popen_tied(cmd, cwd={str(tmp_path)!r})\n"
+        "print('started', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    env = env_with(token)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(tmp_path)])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", parent], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 20
+    while len(processes_with(token)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(processes_with(token)) == 2
+    proc.kill()
+    proc.wait()
+    assert wait_until_gone(token) == []
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_the_next_run_removes_what_a_killed_baseline_left(tmp_path: Path) -> None:
+    """A run killed during `--against` leaves its scratch folder and a registered git
+    worktree; the next baseline render removes both, and leaves a live run's alone."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "a.txt").write_text("a")
+    _git(repo, "add", "a.txt")
+    _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "a")
+    dead = children.scratch_dir("baseline")
+    dead = dead.rename(dead.parent / f"slipway-baseline-{_dead_pid()}-zz")
+    live = children.scratch_dir("baseline")
+    try:
+        _git(repo, "worktree", "add", "-q", "--detach", str(dead / "tree"), "HEAD")
+        assert str(dead / "tree") in _git(repo, "worktree", "list")
+        removed = children.sweep("baseline", repo)
+        assert dead in removed and not dead.exists()
+        assert live.is_dir(), "the scratch folder of a live run must stay"
+        assert str(dead / "tree") not in _git(repo, "worktree", "list")
+    finally:
+        live.rmdir()
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.5])
+def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(project: Path, delay: float) -> None:
+    token = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slipway", "preview", "prod", "--out", str(project / "o")],
+        cwd=project,
+        env=env_with(token),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err
+    if proc.returncode == 130:
+        assert not (project / "o").exists(), "an interrupted preview wrote output"
+    assert wait_until_gone(token) == []

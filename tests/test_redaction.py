@@ -1,0 +1,107 @@
+"""Values marked secret never appear in any message, error, traceback or written file.
+
+The redaction is one point (`slipway.redact`) that all output passes through; these tests put
+a marked value where today's messages print what was given, and look for it everywhere.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slipway import redact
+
+SENTINEL = "Sentinel-9QxW-secret"
+"""Upper-case letters make it an invalid namespace prefix: the validation error quotes it."""
+
+
+def _mark_secret(project: Path, stack: str, key: str, value: object) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"][key] = {"value": value, "secret": True}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def _preview(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "slipway", "preview", "dev", "--project-dir", str(project), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_a_validation_error_does_not_print_a_secret_value(project: Path) -> None:
+    _mark_secret(project, "dev", "slipway:namespacePrefix", SENTINEL)
+    proc = _preview(project, "--out", str(project / "o"))
+    assert proc.returncode == 2, proc.stderr
+    assert "namespacePrefix" in proc.stderr
+    assert "[secret]" in proc.stderr
+    assert SENTINEL not in proc.stdout + proc.stderr
+
+
+def test_the_in_process_cli_redacts_too(project: Path, cli) -> None:
+    _mark_secret(project, "dev", "slipway:namespacePrefix", SENTINEL)
+    result = cli("preview", "dev", "--project-dir", str(project), "--out", str(project / "o"))
+    assert result.exit_code == 2
+    assert SENTINEL not in result.output
+
+
+def test_a_program_traceback_does_not_print_a_secret_value(project: Path) -> None:
+    """A bug in the program that puts the value in its exception: exit 1, traceback shown,
+    value cut out."""
+    _mark_secret(project, "dev", "slipway:apiToken", SENTINEL)
+    program = project / "__main__.py"
+    program.write_text(
+        "import pulumi\n"
+        "token = pulumi.Config('slipway').get('apiToken')\n"
+        "raise RuntimeError(f'cannot use token {token!r}')\n"
+    )
+    proc = _preview(project, "--out", str(project / "o"), "--no-policy")
+    assert proc.returncode == 1, proc.stderr
+    assert "RuntimeError" in proc.stderr and "cannot use token" in proc.stderr
+    assert SENTINEL not in proc.stdout + proc.stderr
+
+
+def test_secret_structures_are_redacted_leaf_by_leaf() -> None:
+    redact.register([{"domain": "example.org", "key": SENTINEL}])
+    assert redact.redact(f"given: {{'key': '{SENTINEL}'}}") == "given: {'key': '[secret]'}"
+    assert redact.redact("domain example.org") == "domain [secret]"
+
+
+def test_quoted_and_escaped_forms_are_redacted() -> None:
+    value = 'pa"ss\\word\n2'
+    redact.register([value])
+    for shown in (value, repr(value), '"pa\\"ss\\\\word\\n2"'):
+        assert "ss" not in redact.redact(shown).replace("[secret]", ""), shown
+
+
+def test_short_values_are_redacted_as_whole_words_only() -> None:
+    redact.register(["abc"])
+    assert redact.redact("given: 'abc'") == "given: '[secret]'"
+    assert redact.redact("fabcd") == "fabcd"
+
+
+def test_the_stream_wrapper_redacts_everything_written() -> None:
+    redact.register([SENTINEL])
+    inner = io.StringIO()
+    stream = redact.RedactingStream(inner)
+    stream.write(f"a {SENTINEL} b\n")
+    stream.writelines([SENTINEL, "\n"])
+    assert SENTINEL not in inner.getvalue()
+    assert inner.getvalue() == "a [secret] b\n[secret]\n"
+    with pytest.raises(AttributeError):
+        _ = stream.buffer  # a way around the redaction must not exist
+
+
+def test_written_files_are_redacted(tmp_path: Path) -> None:
+    from slipway import preview as pv
+
+    redact.register([SENTINEL])
+    pv.write_atomically(tmp_path / "out", {"a.txt": f"x {SENTINEL} y".encode()}, "dev")
+    assert (tmp_path / "out" / "a.txt").read_bytes() == b"x [secret] y"
