@@ -33,7 +33,7 @@ from pydantic import Field, field_validator, model_validator
 from components.bluegreen import build_blue_green
 from components.canary import build_canary
 from components.flags import build_flags
-from components.naming import check_dns_label, check_image_ref
+from components.naming import check_dns_label, check_image_ref, check_workload_namespace
 from components.podspec import (
     Args,
     ContainerPort,
@@ -154,9 +154,7 @@ class MicroserviceArgs(Args):
     @field_validator("namespace")
     @classmethod
     def _ns(cls, v: str) -> str:
-        if v == "default":
-            raise ValueError("namespace 'default' is refused: give each team its own namespace")
-        return check_dns_label(v)
+        return check_workload_namespace(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> MicroserviceArgs:

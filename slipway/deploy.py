@@ -27,7 +27,6 @@ import json
 import math
 import shutil
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -40,6 +39,7 @@ from typing import Any, Protocol
 import yaml
 from pydantic import ValidationError
 
+from slipway import children
 from slipway.errors import BadInput, ToolMissing
 
 EXIT_OK = 0
@@ -303,7 +303,8 @@ def last_good_worktree(
     top = Path(_git(project_dir, "rev-parse", "--show-toplevel"))
     rel = project_dir.relative_to(top)
     commit = _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    tmp = Path(tempfile.mkdtemp(prefix="slipway-rollback-"))
+    children.sweep("rollback", top)  # what killed runs left behind
+    tmp = children.scratch_dir("rollback")
     tree = tmp / "tree"
     _git(top, "worktree", "add", "--detach", str(tree), "HEAD")
     try:
@@ -311,7 +312,8 @@ def last_good_worktree(
         work_dir = tree / rel
         for p in paths:
             # The catalog and the stack file exactly as at `ref`: files added since are gone.
-            target = tree / p
+            # Only ever inside the temporary worktree, whatever the stack file says.
+            target = _inside(tree, p)
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
@@ -328,6 +330,15 @@ def last_good_worktree(
             timeout=120,
         )
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """`root / relative`, refusing any path that would land outside `root` (an absolute
+    catalog, `..`, a symlink out): the rollback deletes what it finds there."""
+    target = root / relative
+    if Path(relative).is_absolute() or not target.resolve().is_relative_to(root.resolve()):
+        raise RuntimeError(f"{relative!r} is outside the temporary worktree; nothing was removed")
+    return target
 
 
 def _link_venv(project_dir: Path, work_dir: Path) -> None:

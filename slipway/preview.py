@@ -27,9 +27,11 @@ from typing import Any
 
 import yaml
 
+from slipway import redact
 from slipway.engine import REDACTED, Record, run_program, to_json_bytes
 from slipway.errors import BadInput
 from slipway.outdir import MARKER, current_umask, is_slipway_output, marker_bytes, write_error
+from slipway.redact import redact_bytes
 from slipway.stackfile import read_stack_file
 
 PROGRAM = "__main__.py"
@@ -47,11 +49,18 @@ class Rendered:
         return [r.to_json() for r in self.records]
 
 
-def catalog_dir(project_dir: Path, config: dict[str, str], project: str) -> Path:
-    """The stack's catalog folder (`slipway:catalog`, default `services`)."""
+def catalog_dir(project_dir: Path, config: dict[str, str], project: str, stack_file: str) -> Path:
+    """The stack's catalog folder (`slipway:catalog`, default `services`), which must lie
+    inside the project (checked as the program checks it, before anything reads it)."""
+    from stacks.config import StackConfig
     from stacks.loader import _parse
 
-    return project_dir / str(_parse(config.get(f"{project}:catalog", "services")))
+    value = str(_parse(config.get(f"{project}:catalog", "services")))
+    try:
+        StackConfig._catalog_inside(value)
+    except ValueError as exc:
+        raise BadInput(str(exc), file=stack_file, field=f"{project}:catalog") from None
+    return project_dir / value
 
 
 def _catalog_secret_keys(catalog: Path, config: dict[str, str], project: str) -> list[str]:
@@ -98,11 +107,12 @@ def prepare(
     config = dict(sf.config)
     secret_keys = list(sf.secret_keys)
     config.update(config_overrides or {})
+    redact.register((secret_overrides or {}).values())
     for key, value in (secret_overrides or {}).items():
         config[key] = value
         secret_keys.append(key)
     warnings: list[str] = []
-    catalog = catalog_dir(project_dir, config, project)
+    catalog = catalog_dir(project_dir, config, project, sf.path.name)
     for key in _catalog_secret_keys(catalog, config, project):
         full = f"{project}:{key}"
         if full not in config:
@@ -159,7 +169,7 @@ def render(
     return Rendered(
         stack=stack,
         records=records,
-        manifests=manifests(records),
+        manifests=manifests(records, catalog=job.catalog),
         warnings=job.warnings,
     )
 
@@ -259,26 +269,69 @@ def manifest_text(record: Record) -> str:
     return to_yaml(_order(record.inputs))
 
 
-def manifests(records: list[Record], texts: Mapping[str, str] | None = None) -> dict[str, str]:
+def manifests(
+    records: list[Record],
+    texts: Mapping[str, str] | None = None,
+    catalog: Path | None = None,
+) -> dict[str, str]:
     """Every Kubernetes object as YAML, keyed by its path under the output folder.
 
     `texts` holds YAML already made by `manifest_text`, by URN (made while the program was
-    still running); the rest is made here.
+    still running); the rest is made here. Two objects with one path are bad input, naming
+    the services (and their files in `catalog`) that made them.
     """
     texts = texts or {}
     out: dict[str, str] = {}
+    owners: dict[str, Record] = {}
     for record in records:
         if not is_manifest(record):
             continue
         path = manifest_path(record)
         if path in out:
+            first = owners[path]
+            a, b = (_owner(r, records, catalog) for r in (first, record))
+            files = [f for f in (a[1], b[1]) if f]
             raise BadInput(
-                f"two resources render to {path}; object names must be unique per namespace",
-                field=record.urn,
+                f"two objects render to {path}: one of {a[0]}, one of {b[0]}; object names "
+                "must be unique per namespace: rename one of the services"
+                + (f" ({' or '.join(dict.fromkeys(files))})" if files else ""),
+                file=files[-1] if files else None,
+                field="name" if files else record.urn,
             )
+        owners[path] = record
         text = texts.get(record.urn)
         out[path] = text if text is not None else manifest_text(record)
     return dict(sorted(out.items()))
+
+
+MICROSERVICE_TYPE = "slipway:apps:Microservice"
+
+
+def _owner(record: Record, records: list[Record], catalog: Path | None) -> tuple[str, str | None]:
+    """(who made `record`, the catalog file of that service or None): the nearest
+    Microservice component above it, whose name is `<target>-<service>`."""
+    by_urn = {r.urn: r for r in records}
+    node: Record | None = record
+    while node is not None and node.type != MICROSERVICE_TYPE:
+        node = by_urn.get(node.parent)
+    if node is None:
+        return f"resource {record.name}", None
+    service = node.name.removeprefix(f"{node.target}-") if node.target else node.name
+    return f"service {service!r}", _catalog_file(service, catalog)
+
+
+def _catalog_file(service: str, catalog: Path | None) -> str | None:
+    from stacks.catalog import load_yaml_document
+
+    if catalog is None or not catalog.is_dir():
+        return None
+    for path in sorted(catalog.iterdir()):
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            with contextlib.suppress(BadInput):
+                doc = load_yaml_document(path)
+                if isinstance(doc, dict) and doc.get("name") == service:
+                    return str(path.relative_to(catalog.parent))
+    return None
 
 
 # -- output ----------------------------------------------------------------------------------
@@ -338,7 +391,7 @@ class Staging:
                 if path.parent not in made:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     made.add(path.parent)
-                path.write_bytes(data)
+                path.write_bytes(redact_bytes(data))
         except OSError as exc:
             raise write_error(exc, self.out_dir) from exc
 

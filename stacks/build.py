@@ -24,6 +24,7 @@ from components import (
     ResourceArgs,
     RollingArgs,
 )
+from components.naming import check_workload_namespace
 from components.observability import ServiceObservability, ServiceObservabilityArgs
 from components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
 from components.traffic import FaultArgs, OutlierArgs, RetryArgs, TrafficArgs
@@ -121,7 +122,7 @@ def microservice_args(
                 f"secret {ref.env!r} uses source {ref.source!r}, which needs a target on "
                 f"{' or '.join(wanted)}; target {target.name!r} is {target.cloud!r}: use "
                 f"pulumi-config there, or override the source in environments.<env>.secrets",
-                file=f"services/{service.name}.yaml",
+                file=source_of(service, stack),
                 field="secrets",
             )
         external_keys.append(ref.env)
@@ -136,7 +137,7 @@ def microservice_args(
         )
     r = service.resources
     st = service.strategy
-    source = f"{stack.catalog}/{service.name}.yaml"
+    source = source_of(service, stack)
     check_strategy(service, stack, source)
     try:
         return MicroserviceArgs(
@@ -178,8 +179,12 @@ def microservice_args(
             flag_provider=stack.traffic.flags,
         )
     except ValidationError as exc:
-        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        raise BadInput(msgs, file=source, field="strategy") from exc
+        errors = exc.errors()
+        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in errors)
+        first = str(errors[0]["loc"][0]) if errors and errors[0]["loc"] else ""
+        raise BadInput(
+            msgs, file=source, field=MICROSERVICE_FIELD_SOURCES.get(first, first)
+        ) from exc
 
 
 def check_strategy(service: Service, stack: StackConfig, source: str) -> None:
@@ -465,8 +470,82 @@ def _observe(
     )
 
 
+def source_of(service: Service, stack: StackConfig) -> str:
+    """The catalog file a service was read from (for messages)."""
+    return service.source or f"{stack.catalog}/{service.name}.yaml"
+
+
+def stack_file() -> str:
+    return f"Pulumi.{pulumi.get_stack()}.yaml"
+
+
+def platform_namespaces(stack: StackConfig) -> dict[str, str]:
+    """Namespaces this stack's platform uses, with what uses them: a team's services must not
+    land there (their deny-by-default policies and restricted labels would hit the add-on)."""
+    used: dict[str, str] = {}
+    if stack.observability.enabled:
+        used[stack.observability.prometheus_namespace] = "slipway:observability.prometheusNamespace"
+    for target in stack.targets:
+        for ns in GATEWAY_DATAPLANE_NAMESPACES.get(target.cloud, []):
+            used.setdefault(ns, f"the {target.cloud} entry point's proxies")
+    return used
+
+
+def check_namespaces(stack: StackConfig, services: list[Service]) -> None:
+    """Every team namespace is a namespace of its own: not a system namespace, not one of
+    the platform's. The message blames what made the name: the stack's namespacePrefix when
+    there is one, else the service's team."""
+    platform = platform_namespaces(stack)
+    for service in services:
+        ns = namespace_for(stack, service.team)
+        problem = None
+        try:
+            check_workload_namespace(ns)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem is None and ns in platform:
+            problem = f"namespace {ns!r} is used by {platform[ns]}; give the team its own"
+        if problem is None:
+            continue
+        if stack.namespace_prefix:
+            raise BadInput(
+                f"{problem} (namespacePrefix {stack.namespace_prefix!r} + team "
+                f"{service.team!r} of {source_of(service, stack)})",
+                file=stack_file(),
+                field="slipway:namespacePrefix",
+            )
+        raise BadInput(problem, file=source_of(service, stack), field="team")
+
+
+MICROSERVICE_FIELD_SOURCES = {
+    "service_name": "name",
+    "namespace": "team",
+    "team": "team",
+    "cost_center": "costCenter",
+    "image": "version",
+    "ports": "ports",
+    "liveness": "probes.liveness",
+    "readiness": "probes.readiness",
+    "startup": "probes.startup",
+    "resources": "resources",
+    "config": "config",
+    "secrets": "secrets",
+    "external_secret_keys": "secrets",
+    "replicas": "replicas",
+    "autoscaling": "autoscaling",
+    "rolling": "strategy",
+    "allow_from": "allowFrom",
+    "calls": "allowFrom",
+    "strategy": "strategy",
+    "traffic": "traffic",
+    "flags": "flags",
+}
+"""Which catalog field each component arg comes from, so an error names the right one."""
+
+
 def build(stack: StackConfig, services: list[Service], secrets: SecretLookup) -> list[BuiltTarget]:
     """The whole stack: every target, then stack-wide global traffic."""
+    check_namespaces(stack, services)
     built = [build_target(stack, t, services, secrets) for t in stack.targets]
     public = sorted(s.name for s in services if s.public)
     cloud_targets = [b for b in built if b.extras is not None]

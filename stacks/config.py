@@ -6,6 +6,8 @@ services never name a region. Everything is validated here, before any resource 
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -144,6 +146,34 @@ class StackConfig(Model):
     """Data residency: regions targets may use; empty means any."""
     namespace_prefix: str = ""
     """Prepended to team namespaces (`<prefix><team>`); default: none."""
+
+    @field_validator("namespace_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        """`<prefix><team>` must be a DNS-1123 label: lower-case letters, digits and '-',
+        starting with a letter or digit; at most 22 characters, so prefix plus a 40-character
+        team still fits in 63."""
+        if v and not re.fullmatch(r"[a-z0-9][-a-z0-9]{0,21}", v):
+            raise ValueError(
+                f"{v!r} cannot start a namespace name: use lower-case letters, digits and '-', "
+                "starting with a letter or digit, at most 22 characters (e.g. 'acme-')"
+            )
+        return v
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_inside(cls, v: str) -> str:
+        """The catalog is part of the project: `deploy` checks it out of git and its rollback
+        replaces that folder, so a path outside the project (absolute, `..`) is refused."""
+        parts = PurePosixPath(v.replace("\\", "/")).parts
+        if not v.strip() or v.startswith(("/", "\\", "~")) or ":" in v or ".." in parts:
+            raise ValueError(
+                f"{v!r} is not a folder inside the project; give a relative path without "
+                "'..', e.g. services"
+            )
+        if parts in ((), (".",)):
+            raise ValueError(f"{v!r} is the project folder itself; give its own folder")
+        return v
 
     @model_validator(mode="after")
     def _unique_targets(self) -> StackConfig:

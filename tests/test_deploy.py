@@ -634,3 +634,39 @@ def test_automation_runner_turns_command_errors_into_failed_results(monkeypatch)
     result = d.AutomationRunner().up(Path("/p"), "dev", POLICY)
     assert not result.ok
     assert "policy violation" in result.error
+
+
+def test_a_catalog_outside_the_project_is_refused_when_the_stack_file_is_read(
+    project, tmp_path
+):
+    """An absolute `slipway:catalog` once made the rollback delete that real folder."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text() + f"  slipway:catalog: {outside}\n")
+    with pytest.raises(BadInput, match="slipway.catalog") as err:
+        d.read_project(project, "dev")
+    assert "inside the project" in str(err.value)
+    assert (outside / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("catalog", ["{outside}", "../outside", "services/../../outside"])
+def test_the_rollback_never_removes_a_path_outside_its_worktree(project, tmp_path, catalog):
+    """Even a catalog path that got past the stack-file check is only ever looked for
+    inside the temporary worktree: the rollback fails (exit 3), nothing outside moves."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    report = d.rollback(
+        "dev",
+        project_dir=project,
+        runner=FakeRunner(),
+        policy=POLICY,
+        ref="HEAD~1",
+        catalog_dir=catalog.format(outside=outside),
+    )
+    assert report.error and "outside the temporary worktree" in report.error
+    assert (outside / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

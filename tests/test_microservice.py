@@ -225,7 +225,11 @@ def test_config_change_renames_configmap_and_changes_pod_template() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"namespace": "default"}, "namespace 'default' is refused"),
+        ({"namespace": "default"}, "namespace 'default' is reserved"),
+        ({"namespace": "kube-system"}, "namespace 'kube-system' is reserved"),
+        ({"namespace": "kube-anything"}, "namespace 'kube-anything' is reserved"),
+        ({"namespace": "istio-system"}, "namespace 'istio-system' is reserved"),
+        ({"namespace": "gke-managed-x"}, "namespace 'gke-managed-x' is reserved"),
         ({"image": "ghcr.io/acme/orders:latest"}, "tag other than latest"),
         ({"image": "ghcr.io/acme/orders"}, "tag other than latest, or a digest"),
         ({"service_name": "Orders"}, "not a DNS-1123 label"),

@@ -124,7 +124,7 @@ def test_duplicate_manifest_paths_are_refused() -> None:
             inputs={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
         )
 
-    with pytest.raises(Exception, match="two resources render to"):
+    with pytest.raises(Exception, match="two objects render to"):
         pv.manifests([rec("a"), rec("b")])
 
 

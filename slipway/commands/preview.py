@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from slipway import render_process
 from slipway.errors import BadInput
@@ -65,7 +66,7 @@ def _judge(
     def rendered() -> Rendered:
         done = run.rendered
         assert done is not None
-        done.manifests = pv.manifests(done.records, texts)
+        done.manifests = pv.manifests(done.records, texts, job.catalog)
         rendered_hook(done)
         return done
 
@@ -205,7 +206,7 @@ def _print_tables(stack, rendered, diagnostics, diff, out_dir: Path) -> None:
     for col in ("target", "namespace", "kind", "count"):
         table.add_column(col, justify="right" if col == "count" else "left")
     for t, n, k, c in pv.plan_rows(rendered):
-        table.add_row(t, n, k, str(c))
+        table.add_row(*(Text(v) for v in (t, n, k, str(c))))  # values are data, not markup
     console.print(table)
     if diff is not None:
         from slipway.report import diff_table
@@ -216,7 +217,8 @@ def _print_tables(stack, rendered, diagnostics, diff, out_dir: Path) -> None:
         for col in ("level", "policy", "resource", "message"):
             pt.add_column(col)
         for d in diagnostics:
-            pt.add_row(d["level"], d["policy"], d["urn"].rsplit("::", 1)[-1], d["message"])
+            cells = (d["level"], d["policy"], d["urn"].rsplit("::", 1)[-1], d["message"])
+            pt.add_row(*(Text(v) for v in cells))
         console.print(pt)
     elif diagnostics is not None:
         console.print("Policy: no violations")
