@@ -645,7 +645,7 @@ def test_a_catalog_outside_the_project_is_refused_when_the_stack_file_is_read(
     (outside / "keep.txt").write_text("mine")
     stack_file = project / "Pulumi.dev.yaml"
     stack_file.write_text(stack_file.read_text() + f"  slipway:catalog: {outside}\n")
-    with pytest.raises(BadInput, match="slipway.catalog") as err:
+    with pytest.raises(BadInput, match=r"slipway\.catalog") as err:
         d.read_project(project, "dev")
     assert "inside the project" in str(err.value)
     assert (outside / "keep.txt").read_text() == "mine"
