@@ -636,9 +636,7 @@ def test_automation_runner_turns_command_errors_into_failed_results(monkeypatch)
     assert "policy violation" in result.error
 
 
-def test_a_catalog_outside_the_project_is_refused_when_the_stack_file_is_read(
-    project, tmp_path
-):
+def test_a_catalog_outside_the_project_is_refused_when_the_stack_file_is_read(project, tmp_path):
     """An absolute `slipway:catalog` once made the rollback delete that real folder."""
     outside = tmp_path / "elsewhere"
     outside.mkdir()
