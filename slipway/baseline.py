@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -126,10 +127,30 @@ def _as_directory(against: str, project_dir: Path) -> Path | None:
     return None
 
 
+MAX_BASELINE_BYTES = 1 << 30
+"""A 400-service fleet's resources.json is about 60 MB; anything past 1 GiB is not one."""
+
+
 def _parse(path: Path) -> list[dict]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise BadInput("not a regular file", file=str(path))
+            raw = fh.read(MAX_BASELINE_BYTES + 1)
+        if len(raw) > MAX_BASELINE_BYTES:
+            raise BadInput(
+                f"larger than {MAX_BASELINE_BYTES} bytes; not a preview's resources.json",
+                file=str(path),
+            )
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise BadInput(f"cannot read the baseline: {reason}", file=str(path)) from exc
+    except RecursionError as exc:
+        raise BadInput(
+            "the baseline nests too deeply to be a preview's output", file=str(path)
+        ) from exc
+    except ValueError as exc:  # an integer past Python's digit limit
         raise BadInput(f"cannot read the baseline: {exc}", file=str(path)) from exc
     if isinstance(data, dict) and isinstance(data.get("resources"), list):
         data = data["resources"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from slipway.baseline import load_baseline
+from slipway.baseline import _parse, load_baseline
 from slipway.errors import BadInput
 
 RECORD = {"urn": "urn:pulumi:dev::p::t::a", "type": "t", "name": "a", "inputs": {}}
@@ -197,3 +197,25 @@ def test_not_a_git_repository_is_bad_input(tmp_path):
     with pytest.raises(BadInput, match="not inside a git repository") as err:
         load_baseline("HEAD", "dev", plain)
     assert "'HEAD'" in str(err.value)
+
+
+def test_a_deeply_nested_baseline_is_bad_input_not_a_traceback(tmp_path):
+    (tmp_path / "resources.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BadInput, match="nests too deeply"):
+        load_baseline(str(tmp_path), "dev", tmp_path)
+
+
+def test_a_baseline_with_a_5000_digit_number_is_bad_input(tmp_path):
+    (tmp_path / "resources.json").write_text('[{"urn": "u", "n": ' + "9" * 5000 + "}]")
+    with pytest.raises(BadInput, match="cannot read the baseline"):
+        load_baseline(str(tmp_path), "dev", tmp_path)
+
+
+def test_a_baseline_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "resources.json")  # opening it would wait forever
+    with pytest.raises(BadInput, match=r"no resources\.json"):
+        load_baseline(str(tmp_path), "dev", tmp_path)
+    with pytest.raises(BadInput, match="not a regular file"):
+        _parse(Path("/dev/zero"))  # a device named directly: never read whole
