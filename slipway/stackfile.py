@@ -17,7 +17,7 @@ import yaml
 from slipway import redact
 from slipway.engine import REDACTED
 from slipway.errors import BadInput
-from slipway.yamlfile import read_yaml
+from slipway.yamlfile import PySafeLoader, read_yaml
 
 MAX_FILE_BYTES = 1024 * 1024
 """Stack and project files are hand-written config; anything bigger is a mistake."""
@@ -85,8 +85,9 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
     return out
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, as the Pulumi CLI's YAML reader does."""
+class _Loader(PySafeLoader):
+    """SafeLoader (64-bit integers, finite floats) that refuses duplicate keys, as the Pulumi
+    CLI's YAML reader does."""
 
     def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
         seen: set[Any] = set()

@@ -28,7 +28,7 @@ from pydantic.alias_generators import to_camel
 from components.naming import check_workload_namespace
 from components.slo import SloArgs
 from slipway.errors import BadInput
-from slipway.yamlfile import read_yaml
+from slipway.yamlfile import SafeLoader, read_yaml
 from stacks.config import check_dns_label
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -528,7 +528,7 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader: type = SafeLoader  # libyaml when present; 64-bit integers, finite floats
 
 
 class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]
