@@ -773,14 +773,22 @@ def policy_json(diags: Iterable[Diagnostic]) -> str:
 
 
 def write_policy_json(diags: Iterable[Diagnostic], path: Path) -> None:
-    """Write policy.json atomically (temp file in the same folder, then rename)."""
+    """Write policy.json atomically (temp file in the same folder, then rename), with the
+    mode the umask gives; OS errors become BadInput (see `slipway.outdir.write_error`)."""
+    from slipway.outdir import current_umask, write_error
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".policy-", suffix=".json", dir=path.parent)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".policy-", suffix=".json", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(policy_json(diags))
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

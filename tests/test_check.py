@@ -183,3 +183,40 @@ def test_prod_config_accepts_managed_registries_and_refuses_docker_hub(
     result = _check(str(f))
     assert (result.exit_code == 0) is allowed, result.output
     assert ("image-allowed-registries" in result.output) is not allowed
+
+
+def test_out_never_replaces_a_file_slipway_did_not_write(tmp_path: Path) -> None:
+    """`--out notes.json` over a user's file, or a folder whose policy.json is not ours:
+    exit 2, the file byte-identical."""
+    mine = tmp_path / "notes.json"
+    mine.write_text('{"mine": true}\n')
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "policy.json").write_text("my own notes\n")
+    for out in (mine, folder, tmp_path / "link.json"):
+        if out.name == "link.json":
+            out.symlink_to(mine)
+        result = _check(str(HARDENED), "--out", str(out))
+        assert result.exit_code == 2, result.output
+        assert "--out" in result.output
+    assert mine.read_text() == '{"mine": true}\n'
+    assert (folder / "policy.json").read_text() == "my own notes\n"
+
+
+def test_out_replaces_its_own_earlier_policy_file(tmp_path: Path) -> None:
+    target = tmp_path / "policy.json"
+    bad = str(FIXTURES / "pod-security" / "bad-privileged.yaml")
+    assert _check(bad, "--out", str(target)).exit_code == 1
+    first = json.loads(target.read_text())
+    assert first
+    assert _check(str(HARDENED), "--out", str(target)).exit_code == 0
+    assert json.loads(target.read_text()) == []
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

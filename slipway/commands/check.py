@@ -28,8 +28,12 @@ def check(
         typer.Option("--config", help="A --policy-pack-config file instead of the stack's."),
     ] = None,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write policy.json here (a folder, or a path ending .json)."),
+        str | None,
+        typer.Option(
+            "--out",
+            help="Write policy.json here (a folder, or a path ending .json); an existing file "
+            "is replaced only if it is an earlier policy.json.",
+        ),
     ] = None,
 ) -> None:
     """Check Kubernetes manifests (raw YAML, Helm output) against the policy pack.
@@ -44,18 +48,18 @@ def check(
     """
     from slipway.check import check as run_check
     from slipway.check import describe
+    from slipway.outdir import check_out_file
     from slipway.policy import has_mandatory, write_policy_json
 
     try:
+        target = check_out_file(out) if out is not None else None
         with err_console.status("Running the policy pack over the analyzer protocol…"):
             result = run_check(paths, stack=stack, config_path=config)
+        if target is not None:
+            write_policy_json(result.diagnostics, check_out_file(target))
     except BadInput as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
-
-    if out is not None:
-        target = out if out.suffix == ".json" else out / "policy.json"
-        write_policy_json(result.diagnostics, target)
 
     if result.diagnostics:
         table = Table(title=f"Policy violations (config: {stack})", show_lines=False)
