@@ -22,6 +22,7 @@ from pathlib import Path
 
 from slipway import children
 from slipway.errors import BadInput
+from slipway.stackfile import read_stack_file
 
 RESOURCES = "resources.json"
 PREVIEW_TIMEOUT_SECONDS = 900
@@ -83,6 +84,10 @@ def render_at_ref(
     try:
         _git(toplevel, "worktree", "add", "--detach", str(worktree), commit, ref=ref)
         project = worktree / relative
+        # Reading the ref's stack file registers the values marked secret there, so the
+        # error tail below is redacted even when the ref's own code does not redact.
+        with contextlib.suppress(BadInput):
+            read_stack_file(project, stack)
         out = scratch / "out"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(

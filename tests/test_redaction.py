@@ -105,3 +105,26 @@ def test_written_files_are_redacted(tmp_path: Path) -> None:
     redact.register([SENTINEL])
     pv.write_atomically(tmp_path / "out", {"a.txt": f"x {SENTINEL} y".encode()}, "dev")
     assert (tmp_path / "out" / "a.txt").read_bytes() == b"x [secret] y"
+
+
+def test_the_against_error_tail_does_not_print_a_secret_value(tmp_path: Path) -> None:
+    """The baseline at a ref fails on a value marked secret there: the tail of its error
+    that `--against` shows has the value cut out (the ref's own run redacts it)."""
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "repo")
+    _mark_secret(project, "dev", "slipway:namespacePrefix", SENTINEL)
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "bad")
+    doc = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
+    del doc["config"]["slipway:namespacePrefix"]
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    proc = _preview(project, "--against", "HEAD", "--out", str(project / "o"))
+    assert proc.returncode == 2, proc.stderr
+    assert "HEAD" in proc.stderr and "namespacePrefix" in proc.stderr
+    assert SENTINEL not in proc.stdout + proc.stderr
