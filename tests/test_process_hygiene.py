@@ -72,6 +72,8 @@ def test_a_killed_preview_takes_the_policy_pack_with_it(project: Path) -> None:
     ):
         time.sleep(0.02)
     assert proc.poll() is None, "the preview ended before its pack was seen"
+    time.sleep(1.0)  # the pack is serving by now (a pack killed while starting dies anyway)
+    assert proc.poll() is None, "the preview ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert wait_until_gone(token) == [], "processes of the killed preview are still running"
