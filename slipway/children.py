@@ -102,7 +102,8 @@ def scratch_dir(kind: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"slipway-{kind}-{os.getpid()}-"))
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process `pid` exists (left-overs of live runs are never touched)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -119,7 +120,7 @@ def sweep(kind: str, git_dir: Path | None = None) -> list[Path]:
     root = Path(tempfile.gettempdir())
     for path in root.glob(f"slipway-{kind}-*-*"):
         pid = path.name[len(f"slipway-{kind}-") :].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)) or path.is_symlink() or not path.is_dir():
+        if not pid.isdigit() or alive(int(pid)) or path.is_symlink() or not path.is_dir():
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)

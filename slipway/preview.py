@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from slipway import redact
+from slipway import children, redact
 from slipway.engine import REDACTED, Record, run_program, to_json_bytes
 from slipway.errors import BadInput
 from slipway.outdir import MARKER, current_umask, is_slipway_output, marker_bytes, write_error
@@ -496,23 +496,13 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _recover(out_dir: Path) -> None:
     """Clean up after runs killed mid-write: put a parked previous output back if the
     output is missing, and remove temp dirs whose process is gone."""
     for leftover in sorted(out_dir.parent.glob(f".{glob.escape(out_dir.name)}.*-*")):
         kind, _, rest = leftover.name[len(out_dir.name) + 2 :].partition("-")
         pid = rest.split("-", 1)[0]
-        if kind not in ("tmp", "old") or not pid.isdigit() or _alive(int(pid)):
+        if kind not in ("tmp", "old") or not pid.isdigit() or children.alive(int(pid)):
             continue
         if not is_slipway_output(leftover):  # not ours (or empty): never removed
             empty_dir = leftover.is_dir() and not leftover.is_symlink()

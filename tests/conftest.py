@@ -93,3 +93,13 @@ def cli() -> Callable[..., Any]:
         return runner.invoke(app, list(args), catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def run(project: Path, cli: Callable[..., Any]) -> Callable[..., Any]:
+    """The CLI in-process on the private project copy (`--project-dir` added)."""
+
+    def invoke(*args: str) -> Any:
+        return cli(*args, "--project-dir", str(project))
+
+    return invoke

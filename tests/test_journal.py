@@ -11,24 +11,10 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
-
 from slipway import declared
+from tests.test_strategy_commands import _text
 
 BOM = b"\xef\xbb\xbf"
-
-
-def _text(result) -> str:
-    """What the command printed (stdout and stderr), whitespace-normalised."""
-    return " ".join(result.output.split())
-
-
-@pytest.fixture
-def run(project: Path, cli):
-    def invoke(*args: str):
-        return cli(*args, "--project-dir", str(project))
-
-    return invoke
 
 
 def _catalog(project: Path, service: str) -> Path:

@@ -17,14 +17,6 @@ def _text(result) -> str:
     return " ".join(result.output.split())
 
 
-@pytest.fixture
-def run(project: Path, cli):
-    def invoke(*args: str):
-        return cli(*args, "--project-dir", str(project))
-
-    return invoke
-
-
 def _read(project: Path, service: str) -> bytes:
     return (project / "services" / f"{service}.yaml").read_bytes()
 
