@@ -191,7 +191,7 @@ def test_canary_on_a_stack_without_traffic_layer_is_refused_with_file_and_field(
     svc = parse_service(_doc({"type": "canary"}), "dev", "x.yaml")
     with pytest.raises(BadInput) as exc:
         _args(svc, _stack("none"))
-    assert exc.value.file == "services/shop.yaml"
+    assert exc.value.file == "x.yaml", "the file the service was read from"
     assert exc.value.field == "strategy (environment dev).type"
     assert "traffic.layer is 'none'" in str(exc.value)
     assert "allowed here: rolling or blue-green" in str(exc.value)
