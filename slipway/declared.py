@@ -45,7 +45,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from slipway.errors import BadInput
-from slipway.stackfile import project_name, read_stack_file
+from slipway.stackfile import project_name, read_stack_file, stack_setting_keys
 from stacks.catalog import Service, load_yaml_document, parse_service
 from stacks.config import StackConfig
 
@@ -90,28 +90,29 @@ class Declared:
 
 
 def stack_config(project_dir: Path, stack: str) -> StackConfig:
-    """The stack's `slipway:` config, validated (BadInput names the stack file)."""
+    """The stack's `slipway:` config, validated (BadInput names the stack file).
+
+    `read_stack_file` has already refused keys of the project's namespace that are neither a
+    setting nor a catalog secret; the secrets are not settings, so only settings go on.
+    """
     from pydantic import ValidationError
 
     from stacks.catalog import _format_errors
     from stacks.loader import _parse
 
     sf = read_stack_file(project_dir, stack)
-    project = project_name(project_dir)
+    prefix = f"{project_name(project_dir)}:"
+    settings = stack_setting_keys()
     raw = {
-        key.split(":", 1)[1]: _parse(value)
+        key[len(prefix) :]: _parse(value)
         for key, value in sf.config.items()
-        if key.startswith(f"{project}:") and key.split(":", 1)[1] in _stack_keys()
+        if key.startswith(prefix) and key[len(prefix) :] in settings
     }
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:
         _, msg = _format_errors(exc, prefix="slipway")
         raise BadInput(msg, file=str(sf.path)) from exc
-
-
-def _stack_keys() -> set[str]:
-    return {f.alias or n for n, f in StackConfig.model_fields.items()}
 
 
 def locate(project_dir: Path, stack: str, service_name: str) -> Declared:
