@@ -575,6 +575,7 @@ def load_yaml_document(path: Path) -> dict[str, Any]:
 
 
 def _loc(loc: Iterable[Any]) -> str:
+    """A pydantic error location as the YAML path people write: `ports[0].port`."""
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
@@ -585,7 +586,73 @@ def _loc(loc: Iterable[Any]) -> str:
 
 
 def _format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
-    """First error's field path and a message listing every error with what was given."""
+    """First error's field path and a message listing every error with what was given.
+
+    Said in the file's terms, not the validator's: `is required`, `must be text`, `unknown
+    field; did you mean …?` (the closest field of that mapping), `given: a mapping`; never
+    pydantic's `Value error,` prefix. What was given stays (redaction happens elsewhere).
+    """
+    import difflib
+    import types
+    from typing import Union, get_args, get_origin
+
+    from stacks.config import Model
+
+    plain_types = {
+        "missing": "is required",
+        "string_type": "must be text",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "model_attributes_type": "must be a mapping",
+    }
+
+    def plain(msg: str) -> str:
+        """`Value error, x` -> `x`; `Input should be 'a' or 'b'` -> `must be 'a' or 'b'`."""
+        for noise in ("Value error, ", "Assertion failed, "):
+            msg = msg.replace(noise, "")
+        msg = re.sub(r"^(Input|String|List|Dictionary|Value|Tuple|Set) should ", "must ", msg)
+        return msg.replace(" after validation", "")
+
+    def model_in(tp: Any) -> Any:
+        """The model inside `X | None` (or the only type of a union)."""
+        if get_origin(tp) in (Union, types.UnionType):
+            inner = [a for a in get_args(tp) if a is not type(None)]
+            found = [a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)]
+            return found[0] if found else (inner[0] if len(inner) == 1 else None)
+        return tp
+
+    def fields_at(loc: list[Any]) -> list[str]:
+        """YAML names of the fields of the mapping at `loc` of the validated model (the
+        catalog's Service, the stack's StackConfig); empty when it is not a model."""
+        models: dict[str, type[BaseModel]] = {}
+        todo: list[type[BaseModel]] = [Spec, Model]
+        while todo:
+            cls = todo.pop()
+            models.setdefault(cls.__name__, cls)
+            todo.extend(cls.__subclasses__())
+        tp: Any = models.get(exc.title)
+        for item in loc:
+            tp = model_in(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                found = [f for n, f in tp.model_fields.items() if item in (n, f.alias)]
+                tp = found[0].annotation if found else None
+            elif get_origin(tp) in (list, dict, tuple) and get_args(tp):
+                tp = get_args(tp)[-1]
+            else:
+                return []
+        tp = model_in(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            return sorted(f.alias or n for n, f in tp.model_fields.items())
+        return []
+
     lines = []
     first_field = ""
     for err in exc.errors(include_url=False):
@@ -593,13 +660,23 @@ def _format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
         field = (prefix + "." if prefix else "") + _loc(loc) if loc else prefix or "(top level)"
         first_field = first_field or field
         given = err.get("input")
-        shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
+        if isinstance(given, dict):
+            shown = "a mapping"
+        elif isinstance(given, list | tuple):
+            shown = "a list"
+        else:
+            shown = repr(given)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
-        lines.append(f"{field}: {msg} (given: {shown})")
+            close = difflib.get_close_matches(str(loc[-1]), fields_at(loc[:-1]), n=1) if loc else []
+            if close:
+                msg += f"; did you mean `{close[0]}`?"
+        else:
+            msg = plain_types.get(err["type"]) or plain(err["msg"])
+        given_note = "" if err["type"] == "missing" else f" (given: {shown})"
+        lines.append(f"{field}: {msg}{given_note}")
     return first_field, "; ".join(lines)
 
 

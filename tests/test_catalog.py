@@ -43,7 +43,7 @@ def test_good_extra_service_previews(cli, project: Path) -> None:
 BAD_CASES = {
     "yaml-syntax": (GOOD + "ports: [\n", "line"),
     "unknown-key": (GOOD + "replicaz: 3\n", "replicaz: unknown field"),
-    "wrong-type": (GOOD + "replicas: many\n", "replicas: Input should be a valid integer"),
+    "wrong-type": (GOOD + "replicas: many\n", "replicas: must be a whole number (given: 'many')"),
     "invalid-name": (
         GOOD.replace("name: extra", "name: Extra_Svc"),
         "name: 'Extra_Svc' is not a DNS-1123",

@@ -44,7 +44,8 @@ def check(
     Nothing is written unless --out is given. Exit codes: 0 no mandatory violation,
     1 a mandatory violation, 2 bad input with its file and line: a file that does not
     parse, is not a regular file or is over 32 MB, an integer outside 64 bits, YAML aliases
-    that expand a file by more than 100,000 nodes, nesting deeper than 200 levels.
+    that expand a file by more than 100,000 nodes, nesting deeper than 200 levels;
+    70 internal error, 130 interrupted.
     """
     from slipway.check import check as run_check
     from slipway.check import describe

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from slipway.errors import BadInput
+from slipway.stackfile import PROJECT_DIR_HELP, read_stack_file, resolve_project_dir
 
 err = Console(stderr=True)
 out = Console()
@@ -52,22 +53,26 @@ def deploy(
         typer.Option(help="Policy pack config JSON; default: policies/config/<stack>.json."),
     ] = None,
     project_dir: Annotated[
-        Path, typer.Option(help="Project folder (Pulumi.yaml).", file_okay=False)
-    ] = Path("."),
+        Path | None,
+        typer.Option(help=PROJECT_DIR_HELP, file_okay=False, show_default=False),
+    ] = None,
 ) -> None:
     """Deploy a stack with the real engine: policy-checked preview, up, health gate.
 
     The health gate reads each Argo Rollouts service's Rollout status and checks the other
     services' SLO (error ratio, p99, healthy targets) in Prometheus. With --auto-rollback, a
     failed up or gate re-applies the catalog and stack config of --rollback-to.
-    Exit codes: 0 deployed; 1 failed (rolled back if asked); 2 bad input or no Pulumi CLI;
-    3 the rollback itself failed.
+
+    Exit codes: 0 deployed, 1 failed (rolled back if asked), 2 bad input or no Pulumi CLI
+    (nothing was deployed), 3 the rollback itself failed, 70 internal error, 130
+    interrupted.
     """
     from slipway import deploy as d
 
-    project_dir = project_dir.resolve()
     try:
         d.require_pulumi_cli()
+        project_dir = resolve_project_dir(project_dir)
+        read_stack_file(project_dir, stack)  # unknown keys refused, as preview refuses them
         project = d.read_project(project_dir, stack)
         policy = d.policy_args(project_dir, stack, policy_config)
         needs_prometheus = any(not s.argo_rollouts for s in project.services)

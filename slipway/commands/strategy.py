@@ -22,12 +22,13 @@ from rich.console import Console
 
 from slipway import declared as dc
 from slipway.errors import BadInput
+from slipway.stackfile import PROJECT_DIR_HELP, resolve_project_dir
 
 err = Console(stderr=True)
 
 StackOpt = Annotated[str, typer.Option("--stack", "-s", help="Stack: reads Pulumi.<stack>.yaml.")]
 ProjectOpt = Annotated[
-    Path, typer.Option("--project-dir", help="Project folder; default: current folder.")
+    Path | None, typer.Option("--project-dir", help=PROJECT_DIR_HELP, show_default=False)
 ]
 ServiceArg = Annotated[str, typer.Argument(help="Service name, as in the catalog.")]
 
@@ -96,6 +97,11 @@ def _change(d: dc.Declared, command: str, keys: tuple[str, ...], old: Any, new: 
     _warn(warning)
 
 
+def _locate(project_dir: Path | None, stack: str, service: str) -> dc.Declared:
+    """The service as the stack declares it, in the project given or found from here."""
+    return dc.locate(resolve_project_dir(project_dir), stack, service)
+
+
 def _run(fn: Any, *args: Any) -> None:
     try:
         fn(*args)
@@ -106,8 +112,8 @@ def _run(fn: Any, *args: Any) -> None:
 # -- promote -----------------------------------------------------------------------------------
 
 
-def _promote(service: str, stack: str, to: Slot | None, project_dir: Path) -> None:
-    d = dc.locate(project_dir, stack, service)
+def _promote(service: str, stack: str, to: Slot | None, project_dir: Path | None) -> None:
+    d = _locate(project_dir, stack, service)
     st = d.service.strategy
     if st.type == "rolling":
         raise BadInput(
@@ -187,18 +193,25 @@ def promote(
     service: ServiceArg,
     stack: StackOpt,
     to: ToOpt = None,
-    project_dir: ProjectOpt = Path("."),
+    project_dir: ProjectOpt = None,
 ) -> None:
-    """Make the new version live: a blue-green service's idle slot (or the `--to` slot)
-    becomes the active one; a canary gets 100% of traffic. Changes one declared value."""
+    """Make the new version live: a blue-green service's idle slot (or the --to slot)
+    becomes the active one; a canary gets 100% of traffic.
+
+    Changes one declared value in the service's catalog file and records it in the journal
+    .slipway/journal/<stack>.json, so `slipway rollback` can undo it.
+
+    Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
+    (the message names the file and the field), 70 internal error, 130 interrupted.
+    """
     _run(_promote, service, stack, to, project_dir)
 
 
 # -- rollback ----------------------------------------------------------------------------------
 
 
-def _rollback(service: str, stack: str, project_dir: Path) -> None:
-    d = dc.locate(project_dir, stack, service)
+def _rollback(service: str, stack: str, project_dir: Path | None) -> None:
+    d = _locate(project_dir, stack, service)
     found = dc.last_entry(d)
     if found is None:
         raise _nothing_recorded(d)
@@ -282,10 +295,19 @@ def _nothing_recorded(d: dc.Declared) -> BadInput:
     )
 
 
-def rollback(service: ServiceArg, stack: StackOpt, project_dir: ProjectOpt = Path(".")) -> None:
-    """Undo the last recorded promote, canary, abort or flag of the service: the file returns
-    to its previous bytes when it was not edited since, else only that value goes back (when
-    it is still what the edit wrote). Without a recorded change, refuses."""
+def rollback(service: ServiceArg, stack: StackOpt, project_dir: ProjectOpt = None) -> None:
+    """Undo the last recorded promote, canary, abort or flag of the service.
+
+    The record is local: promote, canary, abort and flag write each change to
+    .slipway/journal/<stack>.json in the project (operator state, ignored by git; the last 50
+    changes per stack). rollback undoes only changes recorded there, newest first: the file
+    returns to its previous bytes when it was not edited since, else only that value goes
+    back (when it is still what the change wrote). A change made by hand, in git or on
+    another machine is not recorded, and then rollback refuses and says what to run instead.
+
+    Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
+    (the message names the file and the field), 70 internal error, 130 interrupted.
+    """
     _run(_rollback, service, stack, project_dir)
 
 
@@ -306,13 +328,13 @@ def _native_canary(d: dc.Declared, command: str) -> None:
         raise _argo_refusal(d, "the canary weight", verb)
 
 
-def _canary(service: str, stack: str, weight: int, project_dir: Path) -> None:
+def _canary(service: str, stack: str, weight: int, project_dir: Path | None) -> None:
     if not 0 <= weight <= 100:
         raise BadInput(
             f"weight {weight} is outside 0–100 (percent of requests to the canary)",
             field="--weight",
         )
-    d = dc.locate(project_dir, stack, service)
+    d = _locate(project_dir, stack, service)
     _native_canary(d, "canary")
     st = d.service.strategy
     if st.canary is None:
@@ -331,14 +353,20 @@ def canary(
     service: ServiceArg,
     stack: StackOpt,
     weight: Annotated[int, typer.Option("--weight", "-w", help="Percent to the canary, 0–100.")],
-    project_dir: ProjectOpt = Path("."),
+    project_dir: ProjectOpt = None,
 ) -> None:
-    """Set the share of requests the canary track gets. Only the route weights change."""
+    """Set the share of requests the canary track gets. Only the route weights change.
+
+    Recorded in .slipway/journal/<stack>.json, so `slipway rollback` can undo it.
+
+    Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
+    (the message names the file and the field), 70 internal error, 130 interrupted.
+    """
     _run(_canary, service, stack, weight, project_dir)
 
 
-def _abort(service: str, stack: str, project_dir: Path) -> None:
-    d = dc.locate(project_dir, stack, service)
+def _abort(service: str, stack: str, project_dir: Path | None) -> None:
+    d = _locate(project_dir, stack, service)
     _native_canary(d, "abort")
     st = d.service.strategy
     if st.weight == 0:
@@ -347,16 +375,22 @@ def _abort(service: str, stack: str, project_dir: Path) -> None:
     _change(d, "abort", ("strategy", "weight"), st.weight, 0)
 
 
-def abort(service: ServiceArg, stack: StackOpt, project_dir: ProjectOpt = Path(".")) -> None:
-    """Stop a canary: all requests go back to the stable track (weight 0)."""
+def abort(service: ServiceArg, stack: StackOpt, project_dir: ProjectOpt = None) -> None:
+    """Stop a canary: all requests go back to the stable track (weight 0).
+
+    Recorded in .slipway/journal/<stack>.json, so `slipway rollback` can undo it.
+
+    Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
+    (the message names the file and the field), 70 internal error, 130 interrupted.
+    """
     _run(_abort, service, stack, project_dir)
 
 
 # -- flag --------------------------------------------------------------------------------------
 
 
-def _flag(service: str, name: str, state: OnOff, stack: str, project_dir: Path) -> None:
-    d = dc.locate(project_dir, stack, service)
+def _flag(service: str, name: str, state: OnOff, stack: str, project_dir: Path | None) -> None:
+    d = _locate(project_dir, stack, service)
     flags = d.service.flags
     if name not in flags:
         raise BadInput(
@@ -377,9 +411,15 @@ def flag(
     name: Annotated[str, typer.Argument(help="Flag name, as declared under flags.")],
     state: Annotated[OnOff, typer.Argument(help="on or off.")],
     stack: StackOpt,
-    project_dir: ProjectOpt = Path("."),
+    project_dir: ProjectOpt = None,
 ) -> None:
-    """Turn a feature flag on or off for the stack's environment. Pods are not restarted."""
+    """Turn a feature flag on or off for the stack's environment. Pods are not restarted.
+
+    Recorded in .slipway/journal/<stack>.json, so `slipway rollback` can undo it.
+
+    Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
+    (the message names the file and the field), 70 internal error, 130 interrupted.
+    """
     _run(_flag, service, name, state, stack, project_dir)
 
 
