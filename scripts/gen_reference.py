@@ -79,7 +79,8 @@ STACK_INTRO = """\
 Under `config:`, each top-level field is a key of the `slipway` namespace
 (`slipway:targets`, `slipway:traffic`, ...), read by `stacks.loader.load_stack_config`.
 Other keys of the file belong to Pulumi (`pulumi:disable-default-providers`) or are the
-stack's secrets (`slipway:orders-db-password`, set with `pulumi config set --secret`).
+secrets the catalog reads (`slipway:orders-db-password`, set with
+`pulumi config set --secret`); any other `slipway:` key is refused with exit 2.
 """
 
 
