@@ -14,6 +14,7 @@ purpose here, so that no rule has to think about them:
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 import threading
@@ -59,8 +60,89 @@ def _level(security: bool) -> EnforcementLevel:
     return EnforcementLevel.MANDATORY if security else EnforcementLevel.ADVISORY
 
 
-def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema | None:
-    return PolicyConfigSchema(properties=dict(config)) if config else None
+EXCEPTIONS = "exceptions"
+EXCEPTIONS_SCHEMA: Mapping[str, Any] = {
+    "type": "array",
+    "description": (
+        "Resources this rule does not judge, each with the reason; kept in the stack's "
+        "policy config so every exception is reviewed like code."
+    ),
+    "items": {
+        "type": "object",
+        "properties": {
+            "resource": {
+                "type": "string",
+                "minLength": 1,
+                "description": "`Kind namespace/name` (`Kind name` when cluster-scoped) or "
+                "`<type token>::<resource name>`; `*` matches any run of characters.",
+            },
+            "reason": {"type": "string", "minLength": 10},
+        },
+        "required": ["resource", "reason"],
+        "additionalProperties": False,
+    },
+    "default": [],
+}
+"""Every rule takes `exceptions` in its config (see `excepted`)."""
+
+
+def _schema(config: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema:
+    return PolicyConfigSchema(properties={**(config or {}), EXCEPTIONS: EXCEPTIONS_SCHEMA})
+
+
+def resource_labels(resource_type: str, name: str, props: Any) -> list[str]:
+    """The names an exception may give a resource: `<type>::<name>` always, and for a
+    Kubernetes object `Kind namespace/name` (what `slipway check` and the preview show)."""
+    labels = [f"{resource_type}::{name}"]
+    try:
+        kind, meta = get(props, "kind"), get(props, "metadata")
+        obj_name = get(meta, "name")
+        ns = get(meta, "namespace")
+    except Exception:  # an unknown value during preview: only the token label
+        return labels
+    if isinstance(kind, str) and isinstance(obj_name, str):
+        labels.append(f"{kind} {ns}/{obj_name}" if isinstance(ns, str) else f"{kind} {obj_name}")
+    return labels
+
+
+def excepted(config: Mapping[str, Any], resource_type: str, name: str, props: Any) -> bool:
+    """Whether the rule's config excepts this resource (any label matches any pattern)."""
+    entries = config.get(EXCEPTIONS) if isinstance(config, Mapping) else None
+    patterns = [
+        e["resource"] for e in as_list(entries) if isinstance(e, Mapping) and e.get("resource")
+    ]
+    if not patterns:
+        return False
+    labels = resource_labels(resource_type, name, props)
+    return any(fnmatch.fnmatchcase(label, str(p)) for p in patterns for label in labels)
+
+
+def _resource_validate(fn: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def validate(args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
+        if excepted(args.get_config(), args.resource_type, args.name, args.props):
+            return
+        fn(args, report_violation)
+
+    return validate
+
+
+def _stack_validate(fn: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(fn)
+    def validate(args: Any, report_violation: Callable[..., None]) -> None:
+        config = args.get_config()
+        if not as_list(config.get(EXCEPTIONS)):
+            fn(args, report_violation)
+            return
+        skip = {r.urn for r in args.resources if excepted(config, r.resource_type, r.name, r.props)}
+
+        def report(message: str, urn: str | None = None) -> None:
+            if urn is None or urn not in skip:
+                report_violation(message, urn)
+
+        fn(args, report)
+
+    return validate
 
 
 def _tags(family: str, security: bool, standards: Sequence[str]) -> list[str]:
@@ -91,7 +173,7 @@ def resource_rule(
         fn.policy = ResourceValidationPolicy(  # type: ignore[attr-defined]
             name=id,
             description=description,
-            validate=fn,
+            validate=_resource_validate(fn),
             enforcement_level=_level(security),
             config_schema=_schema(config),
             severity=severity,
@@ -144,7 +226,7 @@ def stack_rule(
         fn.policy = StackValidationPolicy(  # type: ignore[attr-defined]
             name=id,
             description=description,
-            validate=fn,
+            validate=_stack_validate(fn),
             enforcement_level=_level(security),
             config_schema=_schema(config),
             severity=severity,
