@@ -113,6 +113,7 @@ def check_out(raw: str | os.PathLike[str], *, protected: list[Path]) -> Path:
 
 
 POLICY_KEYS = frozenset({"policy", "level", "urn", "message"})
+POLICY_OPTIONAL_KEYS = frozenset({"remediation", "file", "field"})
 
 
 def is_policy_file(path: Path) -> bool:
@@ -125,7 +126,10 @@ def is_policy_file(path: Path) -> bool:
         doc = json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError):
         return False
-    return isinstance(doc, list) and all(isinstance(r, dict) and set(r) == POLICY_KEYS for r in doc)
+    return isinstance(doc, list) and all(
+        isinstance(r, dict) and POLICY_KEYS <= set(r) <= POLICY_KEYS | POLICY_OPTIONAL_KEYS
+        for r in doc
+    )
 
 
 def check_out_file(raw: str | os.PathLike[str], *, name: str = "policy.json") -> Path:

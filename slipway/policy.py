@@ -14,6 +14,7 @@ shipped in the ``pulumi`` package, so a rule behaves the same here as under ``pu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -68,6 +69,8 @@ class Diagnostic:
     level: str  # "advisory" | "mandatory"
     urn: str
     message: str
+    remediation: str = ""
+    """The rule's remediation steps (GetAnalyzerInfo), so every result says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,8 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def _schema_errors(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
-    """The subset of JSON Schema the pack's config schemas use (type, items, enum)."""
+    """The subset of JSON Schema the pack's config schemas use (type, items, enum, minLength,
+    properties, required, additionalProperties: false)."""
     errors = []
     t = schema.get("type")
     if isinstance(t, str) and t in _JSON_TYPES:
@@ -153,9 +157,21 @@ def _schema_errors(value: Any, schema: Mapping[str, Any], where: str) -> list[st
             return [f"{where}: expected {t}, got {type(value).__name__} {value!r}"]
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
+    if isinstance(value, str) and len(value.strip()) < schema.get("minLength", 0):
+        errors.append(f"{where}: needs at least {schema['minLength']} characters")
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for i, item in enumerate(value):
             errors += _schema_errors(item, schema["items"], f"{where}[{i}]")
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        for key in schema.get("required") or ():
+            if key not in value:
+                errors.append(f"{where}: {key} is required")
+        for key, item in value.items():
+            if key in props:
+                errors += _schema_errors(item, props[key], f"{where}.{key}")
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{where}: unknown setting {key!r}; allowed: {', '.join(props)}")
     return errors
 
 
@@ -618,6 +634,7 @@ class PackSession:
         workers: int = 1,
     ) -> None:
         self.stack, self.project = stack, project
+        self.rules: dict[str, PolicyInfo] = {}
         pack = Path(pack_dir or PACK_DIR)
         self.config_path = Path(config_path) if config_path else config_path_for(stack, pack)
         self.given = load_policy_config(self.config_path)  # bad input before any process
@@ -637,6 +654,7 @@ class PackSession:
         proc.handshake()
         proc.configure_stack()
         _, rules, initial = proc.info()
+        self.rules = {r.name: r for r in rules}
         proc.configure(reconcile_config(rules, initial, self.given, source=str(self.config_path)))
 
     def run(self, resources: list[dict]) -> list[Diagnostic]:
@@ -708,7 +726,13 @@ class PackSession:
             t.join()
         if errors:
             raise errors[0]
-        return resources, sorted(set(results), key=lambda d: (d.urn, d.policy, d.message, d.level))
+        taught = {
+            dataclasses.replace(d, remediation=rule.remediation)
+            if (rule := self.rules.get(d.policy)) is not None
+            else d
+            for d in results
+        }
+        return resources, sorted(taught, key=lambda d: (d.urn, d.policy, d.message, d.level))
 
     def close(self) -> None:
         for proc in self.procs:
@@ -760,9 +784,15 @@ def has_mandatory(diags: Iterable[Diagnostic]) -> bool:
 
 
 def policy_rows(diags: Iterable[Diagnostic]) -> list[dict[str, str]]:
-    """The rows of policy.json: {policy, level, urn, message}, sorted."""
+    """The rows of policy.json: {policy, level, urn, message, remediation}, sorted."""
     return [
-        {"policy": d.policy, "level": d.level, "urn": d.urn, "message": d.message}
+        {
+            "policy": d.policy,
+            "level": d.level,
+            "urn": d.urn,
+            "message": d.message,
+            "remediation": d.remediation,
+        }
         for d in sorted(diags, key=lambda d: (d.urn, d.policy, d.message, d.level))
     ]
 
@@ -773,8 +803,14 @@ def policy_json(diags: Iterable[Diagnostic]) -> str:
 
 
 def write_policy_json(diags: Iterable[Diagnostic], path: Path) -> None:
-    """Write policy.json atomically (temp file in the same folder, then rename), with the
-    mode the umask gives; OS errors become BadInput (see `slipway.outdir.write_error`)."""
+    """Write policy.json atomically; see `write_policy_rows`."""
+    write_policy_rows(policy_rows(diags), path)
+
+
+def write_policy_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write policy rows (as `policy_rows` makes them, perhaps with `file`/`field` added)
+    atomically (temp file in the same folder, then rename), with the mode the umask gives;
+    OS errors become BadInput (see `slipway.outdir.write_error`)."""
     from slipway.outdir import current_umask, write_error
 
     path = Path(path)
@@ -783,7 +819,7 @@ def write_policy_json(diags: Iterable[Diagnostic], path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".policy-", suffix=".json", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(policy_json(diags))
+            f.write(json.dumps(rows, indent=2, sort_keys=True) + "\n")
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
         tmp = None

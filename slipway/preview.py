@@ -113,15 +113,19 @@ def prepare(
         secret_keys.append(key)
     warnings: list[str] = []
     catalog = catalog_dir(project_dir, config, project, sf.path.name)
+    missing = []
     for key in _catalog_secret_keys(catalog, config, project):
         full = f"{project}:{key}"
         if full not in config:
-            warnings.append(
-                f"secret {key!r} is not set in {sf.path.name}; shown redacted here, and "
-                f"`pulumi up` needs it: pulumi config set --secret {key} -s {stack}"
-            )
+            missing.append(key)
             config[full] = REDACTED
             secret_keys.append(full)
+    if missing:
+        warnings.append(
+            f"{len(missing)} secret(s) the catalog reads are not set in {sf.path.name}: "
+            f"{', '.join(missing)}. Fine offline (the preview shows them as {REDACTED}); "
+            f"`pulumi up` needs each one: pulumi config set --secret <key> -s {stack}"
+        )
     program = project_dir / PROGRAM
     if not program.is_file():
         raise BadInput("no Pulumi program here", file=str(program))

@@ -67,10 +67,8 @@ def diff_table(diff: dict) -> Table:
     """A rich table of the diff, one row per resource, replacements with their cause."""
     table = Table(title=f"Changes {summary_line(diff)}", title_justify="left")
     table.add_column("", no_wrap=True)
-    table.add_column("Target", no_wrap=True)
-    table.add_column("Type")
-    table.add_column("Name")
-    table.add_column("Changes")
+    for col in ("Target", "Type", "Name", "Changes"):
+        table.add_column(col, overflow="fold")  # folded, never cut with an ellipsis
     for kind, entry in _rows(diff):
         table.add_row(
             Text(f"{SYMBOL[kind]} {VERB[kind]}", style=STYLE[kind]),
@@ -82,6 +80,22 @@ def diff_table(diff: dict) -> Table:
     if not table.rows:
         table.add_row("", "", "", "", "no changes")
     return table
+
+
+def diff_lines(diff: dict) -> list[str]:
+    """The diff as plain lines (for files, pipes and CI logs): one per resource, whole."""
+    rows = _rows(diff)
+    if not rows:
+        return ["no changes"]
+    out = []
+    for kind, entry in rows:
+        brief = _brief(kind, entry, _all_paths=True)
+        line = (
+            f"{SYMBOL[kind]} {VERB[kind]} {entry.get('target') or STACK_WIDE} "
+            f"{entry['type']} {entry['name']}"
+        )
+        out.append(f"{line}: {_one_line(brief)}" if brief else line)
+    return out
 
 
 def to_json(diff: dict) -> str:
@@ -422,16 +436,20 @@ def _rows(diff: dict) -> list[tuple[str, dict]]:
     return rows
 
 
-def _brief(kind: str, entry: dict, code: Callable[[str], str] = str) -> str:
-    """The Changes column; `code` formats each property path (a code span in markdown)."""
+def _brief(
+    kind: str, entry: dict, code: Callable[[str], str] = str, *, _all_paths: bool = False
+) -> str:
+    """The Changes column; `code` formats each property path (a code span in markdown).
+    Tables and comments show three paths; plain lines show them all."""
     if kind == "replaced":
         return f"replace: {code(entry['reason'])} changed"
     if kind != "updated":
         return ""
     paths = list(dict.fromkeys(c["path"] for c in entry.get("changes", [])))
-    text = ", ".join(code(p) for p in paths[:3])
-    if len(paths) > 3:
-        text += f" (+{len(paths) - 3} more)"
+    shown = paths if _all_paths else paths[:3]
+    text = ", ".join(code(p) for p in shown)
+    if len(paths) > len(shown):
+        text += f" (+{len(paths) - len(shown)} more)"
     if OPTION_PROVIDER in paths:
         text += " (provider)"
     return text

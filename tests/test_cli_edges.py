@@ -74,7 +74,6 @@ def test_commands_find_the_project_from_a_subfolder(cli, project: Path, monkeypa
     assert (project / ".slipway" / "journal" / "dev.json").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the preview command change")
 def test_preview_finds_the_project_from_a_subfolder(cli, project: Path, monkeypatch) -> None:
     monkeypatch.chdir(project / "services")
     result = cli("preview", "dev", "--no-policy", "--out", str(project / "o"))

@@ -95,7 +95,7 @@ def test_policy_json_is_stable_and_written_atomically(tmp_path: Path) -> None:
     text = target.read_text()
     assert text == policy_json(list(reversed(diags)))
     assert [row["urn"] for row in json.loads(text)] == ["urn:a", "urn:b"]
-    assert sorted(json.loads(text)[0]) == ["level", "message", "policy", "urn"]
+    assert sorted(json.loads(text)[0]) == ["level", "message", "policy", "remediation", "urn"]
     assert [p.name for p in target.parent.iterdir()] == ["policy.json"]
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from slipway.errors import BadInput
 
@@ -49,40 +48,57 @@ def check(
     """
     from slipway.check import check as run_check
     from slipway.check import describe
+    from slipway.findings import finding_lines, group
     from slipway.outdir import check_out_file
-    from slipway.policy import has_mandatory, write_policy_json
+    from slipway.policy import has_mandatory, policy_rows, write_policy_rows
 
     try:
         target = check_out_file(out) if out is not None else None
         with err_console.status("Running the policy pack over the analyzer protocol…"):
             result = run_check(paths, stack=stack, config_path=config)
+        rows = policy_rows(result.diagnostics)
+        for row in rows:  # where each finding is: the manifest's file and line
+            where = describe(result, row["urn"])[1]
+            if where:
+                row["file"] = where
         if target is not None:
-            write_policy_json(result.diagnostics, check_out_file(target))
+            write_policy_rows(rows, check_out_file(target))
     except BadInput as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
-    if result.diagnostics:
-        table = Table(title=f"Policy violations (config: {stack})", show_lines=False)
-        for col in ("level", "policy", "object", "where", "message"):
-            table.add_column(col, overflow="fold")
-        for d in sorted(
-            result.diagnostics, key=lambda d: (d.level != "mandatory", d.urn, d.policy)
-        ):
-            obj, where = describe(result, d.urn)
-            style = "red" if d.level == "mandatory" else "yellow"
-            table.add_row(f"[{style}]{d.level}[/]", d.policy, obj, where, d.message)
-        out_console.print(table)
     mandatory = sum(d.level == "mandatory" for d in result.diagnostics)
     advisory = len(result.diagnostics) - mandatory
+    say = _printer()
+    if rows:
+        groups = group(rows, name_of=lambda urn: describe(result, urn)[0])
+        say(f"Policy findings (config: {stack}):")
+        for line in finding_lines(groups):
+            say(line, "red" if line.startswith("mandatory") else None)
+        say()
     files = len({m.file for m in result.manifests})
-    out_console.print(
-        f"{len(result.manifests)} objects in {files} files: "
-        f"{mandatory} mandatory, {advisory} advisory violations",
-        highlight=False,
+    code = 1 if has_mandatory(result.diagnostics) else 0
+    say(
+        f"exit {code}: {len(result.manifests)} objects in {files} files: "
+        f"{mandatory} mandatory, {advisory} advisory violations"
     )
-    if has_mandatory(result.diagnostics):
+    if code:
         raise typer.Exit(code=1)
+
+
+def _printer():  # type: ignore[no-untyped-def]
+    """Lines to stdout: styled on a terminal, plain (never wrapped or cut) elsewhere."""
+    import sys
+
+    from rich.text import Text
+
+    def say(line: str = "", style: str | None = None) -> None:
+        if out_console.is_terminal:
+            out_console.print(Text(line, style=style or ""), soft_wrap=True)
+        else:
+            sys.stdout.write(line + "\n")
+
+    return say
 
 
 def register(app: typer.Typer) -> None:

@@ -20,6 +20,7 @@ from rich.text import Text
 from slipway import render_process
 from slipway.errors import BadInput
 from slipway.render_process import ProgramFailed
+from slipway.stackfile import PROJECT_DIR_HELP, resolve_project_dir
 
 if TYPE_CHECKING:
     from slipway.preview import Rendered
@@ -115,29 +116,38 @@ def preview(
     no_policy: Annotated[
         bool, typer.Option("--no-policy", help="Skip the policy pack (faster; for baselines).")
     ] = False,
+    plan: Annotated[
+        bool,
+        typer.Option("--plan", help="Also list what the stack holds, per target and namespace."),
+    ] = False,
     project_dir: Annotated[
-        Path, typer.Option("--project-dir", help="Project folder; default: current folder.")
-    ] = Path("."),
+        Path | None,
+        typer.Option("--project-dir", help=PROJECT_DIR_HELP, show_default=False),
+    ] = None,
 ) -> None:
     """Render a stack offline: run the real program under Pulumi's mock runtime, write
     resources.json and manifests, run the policy pack, and diff against a ref if asked.
 
-    No cloud account, cluster or Pulumi CLI is needed. Exit codes: 0 fine, 1 a mandatory
-    policy violation, 2 bad input (nothing is written).
+    No cloud account, cluster or Pulumi CLI is needed. The report lists the changes first
+    (with what they delete or replace said in words), then the policy findings, each with
+    the file and field to change and how, then a last line with the verdict. Off a terminal
+    it is plain lines. Exit codes: 0 fine, 1 a mandatory policy violation (or the program
+    failed), 2 bad input (nothing is written), 70 internal error, 130 interrupted.
     """
     from slipway import preview as pv
     from slipway.outdir import check_out
 
-    project_dir = project_dir.resolve()
     staging: list[pv.Staging] = []
+    baseline: list[dict] = []
     diff = None
     try:
+        project_dir = resolve_project_dir(project_dir)
         out_arg = out if out is not None else project_dir / "build" / stack
         out_dir = check_out(out_arg, protected=[project_dir])
         job = pv.prepare(project_dir, stack)
         out_dir = check_out(out_arg, protected=[project_dir, job.catalog])
-        for w in job.warnings:
-            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        for w in job.warnings:  # one line each, never wrapped inside a command
+            err.print(Text.assemble(("note: ", "yellow"), w), highlight=False, soft_wrap=True)
         # The child is forked before the spinner's thread exists.
         with (
             render_process.RenderRun(job) as run,
@@ -152,6 +162,7 @@ def preview(
 
                     status.update(f"Rendering the baseline {against}…")
                     old = load_baseline(against, stack, project_dir)
+                    baseline.extend(old)
                     diff = compute_diff(old, rendered.resources)
                 status.update("Writing the output; the policy pack judges the whole stack…")
                 staging.append(pv.Staging(out_dir, stack))
@@ -161,6 +172,15 @@ def preview(
                 run, None if no_policy else project_dir, write_all_but_policy
             )
         if diagnostics is not None:
+            from slipway.findings import attribute
+
+            diagnostics = attribute(
+                diagnostics,
+                {r.urn: r for r in rendered.records},
+                catalog=job.catalog,
+                stack_file=f"Pulumi.{stack}.yaml",
+                environment=job.config.get(f"{job.project}:environment", ""),
+            )
             staging[0].write(pv.policy_file(diagnostics))
         staging[0].commit()
     except BadInput as exc:
@@ -193,37 +213,99 @@ def preview(
         empty = {"added": [], "deleted": [], "updated": [], "replaced": []}
         sys.stdout.write(to_markdown(stack, diff or empty, diagnostics, rendered.resources))
     else:
-        _print_tables(stack, rendered, diagnostics, diff, out_dir)
+        _report(stack, rendered, diagnostics, diff, baseline, out_dir, plan=plan)
     if mandatory:
         raise typer.Exit(code=1)
 
 
-def _print_tables(stack, rendered, diagnostics, diff, out_dir: Path) -> None:
+def _report(
+    stack: str,
+    rendered: Rendered,
+    diagnostics: list[dict] | None,
+    diff: dict | None,
+    baseline: list[dict],
+    out_dir: Path,
+    *,
+    plan: bool,
+) -> None:
+    """The human report: changes, what they delete, findings, the plan if asked, verdict.
+
+    On a terminal the changes and the plan are tables whose cells fold (nothing is cut);
+    anywhere else (a file, a pipe, CI logs) everything is plain lines of any length.
+    """
     from slipway import preview as pv
+    from slipway.findings import consequences, finding_lines, group
+    from slipway.report import diff_lines, diff_table, summary_line
 
-    console = Console()
-    table = Table(title=f"Plan for stack {stack}", show_lines=False)
-    for col in ("target", "namespace", "kind", "count"):
-        table.add_column(col, justify="right" if col == "count" else "left")
-    for t, n, k, c in pv.plan_rows(rendered):
-        table.add_row(*(Text(v) for v in (t, n, k, str(c))))  # values are data, not markup
-    console.print(table)
+    console = Console(soft_wrap=True, highlight=False)
+    terminal = console.is_terminal
+
+    def say(line: str = "", style: str | None = None) -> None:
+        if terminal:
+            console.print(Text(line, style=style or ""))
+        else:
+            sys.stdout.write(line + "\n")
+
     if diff is not None:
-        from slipway.report import diff_table
-
-        console.print(diff_table(diff))
+        if terminal:
+            console.print(diff_table(diff))
+        else:
+            say(f"Changes {summary_line(diff)}")
+            for line in diff_lines(diff):
+                say(f"  {line}")
+        for sentence in consequences(diff, [*baseline, *rendered.resources]):
+            say(f"warning: {sentence}", "yellow")
+        say()
     if diagnostics:
-        pt = Table(title="Policy")
-        for col in ("level", "policy", "resource", "message"):
-            pt.add_column(col)
-        for d in diagnostics:
-            cells = (d["level"], d["policy"], d["urn"].rsplit("::", 1)[-1], d["message"])
-            pt.add_row(*(Text(v) for v in cells))
-        console.print(pt)
-    elif diagnostics is not None:
-        console.print("Policy: no violations")
-    console.print(
-        f"{len(rendered.records)} resources, {len(rendered.manifests)} manifests → {out_dir}"
+        groups = group(diagnostics)
+        say(f"Policy findings ({len(diagnostics)} on {len(groups)} rules and messages):")
+        for line in finding_lines(groups):
+            style = "red" if line.startswith("mandatory") else None
+            say(line, style)
+        say()
+    if plan:
+        rows = pv.plan_rows(rendered)
+        if terminal:
+            table = Table(title=f"Plan for stack {stack}")
+            for col in ("target", "namespace", "kind", "count"):
+                table.add_column(col, justify="right" if col == "count" else "left")
+            for t, n, k, c in rows:
+                table.add_row(*(Text(v) for v in (t, n, k, str(c))))  # data, not markup
+            console.print(table)
+        else:
+            say(f"Plan for stack {stack}:")
+            for t, n, k, c in rows:
+                say(f"  {t}  {n}  {k}  {c}")
+        say()
+    say(verdict(stack, rendered, diagnostics, diff, out_dir))
+
+
+def verdict(
+    stack: str,
+    rendered: Rendered,
+    diagnostics: list[dict] | None,
+    diff: dict | None,
+    out_dir: Path,
+) -> str:
+    """The last line: the exit code and why, the changes, where the output went."""
+    from slipway.report import summary_line
+
+    if diagnostics is None:
+        policy = "policy not run (--no-policy)"
+        code = 0
+    else:
+        mandatory = sum(d["level"] == "mandatory" for d in diagnostics)
+        advisory = len(diagnostics) - mandatory
+        code = 1 if mandatory else 0
+        if mandatory:
+            policy = f"{mandatory} mandatory policy violations block `pulumi up`"
+        else:
+            policy = "no mandatory policy violations"
+        policy += f" ({advisory} advisory)" if advisory else ""
+    changes = f"; changes {summary_line(diff)}" if diff is not None else ""
+    return (
+        f"exit {code}: stack {stack}: {policy}{changes}; {len(rendered.records)} resources, "
+        f"{len(rendered.manifests)} manifests in {out_dir}"
     )
 
 

@@ -1,0 +1,144 @@
+"""Output a newcomer can read anywhere, and findings that say what to change.
+
+The preview in-process writes to a pipe (not a terminal): plain lines, nothing cut, the diff
+first, the plan only when asked, and a last line with the verdict. Findings carry the rule's
+remediation and the catalog file and field to change, and the same finding on many resources
+is one entry.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from slipway.diff import compute_diff
+from slipway.findings import consequences, group
+from slipway.report import diff_table
+
+BOX = set("┏┓┗┛┃━│─┡┩╇╈┼")
+
+
+def _commit(project: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
+
+
+def _lower_frontend_min_replicas(project: Path) -> None:
+    path = project / "services" / "frontend.yaml"
+    text = path.read_text()
+    prod = text.index("  prod:")
+    path.write_text(text[:prod] + text[prod:].replace("minReplicas: 3", "minReplicas: 1", 1))
+
+
+@pytest.fixture
+def violating(project: Path, run) -> tuple[Path, str, list[dict]]:
+    _lower_frontend_min_replicas(project)
+    out = project / "out"
+    result = run("preview", "prod", "--out", str(out))
+    assert result.exit_code == 1, result.output
+    return project, result.output, json.loads((out / "policy.json").read_text())
+
+
+def test_off_a_terminal_there_is_no_table_and_nothing_is_cut(violating) -> None:
+    _, output, _ = violating
+    assert not BOX & set(output), "a table was drawn into a pipe"
+    assert "…" not in output
+    assert "Plan for stack" not in output, "the plan comes only with --plan"
+
+
+def test_the_last_line_states_the_verdict_and_the_exit_code(violating) -> None:
+    _, output, _ = violating
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("exit 1:"), last
+    assert "6 mandatory policy violations block `pulumi up`" in last
+
+
+def test_a_clean_preview_ends_with_exit_0(run, project: Path) -> None:
+    result = run("preview", "dev", "--out", str(project / "out"), "--plan")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith("exit 0: stack dev:")
+    assert "Plan for stack dev:" in result.output
+
+
+def test_findings_carry_remediation_file_and_field(violating) -> None:
+    _, _, rows = violating
+    row = next(r for r in rows if r["policy"] == "workload-min-replicas")
+    assert row["file"] == "services/frontend.yaml"
+    assert row["field"] == "environments.prod.autoscaling.minReplicas"
+    assert row["remediation"].startswith("Set spec.replicas")
+
+
+def test_the_same_finding_on_many_resources_is_one_entry(violating) -> None:
+    _, output, rows = violating
+    assert len([r for r in rows if r["policy"] == "hpa-sanity"]) == 3
+    assert output.count("hpa-sanity") == 1
+    assert "hpa-sanity (3 resources)" in output
+    assert "change: services/frontend.yaml: environments.prod.autoscaling.minReplicas" in output
+
+
+def test_the_secret_note_is_one_unbroken_line(run, project: Path) -> None:
+    result = run("preview", "dev", "--out", str(project / "out"))
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1, result.output
+    assert "pulumi config set --secret <key> -s dev" in notes[0]
+    assert "orders-db-password" in notes[0] and "payments-api-key" in notes[0]
+
+
+def test_a_strategy_switch_says_it_deletes_the_deployments(run, project: Path) -> None:
+    _commit(project)
+    path = project / "services" / "orders.yaml"
+    path.write_text(path.read_text().replace("type: blue-green", "type: canary"))
+    result = run("preview", "prod", "--against", "HEAD", "--out", str(project / "out"))
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "deletes Deployment orders-blue, Deployment orders-green (their pods stop)" in text
+    assert "creates Deployment orders-stable" in text
+    assert text.index("Changes ") < text.index("warning: in namespace commerce")
+
+
+def test_the_terminal_diff_table_folds_instead_of_cutting() -> None:
+    long_type = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    old = [{"urn": "u1", "type": long_type, "name": "n" * 60, "inputs": {"a": 1}}]
+    new = [{"urn": "u1", "type": long_type, "name": "n" * 60, "inputs": {"a": 2}}]
+    console = Console(width=100, force_terminal=True, record=True, color_system=None)
+    console.print(diff_table(compute_diff(old, new)))
+    text = console.export_text()
+    assert "…" not in text
+    assert "n" * 20 in text
+
+
+def test_consequences_name_replaced_workloads_once_per_namespace() -> None:
+    records = [
+        {
+            "urn": f"u-{t}",
+            "type": "kubernetes:apps/v1:Deployment",
+            "name": f"{t}-web",
+            "inputs": {"kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}},
+        }
+        for t in ("a", "b")
+    ]
+    diff = {"replaced": [{"urn": f"u-{t}", "target": t, "type": records[0]["type"]} for t in "ab"]}
+    assert consequences(diff, records) == [
+        "in namespace shop (targets a, b) this change replaces Deployment web (pods are recreated)."
+    ]
+
+
+def test_group_keeps_levels_apart_and_mandatory_first() -> None:
+    rows = [
+        {"level": "advisory", "policy": "p", "urn": "x::a", "message": "m"},
+        {"level": "mandatory", "policy": "p", "urn": "x::b", "message": "m"},
+        {"level": "mandatory", "policy": "p", "urn": "x::c", "message": "m"},
+    ]
+    groups = group(rows)
+    assert [(g.level, g.resources) for g in groups] == [
+        ("mandatory", ["b", "c"]),
+        ("advisory", ["a"]),
+    ]
