@@ -239,24 +239,20 @@ def _policy_section(diagnostics: list[dict] | None) -> list[str]:
         f"{len(diagnostics) - len(mandatory)} advisory"
         + (" (mandatory findings block `pulumi up`)" if mandatory else ""),
         "",
-        "| Level | Policy | Resource | Message |",
-        "| --- | --- | --- | --- |",
+        "| Level | Policy | Resources | Message | Fix |",
+        "| --- | --- | --- | --- | --- |",
     ]
-    ordered = sorted(
-        diagnostics,
-        key=lambda d: (
-            _LEVEL_ORDER.get(str(d.get("level")), 2),
-            str(d.get("policy")),
-            str(d.get("urn") or ""),
-            str(d.get("message")),
-        ),
-    )
-    for d in ordered:
-        urn = str(d.get("urn") or "")
-        resource = _code(_urn_name(urn)) if urn else "(stack)"
+    from slipway.findings import group
+
+    for g in group(diagnostics, name_of=lambda urn: _urn_name(str(urn or "")) or "(stack)"):
+        names = ", ".join(_code(n) for n in g.resources[:3])
+        if len(g.resources) > 3:
+            names += f" (+{len(g.resources) - 3} more)"
+        fix = "; ".join(_code(place) for place in g.places)
+        if g.remediation:
+            fix = f"{fix}: {_code(g.remediation)}" if fix else _code(g.remediation)
         out.append(
-            f"| {_level(d.get('level'))} | {_code(d.get('policy'))} | {resource} "
-            f"| {_code(d.get('message') or '')} |"
+            f"| {_level(g.level)} | {_code(g.policy)} | {names} | {_code(g.message)} | {fix} |"
         )
     out.append("")
     return out

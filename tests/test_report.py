@@ -232,9 +232,30 @@ def test_markdown_policy_table_lists_mandatory_first():
         if line.startswith("| mandatory") or line.startswith("| advisory")
     ]
     assert rows == [
-        "| mandatory | `a-mandatory` | `local-api-config` | `no \\| pipes here` |",
-        "| advisory | `b-advisory` | `local-api` | `x` |",
+        "| mandatory | `a-mandatory` | `local-api-config` | `no \\| pipes here` |  |",
+        "| advisory | `b-advisory` | `local-api` | `x` |  |",
     ]
+
+
+def test_markdown_policy_rows_group_repeats_and_say_how_to_fix():
+    old, new = example()
+    row = {
+        "policy": "hpa-sanity",
+        "level": "mandatory",
+        "message": "minReplicas is 1, below 2",
+        "remediation": "Set minReplicas >= 2.",
+        "file": "services/api.yaml",
+        "field": "environments.prod.autoscaling.minReplicas",
+    }
+    diagnostics = [{**row, "urn": r["urn"]} for r in new[:5]]
+    md = to_markdown("prod", compute_diff(old, new), diagnostics, new)
+    rows = [line for line in md.splitlines() if line.startswith("| mandatory")]
+    assert len(rows) == 1, rows
+    assert f"(+{len(diagnostics) - 3} more)" in rows[0]
+    assert (
+        "`services/api.yaml: environments.prod.autoscaling.minReplicas`: "
+        "`Set minReplicas >= 2.`" in rows[0]
+    )
 
 
 def test_markdown_without_findings_says_so():
