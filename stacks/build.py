@@ -419,6 +419,7 @@ def _external_secrets(
         parent,
         cost_center=service.cost_center,
         team=service.team,
+        source=source_of(service, stack),
     )
 
 

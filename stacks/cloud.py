@@ -314,7 +314,7 @@ def build_exposure(
             **extra,
         )
     except ValueError as exc:
-        raise BadInput(str(exc), file="services/*.yaml", field="public") from exc
+        raise BadInput(str(exc), file=f"{stack.catalog}/*.yaml", field="public") from exc
     return Exposure(
         f"{target.name}-exposure",
         args,
@@ -379,9 +379,10 @@ def build_external_secret(
     parent: pulumi.Resource,
     cost_center: str = PLATFORM_TEAM,
     team: str = PLATFORM_TEAM,
+    source: str | None = None,
 ) -> ExternalSecret:
     """One service's secrets from its namespace's store; the Kubernetes Secret is
-    `<service>-external`."""
+    `<service>-external`. `source` is the catalog file the service came from (messages)."""
     target = _target_of(cloud)
     try:
         args = ExternalSecretArgs(
@@ -390,7 +391,8 @@ def build_external_secret(
             tags={"team": team, "cost-center": cost_center},
         )
     except ValueError as exc:
-        raise BadInput(str(exc), file=f"services/{service}.yaml", field="secrets") from exc
+        file = source or f"{stack.catalog}/{service}.yaml"
+        raise BadInput(str(exc), file=file, field="secrets") from exc
     return ExternalSecret(
         f"{target.name}-{service}-external",
         args,
