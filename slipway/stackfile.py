@@ -205,12 +205,12 @@ def _check_project_keys(sf: StackFile, project: str, project_dir: Path) -> None:
         if not close:  # snake_case for camelCase, or a case slip
             folded = {v.lower().replace("_", ""): v for v in valid}
             close = [folded[f]] if (f := name.lower().replace("_", "")) in folded else []
-        hint = f"; did you mean `{prefix}{close[0]}`?" if close else ""
+        hint = f"; did you mean `{prefix}{close[0]}`?" if close else "."
         problems.append(f"{prefix}{name}: unknown key{hint}")
     listed = ", ".join(sorted(settings))
     secret_note = f"; secrets the catalog reads: {', '.join(sorted(secrets))}" if secrets else ""
     raise BadInput(
-        f"{'; '.join(problems)}. Keys of the {prefix} namespace are the stack settings "
+        f"{'; '.join(problems)} Keys of the {prefix} namespace are the stack settings "
         f"({listed}){secret_note}",
         file=str(sf.path),
     )
