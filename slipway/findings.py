@@ -147,20 +147,29 @@ class Group:
     resources: list[str] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
     """`file: field` (or file:line) to change, without repeats."""
+    messages: list[str] = field(default_factory=list)
+    """Every distinct message of the group, the first being `message`."""
 
 
 def group(
     rows: Iterable[Mapping[str, Any]], name_of: Any = lambda urn: urn.rsplit("::", 1)[-1]
 ) -> list[Group]:
-    """Rows with the same level, rule and message as one group; mandatory first."""
+    """Rows of one level and rule as one group when they point at the same place to change
+    (one catalog value behind a finding in every target: the messages differ only by the
+    target's registry or region), else when their messages are the same; mandatory first."""
     groups: dict[tuple[str, str, str], Group] = {}
     for row in rows:
-        key = (str(row["level"]), str(row["policy"]), str(row["message"]))
+        place = _place(row)
+        message = str(row["message"])
+        key = (str(row["level"]), str(row["policy"]), f"@{place}" if place else message)
         g = groups.get(key)
         if g is None:
-            g = groups[key] = Group(*key, remediation=str(row.get("remediation") or ""))
+            g = groups[key] = Group(
+                key[0], key[1], message, remediation=str(row.get("remediation") or "")
+            )
         g.resources.append(name_of(row["urn"]))
-        place = _place(row)
+        if message not in g.messages:
+            g.messages.append(message)
         if place and place not in g.places:
             g.places.append(place)
     order = {"mandatory": 0, "advisory": 1}
@@ -182,7 +191,9 @@ def finding_lines(groups: list[Group], *, max_names: int = 5) -> list[str]:
         if len(g.resources) > max_names:
             names += f" and {len(g.resources) - max_names} more"
         count = f" ({len(g.resources)} resources)" if len(g.resources) > 1 else ""
-        lines.append(f"{g.level} {g.policy}{count}: {g.message}")
+        similar = len(g.messages) - 1
+        more = f" (and {similar} similar message{'s' * (similar > 1)})" if similar > 0 else ""
+        lines.append(f"{g.level} {g.policy}{count}: {g.message}{more}")
         lines.append(f"  on: {names}")
         for place in g.places:
             lines.append(f"  change: {place}")

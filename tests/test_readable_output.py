@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from slipway.diff import compute_diff
-from slipway.findings import consequences, group
+from slipway.findings import consequences, finding_lines, group
 from slipway.report import diff_table
 
 BOX = set("┏┓┗┛┃━│─┡┩╇╈┼")
@@ -142,3 +142,23 @@ def test_group_keeps_levels_apart_and_mandatory_first() -> None:
         ("mandatory", ["b", "c"]),
         ("advisory", ["a"]),
     ]
+
+
+def test_one_catalog_value_behind_findings_in_every_target_is_one_entry() -> None:
+    """The digest finding names each target's registry, so the messages differ; they point
+    at one field of one file, and that is one thing to fix."""
+    rows = [
+        {
+            "level": "mandatory",
+            "policy": "image-digest-pinned",
+            "urn": f"x::{target}-shipping-deployment",
+            "message": f"not pinned by a content digest: {registry}/shipping:0.1.0",
+            "file": "services/shipping.yaml",
+            "field": "version.digest",
+        }
+        for target, registry in (("aws", "1111.dkr.ecr"), ("gcp", "europe-docker.pkg.dev"))
+    ]
+    [only] = group(rows)
+    assert only.resources == ["aws-shipping-deployment", "gcp-shipping-deployment"]
+    assert len(only.messages) == 2
+    assert "(and 1 similar message)" in finding_lines([only])[0]
