@@ -308,34 +308,15 @@ def manifests(
     return dict(sorted(out.items()))
 
 
-MICROSERVICE_TYPE = "slipway:apps:Microservice"
-
-
 def _owner(record: Record, records: list[Record], catalog: Path | None) -> tuple[str, str | None]:
-    """(who made `record`, the catalog file of that service or None): the nearest
-    Microservice component above it, whose name is `<target>-<service>`."""
-    by_urn = {r.urn: r for r in records}
-    node: Record | None = record
-    while node is not None and node.type != MICROSERVICE_TYPE:
-        node = by_urn.get(node.parent)
-    if node is None:
+    """(who made `record`, the catalog file of that service or None)."""
+    from slipway.findings import catalog_files, owning_service
+
+    service = owning_service(record.urn, {r.urn: r for r in records})
+    if service is None:
         return f"resource {record.name}", None
-    service = node.name.removeprefix(f"{node.target}-") if node.target else node.name
-    return f"service {service!r}", _catalog_file(service, catalog)
-
-
-def _catalog_file(service: str, catalog: Path | None) -> str | None:
-    from stacks.catalog import load_yaml_document
-
-    if catalog is None or not catalog.is_dir():
-        return None
-    for path in sorted(catalog.iterdir()):
-        if path.suffix in (".yaml", ".yml") and path.is_file():
-            with contextlib.suppress(BadInput):
-                doc = load_yaml_document(path)
-                if isinstance(doc, dict) and doc.get("name") == service:
-                    return str(path.relative_to(catalog.parent))
-    return None
+    found = catalog_files(catalog).get(service)
+    return f"service {service!r}", found[0] if found else None
 
 
 # -- output ----------------------------------------------------------------------------------
