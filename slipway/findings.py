@@ -126,7 +126,12 @@ def attribute(
         if service is not None and service in files:
             row["file"], doc = files[service]
             candidates = CATALOG_FIELDS.get(row["policy"])
-            fld = catalog_field(doc, candidates, environment) if candidates else None
+            fld = None
+            if row["policy"] in TRACK_RULES:
+                track = _track_of(row["urn"], records, service)
+                fld = _track_field(doc, track, environment, TRACK_RULES[row["policy"]])
+            if fld is None and candidates:
+                fld = catalog_field(doc, candidates, environment)
         else:
             row["file"] = stack_file
             fld = STACK_FIELDS.get(row["policy"])
@@ -134,6 +139,35 @@ def attribute(
             row["field"] = fld
         out.append(row)
     return out
+
+
+TRACK_RULES = {"image-no-latest-tag": "tag", "image-digest-pinned": "digest"}
+"""Rules about a build that a canary track or a blue-green slot may declare, and the
+version field each is about."""
+
+
+def _track_of(urn: str, records: Mapping[str, Any], service: str) -> str | None:
+    """`canary`, `blue` or `green` when the resource is that track's or slot's workload
+    (named `<target>-<service>-<track>`)."""
+    record = records.get(urn)
+    name = str(getattr(record, "name", "") or urn.rsplit("::", 1)[-1])
+    track = name.rpartition(f"{service}-")[2]
+    return track if track in ("canary", "blue", "green") else None
+
+
+def _track_field(doc: dict[str, Any], track: str | None, environment: str, key: str) -> str | None:
+    """`[environments.<env>.]strategy.<track>.version.<key>` when the file declares a build
+    for that track, where it declares it; None otherwise (a slot without a build of its own
+    runs the service's version)."""
+    if track is None:
+        return None
+    prefix = "strategy.canary" if track == "canary" else f"strategy.slots.{track}"
+    override = (doc.get("environments") or {}).get(environment)
+    if _has(override, f"{prefix}.version"):
+        return f"environments.{environment}.{prefix}.version.{key}"
+    if _has(doc, f"{prefix}.version"):
+        return f"{prefix}.version.{key}"
+    return None
 
 
 @dataclass

@@ -162,3 +162,19 @@ def test_one_catalog_value_behind_findings_in_every_target_is_one_entry() -> Non
     assert only.resources == ["aws-shipping-deployment", "gcp-shipping-deployment"]
     assert len(only.messages) == 2
     assert "(and 1 similar message)" in finding_lines([only])[0]
+
+
+def test_a_canary_tracks_finding_names_the_tracks_own_version(project: Path, run) -> None:
+    """The canary's build is declared under the prod override; its missing digest is to be
+    added there, not to the service's own version."""
+    path = project / "services" / "payments.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    canary_digest = max(i for i, line in enumerate(lines) if line.strip().startswith("digest:"))
+    del lines[canary_digest]
+    path.write_text("".join(lines))
+    out = project / "out"
+    result = run("preview", "prod", "--out", str(out))
+    assert result.exit_code == 1, result.output
+    rows = json.loads((out / "policy.json").read_text())
+    fields = {r["field"] for r in rows if r["policy"] == "image-digest-pinned"}
+    assert fields == {"environments.prod.strategy.canary.version.digest"}
