@@ -489,10 +489,13 @@ def _recover(out_dir: Path) -> None:
         pid = rest.split("-", 1)[0]
         if kind not in ("tmp", "old") or not pid.isdigit() or children.alive(int(pid)):
             continue
-        if not is_slipway_output(leftover):  # not ours (or empty): never removed
-            empty_dir = leftover.is_dir() and not leftover.is_symlink()
-            if kind == "tmp" and empty_dir and not any(leftover.iterdir()):
-                leftover.rmdir()  # a run killed before it wrote its marker
+        if not is_slipway_output(leftover):
+            # A run killed before its marker was whole leaves the folder empty or holding
+            # only the marker being written (nothing else is written before it); anything
+            # else is not ours and is never removed.
+            real_dir = leftover.is_dir() and not leftover.is_symlink()
+            if kind == "tmp" and real_dir and {p.name for p in leftover.iterdir()} <= {MARKER}:
+                shutil.rmtree(leftover, ignore_errors=True)
             continue
         if kind == "old" and not out_dir.exists():
             leftover.rename(out_dir)

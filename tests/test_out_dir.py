@@ -188,3 +188,22 @@ def test_leftovers_that_are_not_slipway_output_are_never_removed(tmp_path: Path)
     (lookalike / "keep.txt").write_text("mine")
     pv.write_atomically(out, {"resources.json": b"[]\n"}, "dev")
     assert (lookalike / "keep.txt").read_text() == "mine"
+
+
+def test_a_run_killed_while_writing_its_marker_is_cleaned_up(tmp_path: Path) -> None:
+    """Killed between creating the marker file and filling it: the folder holds only an
+    empty marker; it is a staging folder of ours and the next run removes it."""
+    out = tmp_path / "build" / "dev"
+    leftover = tmp_path / "build" / f".dev.tmp-{_dead_pid()}-x"
+    leftover.mkdir(parents=True)
+    (leftover / MARKER).write_bytes(b"")
+    pv.write_atomically(out, {"resources.json": b"[]\n"}, "dev")
+    assert not leftover.exists()
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
