@@ -103,3 +103,16 @@ def run(project: Path, cli: Callable[..., Any]) -> Callable[..., Any]:
         return cli(*args, "--project-dir", str(project))
 
     return invoke
+
+
+def git_repo(root: Path, message: str = "base") -> Path:
+    """Make `root` a git repository with everything in it committed (for --against HEAD)."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", message)
+    return root

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_project
+from tests.conftest import copy_project, git_repo
 from tests.test_process_hygiene import processes_with, wait_until_gone
 
 SECRET = "Adv3rsarial-Secret-7Kq"
@@ -52,15 +52,6 @@ class Repo:
         ).stdout
 
 
-def _git_init(root: Path) -> None:
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
-
-    git("init", "-q", "-b", "main")
-    git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     root = copy_project(tmp_path / "repo")
@@ -70,7 +61,7 @@ def repo(tmp_path: Path) -> Repo:
     stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     (root / "mine").mkdir()
     (root / "mine" / "notes.txt").write_text("uncommitted work\n")
-    _git_init(root)
+    git_repo(root)
     (root / "scratch.txt").write_text("untracked\n")
     outside = tmp_path / "outside"
     outside.mkdir()

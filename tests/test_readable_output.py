@@ -9,7 +9,6 @@ is one entry.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,9 @@ from rich.console import Console
 from slipway.diff import compute_diff
 from slipway.findings import consequences, finding_lines, group
 from slipway.report import diff_table
+from tests.conftest import git_repo
 
 BOX = set("┏┓┗┛┃━│─┡┩╇╈┼")
-
-
-def _commit(project: Path) -> None:
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
-
-    git("init", "-q", "-b", "main")
-    git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
 
 
 def _lower_frontend_min_replicas(project: Path) -> None:
@@ -93,7 +84,7 @@ def test_the_secret_note_is_one_unbroken_line(run, project: Path) -> None:
 
 
 def test_a_strategy_switch_says_it_deletes_the_deployments(run, project: Path) -> None:
-    _commit(project)
+    git_repo(project)
     path = project / "services" / "orders.yaml"
     path.write_text(path.read_text().replace("type: blue-green", "type: canary"))
     result = run("preview", "prod", "--against", "HEAD", "--out", str(project / "out"))

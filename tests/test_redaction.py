@@ -111,17 +111,11 @@ def test_written_files_are_redacted(tmp_path: Path) -> None:
 def test_the_against_error_tail_does_not_print_a_secret_value(tmp_path: Path) -> None:
     """The baseline at a ref fails on a value marked secret there: the tail of its error
     that `--against` shows has the value cut out (the ref's own run redacts it)."""
-    from tests.conftest import copy_project
+    from tests.conftest import copy_project, git_repo
 
     project = copy_project(tmp_path / "repo")
     _mark_secret(project, "dev", "slipway:namespacePrefix", SENTINEL)
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
-
-    git("init", "-q", "-b", "main")
-    git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "bad")
+    git_repo(project, "bad")
     doc = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
     del doc["config"]["slipway:namespacePrefix"]
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
