@@ -188,14 +188,17 @@ class Group:
 def group(
     rows: Iterable[Mapping[str, Any]], name_of: Any = lambda urn: urn.rsplit("::", 1)[-1]
 ) -> list[Group]:
-    """Rows of one level and rule as one group when they point at the same place to change
-    (one catalog value behind a finding in every target: the messages differ only by the
+    """Rows of one level and rule as one group when they point at the same catalog or stack
+    field (one value behind a finding in every target: the messages differ only by the
     target's registry or region), else when their messages are the same; mandatory first."""
-    groups: dict[tuple[str, str, str], Group] = {}
+    groups: dict[tuple[str, ...], Group] = {}
     for row in rows:
         place = _place(row)
         message = str(row["message"])
-        key = (str(row["level"]), str(row["policy"]), f"@{place}" if place else message)
+        # A catalog or stack field behind findings in several targets is one thing to fix;
+        # anything else (a manifest's file:line in `check`) groups by the message.
+        by = ("field", place) if row.get("field") else ("message", message)
+        key = (str(row["level"]), str(row["policy"]), *by)
         g = groups.get(key)
         if g is None:
             g = groups[key] = Group(
@@ -229,8 +232,11 @@ def finding_lines(groups: list[Group], *, max_names: int = 5) -> list[str]:
         more = f" (and {similar} similar message{'s' * (similar > 1)})" if similar > 0 else ""
         lines.append(f"{g.level} {g.policy}{count}: {g.message}{more}")
         lines.append(f"  on: {names}")
-        for place in g.places:
-            lines.append(f"  change: {place}")
+        if g.places:
+            places = ", ".join(g.places[:max_names])
+            if len(g.places) > max_names:
+                places += f" and {len(g.places) - max_names} more"
+            lines.append(f"  change: {places}")
         if g.remediation:
             lines.append(f"  how: {' '.join(g.remediation.split())}")
     return lines

@@ -169,3 +169,27 @@ def test_a_canary_tracks_finding_names_the_tracks_own_version(project: Path, run
     rows = json.loads((out / "policy.json").read_text())
     fields = {r["field"] for r in rows if r["policy"] == "image-digest-pinned"}
     assert fields == {"environments.prod.strategy.canary.version.digest"}
+
+
+def test_check_groups_one_message_on_many_objects_with_their_lines() -> None:
+    """`check` rows point at file:line per object: the same message on twelve objects is one
+    entry listing where they are, not twelve entries."""
+    rows = [
+        {
+            "level": "mandatory",
+            "policy": "workload-no-default-namespace",
+            "urn": f"x::app{i}",
+            "message": "metadata.namespace is unset",
+            "file": f"demo.yaml:{10 * i}",
+        }
+        for i in range(1, 13)
+    ]
+    [only] = group(rows)
+    assert len(only.resources) == 12
+    lines = finding_lines([only])
+    assert lines[0] == "mandatory workload-no-default-namespace (12 resources): " + (
+        "metadata.namespace is unset"
+    )
+    assert lines[2] == "  change: " + ", ".join(f"demo.yaml:{10 * i}" for i in range(1, 6)) + (
+        " and 7 more"
+    )
