@@ -74,9 +74,9 @@ EXCEPTIONS_SCHEMA: Mapping[str, Any] = {
                 "type": "string",
                 "minLength": 1,
                 "description": "`Kind namespace/name` (`Kind name` when cluster-scoped) or "
-                "`<type token>::<resource name>`; `*` matches any run of characters.",
+                "`<type token>::<resource name>`; shell-style patterns (`*`, `?`, `[...]`).",
             },
-            "reason": {"type": "string", "minLength": 10},
+            "reason": {"type": "string", "minLength": 10, "pattern": "\\S"},
         },
         "required": ["resource", "reason"],
         "additionalProperties": False,

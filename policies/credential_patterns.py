@@ -150,7 +150,7 @@ VALUE_PATTERNS: tuple[ValuePattern, ...] = (
     ),
     _v(
         "url-password",
-        r"\b[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@",
+        r"\b[a-z][a-z0-9+.-]{0,31}://[^/\s:@]{0,256}:[^/\s@]{1,1024}@",
         "a URL or DSN with a password in it (postgres://app:pw@db, redis://:pw@cache)",
         "detect-secrets:BasicAuthDetector",
         re.IGNORECASE,

@@ -207,7 +207,19 @@ def _remove_worktree(toplevel: Path, worktree: Path, scratch: Path) -> None:
     """Remove the worktree, the scratch folder and git's record of both; never raises."""
     _git_quiet(toplevel, "worktree", "remove", "--force", str(worktree))
     shutil.rmtree(scratch, ignore_errors=True)
-    _git_quiet(toplevel, "worktree", "prune")
+    # Prune only when the remove left git's record behind: a prune also drops the user's
+    # own worktrees whose folders are missing for a while.
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        listed = subprocess.run(
+            ["git", "worktree", "list", "--porcelain"],
+            cwd=toplevel,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        ).stdout
+        if f"worktree {worktree}" in listed:
+            _git_quiet(toplevel, "worktree", "prune")
 
 
 def _git_quiet(cwd: Path, *args: str) -> None:

@@ -11,8 +11,8 @@ ignored). The launcher is plain Python with no imports of ours, so it also works
 policy pack's own virtualenv.
 
 Scratch folders (`slipway-<kind>-<pid>-*` in the temp folder) carry the pid of the run that
-made them; `sweep` removes those whose run is gone, and prunes git's record of worktrees
-that lived there.
+made them; `sweep` removes those whose run is gone, with git's record of the worktree that
+lived there.
 """
 
 from __future__ import annotations
@@ -115,22 +115,25 @@ def alive(pid: int) -> bool:
 
 def sweep(kind: str, git_dir: Path | None = None) -> list[Path]:
     """Remove scratch folders of `kind` left by runs that were killed; with `git_dir`, also
-    prune git's records of worktrees that were in them. Returns what was removed."""
+    git's record of the worktree (`<scratch>/tree`) each held. Only those records go: a
+    general `git worktree prune` would also drop the user's own worktrees whose folders
+    are missing for a while (an unmounted drive). Returns what was removed."""
     removed: list[Path] = []
     root = Path(tempfile.gettempdir())
     for path in root.glob(f"slipway-{kind}-*-*"):
         pid = path.name[len(f"slipway-{kind}-") :].split("-", 1)[0]
         if not pid.isdigit() or alive(int(pid)) or path.is_symlink() or not path.is_dir():
             continue
+        tree = path / "tree"
+        if git_dir is not None and tree.exists():
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run(
+                    ["git", "worktree", "remove", "--force", str(tree)],
+                    cwd=git_dir,
+                    capture_output=True,
+                    check=False,
+                    timeout=60,
+                )
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
-    if git_dir is not None:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run(
-                ["git", "worktree", "prune"],
-                cwd=git_dir,
-                capture_output=True,
-                check=False,
-                timeout=60,
-            )
     return removed

@@ -68,11 +68,9 @@ class SlipwayGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except BadInput as exc:
-            from rich.console import Console
+            from slipway import say
 
-            Console(stderr=True).print(
-                f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True
-            )
+            say.error(exc)
             raise typer.Exit(code=exc.exit_code) from None
 
 

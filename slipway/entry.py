@@ -49,8 +49,8 @@ def run() -> None:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (OSError, ValueError):  # a closed pipe: nothing more can be said there
-                code = code or 1
+            except (OSError, ValueError):  # a closed pipe: the output could not be written
+                code = code or 2
     except KeyboardInterrupt:
         code = INTERRUPTED
     os._exit(code)

@@ -204,7 +204,9 @@ def group(
             g = groups[key] = Group(
                 key[0], key[1], message, remediation=str(row.get("remediation") or "")
             )
-        g.resources.append(name_of(row["urn"]))
+        name = name_of(row["urn"])
+        if name not in g.resources:
+            g.resources.append(name)
         if message not in g.messages:
             g.messages.append(message)
         if place and place not in g.places:
@@ -220,6 +222,10 @@ def _place(row: Mapping[str, Any]) -> str:
     return f"{file}: {row['field']}" if row.get("field") else str(file)
 
 
+MAX_MESSAGES = 4
+"""Distinct messages shown per group; policy.json keeps every one."""
+
+
 def finding_lines(groups: list[Group], *, max_names: int = 5) -> list[str]:
     """Plain lines for people and files: no table, nothing cut."""
     lines: list[str] = []
@@ -228,9 +234,11 @@ def finding_lines(groups: list[Group], *, max_names: int = 5) -> list[str]:
         if len(g.resources) > max_names:
             names += f" and {len(g.resources) - max_names} more"
         count = f" ({len(g.resources)} resources)" if len(g.resources) > 1 else ""
-        similar = len(g.messages) - 1
-        more = f" (and {similar} similar message{'s' * (similar > 1)})" if similar > 0 else ""
-        lines.append(f"{g.level} {g.policy}{count}: {g.message}{more}")
+        lines.append(f"{g.level} {g.policy}{count}: {g.message}")
+        for other in g.messages[1:MAX_MESSAGES]:  # other findings on the same field
+            lines.append(f"  also: {other}")
+        if len(g.messages) > MAX_MESSAGES:
+            lines.append(f"  also: {len(g.messages) - MAX_MESSAGES} more messages")
         lines.append(f"  on: {names}")
         if g.places:
             places = ", ".join(g.places[:max_names])

@@ -12,9 +12,8 @@ marker file, `.slipway-output`, naming the tool, the stack and the version that 
 - accepted: a path that does not exist yet (its missing parent folders are made), or a
   folder with the marker.
 
-Folders written by slipway before the marker existed hold exactly `resources.json` and at
-most `policy.json`, `diff.json` and `manifests/` beside it; those are taken as slipway's too,
-so an existing `build/<stack>` keeps working.
+A folder an older slipway wrote (before the marker existed) is refused like any other: its
+contents cannot prove who wrote them. The message says to remove it once.
 """
 
 from __future__ import annotations
@@ -28,8 +27,6 @@ from slipway import __version__
 from slipway.errors import BadInput
 
 MARKER = ".slipway-output"
-LEGACY_NAMES = frozenset({"resources.json", "policy.json", "diff.json", "manifests"})
-"""What a preview folder held before the marker existed."""
 
 
 def marker_bytes(stack: str) -> bytes:
@@ -44,12 +41,9 @@ def is_slipway_output(path: Path) -> bool:
         if not stat.S_ISDIR(os.lstat(path).st_mode):
             return False
         marker = path / MARKER
-        if marker.is_file() and not marker.is_symlink():
-            return _marker_ok(marker)
-        names = set(os.listdir(path))
+        return marker.is_file() and not marker.is_symlink() and _marker_ok(marker)
     except OSError:
         return False
-    return "resources.json" in names and names <= LEGACY_NAMES
 
 
 def _marker_ok(marker: Path) -> bool:
@@ -105,7 +99,8 @@ def check_out(raw: str | os.PathLike[str], *, protected: list[Path]) -> Path:
         if not is_slipway_output(absolute):
             raise BadInput(
                 f"{text} exists and was not written by slipway (no {MARKER} in it); slipway "
-                "only replaces its own output: give a new path, or remove that folder yourself",
+                "only replaces its own output: give a new path, or remove that folder yourself "
+                "(also when an older slipway, from before the marker, wrote it)",
                 field="--out",
             )
     _check_parents(absolute, text)
@@ -123,9 +118,12 @@ def is_policy_file(path: Path) -> bool:
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size > 256 << 20:
             return False
-        doc = json.loads(path.read_bytes())
+        raw = path.read_bytes()
+        doc = json.loads(raw)
     except (OSError, ValueError, RecursionError):
         return False
+    if doc == []:  # only the exact bytes slipway writes for no findings
+        return raw == b"[]\n"
     return isinstance(doc, list) and all(
         isinstance(r, dict) and POLICY_KEYS <= set(r) <= POLICY_KEYS | POLICY_OPTIONAL_KEYS
         for r in doc

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import tempfile
@@ -146,7 +147,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 def _schema_errors(value: Any, schema: Mapping[str, Any], where: str) -> list[str]:
     """The subset of JSON Schema the pack's config schemas use (type, items, enum, minLength,
-    properties, required, additionalProperties: false)."""
+    pattern, properties, required, additionalProperties: false), as the engine applies it."""
     errors = []
     t = schema.get("type")
     if isinstance(t, str) and t in _JSON_TYPES:
@@ -157,8 +158,10 @@ def _schema_errors(value: Any, schema: Mapping[str, Any], where: str) -> list[st
             return [f"{where}: expected {t}, got {type(value).__name__} {value!r}"]
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{where}: {value!r} is not one of {schema['enum']}")
-    if isinstance(value, str) and len(value.strip()) < schema.get("minLength", 0):
+    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
         errors.append(f"{where}: needs at least {schema['minLength']} characters")
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+        errors.append(f"{where}: {value!r} does not match {schema['pattern']!r}")
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for i, item in enumerate(value):
             errors += _schema_errors(item, schema["items"], f"{where}[{i}]")

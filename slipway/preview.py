@@ -52,12 +52,12 @@ class Rendered:
 def catalog_dir(project_dir: Path, config: dict[str, str], project: str, stack_file: str) -> Path:
     """The stack's catalog folder (`slipway:catalog`, default `services`), which must lie
     inside the project (checked as the program checks it, before anything reads it)."""
-    from stacks.config import StackConfig
+    from stacks.config import check_catalog_path
     from stacks.loader import _parse
 
     value = str(_parse(config.get(f"{project}:catalog", "services")))
     try:
-        StackConfig._catalog_inside(value)
+        check_catalog_path(value)
     except ValueError as exc:
         raise BadInput(str(exc), file=stack_file, field=f"{project}:catalog") from None
     return project_dir / value
@@ -433,9 +433,9 @@ class Staging:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
-            for parent in reversed(self._made):
-                with contextlib.suppress(OSError):
-                    parent.rmdir()  # only if still empty
+        for parent in reversed(self._made):  # made for this run: removed when still empty
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         self._made = []
 
 

@@ -55,14 +55,36 @@ def register(values: Iterable[Any]) -> None:
         if new <= _values:
             return
         _values.update(new)
-        parts = []
-        for v in sorted(_values, key=len, reverse=True):  # longest first
-            escaped = re.escape(v)
-            if len(v) < SUBSTRING_FROM:
-                escaped = rf"(?<![A-Za-z0-9_]){escaped}(?![A-Za-z0-9_])"
-            parts.append(escaped)
-        _pattern = re.compile("|".join(parts))
-        _bytes_pattern = re.compile("|".join(parts).encode("utf-8"))
+        long = _alternation(v for v in _values if len(v) >= SUBSTRING_FROM)
+        short = _short_words(v for v in _values if len(v) < SUBSTRING_FROM)
+        _pattern = re.compile("|".join(p for p in (long, short) if p))
+        # Files get long values only: a short one as a whole word would also hit unrelated
+        # numbers and keys of the JSON and YAML (a secret "8080", every containerPort).
+        # Values the engine marks secret are already masked there; this is the backstop.
+        _bytes_pattern = re.compile(long.encode("utf-8")) if long else None
+
+
+def _alternation(values: Iterable[str]) -> str:
+    """One alternation, longest first (so a value inside a longer one does not win)."""
+    return "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+
+
+_WORD = re.compile(r"\w")
+
+
+def _short_words(values: Iterable[str]) -> str:
+    """Short values as whole words: a word-character edge must not touch another word
+    character (so `abc` is not cut out of `fabcd`), a punctuation edge may touch anything
+    (so `!x9` is cut out of `pass!x9`). One group per kind of edges keeps the regex fast."""
+    buckets: dict[tuple[bool, bool], list[str]] = {}
+    for v in values:
+        buckets.setdefault((bool(_WORD.match(v[0])), bool(_WORD.match(v[-1]))), []).append(v)
+    parts = []
+    for (word_start, word_end), vs in sorted(buckets.items()):
+        before = r"(?<!\w)" if word_start else ""
+        after = r"(?!\w)" if word_end else ""
+        parts.append(f"{before}(?:{_alternation(vs)}){after}")
+    return "|".join(parts)
 
 
 def clear() -> None:

@@ -242,7 +242,7 @@ def _policy_section(diagnostics: list[dict] | None) -> list[str]:
         "| Level | Policy | Resources | Message | Fix |",
         "| --- | --- | --- | --- | --- |",
     ]
-    from slipway.findings import group
+    from slipway.findings import MAX_MESSAGES, group
 
     for g in group(diagnostics, name_of=lambda urn: _urn_name(str(urn or "")) or "(stack)"):
         names = ", ".join(_code(n) for n in g.resources[:3])
@@ -251,9 +251,11 @@ def _policy_section(diagnostics: list[dict] | None) -> list[str]:
         fix = "; ".join(_code(place) for place in g.places)
         if g.remediation:
             fix = f"{fix}: {_code(g.remediation)}" if fix else _code(g.remediation)
-        out.append(
-            f"| {_level(g.level)} | {_code(g.policy)} | {names} | {_code(g.message)} | {fix} |"
-        )
+        shown = g.messages[:MAX_MESSAGES]
+        messages = "; ".join(_code(m) for m in shown)
+        if len(g.messages) > len(shown):
+            messages += f" (+{len(g.messages) - len(shown)} more)"
+        out.append(f"| {_level(g.level)} | {_code(g.policy)} | {names} | {messages} | {fix} |")
     out.append("")
     return out
 

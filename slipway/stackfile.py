@@ -228,11 +228,11 @@ def catalog_secret_keys(project_dir: Path, catalog: str | None) -> set[str]:
     pulumi-config, the default), in any environment: these are also keys of the project's
     namespace. A catalog file that cannot be read is refused here, naming that file."""
     from stacks.catalog import load_yaml_document
-    from stacks.config import StackConfig
+    from stacks.config import check_catalog_path
 
     folder = catalog if catalog is not None else "services"
     try:
-        StackConfig._catalog_inside(folder)
+        check_catalog_path(folder)
     except ValueError:
         return set()  # the stack's own validation reports `catalog`, naming the stack file
     directory = project_dir / folder

@@ -25,7 +25,6 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.naming import check_workload_namespace
 from components.slo import SloArgs
 from slipway.errors import BadInput
 from slipway.yamlfile import SafeLoader, read_yaml
@@ -447,7 +446,7 @@ class Service(Spec):
     @field_validator("team")
     @classmethod
     def _team(cls, v: str) -> str:
-        return check_workload_namespace(check_dns_label(v, max_len=40))
+        return check_dns_label(v, max_len=40)  # the namespace (prefix + team): build
 
     @field_validator("image")
     @classmethod

@@ -130,6 +130,21 @@ class ObservabilityConfig(Model):
     """Where alerts' `runbook_url` point; default: the project's docs/runbooks on GitHub."""
 
 
+def check_catalog_path(v: str) -> str:
+    """The catalog is part of the project: `deploy` checks it out of git and its rollback
+    replaces that folder, so a path outside the project (absolute, `..`) is refused.
+    Used by the model and by the readers that need the folder before the model runs."""
+    parts = PurePosixPath(v.replace("\\", "/")).parts
+    if not v.strip() or v.startswith(("/", "\\", "~")) or ":" in v or ".." in parts:
+        raise ValueError(
+            f"{v!r} is not a folder inside the project; give a relative path without "
+            "'..', e.g. services"
+        )
+    if parts in ((), (".",)):
+        raise ValueError(f"{v!r} is the project folder itself; give its own folder")
+    return v
+
+
 class StackConfig(Model):
     """Everything under `slipway:` in `Pulumi.<stack>.yaml`."""
 
@@ -163,17 +178,10 @@ class StackConfig(Model):
     @field_validator("catalog")
     @classmethod
     def _catalog_inside(cls, v: str) -> str:
-        """The catalog is part of the project: `deploy` checks it out of git and its rollback
-        replaces that folder, so a path outside the project (absolute, `..`) is refused."""
-        parts = PurePosixPath(v.replace("\\", "/")).parts
-        if not v.strip() or v.startswith(("/", "\\", "~")) or ":" in v or ".." in parts:
-            raise ValueError(
-                f"{v!r} is not a folder inside the project; give a relative path without "
-                "'..', e.g. services"
-            )
-        if parts in ((), (".",)):
-            raise ValueError(f"{v!r} is the project folder itself; give its own folder")
-        return v
+        """The catalog is part of the project: `deploy` checks it out of git and its
+        rollback replaces that folder, so a path outside the project (absolute, `..`) is
+        refused."""
+        return check_catalog_path(v)
 
     @model_validator(mode="after")
     def _unique_targets(self) -> StackConfig:

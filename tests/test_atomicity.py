@@ -208,6 +208,7 @@ def test_output_parked_by_a_crash_between_renames_is_put_back(
     parked = tmp_path / "build" / f".{STACK}.old-{_dead_pid()}"
     parked.mkdir(parents=True)
     (parked / "resources.json").write_bytes(b"[]\n")
+    (parked / MARKER).write_bytes(marker_bytes(STACK))  # a parked output is a marked one
     seen: list[bool] = []
     real_exchange = pv._exchange
 

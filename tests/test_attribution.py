@@ -93,3 +93,14 @@ def test_a_catalog_outside_the_project_is_refused(cli, project: Path, catalog: s
     set_config(project, "dev", "slipway:catalog", catalog)
     text = preview_fails(cli, project)
     assert "slipway:catalog" in text
+
+
+@pytest.mark.parametrize("command", [("preview", "dev"), ("promote", "payments", "-s", "dev")])
+def test_an_error_quoting_console_markup_is_printed_as_text(
+    cli, project: Path, command: tuple[str, ...]
+) -> None:
+    """`[/x]` in a stack value once crashed the error printer (exit 70, a traceback)."""
+    set_config(project, "dev", "slipway:environment", "[/x]")
+    result = cli(*command, "--project-dir", str(project))
+    assert result.exit_code == 2, result.output
+    assert "[/x]" in result.output and "Traceback" not in result.output

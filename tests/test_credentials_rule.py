@@ -132,3 +132,17 @@ def test_not_credentials(name: str, value: str | None):
 def test_the_reason_never_holds_the_value():
     assert "hunter2" not in str(credential("DB_PASS", "hunter2"))
     assert "AKIAIOSFODNN7EXAMPLE" not in str(credential("X", EXAMPLES["aws-access-key-id"]))
+
+
+def test_the_url_password_pattern_is_linear_on_hostile_values() -> None:
+    """A 400 kB run of `a.` once took minutes in the URL pattern (an unbounded scheme
+    retried at every position). A hang guard, not a speed target: quadratic time on this
+    input is hours, linear is well under a second, the limit is a minute."""
+    import subprocess
+    import sys
+
+    code = (
+        "from policies.credential_patterns import VALUE_PATTERNS as V;"
+        "[p.regex.search('a.' * 200_000 + ' a:' * 1000) for p in V]"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -108,15 +108,27 @@ def test_output_folder_modes_follow_the_umask(cli, in_project: Path) -> None:
     assert (in_project / "fresh" / "manifests").stat().st_mode & 0o777 == 0o750
 
 
-def test_output_written_before_the_marker_existed_is_still_replaced(tmp_path: Path) -> None:
-    legacy = tmp_path / "build" / "dev"
-    (legacy / "manifests").mkdir(parents=True)
-    (legacy / "resources.json").write_text("[]")
-    (legacy / "policy.json").write_text("[]")
-    assert check_out(legacy, protected=[tmp_path / "project"]) == legacy
-    (legacy / "notes.txt").write_text("mine")
-    with pytest.raises(BadInput, match="not written by slipway"):
-        check_out(legacy, protected=[tmp_path / "project"])
+def test_a_folder_that_only_looks_like_output_is_refused(tmp_path: Path) -> None:
+    """Contents prove nothing (a user's folder may hold a resources.json); only the marker
+    makes a folder slipway's, and the message says how to get past an old unmarked one."""
+    lookalike = tmp_path / "build" / "dev"
+    (lookalike / "manifests").mkdir(parents=True)
+    (lookalike / "resources.json").write_text("[]")
+    with pytest.raises(BadInput, match="older slipway"):
+        check_out(lookalike, protected=[tmp_path / "project"])
+
+
+def test_a_users_empty_json_list_is_not_taken_for_a_policy_file(tmp_path: Path) -> None:
+    from slipway.outdir import check_out_file, is_policy_file
+
+    mine = tmp_path / "list.json"
+    mine.write_text("[ ]")
+    assert not is_policy_file(mine)
+    with pytest.raises(BadInput, match="not a policy file"):
+        check_out_file(mine)
+    ours = tmp_path / "policy.json"
+    ours.write_bytes(b"[]\n")
+    assert is_policy_file(ours)
 
 
 def test_folders_holding_the_catalog_are_refused(tmp_path: Path) -> None:
@@ -133,6 +145,23 @@ def test_a_path_in_proc_is_bad_input_not_a_traceback(cli, in_project: Path) -> N
     assert result.exit_code == 2, result.output
     assert "cannot write the output" in result.output or "--out" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_failed_start_removes_the_folders_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staging fails before it has a folder of its own (disk full at mkdtemp): the parents
+    it made are gone again, nothing is written."""
+    import errno
+    import tempfile
+
+    def full(*args: object, **kwargs: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    with pytest.raises(BadInput, match="No space left"):
+        pv.Staging(tmp_path / "a" / "b" / "dev", "dev")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_refusal_after_the_run_removes_the_folders_it_made(tmp_path: Path) -> None:

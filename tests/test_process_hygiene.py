@@ -7,6 +7,7 @@ the tests see exactly the processes of their own run, whoever became their paren
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -176,3 +177,24 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(project: Path, delay
     if proc.returncode == 130:
         assert not (project / "o").exists(), "an interrupted preview wrote output"
     assert wait_until_gone(token) == []
+
+
+def test_sweeping_keeps_the_users_own_worktrees_whose_folder_is_away(tmp_path: Path) -> None:
+    """A worktree of the user's on an unmounted drive has no folder for a while; a general
+    `git worktree prune` would drop its record. The sweep removes only its own."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "a.txt").write_text("a")
+    _git(repo, "add", "a.txt")
+    _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "a")
+    away = tmp_path / "usb" / "feature"
+    _git(repo, "worktree", "add", "-q", "--detach", str(away), "HEAD")
+    shutil.rmtree(tmp_path / "usb")
+    dead = children.scratch_dir("baseline")
+    dead = dead.rename(dead.parent / f"slipway-baseline-{_dead_pid()}-yy")
+    _git(repo, "worktree", "add", "-q", "--detach", str(dead / "tree"), "HEAD")
+    children.sweep("baseline", repo)
+    listing = _git(repo, "worktree", "list", "--porcelain")
+    assert f"worktree {away}" in listing
+    assert str(dead / "tree") not in listing

@@ -152,7 +152,32 @@ def test_one_catalog_value_behind_findings_in_every_target_is_one_entry() -> Non
     [only] = group(rows)
     assert only.resources == ["aws-shipping-deployment", "gcp-shipping-deployment"]
     assert len(only.messages) == 2
-    assert "(and 1 similar message)" in finding_lines([only])[0]
+    lines = finding_lines([only])
+    assert lines[1] == (
+        "  also: not pinned by a content digest: europe-docker.pkg.dev/shipping:0.1.0"
+    )
+
+
+def test_different_findings_on_one_field_are_all_shown() -> None:
+    """Two credential keys in one service's config point at one field; neither is hidden,
+    and the service is counted once."""
+    rows = [
+        {
+            "level": "mandatory",
+            "policy": "configmap-no-secrets",
+            "urn": "x::local-orders-config",
+            "message": f"data key {key!r} looks like a credential",
+            "file": "services/orders.yaml",
+            "field": "config",
+        }
+        for key in ("DB_PASS", "STRIPE_KEY")
+    ]
+    [only] = group(rows)
+    assert only.resources == ["local-orders-config"]
+    lines = finding_lines([only])
+    assert "(" not in lines[0].split(":")[0], "one resource: no count"
+    assert "DB_PASS" in lines[0]
+    assert lines[1] == "  also: data key 'STRIPE_KEY' looks like a credential"
 
 
 def test_a_canary_tracks_finding_names_the_tracks_own_version(project: Path, run) -> None:

@@ -7,6 +7,7 @@ a marked value where today's messages print what was given, and look for it ever
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,49 @@ def test_the_against_error_tail_does_not_print_a_secret_value(tmp_path: Path) ->
     assert proc.returncode == 2, proc.stderr
     assert "HEAD" in proc.stderr and "namespacePrefix" in proc.stderr
     assert SENTINEL not in proc.stdout + proc.stderr
+
+
+def test_a_long_secret_in_a_wrapped_traceback_is_still_cut_out(project: Path) -> None:
+    """The printer must not wrap a message: a wrap inside a 60-character secret leaves two
+    halves the redaction cannot recognise. A narrow terminal width is forced (COLUMNS)."""
+    secret = "postgres-" + "Zq8vK2" * 9
+    _mark_secret(project, "dev", "slipway:orders-db-password", secret)
+    (project / "__main__.py").write_text(
+        "import pulumi\n"
+        "token = pulumi.Config('slipway').get('orders-db-password')\n"
+        "raise RuntimeError('cannot reach https://db.example.org/?dsn=' + token + '&x=[/y]')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "slipway", "preview", "dev", "--out", str(project / "o")],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "40"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "&x=[/y]" in proc.stderr, "the traceback is text, not console markup"
+    assert "Zq8vK2Zq8vK2" not in proc.stdout + proc.stderr
+
+
+def test_a_short_secret_never_corrupts_the_written_files(project: Path) -> None:
+    """A secret `8080` (a port-like value) is masked as a word in messages; in files it
+    would turn every containerPort into `[secret]` and break JSON and YAML, so files are
+    left to the engine, which masks the values it knows are secret."""
+    import json
+
+    _mark_secret(project, "dev", "slipway:orders-db-password", "8080")
+    out = project / "o"
+    proc = _preview(project, "--out", str(out), "--no-policy")
+    assert proc.returncode == 0, proc.stderr
+    resources = json.loads((out / "resources.json").read_text())
+    assert resources
+    deployment = yaml.safe_load(
+        (out / "manifests" / "local" / "commerce" / "Deployment-orders.yaml").read_text()
+    )
+    ports = deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert {"containerPort": 8080, "name": "http", "protocol": "TCP"} in ports
+
+
+def test_a_short_secret_with_punctuation_edges_is_cut_out_after_a_letter() -> None:
+    redact.register(["!x9"])
+    assert redact.redact("pass!x9 end") == "pass[secret] end"

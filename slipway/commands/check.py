@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from slipway import say
 from slipway.errors import BadInput
 
 out_console = Console()
@@ -64,21 +65,21 @@ def check(
         if target is not None:
             write_policy_rows(rows, check_out_file(target))
     except BadInput as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        say.error(exc)
         raise typer.Exit(code=2) from None
 
     mandatory = sum(d.level == "mandatory" for d in result.diagnostics)
     advisory = len(result.diagnostics) - mandatory
-    say = _printer()
+    emit = _printer()
     if rows:
         groups = group(rows, name_of=lambda urn: describe(result, urn)[0])
-        say(f"Policy findings (config: {stack}):")
+        emit(f"Policy findings (config: {stack}):")
         for line in finding_lines(groups):
-            say(line, "red" if line.startswith("mandatory") else None)
-        say()
+            emit(line, "red" if line.startswith("mandatory") else None)
+        emit()
     files = len({m.file for m in result.manifests})
     code = 1 if has_mandatory(result.diagnostics) else 0
-    say(
+    emit(
         f"exit {code}: {len(result.manifests)} objects in {files} files: "
         f"{mandatory} mandatory, {advisory} advisory violations"
     )

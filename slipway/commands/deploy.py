@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from slipway import say
 from slipway.errors import BadInput
 from slipway.stackfile import PROJECT_DIR_HELP, read_stack_file, resolve_project_dir
 
@@ -83,7 +84,7 @@ def deploy(
                 field="--prometheus-url",
             )
     except BadInput as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        say.error(exc)
         raise typer.Exit(code=d.EXIT_BAD_INPUT) from None
 
     gate = None
@@ -96,20 +97,22 @@ def deploy(
     report = d.run_deploy(
         stack,
         project_dir=project_dir,
-        runner=d.AutomationRunner(on_output=lambda line: err.print(line, end="", markup=False)),
+        runner=d.AutomationRunner(
+            on_output=lambda line: err.print(line, end="", markup=False, soft_wrap=True)
+        ),
         gate=gate,
         services=project.services,
         policy=policy,
         auto_rollback=auto_rollback,
         rollback_ref=rollback_to,
         catalog_dir=project.catalog_dir,
-        echo=lambda line: err.print(f"[bold]>[/] {line}", highlight=False),
+        echo=lambda line: say.line(f"> {line}"),
     )
     console = err if report.exit_code else out
     for line in report.lines():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.exit_code == d.EXIT_ROLLBACK_FAILED:
-        err.print("[bold red]!!! ROLLBACK FAILED: the stack needs a human now !!![/]")
+        say.line("!!! ROLLBACK FAILED: the stack needs a human now !!!", "bold red")
     raise typer.Exit(code=report.exit_code)
 
 

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from slipway import render_process
+from slipway import render_process, say
 from slipway.errors import BadInput
 from slipway.render_process import ProgramFailed
 from slipway.stackfile import PROJECT_DIR_HELP, resolve_project_dir
@@ -36,7 +37,7 @@ class Format(StrEnum):
 
 def fail(exc: BadInput) -> typer.Exit:
     """Print a bad-input error (file, field, what is allowed) and return exit 2."""
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    say.error(exc)
     return typer.Exit(code=2)
 
 
@@ -147,12 +148,10 @@ def preview(
         job = pv.prepare(project_dir, stack)
         out_dir = check_out(out_arg, protected=[project_dir, job.catalog])
         for w in job.warnings:  # one line each, never wrapped inside a command
-            err.print(Text.assemble(("note: ", "yellow"), w), highlight=False, soft_wrap=True)
+            say.note(w)
         # The child is forked before the spinner's thread exists.
-        with (
-            render_process.RenderRun(job) as run,
-            err.status(f"Rendering stack [bold]{stack}[/] under the mock runtime…") as status,
-        ):
+        rendering = f"Rendering stack [bold]{escape(stack)}[/] under the mock runtime…"
+        with render_process.RenderRun(job) as run, err.status(rendering) as status:
 
             def write_all_but_policy(rendered: Rendered) -> None:
                 nonlocal diff
@@ -160,7 +159,7 @@ def preview(
                     from slipway.baseline import load_baseline
                     from slipway.diff import compute_diff
 
-                    status.update(f"Rendering the baseline {against}…")
+                    status.update(f"Rendering the baseline {escape(against)}…")
                     old = load_baseline(against, stack, project_dir)
                     baseline.extend(old)
                     diff = compute_diff(old, rendered.resources)
@@ -186,7 +185,7 @@ def preview(
     except BadInput as exc:
         raise fail(exc) from None
     except ProgramFailed as exc:
-        err.print(f"[bold red]error:[/] the program failed\n{exc}", highlight=False)
+        say.error(f"the program failed\n{exc}")
         raise typer.Exit(code=1) from None
     finally:
         for st in staging:
@@ -240,7 +239,7 @@ def _report(
     console = Console(soft_wrap=True, highlight=False)
     terminal = console.is_terminal
 
-    def say(line: str = "", style: str | None = None) -> None:
+    def emit(line: str = "", style: str | None = None) -> None:
         if terminal:
             console.print(Text(line, style=style or ""))
         else:
@@ -250,19 +249,19 @@ def _report(
         if terminal:
             console.print(diff_table(diff))
         else:
-            say(f"Changes {summary_line(diff)}")
+            emit(f"Changes {summary_line(diff)}")
             for line in diff_lines(diff):
-                say(f"  {line}")
+                emit(f"  {line}")
         for sentence in consequences(diff, [*baseline, *rendered.resources]):
-            say(f"warning: {sentence}", "yellow")
-        say()
+            emit(f"warning: {sentence}", "yellow")
+        emit()
     if diagnostics:
         groups = group(diagnostics)
-        say(f"Policy findings ({len(diagnostics)} on {len(groups)} rules and messages):")
+        emit(f"Policy findings ({len(diagnostics)} on {len(groups)} rules and messages):")
         for line in finding_lines(groups):
             style = "red" if line.startswith("mandatory") else None
-            say(line, style)
-        say()
+            emit(line, style)
+        emit()
     if plan:
         rows = pv.plan_rows(rendered)
         if terminal:
@@ -273,11 +272,11 @@ def _report(
                 table.add_row(*(Text(v) for v in (t, n, k, str(c))))  # data, not markup
             console.print(table)
         else:
-            say(f"Plan for stack {stack}:")
+            emit(f"Plan for stack {stack}:")
             for t, n, k, c in rows:
-                say(f"  {t}  {n}  {k}  {c}")
-        say()
-    say(verdict(stack, rendered, diagnostics, diff, out_dir))
+                emit(f"  {t}  {n}  {k}  {c}")
+        emit()
+    emit(verdict(stack, rendered, diagnostics, diff, out_dir))
 
 
 def verdict(

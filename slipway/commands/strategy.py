@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 
 from slipway import declared as dc
+from slipway import say
 from slipway.errors import BadInput
 from slipway.stackfile import PROJECT_DIR_HELP, resolve_project_dir
 
@@ -54,7 +55,7 @@ ToOpt = Annotated[
 
 
 def _fail(exc: BadInput) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    say.error(exc)
     return typer.Exit(code=2)
 
 
@@ -67,9 +68,7 @@ def _done(d: dc.Declared, field: str, old: Any, new: Any, how: str = "") -> None
 
 def _warn(message: str | None) -> None:
     if message:
-        err.print(
-            f"[bold yellow]warning:[/] {message}", markup=True, highlight=False, soft_wrap=True
-        )
+        say.warning(message)
 
 
 def _show(v: Any) -> str:
