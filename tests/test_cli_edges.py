@@ -13,19 +13,11 @@ import yaml
 from slipway import __version__
 from slipway.errors import BadInput
 from stacks.catalog import parse_service
+from tests.test_catalog import GOOD
 
 COMMANDS = ("preview", "check", "deploy", "promote", "rollback", "canary", "abort", "flag")
 
-SERVICE = """\
-name: extra
-team: web
-image: ghcr.io/acme/extra
-version: {tag: "1.0.0"}
-ports: [{name: http, port: 8080}]
-probes:
-  liveness: {path: /healthz}
-  readiness: {path: /ready}
-"""
+SERVICE = GOOD  # a minimal valid catalog entry, shared with the catalog tests
 
 
 def _flat(text: str) -> str:
