@@ -16,7 +16,7 @@ STACKS := dev staging prod
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml components/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install $(PIP_FLAGS) --no-deps -e . --config-settings editable_mode=compat

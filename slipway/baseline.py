@@ -90,8 +90,10 @@ def render_at_ref(
             read_stack_file(project, stack)
         out = scratch / "out"
         env = dict(os.environ)
+        # The ref's own code, ahead of what is installed: its program, its CLI and (when the
+        # ref has the package layout) its components package.
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(project), env.get("PYTHONPATH", "")) if p
+            p for p in (str(project), str(project / "components"), env.get("PYTHONPATH", "")) if p
         )
         cmd = children.module_command(
             python or sys.executable,

@@ -521,7 +521,7 @@ class PrometheusSlo:
         return None if math.isnan(value) else value
 
     def status(self, svc: GateService) -> list[Check]:
-        from components.observability import (
+        from slipway_components.observability import (
             ServiceObservabilityArgs,
             error_ratio,
             latency_quantile,
@@ -636,7 +636,7 @@ def read_stack_settings(project_dir: Path, stack: str) -> Any:
 
 def read_project(project_dir: Path, stack: str) -> Project:
     """The stack's catalog folder and the services the health gate checks."""
-    from components.slo import SloArgs
+    from slipway_components.slo import SloArgs
     from stacks.catalog import load_catalog
 
     settings = read_stack_settings(project_dir, stack)

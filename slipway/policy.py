@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import os
 import queue
@@ -37,7 +38,21 @@ from slipway import children
 from slipway.errors import BadInput
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PACK_DIR = REPO_ROOT / "policies"
+
+
+def _pack_dir() -> Path:
+    """The pack this CLI ships: ``policies/`` in a checkout; from an installed wheel, the same
+    folder installed as ``slipway_policy_pack`` (no generic top-level name in site-packages)."""
+    checkout = REPO_ROOT / "policies"
+    if (checkout / "PulumiPolicy.yaml").is_file():
+        return checkout
+    spec = importlib.util.find_spec("slipway_policy_pack")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return checkout
+
+
+PACK_DIR = _pack_dir()
 """The project's pack; ``--policy-pack policies`` under the real engine."""
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")

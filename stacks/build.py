@@ -14,7 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import ValidationError
 
-from components import (
+from slipway.errors import BadInput
+from slipway_components import (
     AutoscalingArgs,
     ContainerPort,
     HttpProbe,
@@ -24,11 +25,10 @@ from components import (
     ResourceArgs,
     RollingArgs,
 )
-from components.naming import check_workload_namespace
-from components.observability import ServiceObservability, ServiceObservabilityArgs
-from components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
-from components.traffic import FaultArgs, OutlierArgs, RetryArgs, TrafficArgs
-from slipway.errors import BadInput
+from slipway_components.naming import check_workload_namespace
+from slipway_components.observability import ServiceObservability, ServiceObservabilityArgs
+from slipway_components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
+from slipway_components.traffic import FaultArgs, OutlierArgs, RetryArgs, TrafficArgs
 from stacks.catalog import Probe, Service, Track
 from stacks.config import StackConfig, TargetConfig
 
@@ -398,7 +398,7 @@ def _external_secrets(
     namespace: k8s.core.v1.Namespace,
 ) -> None:
     """SecretStore (per namespace) and ExternalSecret for secrets kept in a cloud store."""
-    from components.external_secrets import RemoteSecret
+    from slipway_components.external_secrets import RemoteSecret
     from stacks.cloud import build_external_secret, build_secret_store
 
     remote = [
@@ -425,7 +425,7 @@ def _external_secrets(
 
 def _expose(services: list[Service], stack: StackConfig, cloud: object, parent: Target) -> None:
     """The target's entry point with one route per public service."""
-    from components.exposure import PublicRoute
+    from slipway_components.exposure import PublicRoute
     from stacks.cloud import build_exposure
 
     public = [s for s in services if s.public]

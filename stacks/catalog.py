@@ -25,9 +25,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.slo import SloArgs
 from slipway.errors import BadInput
 from slipway.yamlfile import SafeLoader, read_yaml
+from slipway_components.slo import SloArgs
 from stacks.config import check_dns_label
 
 ENVIRONMENTS = ("dev", "staging", "prod")

@@ -17,19 +17,20 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.cloud_common import short_name
-from components.dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs
-from components.eks import EksCluster, EksClusterArgs, EksNodeGroupArgs
-from components.exposure import Exposure, ExposureArgs, PublicRoute
-from components.external_secrets import (
+from slipway.errors import BadInput
+from slipway_components.cloud_common import short_name
+from slipway_components.dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs
+from slipway_components.eks import EksCluster, EksClusterArgs, EksNodeGroupArgs
+from slipway_components.exposure import Exposure, ExposureArgs, PublicRoute
+from slipway_components.external_secrets import (
     ExternalSecret,
     ExternalSecretArgs,
     RemoteSecret,
     SecretStore,
     SecretStoreArgs,
 )
-from components.gke import GkeCluster, GkeClusterArgs, GkeNodePoolArgs
-from components.registry import (
+from slipway_components.gke import GkeCluster, GkeClusterArgs, GkeNodePoolArgs
+from slipway_components.registry import (
     ArtifactRegistry,
     ArtifactRegistryArgs,
     EcrReplication,
@@ -37,7 +38,6 @@ from components.registry import (
     EcrRepositories,
     EcrRepositoriesArgs,
 )
-from slipway.errors import BadInput
 from stacks.config import StackConfig, TargetConfig
 
 PLATFORM_TEAM = "platform"

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.naming import check_dns_label
+from slipway_components.naming import check_dns_label
 
 
 class Model(BaseModel):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components import ContainerPort, HttpProbe, Microservice, MicroserviceArgs
-from components.microservice import AutoscalingArgs
-from components.strategies import StrategyArgs, TrackArgs
-from components.traffic import TrafficArgs
 from slipway.engine import Record, run_program
+from slipway_components import ContainerPort, HttpProbe, Microservice, MicroserviceArgs
+from slipway_components.microservice import AutoscalingArgs
+from slipway_components.strategies import StrategyArgs, TrackArgs
+from slipway_components.traffic import TrafficArgs
 
 IMAGE = "ghcr.io/acme/shop:1.0.0"
 NEW_IMAGE = "ghcr.io/acme/shop:2.0.0"

@@ -3,7 +3,7 @@ promote whose only effect is the two Services' selectors."""
 
 from __future__ import annotations
 
-from components.strategies import TrackArgs
+from slipway_components.strategies import TrackArgs
 from tests.strategy_fixtures import (
     IMAGE,
     NEW_IMAGE,

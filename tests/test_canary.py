@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.strategies import StrategyArgs
-from components.traffic import TrafficArgs
+from slipway_components.strategies import StrategyArgs
+from slipway_components.traffic import TrafficArgs
 from tests.strategy_fixtures import (
     IMAGE,
     NEW_IMAGE,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.exposure import PublicRoute
-from components.external_secrets import RemoteSecret
 from slipway.errors import BadInput
+from slipway_components.exposure import PublicRoute
+from slipway_components.external_secrets import RemoteSecret
 from stacks.cloud import (
     CloudTarget,
     build_cloud_target,

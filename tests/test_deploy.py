@@ -15,10 +15,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from components.observability import SloArgs
 from slipway import deploy as d
 from slipway.commands import deploy as deploy_cmd
 from slipway.errors import BadInput, ToolMissing
+from slipway_components.observability import SloArgs
 
 REPO = Path(__file__).resolve().parents[1]
 

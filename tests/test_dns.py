@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs, HealthCheckArgs
+from slipway_components.dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs, HealthCheckArgs
 from tests.cloud_mocks import RecordingMonitor, install, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}

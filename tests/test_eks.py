@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from components.eks import LOG_TYPES, EksCluster, EksClusterArgs, subnet_plan
+from slipway_components.eks import LOG_TYPES, EksCluster, EksClusterArgs, subnet_plan
 from tests.cloud_mocks import RecordingMonitor, install, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}

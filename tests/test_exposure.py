@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.exposure import BackendRef, Exposure, ExposureArgs, PublicRoute
+from slipway_components.exposure import BackendRef, Exposure, ExposureArgs, PublicRoute
 from tests.cloud_mocks import RecordingMonitor, install, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}

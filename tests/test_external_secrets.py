@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from components.external_secrets import (
+from slipway_components.external_secrets import (
     ExternalSecret,
     ExternalSecretArgs,
     RemoteSecret,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from components.flags import flag_definitions
+from slipway_components.flags import flag_definitions
 from stacks.catalog import parse_service
 from tests.strategy_fixtures import by_kind, changed_paths, make_args, run
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from components.gke import GkeCluster, GkeClusterArgs
+from slipway_components.gke import GkeCluster, GkeClusterArgs
 from tests.cloud_mocks import RecordingMonitor, install, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}

@@ -9,7 +9,7 @@ import pulumi
 import pytest
 from pydantic import ValidationError
 
-from components import (
+from slipway_components import (
     AutoscalingArgs,
     ContainerPort,
     HttpProbe,

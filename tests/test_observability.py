@@ -48,7 +48,7 @@ def mocks():
     pulumi_settings.ROOT.set(saved_root)
 
 
-from components.observability import (  # noqa: E402
+from slipway_components.observability import (  # noqa: E402
     ALERT_RUNBOOKS,
     DEFAULT_RUNBOOK_BASE_URL,
     ServiceObservability,

@@ -75,7 +75,7 @@ def _env(site: Path) -> dict[str, str]:
 
 
 def test_repository_is_not_importable_in_the_pack_environment(pack_site: Path) -> None:
-    for module in ("slipway", "components", "stacks", "kubernetes_validate", "pydantic"):
+    for module in ("slipway", "slipway_components", "stacks", "kubernetes_validate", "pydantic"):
         proc = subprocess.run(
             [sys.executable, "-S", "-c", f"import {module}"],
             cwd=PACK,

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from pydantic import BaseModel
 
-import components.slo
+import slipway_components.slo
 import stacks.catalog
 import stacks.config
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "docs" / "reference.md"
 SCRIPT = REPO / "scripts" / "gen_reference.py"
 MODEL_MODULES = (stacks.catalog, stacks.config)
-BASES = (stacks.catalog.Spec, stacks.config.Model, components.slo.CamelArgs)
+BASES = (stacks.catalog.Spec, stacks.config.Model, slipway_components.slo.CamelArgs)
 
 
 def _generator() -> ModuleType:
@@ -38,7 +38,7 @@ gen = _generator()
 def _models() -> list[type[BaseModel]]:
     """Every model class the catalog and the stack file are made of, found by module (not by
     the generator's walk), plus the catalog's `slo:` model, which lives in components."""
-    found: list[type[BaseModel]] = [components.slo.SloArgs]
+    found: list[type[BaseModel]] = [slipway_components.slo.SloArgs]
     for module in MODEL_MODULES:
         for _, obj in inspect.getmembers(module, inspect.isclass):
             if (

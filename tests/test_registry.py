@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from components.registry import (
+from slipway_components.registry import (
     ArtifactRegistry,
     ArtifactRegistryArgs,
     EcrReplication,

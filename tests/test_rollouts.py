@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.strategies import AnalysisArgs, StepArgs, StrategyArgs
-from components.traffic import TrafficArgs
+from slipway_components.strategies import AnalysisArgs, StepArgs, StrategyArgs
+from slipway_components.traffic import TrafficArgs
 from tests.strategy_fixtures import by_kind, istio, make_args, run
 
 ARGO_BG = StrategyArgs(type="blue-green", engine="argo-rollouts")

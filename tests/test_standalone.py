@@ -15,7 +15,7 @@ PROGRAM = textwrap.dedent(
     from slipway.engine import run_program
 
     def program():
-        from components import ContainerPort, HttpProbe, Microservice, MicroserviceArgs
+        from slipway_components import ContainerPort, HttpProbe, Microservice, MicroserviceArgs
 
         Microservice(
             "billing",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from components.traffic import FaultArgs, RetryArgs, TrafficArgs, _duration
+from slipway_components.traffic import FaultArgs, RetryArgs, TrafficArgs, _duration
 from tests.strategy_fixtures import by_kind, istio, make_args, run
 
 MESH_KINDS = ("PeerAuthentication", "DestinationRule", "VirtualService", "HTTPRoute")

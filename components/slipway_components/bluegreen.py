@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.strategies import SLOTS
+from slipway_components.strategies import SLOTS
 
 if TYPE_CHECKING:
-    from components.microservice import Microservice
+    from slipway_components.microservice import Microservice
 
 
 def slot_selector(ms: Microservice, slot: str) -> dict[str, str]:

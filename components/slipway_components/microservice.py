@@ -30,11 +30,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, field_validator, model_validator
 
-from components.bluegreen import build_blue_green
-from components.canary import build_canary
-from components.flags import build_flags
-from components.naming import check_dns_label, check_image_ref, check_workload_namespace
-from components.podspec import (
+from slipway_components.bluegreen import build_blue_green
+from slipway_components.canary import build_canary
+from slipway_components.flags import build_flags
+from slipway_components.naming import check_dns_label, check_image_ref, check_workload_namespace
+from slipway_components.podspec import (
     Args,
     ContainerPort,
     HttpProbe,
@@ -44,9 +44,9 @@ from components.podspec import (
     content_hash,
     pod_template,
 )
-from components.rollouts import build_rollout
-from components.strategies import StrategyArgs
-from components.traffic import TrafficArgs, build_istio
+from slipway_components.rollouts import build_rollout
+from slipway_components.strategies import StrategyArgs
+from slipway_components.traffic import TrafficArgs, build_istio
 
 TYPE = "slipway:apps:Microservice"
 

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cloud_common import check_tags
+from slipway_components.cloud_common import check_tags
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cloud_common import check_tags, gcp_labels
+from slipway_components.cloud_common import check_tags, gcp_labels
 
 _SA_DOMAIN = "iam.gserviceaccount.com"
 _REPO = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")

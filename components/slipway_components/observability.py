@@ -23,8 +23,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, field_validator
 
-from components.naming import check_dns_label
-from components.slo import CamelArgs, SloArgs
+from slipway_components.naming import check_dns_label
+from slipway_components.slo import CamelArgs, SloArgs
 
 TYPE_TOKEN = "slipway:observability:ServiceObservability"
 

@@ -20,7 +20,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cloud_common import check_tags, short_name
+from slipway_components.cloud_common import check_tags, short_name
 
 ESO_API = "external-secrets.io/v1"
 STORE_SERVICE_ACCOUNT = "external-secrets"

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 if TYPE_CHECKING:
-    from components.microservice import Microservice
+    from slipway_components.microservice import Microservice
 
 OPENFEATURE = "core.openfeature.dev/v1beta1"
 FLAGS_FILE = "flags.json"

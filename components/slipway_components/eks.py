@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cloud_common import NodeBounds, check_tags
+from slipway_components.cloud_common import NodeBounds, check_tags
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 """Every EKS control-plane log type."""

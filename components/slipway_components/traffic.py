@@ -29,10 +29,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, model_validator
 
-from components.podspec import Args
+from slipway_components.podspec import Args
 
 if TYPE_CHECKING:
-    from components.microservice import Microservice
+    from slipway_components.microservice import Microservice
 
 ISTIO_NETWORKING = "networking.istio.io/v1"
 ISTIO_SECURITY = "security.istio.io/v1"

@@ -18,7 +18,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.cloud_common import NodeBounds, check_tags, gcp_labels, short_name
+from slipway_components.cloud_common import NodeBounds, check_tags, gcp_labels, short_name
 
 NODE_ROLES = [
     "roles/logging.logWriter",

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from components.podspec import Args
+from slipway_components.podspec import Args
 
 SLOTS = ("blue", "green")
 """Blue-green slot names; also the values of the pods' `slot` label."""

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.podspec import pod_template
-from components.traffic import (
+from slipway_components.podspec import pod_template
+from slipway_components.traffic import (
     SKIP_AWAIT,
     build_http_route,
     build_istio,
@@ -41,7 +41,7 @@ from components.traffic import (
 )
 
 if TYPE_CHECKING:
-    from components.microservice import Microservice
+    from slipway_components.microservice import Microservice
 
 ARGO = "argoproj.io/v1alpha1"
 GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from components.naming import check_image_ref
+from slipway_components.naming import check_image_ref
 
 SECRETS_MOUNT = "/var/run/secrets/app"
 """Where secret files appear; each secret `X` is the file `$X_FILE` points to."""

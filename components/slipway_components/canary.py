@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.traffic import build_http_route, build_istio, canary_split
+from slipway_components.traffic import build_http_route, build_istio, canary_split
 
 if TYPE_CHECKING:
-    from components.microservice import Microservice
+    from slipway_components.microservice import Microservice
 
 TRACKS = ("stable", "canary")
 

@@ -11,7 +11,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from components.naming import check_dns_label
+from slipway_components.naming import check_dns_label
 
 PROM_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 PROM_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
