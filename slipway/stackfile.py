@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import json
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,20 @@ def find_project(start: Path) -> Path:
 
 def resolve_project_dir(given: Path | None) -> Path:
     """The project folder a command works on: `--project-dir` as given, else found from the
-    current folder (`find_project`)."""
-    if given is None:
-        return find_project(Path.cwd())
-    return given.resolve()
+    current folder (`find_project`). Its program code becomes importable (`use_project_code`)."""
+    project = find_project(Path.cwd()) if given is None else given.resolve()
+    use_project_code(project)
+    return project
+
+
+def use_project_code(project: Path) -> None:
+    """Put the project's own code first on `sys.path`, as the engine does when it runs the
+    program: `stacks/` is the program's code, not part of the installed CLI, and a project's
+    `components/` folder holds its `slipway_components` package."""
+    for folder in (project / "components", project):
+        entry = str(folder)
+        if folder.is_dir() and entry not in sys.path:
+            sys.path.insert(0, entry)
 
 
 def _git_toplevel(folder: Path) -> Path | None:

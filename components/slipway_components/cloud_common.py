@@ -7,11 +7,32 @@ across AWS and GCP; the functions here validate them once and shape them per clo
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
+from types import ModuleType
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 REQUIRED_TAGS = ("team", "cost-center")
+
+_SDKS = {"aws": "pulumi_aws", "gcp": "pulumi_gcp"}
+
+
+def cloud_sdk(cloud: str) -> ModuleType:
+    """The cloud's Pulumi SDK, imported when a cloud resource is built: the SDKs are the
+    package's extras (`slipway-components[aws]`, `[gcp]`), so a program using one cloud, or
+    only the Kubernetes components, never needs the other."""
+    module = _SDKS[cloud]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise ModuleNotFoundError(
+            f'{module} is not installed: pip install "slipway-components[{cloud}]"',
+            name=module,
+        ) from err
+
 
 _GCP_LABEL = re.compile(r"^[a-z0-9_-]{0,63}$")
 

@@ -15,12 +15,10 @@ import re
 from typing import Any, Literal
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from slipway_components.cloud_common import check_tags, short_name
+from slipway_components.cloud_common import check_tags, cloud_sdk, short_name
 
 ESO_API = "external-secrets.io/v1"
 STORE_SERVICE_ACCOUNT = "external-secrets"
@@ -120,6 +118,7 @@ class SecretStore(pulumi.ComponentResource):
         self.gcp_member = None
 
         if args.cloud == "aws":
+            aws = cloud_sdk("aws")
             trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
                 lambda a: json.dumps(
                     {
@@ -161,6 +160,7 @@ class SecretStore(pulumi.ComponentResource):
                 }
             }
         else:
+            gcp = cloud_sdk("gcp")
             account = gcp.serviceaccount.Account(
                 f"{name}-gsa",
                 account_id=short_name(args.name_prefix, ns, max_len=30),
@@ -295,6 +295,7 @@ class ExternalSecret(pulumi.ComponentResource):
         remote_names = sorted({s.remote_name for s in args.secrets})
         grants: list[pulumi.Resource] = []
         if store.cloud == "aws":
+            aws = cloud_sdk("aws")
             account = aws.get_caller_identity_output(
                 opts=pulumi.InvokeOutputOptions(parent=self)
             ).account_id
@@ -320,6 +321,7 @@ class ExternalSecret(pulumi.ComponentResource):
                 aws.iam.RolePolicy(f"{name}-read", role=store.role_name, policy=policy, opts=child)
             )
         else:
+            gcp = cloud_sdk("gcp")
             for remote in remote_names:
                 grants.append(
                     gcp.secretmanager.SecretIamMember(

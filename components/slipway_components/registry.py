@@ -12,11 +12,9 @@ import json
 import re
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from slipway_components.cloud_common import check_tags, gcp_labels
+from slipway_components.cloud_common import check_tags, cloud_sdk, gcp_labels
 
 _SA_DOMAIN = "iam.gserviceaccount.com"
 _REPO = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
@@ -111,6 +109,7 @@ class EcrRepositories(pulumi.ComponentResource):
         self, name: str, args: EcrRepositoriesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("slipway:aws:EcrRepositories", name, {}, opts)
+        aws = cloud_sdk("aws")
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         key = aws.kms.Key(
             f"{name}-key",
@@ -198,6 +197,7 @@ class EcrReplication(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("slipway:aws:EcrReplication", name, {}, opts)
+        aws = cloud_sdk("aws")
         rule: dict = {
             "destinations": [
                 {"region": r, "registry_id": registry_id} for r in args.destination_regions
@@ -253,6 +253,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
         self, name: str, args: ArtifactRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("slipway:gcp:ArtifactRegistry", name, {}, opts)
+        gcp = cloud_sdk("gcp")
         labels = gcp_labels(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
