@@ -96,7 +96,7 @@ class GateService:
     team: str
     argo_rollouts: bool
     slo: Any
-    """`components.observability.SloArgs` of the service."""
+    """`slipway_components.observability.SloArgs` of the service."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ something this offline run cannot have carries a marker on the line before its f
     <!-- requires: cluster -->       a Kubernetes cluster (kubectl, helm, slipway deploy)
     <!-- requires: test-suite -->    runs the test suite itself (make test, pytest): it would
                                      recurse into this very test
+    <!-- requires: network -->       installs packages (pip install): needs an index, and would
+                                     change the environment the tests run in
 
 Markers are checked both ways: a marked block must really use what it claims to need, and an
 unmarked block must use none of it. Each document's unmarked blocks run in order, in one
@@ -72,6 +74,7 @@ REQUIREMENTS: dict[str, re.Pattern[str]] = {
     "pulumi": re.compile(r"(?m)(^|[\s;&|(])pulumi\s|slipway\s+deploy\b"),
     "cluster": re.compile(r"(?m)(^|[\s;&|(])(kubectl|helm)\s|slipway\s+deploy\b"),
     "test-suite": re.compile(r"(?m)(^|[\s;&|(])(make\s+test\b|pytest\b)"),
+    "network": re.compile(r"(?m)(^|[\s;&|(])pip3?\s+install\b"),
 }
 """Marker name -> what a command needing it looks like."""
 
@@ -427,6 +430,8 @@ def test_requirement_patterns_tell_offline_from_online():
     assert not REQUIREMENTS["cluster"].search("slipway canary orders --stack dev --weight 20\n")
     assert REQUIREMENTS["test-suite"].search("make test\n")
     assert not REQUIREMENTS["test-suite"].search("make preview\n")
+    assert REQUIREMENTS["network"].search('pip install "./components[aws]"\n')
+    assert not REQUIREMENTS["network"].search("make setup\n")
 
 
 CLAIMED = """\
