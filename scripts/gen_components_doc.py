@@ -366,6 +366,14 @@ def is_model(obj: Any) -> bool:
     return isinstance(obj, type) and issubclass(obj, BaseModel)
 
 
+def arg_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models a constructor parameter takes: itself, or the models of a union (args given
+    as a model or as a plain mapping that validates into one)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(annotation) if is_model(a)]
+    return [annotation] if is_model(annotation) else []
+
+
 def components() -> list[Component]:
     """Every public component, with the arg models its constructor takes."""
     found: list[Component] = []
@@ -374,7 +382,7 @@ def components() -> list[Component]:
         if isinstance(obj, type) and issubclass(obj, pulumi.ComponentResource):
             module = sys.modules[obj.__module__]
             comp = Component(name, obj, module)
-            comp.args = [ann for _, ann in init_params(obj) if is_model(ann)]
+            comp.args = [model for _, ann in init_params(obj) for model in arg_models(ann)]
             found.append(comp)
     return found
 
