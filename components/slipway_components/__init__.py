@@ -19,13 +19,18 @@ _EXPORTS = {
     # the microservice and its args
     "Microservice": "microservice",
     "MicroserviceArgs": "microservice",
-    "AutoscalingArgs": "microservice",
-    "Peer": "microservice",
-    "RollingArgs": "microservice",
+    "AutoscalingArgs": "kit",
+    "Peer": "kit",
+    "RollingArgs": "kit",
     "ContainerPort": "podspec",
     "HttpProbe": "podspec",
     "ResourceArgs": "podspec",
     "SecurityArgs": "podspec",
+    # the workload kit every workload shape builds from
+    "WorkloadKit": "kit",
+    "WorkloadArgs": "kit",
+    "PodTemplateArgs": "podspec",
+    "InputValueError": "podspec",
     # deployment strategies and traffic
     "StrategyArgs": "strategies",
     "TrackArgs": "strategies",
@@ -107,9 +112,17 @@ if TYPE_CHECKING:
         SecretStoreArgs,
     )
     from .gke import GkeCluster, GkeClusterArgs, GkeNodePoolArgs
-    from .microservice import AutoscalingArgs, Microservice, MicroserviceArgs, Peer, RollingArgs
+    from .kit import AutoscalingArgs, Peer, RollingArgs, WorkloadArgs, WorkloadKit
+    from .microservice import Microservice, MicroserviceArgs
     from .observability import ServiceObservability, ServiceObservabilityArgs
-    from .podspec import ContainerPort, HttpProbe, ResourceArgs, SecurityArgs
+    from .podspec import (
+        ContainerPort,
+        HttpProbe,
+        InputValueError,
+        PodTemplateArgs,
+        ResourceArgs,
+        SecurityArgs,
+    )
     from .registry import (
         ArtifactRegistry,
         ArtifactRegistryArgs,

@@ -1,7 +1,8 @@
 """Blue-green slots, Pulumi-native: a promote is one declared value, and its diff is two
 Service selectors.
 
-Children of the Microservice (`<name>` is its Pulumi name, `<svc>` the Kubernetes name):
+Children of the Microservice (`<name>` is its Pulumi name, `<svc>` the Kubernetes name), built
+from its `WorkloadKit`:
 
 - `<name>-blue`, `<name>-green`: Deployments `<svc>-blue`, `<svc>-green`, pods `slot: blue|green`
 - `<name>-service`: the live Service `<svc>`, selecting the active slot
@@ -26,58 +27,78 @@ Each slot runs its own version (`blue` / `green` track args) and may override co
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-import pulumi
 import pulumi_kubernetes as k8s
 
-from slipway_components.strategies import SLOTS
-
-if TYPE_CHECKING:
-    from slipway_components.microservice import Microservice
+from slipway_components.kit import WorkloadKit
+from slipway_components.strategies import SLOTS, StrategyArgs
 
 
-def slot_selector(ms: Microservice, slot: str) -> dict[str, str]:
-    return {**ms.selector, "slot": slot}
+def slot_selector(kit: WorkloadKit, slot: str) -> dict[str, str]:
+    """Labels selecting one slot's pods."""
+    return {**kit.selector, "slot": slot}
 
 
-def build_blue_green(ms: Microservice) -> None:
+@dataclass(frozen=True)
+class BlueGreenParts:
+    """What `build_blue_green` created."""
+
+    slots: dict[str, k8s.apps.v1.Deployment]
+    """Slot -> its Deployment `<svc>-<slot>` (child `<name>-<slot>`)."""
+    service: k8s.core.v1.Service
+    """`<name>-service`: the live Service `<svc>`, selecting the active slot."""
+    preview_service: k8s.core.v1.Service
+    """`<name>-preview`: Service `<svc>-preview`, selecting the idle slot."""
+    slot_pdbs: dict[str, k8s.policy.v1.PodDisruptionBudget]
+    """Slot -> its PDB (child `<name>-pdb-<slot>`)."""
+    slot_hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler] = field(default_factory=dict)
+    """Slot -> its HPA (child `<name>-hpa-<slot>`), with autoscaling and unless parked."""
+    config_maps: dict[str, k8s.core.v1.ConfigMap] = field(default_factory=dict)
+    """Slot -> its own ConfigMap (child `<name>-config-<slot>`), when it overrides config."""
+
+
+def build_blue_green(kit: WorkloadKit, strategy: StrategyArgs) -> BlueGreenParts:
     """Two slot Deployments with their own HPA and PDB, the live and the preview Service."""
-    a = ms.args
-    st = a.strategy
-    svc = a.service_name
-    ms.slots: dict[str, k8s.apps.v1.Deployment] = {}
-    ms.slot_hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler] = {}
-    ms.slot_pdbs: dict[str, k8s.policy.v1.PodDisruptionBudget] = {}
+    st = strategy
+    svc = kit.args.service_name
+    slots: dict[str, k8s.apps.v1.Deployment] = {}
+    hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler] = {}
+    pdbs: dict[str, k8s.policy.v1.PodDisruptionBudget] = {}
+    config_maps: dict[str, k8s.core.v1.ConfigMap] = {}
     for slot in SLOTS:
         track = st.track(slot)
-        image = track.image or a.image
-        pod_args = ms._pod_args(
-            image,
-            ms._track_config_map(slot, track.config),
-            version=track.version_label or (None if track.image else a.version_label),
+        config_map_name, config_map = kit.track_config_map(slot, track.config)
+        if config_map is not None:
+            config_maps[slot] = config_map
+        pod_args = kit.pod_args(track, config_map_name=config_map_name, extra_labels={"slot": slot})
+        parked = slot == st.idle_slot and st.idle_replicas is not None
+        slots[slot] = kit.deployment(
+            slot,
+            f"{svc}-{slot}",
+            pod_args,
+            slot_selector(kit, slot),
+            replicas=st.idle_replicas if parked else None,
             extra_labels={"slot": slot},
         )
-        parked = slot == st.idle_slot and st.idle_replicas is not None
-        ms.slots[slot] = k8s.apps.v1.Deployment(
-            f"{ms._name}-{slot}",
-            metadata=ms._meta(f"{svc}-{slot}", {"slot": slot}),
-            spec=ms._deployment_spec(
-                pod_args, slot_selector(ms, slot), st.idle_replicas if parked else None
-            ),
-            opts=pulumi.ResourceOptions(parent=ms, depends_on=list(ms.workload_deps)),
-        )
-        if a.autoscaling and not parked:
-            ms.slot_hpas[slot] = ms._hpa(
+        hpa = None
+        if not parked:
+            hpa = kit.hpa(
                 "Deployment",
                 f"{svc}-{slot}",
-                resource_name=f"{ms._name}-hpa-{slot}",
+                resource_name=f"{kit.name}-hpa-{slot}",
                 object_name=f"{svc}-{slot}",
             )
-        ms.slot_pdbs[slot] = ms._pdb(
-            f"{ms._name}-pdb-{slot}", f"{svc}-{slot}", slot_selector(ms, slot)
-        )
-    ms.service = ms._service(f"{ms._name}-service", svc, slot_selector(ms, st.active_slot))
-    ms.preview_service = ms._service(
-        f"{ms._name}-preview", f"{svc}-preview", slot_selector(ms, st.idle_slot)
+        if hpa is not None:
+            hpas[slot] = hpa
+        pdbs[slot] = kit.pdb(f"{kit.name}-pdb-{slot}", f"{svc}-{slot}", slot_selector(kit, slot))
+    return BlueGreenParts(
+        slots=slots,
+        service=kit.service(f"{kit.name}-service", svc, slot_selector(kit, st.active_slot)),
+        preview_service=kit.service(
+            f"{kit.name}-preview", f"{svc}-preview", slot_selector(kit, st.idle_slot)
+        ),
+        slot_pdbs=pdbs,
+        slot_hpas=hpas,
+        config_maps=config_maps,
     )

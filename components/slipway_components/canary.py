@@ -1,6 +1,6 @@
 """Canary, Pulumi-native: a stable and a canary track, split by one declared weight.
 
-Children of the Microservice:
+Children of the Microservice, built from its `WorkloadKit`:
 
 - `<name>-stable`: Deployment `<svc>-stable`, pods `track: stable`, autoscaled by `<name>-hpa`
 - `<name>-canary`: Deployment `<svc>-canary`, pods `track: canary`, `canary_replicas` of them
@@ -17,67 +17,102 @@ without a traffic layer cannot split by weight and is refused when the args are 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
 
-import pulumi
 import pulumi_kubernetes as k8s
 
-from slipway_components.traffic import build_http_route, build_istio, canary_split
-
-if TYPE_CHECKING:
-    from slipway_components.microservice import Microservice
+from slipway_components.kit import WorkloadKit
+from slipway_components.strategies import StrategyArgs
+from slipway_components.traffic import (
+    IstioParts,
+    TrafficArgs,
+    build_http_route,
+    build_istio,
+    canary_split,
+)
 
 TRACKS = ("stable", "canary")
 
 
-def track_selector(ms: Microservice, track: str) -> dict[str, str]:
-    return {**ms.selector, "track": track}
+def track_selector(kit: WorkloadKit, track: str) -> dict[str, str]:
+    """Labels selecting one track's pods."""
+    return {**kit.selector, "track": track}
 
 
-def build_canary(ms: Microservice) -> None:
+@dataclass(frozen=True)
+class CanaryParts:
+    """What `build_canary` created."""
+
+    deployment: k8s.apps.v1.Deployment
+    """`<name>-stable`: the stable track's Deployment `<svc>-stable`."""
+    service: k8s.core.v1.Service
+    """`<name>-service`: Service `<svc>` over both tracks."""
+    pdb: k8s.policy.v1.PodDisruptionBudget
+    """`<name>-pdb`: PDB over both tracks."""
+    hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
+    """`<name>-hpa`: scales the stable track (with autoscaling)."""
+    canary_deployment: k8s.apps.v1.Deployment | None = None
+    """`<name>-canary`: the canary track's Deployment, once a canary track is declared."""
+    config_maps: dict[str, k8s.core.v1.ConfigMap] = field(default_factory=dict)
+    """`canary` -> its own ConfigMap (child `<name>-config-canary`), when it overrides config."""
+    track_services: dict[str, k8s.core.v1.Service] = field(default_factory=dict)
+    """Gateway API: track -> its backend Service `<svc>-<track>`."""
+    mesh: IstioParts | None = None
+    """Istio: the mesh objects carrying the weights."""
+    http_route: k8s.apiextensions.CustomResource | None = None
+    """Gateway API: the HTTPRoute carrying the weights."""
+
+
+def build_canary(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs) -> CanaryParts:
     """Stable (and canary) Deployments, Services, PDB and the weighted route."""
-    a = ms.args
-    st = a.strategy
-    svc = a.service_name
-    stable_args = ms._pod_args(
-        a.image,
-        ms._track_config_map("stable", {}),
-        version=a.version_label,
+    st = strategy
+    svc = kit.args.service_name
+    stable_args = kit.pod_args(extra_labels={"track": "stable"})
+    deployment = kit.deployment(
+        "stable",
+        f"{svc}-stable",
+        stable_args,
+        track_selector(kit, "stable"),
         extra_labels={"track": "stable"},
     )
-    ms.deployment = k8s.apps.v1.Deployment(
-        f"{ms._name}-stable",
-        metadata=ms._meta(f"{svc}-stable", {"track": "stable"}),
-        spec=ms._deployment_spec(stable_args, track_selector(ms, "stable")),
-        opts=pulumi.ResourceOptions(parent=ms, depends_on=list(ms.workload_deps)),
-    )
-    ms.canary_deployment: k8s.apps.v1.Deployment | None = None
+    canary_deployment = None
+    config_maps: dict[str, k8s.core.v1.ConfigMap] = {}
     if st.canary is not None:
-        track = st.canary
-        canary_args = ms._pod_args(
-            track.image or a.image,
-            ms._track_config_map("canary", track.config),
-            version=track.version_label or (None if track.image else a.version_label),
+        config_map_name, config_map = kit.track_config_map("canary", st.canary.config)
+        if config_map is not None:
+            config_maps["canary"] = config_map
+        canary_args = kit.pod_args(
+            st.canary, config_map_name=config_map_name, extra_labels={"track": "canary"}
+        )
+        canary_deployment = kit.deployment(
+            "canary",
+            f"{svc}-canary",
+            canary_args,
+            track_selector(kit, "canary"),
+            replicas=st.canary_replicas,
             extra_labels={"track": "canary"},
         )
-        ms.canary_deployment = k8s.apps.v1.Deployment(
-            f"{ms._name}-canary",
-            metadata=ms._meta(f"{svc}-canary", {"track": "canary"}),
-            spec=ms._deployment_spec(canary_args, track_selector(ms, "canary"), st.canary_replicas),
-            opts=pulumi.ResourceOptions(parent=ms, depends_on=list(ms.workload_deps)),
-        )
-    ms.service = ms._service(f"{ms._name}-service", svc, ms.selector)
-    ms.hpa = None
-    if a.autoscaling:
-        ms.hpa = ms._hpa("Deployment", f"{svc}-stable")
-    ms.pdb = ms._pdb(f"{ms._name}-pdb", svc, ms.selector)
+    service = kit.service(f"{kit.name}-service", svc, kit.selector)
+    hpa = kit.hpa("Deployment", f"{svc}-stable")
+    pdb = kit.pdb(f"{kit.name}-pdb", svc, kit.selector)
 
     split = canary_split(st.weight) if st.canary is not None else [("stable", 100)]
-    if a.traffic.layer == "istio":
-        build_istio(ms, subsets=True, split=split)
-    else:
-        ms.track_services = {
-            t: ms._service(f"{ms._name}-service-{t}", f"{svc}-{t}", track_selector(ms, t))
-            for t in TRACKS
-        }
-        build_http_route(ms, split)
+    parts = CanaryParts(
+        deployment=deployment,
+        service=service,
+        pdb=pdb,
+        hpa=hpa,
+        canary_deployment=canary_deployment,
+        config_maps=config_maps,
+    )
+    if traffic.layer == "istio":
+        return replace(parts, mesh=build_istio(kit, traffic, subsets=True, split=split))
+    track_services = {
+        t: kit.service(f"{kit.name}-service-{t}", f"{svc}-{t}", track_selector(kit, t))
+        for t in TRACKS
+    }
+    return replace(
+        parts,
+        track_services=track_services,
+        http_route=build_http_route(kit, traffic, split),
+    )

@@ -17,16 +17,18 @@ an application reads one format with either provider.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-import pulumi
 import pulumi_kubernetes as k8s
 
-if TYPE_CHECKING:
-    from slipway_components.microservice import Microservice
+from slipway_components.kit import WorkloadKit
+from slipway_components.podspec import derive
 
 OPENFEATURE = "core.openfeature.dev/v1beta1"
 FLAGS_FILE = "flags.json"
+
+FlagProvider = Literal["configmap", "flagd"]
 
 
 def flag_definitions(flags: dict[str, bool]) -> dict[str, Any]:
@@ -43,38 +45,74 @@ def flag_definitions(flags: dict[str, bool]) -> dict[str, Any]:
     }
 
 
-def build_flags(ms: Microservice) -> tuple[str | None, dict[str, str]]:
-    """Create the flag objects; return (ConfigMap to mount or None, pod annotations)."""
-    a = ms.args
-    if not a.flags:
+def flags_object_name(service_name: str) -> str:
+    """Name of the flag ConfigMap, FeatureFlag and FeatureFlagSource: `<svc>-flags`."""
+    return f"{service_name}-flags"
+
+
+def flag_mount(
+    service_name: str, flags: dict[str, bool], provider: FlagProvider
+) -> tuple[str | None, dict[str, str]]:
+    """What the pods need for the flags: (ConfigMap to mount or None, pod annotations).
+    Decided before any object exists, so the kit's pod template can carry it."""
+    if not flags:
         return None, {}
-    name = f"{a.service_name}-flags"
-    definitions = flag_definitions(a.flags)
-    if a.flag_provider == "configmap":
-        ms.flags_config_map = k8s.core.v1.ConfigMap(
-            f"{ms._name}-flags",
-            metadata=ms._meta(name),
-            data={FLAGS_FILE: json.dumps(definitions, indent=2, sort_keys=True) + "\n"},
-            opts=pulumi.ResourceOptions(parent=ms),
-        )
+    name = flags_object_name(service_name)
+    if provider == "configmap":
         return name, {}
-    ms.feature_flag = k8s.apiextensions.CustomResource(
-        f"{ms._name}-flags",
-        api_version=OPENFEATURE,
-        kind="FeatureFlag",
-        metadata=ms._meta(name, annotations={"pulumi.com/skipAwait": "true"}),
-        spec={"flagSpec": definitions},
-        opts=pulumi.ResourceOptions(parent=ms),
-    )
-    ms.feature_flag_source = k8s.apiextensions.CustomResource(
-        f"{ms._name}-flagsource",
-        api_version=OPENFEATURE,
-        kind="FeatureFlagSource",
-        metadata=ms._meta(name, annotations={"pulumi.com/skipAwait": "true"}),
-        spec={"sources": [{"source": f"{a.namespace}/{name}", "provider": "kubernetes"}]},
-        opts=pulumi.ResourceOptions(parent=ms, depends_on=[ms.feature_flag]),
-    )
     return None, {
         "openfeature.dev/enabled": "true",
         "openfeature.dev/featureflagsource": name,
     }
+
+
+@dataclass(frozen=True)
+class FlagParts:
+    """What `build_flags` created (nothing without flags)."""
+
+    config_map: k8s.core.v1.ConfigMap | None = None
+    """`<name>-flags` (provider configmap): the mounted, mutable flag file."""
+    feature_flag: k8s.apiextensions.CustomResource | None = None
+    """`<name>-flags` (provider flagd): the OpenFeature FeatureFlag."""
+    feature_flag_source: k8s.apiextensions.CustomResource | None = None
+    """`<name>-flagsource` (provider flagd): where flagd reads the flags from."""
+
+
+def build_flags(kit: WorkloadKit, flags: dict[str, bool], provider: FlagProvider) -> FlagParts:
+    """Create the flag objects of one service (none without flags)."""
+    if not flags:
+        return FlagParts()
+    name = flags_object_name(kit.args.service_name)
+    definitions = flag_definitions(flags)
+    if provider == "configmap":
+        config_map = k8s.core.v1.ConfigMap(
+            f"{kit.name}-flags",
+            metadata=kit.meta(name),
+            data={FLAGS_FILE: json.dumps(definitions, indent=2, sort_keys=True) + "\n"},
+            opts=kit.opts(),
+        )
+        return FlagParts(config_map=config_map)
+    feature_flag = k8s.apiextensions.CustomResource(
+        f"{kit.name}-flags",
+        api_version=OPENFEATURE,
+        kind="FeatureFlag",
+        metadata=kit.meta(name, annotations={"pulumi.com/skipAwait": "true"}),
+        spec={"flagSpec": definitions},
+        opts=kit.opts(),
+    )
+    source = k8s.apiextensions.CustomResource(
+        f"{kit.name}-flagsource",
+        api_version=OPENFEATURE,
+        kind="FeatureFlagSource",
+        metadata=kit.meta(name, annotations={"pulumi.com/skipAwait": "true"}),
+        spec={
+            "sources": [
+                {
+                    "source": derive(lambda ns: f"{ns}/{name}", kit.args.namespace),
+                    "provider": "kubernetes",
+                }
+            ]
+        },
+        opts=kit.opts(depends_on=[feature_flag]),
+    )
+    return FlagParts(feature_flag=feature_flag, feature_flag_source=source)

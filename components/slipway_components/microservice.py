@@ -1,8 +1,10 @@
 """`Microservice`: one service's Kubernetes objects, hardened by default.
 
 Importable on its own (no catalog, no stacks, no config reads): other teams build it from
-their own programs with `MicroserviceArgs`. What it creates, each a child named
-`<name>-<role>` with `parent=self`:
+their own programs with `MicroserviceArgs` (or the equivalent dict), wiring any
+`pulumi.Input[str]` field (image, namespace, team, labels, config values, peers...) from
+another resource's outputs. What it creates, each a child named `<name>-<role>` with
+`parent=self`:
 
 | role | object |
 | --- | --- |
@@ -19,183 +21,147 @@ Those are the rolling strategy's children (names pinned by tests). `args.strateg
 workload shape instead: blue-green slots (components/bluegreen.py), a weighted canary
 (components/canary.py) or an Argo Rollout (components/rollouts.py); `args.traffic` adds the
 Istio mesh policy or Gateway API routes (components/traffic.py); `args.flags` the feature-flag
-objects (components/flags.py). Every workload shape uses the same hardened pod template.
+objects (components/flags.py). Every shape is built from one `WorkloadKit` (components/kit.py)
+and returns what it created; the Microservice exposes those as the attributes below. The set
+of children never depends on an Output's value, so an unknown input (a first preview) still
+registers every child under the same URN.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from slipway_components.bluegreen import build_blue_green
-from slipway_components.canary import build_canary
-from slipway_components.flags import build_flags
-from slipway_components.naming import check_dns_label, check_image_ref, check_workload_namespace
+from slipway_components.bluegreen import BlueGreenParts, build_blue_green
+from slipway_components.canary import CanaryParts, build_canary
+from slipway_components.flags import FlagParts, build_flags, flag_mount
+from slipway_components.kit import (
+    AutoscalingArgs,
+    Peer,
+    RollingArgs,
+    WorkloadArgs,
+    WorkloadKit,
+)
 from slipway_components.podspec import (
-    Args,
     ContainerPort,
     HttpProbe,
     PodTemplateArgs,
     ResourceArgs,
     SecurityArgs,
-    content_hash,
-    pod_template,
+    derive,
 )
-from slipway_components.rollouts import build_rollout
+from slipway_components.rollouts import RolloutParts, build_rollout
 from slipway_components.strategies import StrategyArgs
-from slipway_components.traffic import TrafficArgs, build_istio
+from slipway_components.traffic import IstioParts, TrafficArgs, build_istio
 
 TYPE = "slipway:apps:Microservice"
 
-
-class Peer(Args):
-    """Another service, for NetworkPolicy rules."""
-
-    name: str
-    namespace: str
-    ports: list[int] = Field(default_factory=list)
-    """Ports to allow towards it (egress); empty: all its ports."""
-
-
-class AutoscalingArgs(Args):
-    min_replicas: int = Field(2, ge=1)
-    """default: 2, so one pod can fail or be evicted without an outage."""
-    max_replicas: int = Field(6, ge=1)
-    cpu_utilization: int | None = Field(70, ge=1, le=100)
-    memory_utilization: int | None = Field(None, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> AutoscalingArgs:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}"
-            )
-        if self.cpu_utilization is None and self.memory_utilization is None:
-            raise ValueError("autoscaling needs cpu_utilization and/or memory_utilization")
-        return self
+# The models a Microservice is made of stay importable from here, where they used to live.
+__all__ = [
+    "TYPE",
+    "AutoscalingArgs",
+    "ContainerPort",
+    "HttpProbe",
+    "Microservice",
+    "MicroserviceArgs",
+    "Peer",
+    "PodTemplateArgs",
+    "ResourceArgs",
+    "RollingArgs",
+    "RollingParts",
+    "SecurityArgs",
+    "StrategyArgs",
+    "TrafficArgs",
+    "WorkloadArgs",
+    "as_microservice_args",
+    "build_rolling",
+]
 
 
-class RollingArgs(Args):
-    """Rolling update tuning; defaults never drop below the desired capacity."""
+class MicroserviceArgs(WorkloadArgs):
+    """What a Microservice needs. Every optional field has a secure, documented default.
 
-    max_surge: int | str = "25%"
-    max_unavailable: int | str = 0
-    min_ready_seconds: int = Field(10, ge=0)
-    progress_deadline_seconds: int = Field(600, ge=30)
+    The workload fields come from `WorkloadArgs`; fields typed `pulumi.Input[str]` take plain
+    strings (checked now) or Outputs (checked when they resolve, the error naming the field).
+    """
 
-
-class MicroserviceArgs(Args):
-    """What a Microservice needs. Every optional field has a secure, documented default."""
-
-    service_name: str
-    """Kubernetes name of the service (DNS label); the Pulumi name may carry a target prefix."""
-    namespace: str
-    """Namespace to deploy into; `default` is refused."""
-    team: str
-    """Owning team, set as the `team` label on every object."""
-    cost_center: str = "shared"
-    """`cost-center` label on every object; default: shared."""
-    image: str
-    """Full image reference with a tag other than latest and/or a digest."""
-    ports: list[ContainerPort] = Field(min_length=1)
-    liveness: HttpProbe
-    readiness: HttpProbe
-    startup: HttpProbe | None = None
-    resources: ResourceArgs = ResourceArgs()
-    security: SecurityArgs = SecurityArgs()
-    config: dict[str, str] = Field(default_factory=dict)
-    """Plain settings as environment variables, via an immutable hashed ConfigMap."""
-    secrets: dict[str, Any] = Field(default_factory=dict)
-    """Env name -> Pulumi secret (Output[str]); mounted as files, `<NAME>_FILE` points to each."""
-    external_secret_name: str | None = None
-    """A Secret kept in sync from a cloud store (e.g. by the External Secrets Operator);
-    default: none."""
-    external_secret_keys: list[str] = Field(default_factory=list)
-    """Keys of that Secret, mounted as files like `secrets`."""
-    replicas: int = Field(2, ge=0)
-    """Pods when autoscaling is off; default: 2."""
-    autoscaling: AutoscalingArgs | None = None
-    """default: none (fixed replicas)."""
-    rolling: RollingArgs = RollingArgs()
-    allow_from: list[Peer] = Field(default_factory=list)
-    """Callers allowed in on the service ports; default: nobody."""
-    allow_from_namespaces: list[str] = Field(default_factory=list)
-    """Whole namespaces allowed in (an ingress gateway's); default: none."""
-    calls: list[Peer] = Field(default_factory=list)
-    """Services this one may call (egress); DNS is always allowed; default: nothing else."""
-    pdb_max_unavailable: int = Field(1, ge=1)
-    """Pods a voluntary disruption may take at once; default: 1."""
-    labels: dict[str, str] = Field(default_factory=dict)
-    """Extra labels on every object."""
-    version_label: str | None = None
-    """`app.kubernetes.io/version` on pods; default: the image tag."""
     strategy: StrategyArgs = StrategyArgs()
     """How a new version reaches users; default: rolling (see components/strategies.py)."""
-    traffic: TrafficArgs = TrafficArgs()
-    """The stack's traffic layer and mesh policy; default: none."""
+    traffic: TrafficArgs = Field(TrafficArgs(), validate_default=True)
+    """The stack's traffic layer and mesh policy; default: none (validated even when left
+    out: a canary needs one)."""
     flags: dict[str, bool] = Field(default_factory=dict)
     """Feature toggles; default: none (no flag objects)."""
     flag_provider: Literal["configmap", "flagd"] = "configmap"
     """`configmap`: a mounted `<svc>-flags` file; `flagd`: an OpenFeature FeatureFlag."""
 
-    @field_validator("service_name")
+    @field_validator("strategy")
     @classmethod
-    def _svc(cls, v: str) -> str:
-        return check_dns_label(v, max_len=40)
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, v: str) -> str:
-        return check_image_ref(v)
-
-    @field_validator("namespace")
-    @classmethod
-    def _ns(cls, v: str) -> str:
-        return check_workload_namespace(v)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> MicroserviceArgs:
-        names = {p.name for p in self.ports}
-        for probe in (self.liveness, self.readiness, self.startup):
-            if probe is not None and probe.port not in names:
-                raise ValueError(f"probe port {probe.port!r} is not a container port {names}")
-        if self.autoscaling and self.autoscaling.min_replicas < 1:
-            raise ValueError("autoscaling.min_replicas must be ≥ 1")
-        st = self.strategy
-        if st.type == "canary" and self.traffic.layer == "none":
-            raise ValueError(
-                "strategy canary needs a traffic layer to split requests by weight; the "
-                "traffic layer is 'none' (allowed: istio, gateway-api; or use rolling or "
-                "blue-green)"
-            )
-        if st.engine == "argo-rollouts" and st.type == "rolling":
-            raise ValueError(
-                "engine argo-rollouts needs type blue-green or canary (rolling is a Deployment)"
-            )
+    def _tracks_apart_from_secrets(cls, st: StrategyArgs, info: ValidationInfo) -> StrategyArgs:
+        secrets = info.data.get("secrets") or {}
         for track in ("blue", "green", "canary"):
-            clash = sorted(set(st.track(track).config) & set(self.secrets))
+            clash = sorted(set(st.track(track).config) & set(secrets))
             if clash:
-                raise ValueError(f"{track} config {clash} are also secrets; pick one")
-        return self
+                raise ValueError(f"strategy.{track}.config {clash} are also secrets; pick one")
+        return st
 
-    def common_labels(self) -> dict[str, str]:
-        """Labels every object carries: name, owner, billing, manager."""
-        return {
-            **self.labels,
-            "app.kubernetes.io/name": self.service_name,
-            "app.kubernetes.io/managed-by": "pulumi",
-            "app.kubernetes.io/part-of": "slipway",
-            "team": self.team,
-            "cost-center": self.cost_center,
-        }
+    @field_validator("traffic")
+    @classmethod
+    def _canary_needs_a_layer(cls, traffic: TrafficArgs, info: ValidationInfo) -> TrafficArgs:
+        st: StrategyArgs | None = info.data.get("strategy")
+        if st is not None and st.type == "canary" and traffic.layer == "none":
+            raise ValueError(
+                "strategy canary needs a traffic layer to split requests by weight; "
+                "traffic.layer is 'none' (allowed: istio, gateway-api; or use strategy.type "
+                "rolling or blue-green)"
+            )
+        return traffic
+
+
+@dataclass(frozen=True)
+class RollingParts:
+    """What the rolling strategy created."""
+
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    pdb: k8s.policy.v1.PodDisruptionBudget
+    hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
+
+
+def build_rolling(kit: WorkloadKit) -> RollingParts:
+    """One Deployment, the Service, the HPA and the PDB: the child names tests pin."""
+    svc = kit.args.service_name
+    deployment = kit.deployment("deployment", svc)
+    service = kit.service(f"{kit.name}-service", svc, kit.selector)
+    hpa = kit.hpa("Deployment", svc)
+    pdb = kit.pdb(f"{kit.name}-pdb", svc, kit.selector)
+    return RollingParts(deployment=deployment, service=service, pdb=pdb, hpa=hpa)
+
+
+def as_microservice_args(args: Any) -> MicroserviceArgs:
+    """`MicroserviceArgs` as given, or validated from the equivalent dict (nested dicts for
+    strategy, traffic, ports... included), as Pulumi's own SDKs accept dicts for args."""
+    if isinstance(args, MicroserviceArgs):
+        return args
+    if isinstance(args, Mapping):
+        return MicroserviceArgs.model_validate(dict(args))
+    raise TypeError(
+        f"Microservice args must be a MicroserviceArgs or a dict of its fields, "
+        f"not {type(args).__module__}.{type(args).__qualname__}"
+    )
 
 
 class Microservice(pulumi.ComponentResource):
     """A microservice: workload, config, secrets, service, autoscaling, disruption budget
     and network policy, with the Pod Security Standards' restricted profile by default."""
+
+    args: MicroserviceArgs
+    """The validated args it was built from."""
 
     service_name: pulumi.Output[str]
     """Kubernetes name of the Service (and workload)."""
@@ -206,76 +172,98 @@ class Microservice(pulumi.ComponentResource):
     url: pulumi.Output[str]
     """In-cluster URL of the first port."""
 
+    service_account: k8s.core.v1.ServiceAccount
+    """`<name>-sa`: the pods' ServiceAccount."""
+    config_map: k8s.core.v1.ConfigMap
+    """`<name>-config`: the service's hashed, immutable ConfigMap."""
+    secret: k8s.core.v1.Secret | None = None
+    """`<name>-secrets`: the Pulumi secrets, mounted as files (None without secrets)."""
+    track_config_maps: dict[str, k8s.core.v1.ConfigMap]
+    """Slot or track -> its own ConfigMap (`<name>-config-<slot>`), when it overrides config."""
+    flags_config_map: k8s.core.v1.ConfigMap | None = None
+    """`<name>-flags` with the configmap flag provider."""
+    feature_flag: k8s.apiextensions.CustomResource | None = None
+    """`<name>-flags` with the flagd provider: the OpenFeature FeatureFlag."""
+    feature_flag_source: k8s.apiextensions.CustomResource | None = None
+    """`<name>-flagsource` with the flagd provider."""
+
+    deployment: k8s.apps.v1.Deployment | None = None
+    """rolling: `<name>-deployment`; canary: the stable track's `<name>-stable`."""
+    canary_deployment: k8s.apps.v1.Deployment | None = None
+    """canary: `<name>-canary`, once a canary track is declared."""
+    slots: dict[str, k8s.apps.v1.Deployment]
+    """blue-green: slot -> its Deployment `<name>-<slot>`."""
+    slot_hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler]
+    """blue-green: slot -> its HPA `<name>-hpa-<slot>` (autoscaled, unparked slots)."""
+    slot_pdbs: dict[str, k8s.policy.v1.PodDisruptionBudget]
+    """blue-green: slot -> its PDB `<name>-pdb-<slot>`."""
+    rollout: k8s.apiextensions.CustomResource | None = None
+    """argo-rollouts: `<name>-rollout`."""
+    analysis_template: k8s.apiextensions.CustomResource | None = None
+    """argo-rollouts: `<name>-analysis`."""
+    service: k8s.core.v1.Service
+    """`<name>-service`: the live Service `<svc>`."""
+    preview_service: k8s.core.v1.Service | None = None
+    """blue-green (native or Argo): `<name>-preview`, Service `<svc>-preview`."""
+    track_services: dict[str, k8s.core.v1.Service]
+    """canary with the Gateway API: track -> `<name>-service-<track>`."""
+    hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
+    """`<name>-hpa` (with autoscaling; blue-green has `slot_hpas` instead)."""
+    pdb: k8s.policy.v1.PodDisruptionBudget | None = None
+    """`<name>-pdb` (blue-green has `slot_pdbs` instead)."""
+    network_policy: k8s.networking.v1.NetworkPolicy
+    """`<name>-netpol`."""
+    peer_authentication: k8s.apiextensions.CustomResource | None = None
+    """istio: `<name>-peerauth`."""
+    destination_rule: k8s.apiextensions.CustomResource | None = None
+    """istio: `<name>-destrule`."""
+    virtual_service: k8s.apiextensions.CustomResource | None = None
+    """istio: `<name>-vs`."""
+    http_route: k8s.apiextensions.CustomResource | None = None
+    """canary with the Gateway API: `<name>-route`."""
+
     def __init__(
-        self, name: str, args: MicroserviceArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: MicroserviceArgs | Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        args = as_microservice_args(args)
         super().__init__(TYPE, name, {}, opts)
         self.args = args
-        self._name = name
-        child = pulumi.ResourceOptions(parent=self)
-        ns = args.namespace
-        svc = args.service_name
+        self.slots, self.slot_hpas, self.slot_pdbs = {}, {}, {}
+        self.track_services, self.track_config_maps = {}, {}
 
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata=self._meta(svc),
-            automount_service_account_token=False,
-            opts=child,
+        mount, annotations = flag_mount(args.service_name, args.flags, args.flag_provider)
+        kit = WorkloadKit(
+            self, name, args, flags_config_map_name=mount, pod_annotations=annotations
         )
-
-        config_name = f"{svc}-config-{content_hash(args.config)}"
-        self.config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config",
-            metadata=self._meta(config_name),
-            data=dict(sorted(args.config.items())),
-            immutable=True,
-            opts=child,
-        )
-
-        self.secret: k8s.core.v1.Secret | None = None
-        if args.secrets:
-            self.secret = k8s.core.v1.Secret(
-                f"{name}-secrets",
-                metadata=self._meta(f"{svc}-secrets"),
-                type="Opaque",
-                string_data={
-                    key: pulumi.Output.secret(value) for key, value in sorted(args.secrets.items())
-                },
-                opts=child,
-            )
-
-        self.flags_config_map: k8s.core.v1.ConfigMap | None = None
-        self.flags_config_map_name, self.flag_annotations = build_flags(self)
-
-        self.pod_args = self._pod_args(args.image, config_name, version=args.version_label)
-        self.selector = {"app.kubernetes.io/name": svc}
-        self.workload_deps = [self.config_map] + ([self.secret] if self.secret else [])
+        self.service_account = kit.service_account()
+        self.config_map = kit.config_map()
+        self.secret = kit.secret()
+        self._take_flags(build_flags(kit, args.flags, args.flag_provider))
 
         st = args.strategy
         if st.engine == "argo-rollouts":
-            build_rollout(self)
+            self._take_rollout(build_rollout(kit, st, args.traffic))
         elif st.type == "blue-green":
-            build_blue_green(self)
+            self._take_blue_green(build_blue_green(kit, st))
         elif st.type == "canary":
-            build_canary(self)
+            self._take_canary(build_canary(kit, st, args.traffic))
         else:
-            self._build_rolling()
+            self._take_rolling(build_rolling(kit))
 
-        self.network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=self._meta(svc),
-            spec=self._network_policy_spec(),
-            opts=child,
-        )
+        self.network_policy = kit.network_policy()
 
         if args.traffic.layer == "istio" and st.type != "canary":
-            build_istio(self, subsets=False, split=None)
+            self._take_mesh(build_istio(kit, args.traffic, subsets=False, split=None))
 
+        svc, ns, port = args.service_name, args.namespace, args.ports[0].port
         self.service_name = pulumi.Output.from_input(svc)
         self.namespace = pulumi.Output.from_input(ns)
-        self.config_map_name = pulumi.Output.from_input(config_name)
+        self.config_map_name = pulumi.Output.from_input(kit.config_map_name)
         self.url = pulumi.Output.from_input(
-            f"http://{svc}.{ns}.svc.cluster.local:{args.ports[0].port}"
+            derive(lambda n: f"http://{svc}.{n}.svc.cluster.local:{port}", ns)
         )
         self.register_outputs(
             {
@@ -286,270 +274,52 @@ class Microservice(pulumi.ComponentResource):
             }
         )
 
-    # -- rolling ------------------------------------------------------------------------------
+    # -- what each builder created, as declared attributes ------------------------------------
 
-    def _build_rolling(self) -> None:
-        """One Deployment, the Service, the HPA and the PDB: the child names tests pin."""
-        svc = self.args.service_name
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{self._name}-deployment",
-            metadata=self._meta(svc),
-            spec=self._deployment_spec(),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=self.workload_deps),
-        )
-        self.service = self._service(f"{self._name}-service", svc, self.selector)
-        self.hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
-        if self.args.autoscaling:
-            self.hpa = self._hpa("Deployment", svc)
-        self.pdb = self._pdb(f"{self._name}-pdb", svc, self.selector)
+    def _take_flags(self, parts: FlagParts) -> None:
+        self.flags_config_map = parts.config_map
+        self.feature_flag = parts.feature_flag
+        self.feature_flag_source = parts.feature_flag_source
 
-    # -- pieces, reusable by strategies -------------------------------------------------------
+    def _take_rolling(self, parts: RollingParts) -> None:
+        self.deployment = parts.deployment
+        self.service = parts.service
+        self.hpa = parts.hpa
+        self.pdb = parts.pdb
 
-    def _meta(
-        self,
-        object_name: str,
-        extra_labels: dict[str, str] | None = None,
-        annotations: dict[str, str] | None = None,
-    ) -> dict:
-        labels = {**self.args.common_labels(), **(extra_labels or {})}
-        meta: dict[str, Any] = {
-            "name": object_name,
-            "namespace": self.args.namespace,
-            "labels": dict(sorted(labels.items())),
-        }
-        if annotations:
-            meta["annotations"] = dict(sorted(annotations.items()))
-        return meta
+    def _take_blue_green(self, parts: BlueGreenParts) -> None:
+        self.slots = parts.slots
+        self.slot_hpas = parts.slot_hpas
+        self.slot_pdbs = parts.slot_pdbs
+        self.track_config_maps = parts.config_maps
+        self.service = parts.service
+        self.preview_service = parts.preview_service
 
-    def _pod_args(
-        self,
-        image: str,
-        config_map_name: str,
-        *,
-        version: str | None = None,
-        extra_labels: dict[str, str] | None = None,
-    ) -> PodTemplateArgs:
-        """The hardened pod template's inputs for one workload (a slot, a track, or the only
-        one): same security, probes, secrets and flags; its own image, config and labels."""
-        a = self.args
-        svc = a.service_name
-        version_label = version or _tag_of(image)
-        return PodTemplateArgs(
-            service_name=svc,
-            image=image,
-            ports=a.ports,
-            liveness=a.liveness,
-            readiness=a.readiness,
-            startup=a.startup,
-            resources=a.resources,
-            security=a.security,
-            config_map_name=config_map_name,
-            secret_name=f"{svc}-secrets" if a.secrets else None,
-            secret_keys=sorted(a.secrets),
-            external_secret_name=a.external_secret_name,
-            external_secret_keys=sorted(a.external_secret_keys),
-            flags_config_map_name=self.flags_config_map_name,
-            service_account_name=svc,
-            labels={
-                **a.common_labels(),
-                **({"app.kubernetes.io/version": version_label} if version_label else {}),
-                **(extra_labels or {}),
-            },
-            annotations=dict(self.flag_annotations),
-        )
+    def _take_canary(self, parts: CanaryParts) -> None:
+        self.deployment = parts.deployment
+        self.canary_deployment = parts.canary_deployment
+        self.track_config_maps = parts.config_maps
+        self.service = parts.service
+        self.track_services = parts.track_services
+        self.hpa = parts.hpa
+        self.pdb = parts.pdb
+        self.http_route = parts.http_route
+        if parts.mesh is not None:
+            self._take_mesh(parts.mesh)
 
-    def _service(
-        self, resource_name: str, object_name: str, selector: dict[str, str]
-    ) -> k8s.core.v1.Service:
-        return k8s.core.v1.Service(
-            resource_name,
-            metadata=self._meta(object_name),
-            spec={
-                "type": "ClusterIP",
-                "selector": dict(selector),
-                "ports": [
-                    {
-                        "name": p.name,
-                        "port": p.port,
-                        "targetPort": p.name,
-                        "protocol": p.protocol,
-                    }
-                    for p in self.args.ports
-                ],
-            },
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+    def _take_rollout(self, parts: RolloutParts) -> None:
+        self.rollout = parts.rollout
+        self.analysis_template = parts.analysis_template
+        self.service = parts.service
+        self.preview_service = parts.preview_service
+        self.track_services = parts.track_services
+        self.hpa = parts.hpa
+        self.pdb = parts.pdb
+        self.http_route = parts.http_route
+        if parts.mesh is not None:
+            self._take_mesh(parts.mesh)
 
-    def _pdb(
-        self, resource_name: str, object_name: str, selector: dict[str, str]
-    ) -> k8s.policy.v1.PodDisruptionBudget:
-        return k8s.policy.v1.PodDisruptionBudget(
-            resource_name,
-            metadata=self._meta(object_name),
-            spec={
-                "maxUnavailable": self.args.pdb_max_unavailable,
-                "selector": {"matchLabels": dict(selector)},
-            },
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _deployment_spec(
-        self,
-        pod_args: PodTemplateArgs | None = None,
-        selector: dict[str, str] | None = None,
-        replicas: int | None = None,
-    ) -> dict[str, Any]:
-        """Deployment spec. `replicas` None: the HPA owns the count (or `args.replicas`)."""
-        a = self.args
-        spec: dict[str, Any] = {
-            "selector": {"matchLabels": dict(selector or self.selector)},
-            "revisionHistoryLimit": 5,
-            "minReadySeconds": a.rolling.min_ready_seconds,
-            "progressDeadlineSeconds": a.rolling.progress_deadline_seconds,
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {
-                    "maxSurge": a.rolling.max_surge,
-                    "maxUnavailable": a.rolling.max_unavailable,
-                },
-            },
-            "template": pod_template(pod_args or self.pod_args),
-        }
-        if replicas is not None:
-            spec["replicas"] = replicas
-        elif a.autoscaling is None:
-            # With an HPA the replica count belongs to the autoscaler; declaring it here would
-            # reset the live count on every `pulumi up`.
-            spec["replicas"] = a.replicas
-        return spec
-
-    def _hpa(
-        self,
-        kind: str,
-        target: str,
-        api_version: str = "apps/v1",
-        *,
-        resource_name: str | None = None,
-        object_name: str | None = None,
-    ):
-        a = self.args
-        assert a.autoscaling is not None
-        metrics = []
-        if a.autoscaling.cpu_utilization is not None:
-            metrics.append(_utilization("cpu", a.autoscaling.cpu_utilization))
-        if a.autoscaling.memory_utilization is not None:
-            metrics.append(_utilization("memory", a.autoscaling.memory_utilization))
-        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            resource_name or f"{self._name}-hpa",
-            metadata=self._meta(object_name or a.service_name),
-            spec={
-                "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": target},
-                "minReplicas": a.autoscaling.min_replicas,
-                "maxReplicas": a.autoscaling.max_replicas,
-                "metrics": metrics,
-                "behavior": {
-                    "scaleDown": {
-                        "stabilizationWindowSeconds": 300,
-                        "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
-                    }
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _track_config_map(self, role: str, track_config: dict[str, str]) -> str:
-        """ConfigMap name for a slot or track: the service's, or (with overrides) its own
-        hashed, immutable `<svc>-<role>-config-<hash>`."""
-        if not track_config:
-            return f"{self.args.service_name}-config-{content_hash(self.args.config)}"
-        merged = {**self.args.config, **track_config}
-        name = f"{self.args.service_name}-{role}-config-{content_hash(merged)}"
-        cm = k8s.core.v1.ConfigMap(
-            f"{self._name}-config-{role}",
-            metadata=self._meta(name),
-            data=dict(sorted(merged.items())),
-            immutable=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.workload_deps.append(cm)
-        return name
-
-    def _network_policy_spec(self) -> dict[str, Any]:
-        a = self.args
-        ports = [{"port": p.name, "protocol": p.protocol} for p in a.ports]
-        ingress: list[dict[str, Any]] = []
-        for peer in sorted(a.allow_from, key=lambda p: (p.namespace, p.name)):
-            ingress.append(
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": peer.namespace}
-                            },
-                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": peer.name}},
-                        }
-                    ],
-                    "ports": ports,
-                }
-            )
-        for namespace in sorted(a.allow_from_namespaces):
-            ingress.append(
-                {
-                    "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": namespace}
-                            }
-                        }
-                    ],
-                    "ports": ports,
-                }
-            )
-        egress: list[dict[str, Any]] = [
-            {
-                "to": [
-                    {
-                        "namespaceSelector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                        },
-                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                    }
-                ],
-                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-            }
-        ]
-        for peer in sorted(a.calls, key=lambda p: (p.namespace, p.name)):
-            rule: dict[str, Any] = {
-                "to": [
-                    {
-                        "namespaceSelector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": peer.namespace}
-                        },
-                        "podSelector": {"matchLabels": {"app.kubernetes.io/name": peer.name}},
-                    }
-                ]
-            }
-            if peer.ports:
-                rule["ports"] = [{"port": p, "protocol": "TCP"} for p in sorted(peer.ports)]
-            egress.append(rule)
-        return {
-            "podSelector": {"matchLabels": self.selector},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": egress,
-        }
-
-
-def _tag_of(image: str) -> str | None:
-    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
-
-
-def _utilization(resource: str, percent: int) -> dict[str, Any]:
-    return {
-        "type": "Resource",
-        "resource": {
-            "name": resource,
-            "target": {"type": "Utilization", "averageUtilization": percent},
-        },
-    }
+    def _take_mesh(self, parts: IstioParts) -> None:
+        self.peer_authentication = parts.peer_authentication
+        self.destination_rule = parts.destination_rule
+        self.virtual_service = parts.virtual_service

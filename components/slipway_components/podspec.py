@@ -3,17 +3,28 @@
 One place decides what a secure pod looks like, so no strategy can forget a setting. Inputs are
 plain dicts with the Kubernetes API's camelCase keys: the Pulumi Kubernetes provider passes them
 through unchanged, and they read like the YAML people know.
+
+Here too: how args take `pulumi.Input[str]` (`InputStr`, `StrInput`). A plain value is checked
+when the args are built, exactly as a `str` field would be; an Output is checked when it
+resolves, and whatever is derived from it (a hashed name, a label, a host) becomes an Output
+too, through `derive`. Nothing branches on an Output's value, so an unknown one (a first
+preview) still yields every object.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationInfo
+from pydantic_core import CoreSchema, core_schema
 
-from slipway_components.naming import check_image_ref
+from slipway_components.naming import check_image_ref, check_workload_namespace
 
 SECRETS_MOUNT = "/var/run/secrets/app"
 """Where secret files appear; each secret `X` is the file `$X_FILE` points to."""
@@ -25,6 +36,112 @@ class Args(BaseModel):
     """Base for component args: snake_case, unknown fields rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class InputValueError(ValueError):
+    """An Output given to an args field resolved to a value the field refuses; `field` names
+    it (`MicroserviceArgs.image`), since the error surfaces far from where the args were built."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _check_resolved(check: Callable[[str], str] | None, field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        # The value itself is left out: an Output may be a secret.
+        raise InputValueError(field, f"must resolve to a string, not {type(value).__name__}")
+    if check is None:
+        return value
+    try:
+        return check(value)
+    except ValueError as err:
+        raise InputValueError(field, str(err)) from None
+
+
+class StrInput:
+    """Pydantic marker for a `pulumi.Input[str]` field.
+
+    A plain value is validated when the args are built (a string, then `check`), with
+    pydantic's own messages and field path. An Output (or awaitable) becomes
+    `Output.from_input(v).apply(check)`: it is checked when it resolves, and the error names
+    the model and field. `deferred=False` passes Outputs through unchecked, for models built
+    from args that already checked them (the pod template's).
+    """
+
+    def __init__(self, check: Callable[[str], str] | None = None, *, deferred: bool = True):
+        self.check = check
+        self.deferred = deferred
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        plain = core_schema.str_schema()
+        if self.check is not None:
+            plain = core_schema.no_info_after_validator_function(self.check, plain)
+        return core_schema.with_info_wrap_validator_function(
+            self._validate,
+            plain,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v),
+        )
+
+    def _validate(
+        self,
+        value: Any,
+        validate_plain: core_schema.ValidatorFunctionWrapHandler,
+        info: ValidationInfo,
+    ) -> Any:
+        if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
+            if not self.deferred:
+                return pulumi.Output.from_input(value)
+            field = f"{info.config.get('title') if info.config else 'args'}.{info.field_name}"
+            return pulumi.Output.from_input(value).apply(
+                partial(_check_resolved, self.check, field)
+            )
+        return validate_plain(value)
+
+
+_StrInputType = str | Awaitable[str] | pulumi.Output[str]
+"""`pulumi.Input[str]`, spelled out so pydantic can read it."""
+
+InputStr = Annotated[_StrInputType, StrInput()]
+"""A `pulumi.Input[str]` field: any string, plain or an Output."""
+ImageInput = Annotated[_StrInputType, StrInput(check_image_ref)]
+"""A `pulumi.Input[str]` image reference: a tag other than latest, and/or a digest."""
+NamespaceInput = Annotated[_StrInputType, StrInput(check_workload_namespace)]
+"""A `pulumi.Input[str]` namespace a team's workload may live in."""
+PassedStr = Annotated[_StrInputType, StrInput(deferred=False)]
+"""A `pulumi.Input[str]` already checked by the args it came from."""
+
+T = TypeVar("T")
+
+
+def is_output(value: Any) -> bool:
+    """True for a Pulumi Output (whose value may not be known yet)."""
+    return isinstance(value, pulumi.Output)
+
+
+def given(value: Any) -> bool:
+    """Whether a value was supplied: any Output, or a non-empty plain value. Never looks at
+    an Output's value, which may be unknown."""
+    return is_output(value) or bool(value)
+
+
+def derive(fn: Callable[..., T], *inputs: Any) -> T | pulumi.Output[T]:
+    """`fn(*inputs)`: a plain value when every input is plain, an Output when one is."""
+    if any(is_output(i) for i in inputs):
+        return pulumi.Output.all(*inputs).apply(lambda values: fn(*values))
+    return fn(*inputs)
+
+
+def derive_map(
+    fn: Callable[[dict[str, Any]], T], mapping: Mapping[str, Any]
+) -> T | pulumi.Output[T]:
+    """`fn(mapping)`: plain when every value is plain, an Output (of the resolved mapping's
+    result) when one is an Output."""
+    if any(is_output(v) for v in mapping.values()):
+        return pulumi.Output.all(**mapping).apply(lambda values: fn(dict(values)))
+    return fn(dict(mapping))
 
 
 class ContainerPort(Args):
@@ -99,30 +216,25 @@ class PodTemplateArgs(Args):
     """Everything a pod template needs, independent of the workload kind around it."""
 
     service_name: str
-    image: str
+    image: Annotated[_StrInputType, StrInput(check_image_ref, deferred=False)]
     ports: list[ContainerPort]
     liveness: HttpProbe
     readiness: HttpProbe
     startup: HttpProbe | None = None
     resources: ResourceArgs = ResourceArgs()
     security: SecurityArgs = SecurityArgs()
-    config_map_name: str | None = None
+    config_map_name: PassedStr | None = None
     secret_name: str | None = None
     secret_keys: list[str] = Field(default_factory=list)
-    external_secret_name: str | None = None
+    external_secret_name: PassedStr | None = None
     """A Secret synced from a cloud store (External Secrets Operator), mounted beside ours."""
     external_secret_keys: list[str] = Field(default_factory=list)
     flags_config_map_name: str | None = None
     service_account_name: str
-    labels: dict[str, str]
+    labels: dict[str, PassedStr]
     annotations: dict[str, str] = Field(default_factory=dict)
     termination_grace_period_seconds: int = Field(30, ge=0)
     spread_across_zones: bool = True
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, v: str) -> str:
-        return check_image_ref(v)
 
 
 def pod_template(a: PodTemplateArgs) -> dict[str, Any]:
@@ -137,7 +249,7 @@ def pod_template(a: PodTemplateArgs) -> dict[str, Any]:
     sources: list[dict[str, Any]] = []
     if a.secret_name and a.secret_keys:
         sources.append({"secret": {"name": a.secret_name}})
-    if a.external_secret_name and a.external_secret_keys:
+    if given(a.external_secret_name) and a.external_secret_keys:
         sources.append({"secret": {"name": a.external_secret_name}})
     if len(sources) == 1:
         volumes.append(
@@ -175,7 +287,7 @@ def pod_template(a: PodTemplateArgs) -> dict[str, Any]:
         container["startupProbe"] = a.startup.render()
     if env:
         container["env"] = env
-    if a.config_map_name:
+    if given(a.config_map_name):
         container["envFrom"] = [{"configMapRef": {"name": a.config_map_name}}]
     spec: dict[str, Any] = {
         "serviceAccountName": a.service_account_name,
@@ -216,3 +328,9 @@ def content_hash(data: Any, length: int = 10) -> str:
     """Stable short hash of JSON-able data: names that change exactly when content changes."""
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def hashed_name(prefix: str, data: Mapping[str, pulumi.Input[str]]) -> pulumi.Input[str]:
+    """`<prefix>-<content hash>`: plain for plain data; an Output once a value is one, so
+    the name still changes exactly when the content does."""
+    return derive_map(lambda values: f"{prefix}-{content_hash(values)}", data)

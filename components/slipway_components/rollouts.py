@@ -1,6 +1,6 @@
 """Progressive delivery with automatic rollback, delegated to Argo Rollouts.
 
-Children of the Microservice:
+Children of the Microservice, built from its `WorkloadKit`:
 
 - `<name>-rollout`: `argoproj.io/v1alpha1` Rollout `<svc>`, the hardened pod template
 - `<name>-analysis`: AnalysisTemplate `<svc>-analysis`, success rate and p99 on Prometheus
@@ -26,40 +26,42 @@ covers the progress deadline, every timed pause and the analysis.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from slipway_components.kit import WorkloadKit
 from slipway_components.podspec import pod_template
+from slipway_components.strategies import StrategyArgs
 from slipway_components.traffic import (
     SKIP_AWAIT,
+    IstioParts,
+    TrafficArgs,
     build_http_route,
     build_istio,
     canary_split,
     mesh_route_name,
 )
 
-if TYPE_CHECKING:
-    from slipway_components.microservice import Microservice
-
 ARGO = "argoproj.io/v1alpha1"
 GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
 
 
-def _analysis_args(ms: Microservice) -> list[dict[str, Any]]:
+def _analysis_args(kit: WorkloadKit) -> list[dict[str, Any]]:
     return [
-        {"name": "service-name", "value": ms.args.service_name},
-        {"name": "namespace", "value": ms.args.namespace},
+        {"name": "service-name", "value": kit.args.service_name},
+        {"name": "namespace", "value": kit.args.namespace},
         {"name": "pod-template-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
     ]
 
 
-def analysis_template_spec(ms: Microservice, *, bounded: bool) -> dict[str, Any]:
+def analysis_template_spec(strategy: StrategyArgs, *, bounded: bool) -> dict[str, Any]:
     """Success rate and p99 latency of the new version's pods, with thresholds and a
     failure limit. `bounded`: a fixed number of measurements (pre-promotion analysis must
     end); otherwise it runs in the background until the rollout completes."""
-    an = ms.args.strategy.analysis
+    an = strategy.analysis
     pods = (
         'namespace="{{args.namespace}}",pod=~"{{args.service-name}}-{{args.pod-template-hash}}-.*"'
     )
@@ -97,9 +99,9 @@ def analysis_template_spec(ms: Microservice, *, bounded: bool) -> dict[str, Any]
     }
 
 
-def await_annotations(ms: Microservice) -> dict[str, str]:
+def await_annotations(kit: WorkloadKit, strategy: StrategyArgs) -> dict[str, str]:
     """What `pulumi up` waits for, and for how long."""
-    st = ms.args.strategy
+    st = strategy
     an = st.analysis
     if st.type == "blue-green":
         unattended = st.auto_promotion
@@ -107,7 +109,7 @@ def await_annotations(ms: Microservice) -> dict[str, str]:
     else:
         unattended = all(s.set_weight is not None or s.pause_seconds for s in st.steps)
         budget = sum(s.pause_seconds or 0 for s in st.steps)
-    timeout = ms.args.rolling.progress_deadline_seconds + budget
+    timeout = kit.args.rolling.progress_deadline_seconds + budget
     return {
         "pulumi.com/waitFor": (
             "jsonpath={.status.phase}=Healthy" if unattended else "condition=Available"
@@ -116,27 +118,55 @@ def await_annotations(ms: Microservice) -> dict[str, str]:
     }
 
 
-def build_rollout(ms: Microservice) -> None:
+@dataclass(frozen=True)
+class RolloutParts:
+    """What `build_rollout` created."""
+
+    rollout: k8s.apiextensions.CustomResource
+    """`<name>-rollout`: the Rollout `<svc>`."""
+    analysis_template: k8s.apiextensions.CustomResource
+    """`<name>-analysis`: AnalysisTemplate `<svc>-analysis`."""
+    service: k8s.core.v1.Service
+    """`<name>-service`: Service `<svc>`."""
+    pdb: k8s.policy.v1.PodDisruptionBudget
+    """`<name>-pdb`."""
+    hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
+    """`<name>-hpa`: scales the Rollout (with autoscaling)."""
+    preview_service: k8s.core.v1.Service | None = None
+    """Blue-green: `<name>-preview`, the `previewService`."""
+    track_services: dict[str, k8s.core.v1.Service] = field(default_factory=dict)
+    """Canary with the Gateway API: `stableService` and `canaryService`."""
+    mesh: IstioParts | None = None
+    """Canary with Istio: the mesh objects Argo steers."""
+    http_route: k8s.apiextensions.CustomResource | None = None
+    """Canary with the Gateway API: the HTTPRoute Argo steers."""
+
+
+def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs) -> RolloutParts:
     """Rollout, AnalysisTemplate, Services, HPA, PDB and the traffic objects Argo steers."""
-    a = ms.args
-    st = a.strategy
+    a = kit.args
+    st = strategy
     svc = a.service_name
     analysis_name = f"{svc}-analysis"
-    ms.analysis_template = k8s.apiextensions.CustomResource(
-        f"{ms._name}-analysis",
+    analysis_template = k8s.apiextensions.CustomResource(
+        f"{kit.name}-analysis",
         api_version=ARGO,
         kind="AnalysisTemplate",
-        metadata=ms._meta(analysis_name, annotations=SKIP_AWAIT),
-        spec=analysis_template_spec(ms, bounded=st.type == "blue-green"),
-        opts=pulumi.ResourceOptions(parent=ms),
+        metadata=kit.meta(analysis_name, annotations=SKIP_AWAIT),
+        spec=analysis_template_spec(st, bounded=st.type == "blue-green"),
+        opts=kit.opts(),
     )
-    analysis_ref = {"templates": [{"templateName": analysis_name}], "args": _analysis_args(ms)}
+    analysis_ref = {"templates": [{"templateName": analysis_name}], "args": _analysis_args(kit)}
 
-    ms.service = ms._service(f"{ms._name}-service", svc, ms.selector)
+    service = kit.service(f"{kit.name}-service", svc, kit.selector)
+    preview_service: k8s.core.v1.Service | None = None
+    track_services: dict[str, k8s.core.v1.Service] = {}
+    mesh: IstioParts | None = None
+    http_route: k8s.apiextensions.CustomResource | None = None
     traffic_objects: list[pulumi.Resource] = []
     if st.type == "blue-green":
-        ms.preview_service = ms._service(f"{ms._name}-preview", f"{svc}-preview", ms.selector)
-        strategy: dict[str, Any] = {
+        preview_service = kit.service(f"{kit.name}-preview", f"{svc}-preview", kit.selector)
+        strategy_spec: dict[str, Any] = {
             "blueGreen": {
                 "activeService": svc,
                 "previewService": f"{svc}-preview",
@@ -145,15 +175,15 @@ def build_rollout(ms: Microservice) -> None:
                 "scaleDownDelaySeconds": st.scale_down_delay_seconds,
             }
         }
-        traffic_objects = [ms.service, ms.preview_service]
+        traffic_objects = [service, preview_service]
     else:
         canary: dict[str, Any] = {
             "steps": [s.render() for s in st.steps],
             "analysis": {**analysis_ref, "startingStep": 1},
         }
         split = canary_split(0)
-        if a.traffic.layer == "istio":
-            build_istio(ms, subsets=True, split=split, argo_managed=True)
+        if traffic.layer == "istio":
+            mesh = build_istio(kit, traffic, subsets=True, split=split, argo_managed=True)
             canary["trafficRouting"] = {
                 "istio": {
                     "virtualService": {"name": svc, "routes": ["primary"]},
@@ -164,13 +194,13 @@ def build_rollout(ms: Microservice) -> None:
                     },
                 }
             }
-            traffic_objects = [ms.service, ms.virtual_service, ms.destination_rule]
+            traffic_objects = [service, mesh.virtual_service, mesh.destination_rule]
         else:
-            ms.track_services = {
-                t: ms._service(f"{ms._name}-service-{t}", f"{svc}-{t}", ms.selector)
+            track_services = {
+                t: kit.service(f"{kit.name}-service-{t}", f"{svc}-{t}", kit.selector)
                 for t in ("stable", "canary")
             }
-            build_http_route(ms, split, argo_managed=True)
+            http_route = build_http_route(kit, traffic, split, argo_managed=True)
             canary["stableService"] = f"{svc}-stable"
             canary["canaryService"] = f"{svc}-canary"
             canary["trafficRouting"] = {
@@ -178,32 +208,36 @@ def build_rollout(ms: Microservice) -> None:
                     GATEWAY_PLUGIN: {"httpRoute": mesh_route_name(svc), "namespace": a.namespace}
                 }
             }
-            traffic_objects = [*ms.track_services.values(), ms.http_route]
-        strategy = {"canary": canary}
+            traffic_objects = [*track_services.values(), http_route]
+        strategy_spec = {"canary": canary}
 
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": dict(ms.selector)},
+        "selector": {"matchLabels": dict(kit.selector)},
         "revisionHistoryLimit": 5,
         "minReadySeconds": a.rolling.min_ready_seconds,
         "progressDeadlineSeconds": a.rolling.progress_deadline_seconds,
         "progressDeadlineAbort": True,
-        "template": pod_template(ms.pod_args),
-        "strategy": strategy,
+        "template": pod_template(kit.pod_args()),
+        "strategy": strategy_spec,
     }
     if a.autoscaling is None:
         spec["replicas"] = a.replicas
-    ms.rollout = k8s.apiextensions.CustomResource(
-        f"{ms._name}-rollout",
+    rollout = k8s.apiextensions.CustomResource(
+        f"{kit.name}-rollout",
         api_version=ARGO,
         kind="Rollout",
-        metadata=ms._meta(svc, annotations=await_annotations(ms)),
+        metadata=kit.meta(svc, annotations=await_annotations(kit, st)),
         spec=spec,
-        opts=pulumi.ResourceOptions(
-            parent=ms,
-            depends_on=[*ms.workload_deps, ms.analysis_template, *traffic_objects],
-        ),
+        opts=kit.workload_opts(analysis_template, *traffic_objects),
     )
-    ms.hpa = None
-    if a.autoscaling:
-        ms.hpa = ms._hpa("Rollout", svc, api_version=ARGO)
-    ms.pdb = ms._pdb(f"{ms._name}-pdb", svc, ms.selector)
+    return RolloutParts(
+        rollout=rollout,
+        analysis_template=analysis_template,
+        service=service,
+        hpa=kit.hpa("Rollout", svc, api_version=ARGO),
+        pdb=kit.pdb(f"{kit.name}-pdb", svc, kit.selector),
+        preview_service=preview_service,
+        track_services=track_services,
+        mesh=mesh,
+        http_route=http_route,
+    )

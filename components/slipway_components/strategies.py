@@ -13,21 +13,25 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from slipway_components.podspec import Args
+from slipway_components.podspec import Args, ImageInput, InputStr
 
 SLOTS = ("blue", "green")
 """Blue-green slot names; also the values of the pods' `slot` label."""
 
 
 class TrackArgs(Args):
-    """One slot's or track's build. Unset fields fall back to the service's own."""
+    """One slot's or track's build. Unset fields fall back to the service's own.
 
-    image: str | None = None
-    """Full image reference; default: the service image."""
-    version_label: str | None = None
-    """`app.kubernetes.io/version` of its pods; default: the image tag."""
-    config: dict[str, str] = Field(default_factory=dict)
-    """Settings merged over the service config for this slot or track only."""
+    The image is checked when the args are built (a plain `latest` fails here, at
+    `strategy.<slot>.image`, before any object exists), or when an Output image resolves."""
+
+    image: ImageInput | None = None
+    """Full image reference (Input) with a tag other than latest and/or a digest; default:
+    the service image."""
+    version_label: InputStr | None = None
+    """`app.kubernetes.io/version` of its pods (Input); default: the image tag."""
+    config: dict[str, InputStr] = Field(default_factory=dict)
+    """Settings (Input values) merged over the service config for this slot or track only."""
 
 
 class StepArgs(Args):
@@ -127,6 +131,10 @@ class StrategyArgs(Args):
             raise ValueError(f"weight {self.weight} needs a canary track to send traffic to")
         if self.type == "canary" and self.engine == "argo-rollouts" and not self.steps:
             raise ValueError("an argo-rollouts canary needs at least one step")
+        if self.engine == "argo-rollouts" and self.type == "rolling":
+            raise ValueError(
+                "engine argo-rollouts needs type blue-green or canary (rolling is a Deployment)"
+            )
         return self
 
     def track(self, slot: str) -> TrackArgs:

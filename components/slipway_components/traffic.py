@@ -23,16 +23,15 @@ absent unless declared, and the policy pack forbids it in prod.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, model_validator
 
+from slipway_components.kit import WorkloadKit
 from slipway_components.podspec import Args
-
-if TYPE_CHECKING:
-    from slipway_components.microservice import Microservice
 
 ISTIO_NETWORKING = "networking.istio.io/v1"
 ISTIO_SECURITY = "security.istio.io/v1"
@@ -118,8 +117,9 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-def fqdn(ms: Microservice, service: str | None = None) -> str:
-    return f"{service or ms.args.service_name}.{ms.args.namespace}.svc.cluster.local"
+def fqdn(kit: WorkloadKit, service: str | None = None) -> pulumi.Input[str]:
+    """In-cluster DNS name of the service (an Output when its namespace is one)."""
+    return kit.fqdn(service)
 
 
 def mesh_route_name(service: str) -> str:
@@ -132,31 +132,44 @@ def canary_split(weight: int) -> list[tuple[str, int]]:
     return [("stable", 100 - weight), ("canary", weight)]
 
 
+@dataclass(frozen=True)
+class IstioParts:
+    """What `build_istio` created."""
+
+    peer_authentication: k8s.apiextensions.CustomResource
+    """`<name>-peerauth`: mutual TLS STRICT for the service's pods."""
+    destination_rule: k8s.apiextensions.CustomResource
+    """`<name>-destrule`: mTLS, connection pool, outlier detection (and canary subsets)."""
+    virtual_service: k8s.apiextensions.CustomResource
+    """`<name>-vs`: the `primary` route with timeout, retries and weights."""
+
+
 def build_istio(
-    ms: Microservice,
+    kit: WorkloadKit,
+    traffic: TrafficArgs,
     *,
     subsets: bool,
     split: list[tuple[str, int]] | None,
     argo_managed: bool = False,
-) -> None:
+) -> IstioParts:
     """PeerAuthentication, DestinationRule and VirtualService for one service.
 
     `subsets`: define `stable`/`canary` subsets (by the `track` label, or for Argo by the
     label it injects). `split`: (subset, weight) destinations; None routes to the host.
     """
-    a = ms.args
-    t = a.traffic
+    a = kit.args
+    t = traffic
     svc = a.service_name
-    host = fqdn(ms)
+    host = kit.fqdn()
     first_port = a.ports[0].port
 
-    ms.peer_authentication = k8s.apiextensions.CustomResource(
-        f"{ms._name}-peerauth",
+    peer_authentication = k8s.apiextensions.CustomResource(
+        f"{kit.name}-peerauth",
         api_version=ISTIO_SECURITY,
         kind="PeerAuthentication",
-        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
-        spec={"selector": {"matchLabels": dict(ms.selector)}, "mtls": {"mode": "STRICT"}},
-        opts=pulumi.ResourceOptions(parent=ms),
+        metadata=kit.meta(svc, annotations=SKIP_AWAIT),
+        spec={"selector": {"matchLabels": dict(kit.selector)}, "mtls": {"mode": "STRICT"}},
+        opts=kit.opts(),
     )
 
     policy: dict[str, Any] = {
@@ -174,24 +187,22 @@ def build_istio(
         if argo_managed:
             # Argo Rollouts adds its pod-template-hash label to each subset at run time.
             labels: dict[str, dict[str, str]] = {
-                "stable": dict(ms.selector),
-                "canary": dict(ms.selector),
+                "stable": dict(kit.selector),
+                "canary": dict(kit.selector),
             }
         else:
             labels = {
-                "stable": {**ms.selector, "track": "stable"},
-                "canary": {**ms.selector, "track": "canary"},
+                "stable": {**kit.selector, "track": "stable"},
+                "canary": {**kit.selector, "track": "canary"},
             }
         dr_spec["subsets"] = [{"name": n, "labels": labels[n]} for n in ("stable", "canary")]
-    ms.destination_rule = k8s.apiextensions.CustomResource(
-        f"{ms._name}-destrule",
+    destination_rule = k8s.apiextensions.CustomResource(
+        f"{kit.name}-destrule",
         api_version=ISTIO_NETWORKING,
         kind="DestinationRule",
-        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
+        metadata=kit.meta(svc, annotations=SKIP_AWAIT),
         spec=dr_spec,
-        opts=pulumi.ResourceOptions(
-            parent=ms, ignore_changes=["spec.subsets"] if argo_managed else None
-        ),
+        opts=kit.opts(ignore_changes=["spec.subsets"] if argo_managed else None),
     )
 
     if split is None:
@@ -219,32 +230,37 @@ def build_istio(
     ignore = None
     if argo_managed and split is not None:
         ignore = [f"spec.http[0].route[{i}].weight" for i in range(len(split))]
-    ms.virtual_service = k8s.apiextensions.CustomResource(
-        f"{ms._name}-vs",
+    virtual_service = k8s.apiextensions.CustomResource(
+        f"{kit.name}-vs",
         api_version=ISTIO_NETWORKING,
         kind="VirtualService",
-        metadata=ms._meta(svc, annotations=SKIP_AWAIT),
+        metadata=kit.meta(svc, annotations=SKIP_AWAIT),
         spec={"hosts": [host], "http": [http]},
-        opts=pulumi.ResourceOptions(parent=ms, ignore_changes=ignore),
+        opts=kit.opts(ignore_changes=ignore),
     )
+    return IstioParts(peer_authentication, destination_rule, virtual_service)
 
 
 def build_http_route(
-    ms: Microservice, split: list[tuple[str, int]], *, argo_managed: bool = False
-) -> None:
-    """Gateway API HTTPRoute on the service itself (mesh attachment) with weighted backends
-    `<svc>-<track>`."""
-    a = ms.args
+    kit: WorkloadKit,
+    traffic: TrafficArgs,
+    split: list[tuple[str, int]],
+    *,
+    argo_managed: bool = False,
+) -> k8s.apiextensions.CustomResource:
+    """`<name>-route`: Gateway API HTTPRoute on the service itself (mesh attachment) with
+    weighted backends `<svc>-<track>`."""
+    a = kit.args
     svc = a.service_name
     port = a.ports[0].port
     ignore = None
     if argo_managed:
         ignore = [f"spec.rules[0].backendRefs[{i}].weight" for i in range(len(split))]
-    ms.http_route = k8s.apiextensions.CustomResource(
-        f"{ms._name}-route",
+    return k8s.apiextensions.CustomResource(
+        f"{kit.name}-route",
         api_version=GATEWAY_API,
         kind="HTTPRoute",
-        metadata=ms._meta(mesh_route_name(svc), annotations=SKIP_AWAIT),
+        metadata=kit.meta(mesh_route_name(svc), annotations=SKIP_AWAIT),
         spec={
             "parentRefs": [{"group": "", "kind": "Service", "name": svc, "port": port}],
             "rules": [
@@ -253,9 +269,9 @@ def build_http_route(
                         {"name": f"{svc}-{track}", "port": port, "weight": weight}
                         for track, weight in split
                     ],
-                    "timeouts": {"request": _duration(a.traffic.timeout_seconds)},
+                    "timeouts": {"request": _duration(traffic.timeout_seconds)},
                 }
             ],
         },
-        opts=pulumi.ResourceOptions(parent=ms, ignore_changes=ignore),
+        opts=kit.opts(ignore_changes=ignore),
     )
