@@ -12,7 +12,7 @@ K8S_VERSION := 1.33.0
 CI_OUT := build/ci
 STACKS := dev staging prod
 
-.PHONY: preview test lint unit render validate checkov setup policy-venv bench clean
+.PHONY: preview test lint unit render validate checkov consumer setup policy-venv bench clean
 
 setup: $(STAMP)
 
@@ -32,7 +32,7 @@ preview: $(STAMP)
 	$(BIN)/slipway preview dev
 
 ## Lint, the whole test suite, then the third-party checks on rendered manifests.
-test: lint unit render validate checkov
+test: lint unit render validate checkov consumer
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -57,6 +57,11 @@ validate: render
 ## Checkov's Kubernetes checks; skips, each with its reason, live in .checkov.yaml.
 checkov: render $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d $(CI_OUT)
+
+## The wheels as users get them: slipway-components in fresh venvs (lowest bounds, then our
+## pins) running examples/consumer's tests outside the checkout; the CLI wheel's contents.
+consumer: $(STAMP)
+	$(BIN)/python scripts/consumer_check.py
 
 ## The policy pack's own venv, as `pulumi ... --policy-pack policies` expects it.
 policy-venv: policies/venv/.installed
