@@ -2,10 +2,11 @@
 
 1. slipway-components. Its wheel goes into a fresh venv with only its declared dependencies,
    once at their lowest bounds (read from components/pyproject.toml) and once at the
-   project's pins (requirements.txt). Neither pulumi-aws nor pulumi-gcp may come along. A
-   sample team's program (examples/consumer, which has a package of its own named
-   `components`) then runs its Pulumi unit tests from a folder outside this repository, so
-   nothing but the installed wheel can be imported.
+   project's pins (requirements.txt; the other packages it pins, grpcio and protobuf among
+   them, are held to their pins there too). Neither pulumi-aws nor pulumi-gcp may come
+   along, and the wheel must ship py.typed. A sample team's program (examples/consumer,
+   which has a package of its own named `components`) then runs its Pulumi unit tests from
+   a folder outside this repository, so nothing but the installed wheel can be imported.
 2. slipway, the CLI. Its wheel may hold only `slipway` and `slipway_policy_pack` (the pack's
    PulumiPolicy.yaml and config included), and `slipway check` must work from it with this
    checkout out of reach.
@@ -231,7 +232,7 @@ def check_set(
     name: str, versions: dict[str, str], wheel: Path, constraints: Path | None, pytest_req: str
 ) -> SetResult:
     """Install the wheel with exactly `versions` into a fresh venv and run the consumer."""
-    result = SetResult(name)
+    result = SetResult(name, versions=dict(versions))
     start = time.monotonic()
     try:
         _check_set(result, versions, wheel, constraints, pytest_req)
@@ -443,11 +444,14 @@ def main() -> int:
         work = Path(tmp)
         say("components: pip wheel --no-deps ./components")
         wheel = build_wheel(COMPONENTS, work / "components")
-        tops = top_level(wheel_names(wheel))
+        names = wheel_names(wheel)
+        tops = top_level(names)
         if tops != {"slipway_components"}:
             failures.append(
                 f"{wheel.name} installs top-level {sorted(tops)}, not slipway_components"
             )
+        if "slipway_components/py.typed" not in names:
+            failures.append(f"{wheel.name} lacks py.typed: type checkers would ignore its hints")
         constraints = work / "pins-constraints.txt"
         pins = pinned_versions(ROOT / "requirements.txt")
         constraints.write_text("".join(f"{pkg}=={ver}\n" for pkg, ver in sorted(pins.items())))
