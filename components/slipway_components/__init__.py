@@ -3,6 +3,9 @@ team can import them into its own program:
 
     from slipway_components import Microservice, MicroserviceArgs
 
+The workload kit that `Microservice` and its strategies build from is public too, in its
+module: `from slipway_components.kit import WorkloadKit, WorkloadArgs`.
+
 Names load on first use (PEP 562): `import slipway_components` costs nothing, the plain
 models (`slipway_components.naming`, `slipway_components.slo`) import without the Pulumi SDK,
 and the cloud components need their extra only when used
@@ -26,11 +29,6 @@ _EXPORTS = {
     "HttpProbe": "podspec",
     "ResourceArgs": "podspec",
     "SecurityArgs": "podspec",
-    # the workload kit every workload shape builds from
-    "WorkloadKit": "kit",
-    "WorkloadArgs": "kit",
-    "PodTemplateArgs": "podspec",
-    "InputValueError": "podspec",
     # deployment strategies and traffic
     "StrategyArgs": "strategies",
     "TrackArgs": "strategies",
@@ -112,17 +110,10 @@ if TYPE_CHECKING:
         SecretStoreArgs,
     )
     from .gke import GkeCluster, GkeClusterArgs, GkeNodePoolArgs
-    from .kit import AutoscalingArgs, Peer, RollingArgs, WorkloadArgs, WorkloadKit
+    from .kit import AutoscalingArgs, Peer, RollingArgs
     from .microservice import Microservice, MicroserviceArgs
     from .observability import ServiceObservability, ServiceObservabilityArgs
-    from .podspec import (
-        ContainerPort,
-        HttpProbe,
-        InputValueError,
-        PodTemplateArgs,
-        ResourceArgs,
-        SecurityArgs,
-    )
+    from .podspec import ContainerPort, HttpProbe, ResourceArgs, SecurityArgs
     from .registry import (
         ArtifactRegistry,
         ArtifactRegistryArgs,
