@@ -38,7 +38,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
@@ -46,8 +46,10 @@ from ruamel.yaml.error import YAMLError
 
 from slipway.errors import BadInput
 from slipway.stackfile import project_name, read_stack_file, stack_setting_keys
-from stacks.catalog import Service, load_yaml_document, parse_service
-from stacks.config import StackConfig
+
+if TYPE_CHECKING:  # the program's own code: imported from the project, when a command runs
+    from stacks.catalog import Service
+    from stacks.config import StackConfig
 
 JOURNAL_DIR = Path(".slipway") / "journal"
 MAX_JOURNAL_ENTRIES = 50
@@ -98,6 +100,7 @@ def stack_config(project_dir: Path, stack: str) -> StackConfig:
     from pydantic import ValidationError
 
     from stacks.catalog import _format_errors
+    from stacks.config import StackConfig
     from stacks.loader import _parse
 
     sf = read_stack_file(project_dir, stack)
@@ -117,6 +120,8 @@ def stack_config(project_dir: Path, stack: str) -> StackConfig:
 
 def locate(project_dir: Path, stack: str, service_name: str) -> Declared:
     """Find `service_name` in the stack's catalog; BadInput naming what exists when not."""
+    from stacks.catalog import load_yaml_document, parse_service
+
     project_dir = project_dir.resolve()
     cfg = stack_config(project_dir, stack)
     catalog = project_dir / cfg.catalog
@@ -229,6 +234,7 @@ def validate(declared: Declared, new_text: str) -> Service:
     import yaml as pyyaml
 
     from stacks.build import check_strategy
+    from stacks.catalog import parse_service
 
     data = pyyaml.safe_load(new_text)
     service = parse_service(data, declared.environment, declared.relpath)
