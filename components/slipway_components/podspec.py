@@ -4,9 +4,9 @@ One place decides what a secure pod looks like, so no strategy can forget a sett
 plain dicts with the Kubernetes API's camelCase keys: the Pulumi Kubernetes provider passes them
 through unchanged, and they read like the YAML people know.
 
-Here too: how args take `pulumi.Input[str]` (`InputStr`, `StrInput`). A plain value is checked
-when the args are built, exactly as a `str` field would be; an Output is checked when it
-resolves, and whatever is derived from it (a hashed name, a label, a host) becomes an Output
+It also says how args take `pulumi.Input[str]` (`InputStr`, `StrInput`): a plain value is
+checked when the args are built, exactly as a `str` field would be; an Output is checked when
+it resolves, and whatever is derived from it (a hashed name, a label, a host) becomes an Output
 too, through `derive`. Nothing branches on an Output's value, so an unknown one (a first
 preview) still yields every object.
 """
@@ -69,7 +69,7 @@ class StrInput:
     from args that already checked them (the pod template's).
     """
 
-    def __init__(self, check: Callable[[str], str] | None = None, *, deferred: bool = True):
+    def __init__(self, check: Callable[[str], str] | None = None, *, deferred: bool = True) -> None:
         self.check = check
         self.deferred = deferred
 
