@@ -7,6 +7,8 @@ them) are the single source: each field's YAML name (the camelCase alias), type,
 default and whether it is required come from pydantic; its description is the attribute
 docstring written right after the field in the source (read with `ast`, since the models do
 not set `use_attribute_docstrings`), followed by the docstring of any field validator on it.
+A catalog field that is a component's (inherited from the component model, or taken with
+`field_of(Model, "name")`) has the component's docstring unless the catalog writes one.
 tests/test_reference.py fails when the committed file differs from this output.
 """
 
@@ -49,7 +51,8 @@ HEADER = """\
 
 Every field slipway accepts in a catalog file (`services/<name>.yaml`) and in a stack file
 (`Pulumi.<stack>.yaml`), generated from the models that validate them
-(`stacks/catalog.py`, `components/slo.py`, `stacks/config.py`). Fields are written in
+(`stacks/catalog.py` and the component models it takes its settings from in
+`components/slipway_components/`, `stacks/config.py`). Fields are written in
 camelCase, as in the YAML (the snake_case names of the code are accepted too). Unknown
 fields are refused (exit 2, naming the file and the field), so a typo never goes
 unnoticed.
@@ -110,14 +113,57 @@ def attribute_docstrings(cls: type) -> dict[str, str]:
     return docs
 
 
+def borrowed_fields(cls: type) -> dict[str, tuple[type[BaseModel], str]]:
+    """Field name -> (component model, its field name) for the fields the class body takes
+    with `field_of(Model, "name")` (stacks/catalog.py)."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    tree = ast.parse(textwrap.dedent(source))
+    node = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))
+    scope = vars(sys.modules[cls.__module__])
+    found: dict[str, tuple[type[BaseModel], str]] = {}
+    for stmt in node.body:
+        call = stmt.value if isinstance(stmt, ast.AnnAssign) else None
+        if (
+            isinstance(stmt, ast.AnnAssign)
+            and isinstance(stmt.target, ast.Name)
+            and isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "field_of"
+            and len(call.args) == 2
+            and isinstance(call.args[0], ast.Name)
+            and isinstance(call.args[1], ast.Constant)
+        ):
+            found[stmt.target.id] = (scope[call.args[0].id], call.args[1].value)
+    return found
+
+
 @cache
 def field_docs(cls: type[BaseModel]) -> dict[str, str]:
-    """Attribute docstrings of a model and its bases (the nearest class wins)."""
+    """Attribute docstrings of a model and its bases (the nearest class wins); a field taken
+    from a component with `field_of` has the component's, unless the class writes its own."""
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         if isinstance(klass, type) and issubclass(klass, BaseModel) and klass is not BaseModel:
+            for name, (model, source_name) in borrowed_fields(klass).items():
+                if doc := field_docs(model).get(source_name):
+                    docs[name] = doc
             docs.update(attribute_docstrings(klass))
     return docs
+
+
+def model_doc(cls: type[BaseModel]) -> str | None:
+    """The model's own docstring, else that of the component model it is (the nearest base
+    that declares fields: not a base like `Spec`)."""
+    for klass in cls.__mro__:
+        if klass is BaseModel:
+            break
+        doc = vars(klass).get("__doc__")
+        if doc and (klass is cls or "__annotations__" in vars(klass)):
+            return inspect.cleandoc(doc)
+    return None
 
 
 def validator_docs(cls: type[BaseModel]) -> dict[str, list[str]]:
@@ -265,9 +311,9 @@ def type_cell(info: FieldInfo) -> str:
 
 def model_section(cls: type[BaseModel], key_prefix: str = "") -> list[str]:
     lines = [f"### {cls.__name__}", ""]
-    doc = cls.__dict__.get("__doc__")  # its own, not a base class's
+    doc = model_doc(cls)
     if doc:
-        lines += [inspect.cleandoc(doc), ""]
+        lines += [doc, ""]
     docs = field_docs(cls)
     checks = validator_docs(cls)
     lines += [

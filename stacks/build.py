@@ -9,27 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from slipway.errors import BadInput
-from slipway_components import (
-    AutoscalingArgs,
-    ContainerPort,
-    HttpProbe,
-    Microservice,
-    MicroserviceArgs,
-    Peer,
-    ResourceArgs,
-    RollingArgs,
-)
+from slipway_components import Microservice, MicroserviceArgs, Peer, ResourceArgs, RollingArgs
 from slipway_components.naming import check_workload_namespace
 from slipway_components.observability import ServiceObservability, ServiceObservabilityArgs
 from slipway_components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
-from slipway_components.traffic import FaultArgs, OutlierArgs, RetryArgs, TrafficArgs
-from stacks.catalog import Probe, Service, Track
+from slipway_components.traffic import RetryArgs, TrafficArgs
+from stacks.catalog import Service, Track
 from stacks.config import StackConfig, TargetConfig
 
 TARGET_TYPE = "slipway:stacks:Target"
@@ -74,15 +66,15 @@ def image_for(service: Service, target: TargetConfig) -> str:
     return service.image_ref
 
 
-def _probe(p: Probe) -> HttpProbe:
-    return HttpProbe(
-        path=p.path,
-        port=p.port,
-        initial_delay_seconds=p.initial_delay_seconds,
-        period_seconds=p.period_seconds,
-        timeout_seconds=p.timeout_seconds,
-        failure_threshold=p.failure_threshold,
-    )
+def shared(spec: BaseModel, args: type[BaseModel], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The values of the settings a catalog model shares with component args by name (the
+    catalog takes those fields from the component), passed through as they are; `skip`
+    names the ones of the catalog's own shape."""
+    return {
+        name: getattr(spec, name)
+        for name in type(spec).model_fields
+        if name in args.model_fields and name not in skip
+    }
 
 
 def microservice_args(
@@ -126,15 +118,6 @@ def microservice_args(
                 field="secrets",
             )
         external_keys.append(ref.env)
-    autoscaling = None
-    if service.autoscaling:
-        a = service.autoscaling
-        autoscaling = AutoscalingArgs(
-            min_replicas=a.min_replicas,
-            max_replicas=a.max_replicas,
-            cpu_utilization=a.cpu_utilization,
-            memory_utilization=a.memory_utilization,
-        )
     r = service.resources
     st = service.strategy
     source = source_of(service, stack)
@@ -146,12 +129,10 @@ def microservice_args(
             team=service.team,
             cost_center=service.cost_center,
             image=image_for(service, target),
-            ports=[
-                ContainerPort(name=p.name, port=p.port, protocol=p.protocol) for p in service.ports
-            ],
-            liveness=_probe(service.probes.liveness),
-            readiness=_probe(service.probes.readiness),
-            startup=_probe(service.probes.startup) if service.probes.startup else None,
+            ports=service.ports,
+            liveness=service.probes.liveness,
+            readiness=service.probes.readiness,
+            startup=service.probes.startup,
             resources=ResourceArgs(
                 cpu_request=r.requests.cpu,
                 memory_request=r.requests.memory,
@@ -163,13 +144,8 @@ def microservice_args(
             external_secret_name=f"{service.name}-external" if external_keys else None,
             external_secret_keys=external_keys,
             replicas=service.replicas,
-            autoscaling=autoscaling,
-            rolling=RollingArgs(
-                max_surge=st.max_surge,
-                max_unavailable=st.max_unavailable,
-                min_ready_seconds=st.min_ready_seconds,
-                progress_deadline_seconds=st.progress_deadline_seconds,
-            ),
+            autoscaling=service.autoscaling,
+            rolling=RollingArgs(**shared(st, RollingArgs)),
             allow_from=callers,
             calls=callees,
             version_label=service.version.tag,
@@ -235,10 +211,7 @@ def strategy_args(service: Service, target: TargetConfig) -> StrategyArgs:
     analysis = AnalysisArgs(
         success_rate_min=an.success_rate,
         latency_p99_max_seconds=an.latency_p99_seconds,
-        interval_seconds=an.interval_seconds,
-        failure_limit=an.failure_limit,
-        count=an.count,
-        **({"prometheus_address": an.prometheus_address} if an.prometheus_address else {}),
+        **shared(an, AnalysisArgs),
     )
     extra: dict[str, object] = {}
     if st.steps is not None:
@@ -249,18 +222,11 @@ def strategy_args(service: Service, target: TargetConfig) -> StrategyArgs:
             for s in st.steps
         )
     return StrategyArgs(
-        type=st.type,
-        engine=st.engine,
-        active_slot=st.active_slot,
+        **shared(st, StrategyArgs, skip=("canary", "steps", "analysis")),
         blue=_track(service, target, st.slots.get("blue")),
         green=_track(service, target, st.slots.get("green")),
-        idle_replicas=st.idle_replicas,
         canary=_track(service, target, st.canary) if st.canary is not None else None,
-        weight=st.weight,
-        canary_replicas=st.canary_replicas,
         analysis=analysis,
-        auto_promotion=st.auto_promotion,
-        scale_down_delay_seconds=st.scale_down_delay_seconds,
         **extra,
     )
 
@@ -268,28 +234,12 @@ def strategy_args(service: Service, target: TargetConfig) -> StrategyArgs:
 def traffic_args(service: Service, stack: StackConfig) -> TrafficArgs:
     """The stack's traffic layer with the service's mesh policy."""
     m = service.strategy.mesh
-    fault = None
-    if m.fault is not None:
-        fault = FaultArgs(
-            delay_percent=m.fault.delay_percent,
-            delay_seconds=m.fault.delay_seconds,
-            abort_percent=m.fault.abort_percent,
-            abort_http_status=m.fault.abort_http_status,
-        )
     return TrafficArgs(
         layer=stack.traffic.layer,
         timeout_seconds=m.timeout_seconds,
-        retries=RetryArgs(
-            attempts=m.retries.attempts,
-            per_try_timeout_seconds=m.retries.per_try_timeout_seconds,
-        ),
-        outlier_detection=OutlierArgs(
-            consecutive_5xx_errors=m.outlier_detection.consecutive_5xx_errors,
-            interval_seconds=m.outlier_detection.interval_seconds,
-            base_ejection_seconds=m.outlier_detection.base_ejection_seconds,
-            max_ejection_percent=m.outlier_detection.max_ejection_percent,
-        ),
-        fault=fault,
+        retries=RetryArgs(**shared(m.retries, RetryArgs)),
+        outlier_detection=m.outlier_detection,
+        fault=m.fault,
     )
 
 

@@ -4,6 +4,14 @@ Application teams edit these files; everything they may say is modelled here, an
 else is rejected with the file and the field. Per-environment differences live in the same
 file under `environments:` and are merged (maps deep, lists replaced) before validation, so an
 override is checked exactly like the base.
+
+A setting the components also take is the component's own model or field, never a copy: a
+block with the same shape (`ports`, `probes`, `autoscaling`, `mesh.fault`,
+`mesh.outlierDetection`) is a camelCase subclass of the component model (`Port` is a
+`ContainerPort`), and a single setting inside a block of the catalog's own shape is the
+component's field, taken with `field_of` (its default, bounds and docstring). The catalog adds
+only what YAML authors need on top: tighter bounds, and checks with messages in the file's
+terms.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -27,6 +35,20 @@ from pydantic.alias_generators import to_camel
 
 from slipway.errors import BadInput
 from slipway.yamlfile import SafeLoader, read_yaml
+from slipway_components import (
+    AnalysisArgs,
+    AutoscalingArgs,
+    ContainerPort,
+    FaultArgs,
+    HttpProbe,
+    OutlierArgs,
+    ResourceArgs,
+    RetryArgs,
+    RollingArgs,
+    StepArgs,
+    StrategyArgs,
+    TrafficArgs,
+)
 from slipway_components.slo import SloArgs
 from stacks.config import check_dns_label
 
@@ -53,11 +75,22 @@ def check_config_keys(config: dict[str, str]) -> dict[str, str]:
 
 
 class Spec(BaseModel):
-    """Base for catalog models: camelCase in YAML, unknown keys rejected, immutable."""
+    """Base for catalog models: camelCase in YAML, unknown keys rejected, immutable.
+
+    Also the second base of a component model the catalog takes as it is
+    (`class Port(ContainerPort, Spec)`): the component's fields, camelCase in the file."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
+
+
+def field_of(model: type[BaseModel], name: str) -> Any:
+    """The component's field `name` itself (default, bounds), for a catalog model that has
+    the same setting: `weight: int = field_of(StrategyArgs, "weight")`. `Annotated` metadata
+    on the catalog's annotation tightens it; scripts/gen_reference.py takes the docstring from
+    the component when the catalog writes none."""
+    return model.model_fields[name]
 
 
 class Version(Spec):
@@ -93,23 +126,20 @@ class Version(Spec):
         return self
 
 
-class Port(Spec):
+class Port(ContainerPort, Spec):
     """A container port, exposed by the ClusterIP Service under the same name."""
-
-    name: str = "http"
-    port: int = Field(ge=1, le=65535)
-    """1–65535; ports below 1024 need root inside the container and are refused."""
-    protocol: Literal["TCP", "UDP"] = "TCP"
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
+        """A DNS label of at most 15 characters (Kubernetes' limit for port names)."""
         return check_dns_label(v, max_len=15)
 
-    @field_validator("port")
+    @field_validator("port", mode="before")
     @classmethod
-    def _unprivileged(cls, v: int) -> int:
-        if v < 1024:
+    def _unprivileged(cls, v: Any) -> Any:
+        # Before the component's bound (≥ 1024), to say why such a port is refused.
+        if isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 1024:
             raise ValueError(
                 f"port {v} is privileged (<1024) and needs root; containers run as non-root: "
                 "use 1024–65535"
@@ -138,22 +168,33 @@ class ResourceQuantities(Spec):
         return v
 
 
+_RESOURCES = ResourceArgs()
+"""The component's default requests and limits, which the catalog's are."""
+
+
+# Not a ResourceArgs: the file nests `requests: {cpu, memory}`, the component takes them flat.
 class Resources(Spec):
     """Requests and limits; both are required by policy, so both have defaults."""
 
-    requests: ResourceQuantities = ResourceQuantities(cpu="100m", memory="128Mi")
-    limits: ResourceQuantities = ResourceQuantities(cpu="500m", memory="256Mi")
+    requests: ResourceQuantities = ResourceQuantities(
+        cpu=_RESOURCES.cpu_request, memory=_RESOURCES.memory_request
+    )
+    limits: ResourceQuantities = ResourceQuantities(
+        cpu=_RESOURCES.cpu_limit, memory=_RESOURCES.memory_limit
+    )
 
 
-class Probe(Spec):
+class Probe(HttpProbe, Spec):
     """An HTTP probe on a named port."""
 
-    path: str = Field(pattern=r"^/[^\s]*$")
-    port: str = "http"
-    initial_delay_seconds: int = Field(0, ge=0, le=3600)
-    period_seconds: int = Field(10, ge=1, le=3600)
-    timeout_seconds: int = Field(2, ge=1, le=600)
-    failure_threshold: int = Field(3, ge=1, le=1000)
+    # The catalog's bounds on top of the component's, until the component has them.
+    path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = field_of(HttpProbe, "path")
+    initial_delay_seconds: Annotated[int, Field(le=3600)] = field_of(
+        HttpProbe, "initial_delay_seconds"
+    )
+    period_seconds: Annotated[int, Field(le=3600)] = field_of(HttpProbe, "period_seconds")
+    timeout_seconds: Annotated[int, Field(le=600)] = field_of(HttpProbe, "timeout_seconds")
+    failure_threshold: Annotated[int, Field(le=1000)] = field_of(HttpProbe, "failure_threshold")
 
 
 class Probes(Spec):
@@ -186,24 +227,14 @@ class SecretRef(Spec):
         return v
 
 
-class Autoscaling(Spec):
+class Autoscaling(AutoscalingArgs, Spec):
     """HorizontalPodAutoscaler bounds and targets (autoscaling/v2)."""
 
-    min_replicas: int = Field(2, ge=1, le=1000)
-    max_replicas: int = Field(6, ge=1, le=1000)
-    cpu_utilization: int | None = Field(70, ge=1, le=100)
+    # The catalog's bound on top of the component's, until the component has it.
+    min_replicas: Annotated[int, Field(le=1000)] = field_of(AutoscalingArgs, "min_replicas")
+    max_replicas: Annotated[int, Field(le=1000)] = field_of(AutoscalingArgs, "max_replicas")
+    cpu_utilization: int | None = field_of(AutoscalingArgs, "cpu_utilization")
     """Target average CPU utilisation in percent of requests; default: 70."""
-    memory_utilization: int | None = Field(None, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Autoscaling:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"minReplicas ({self.min_replicas}) exceeds maxReplicas ({self.max_replicas})"
-            )
-        if self.cpu_utilization is None and self.memory_utilization is None:
-            raise ValueError("give cpuUtilization and/or memoryUtilization")
-        return self
 
 
 SLOT_NAMES = ("blue", "green")
@@ -256,7 +287,7 @@ def duration_seconds(v: int | str) -> int:
 class Step(Spec):
     """An Argo Rollouts canary step: `setWeight: 25` or `pause: {duration: 5m}`."""
 
-    set_weight: int | None = Field(None, ge=0, le=100)
+    set_weight: int | None = field_of(StepArgs, "set_weight")
     pause: Pause | None = None
 
     @model_validator(mode="after")
@@ -266,53 +297,37 @@ class Step(Spec):
         return self
 
 
+# Not an AnalysisArgs: two of its fields have shorter names in the file, and the metric
+# names are not the file's to set.
 class Analysis(Spec):
     """Thresholds Argo Rollouts checks on Prometheus; a miss rolls the version back."""
 
-    success_rate: float = Field(0.99, gt=0, le=1)
-    """Lowest share of non-5xx responses; default: 0.99."""
-    latency_p99_seconds: float = Field(0.5, gt=0, le=60)
-    """Highest p99 request duration; default: 0.5."""
-    interval_seconds: int = Field(60, ge=10, le=3600)
-    failure_limit: int = Field(2, ge=0, le=100)
-    """Failed measurements tolerated before an automatic rollback; default: 2."""
-    count: int = Field(5, ge=1, le=1000)
-    """Measurements before a blue-green promotion; default: 5."""
-    prometheus_address: str | None = None
-    """default: the Prometheus Operator's in-cluster service."""
+    success_rate: float = field_of(AnalysisArgs, "success_rate_min")
+    latency_p99_seconds: float = field_of(AnalysisArgs, "latency_p99_max_seconds")
+    interval_seconds: int = field_of(AnalysisArgs, "interval_seconds")
+    failure_limit: int = field_of(AnalysisArgs, "failure_limit")
+    count: int = field_of(AnalysisArgs, "count")
+    prometheus_address: str = field_of(AnalysisArgs, "prometheus_address")
 
 
+# Not a RetryArgs: which failures are retried (`retry_on`) is not the file's to set.
 class Retries(Spec):
-    attempts: int = Field(2, ge=0, le=10)
-    per_try_timeout_seconds: float = Field(2, gt=0, le=300)
+    attempts: int = field_of(RetryArgs, "attempts")
+    per_try_timeout_seconds: float = field_of(RetryArgs, "per_try_timeout_seconds")
 
 
-class OutlierDetection(Spec):
-    consecutive_5xx_errors: int = Field(5, ge=1, le=1000)
-    interval_seconds: int = Field(10, ge=1, le=3600)
-    base_ejection_seconds: int = Field(30, ge=1, le=3600)
-    max_ejection_percent: int = Field(50, ge=0, le=100)
+class OutlierDetection(OutlierArgs, Spec):
+    pass
 
 
-class Fault(Spec):
+class Fault(FaultArgs, Spec):
     """Fault injection for drills; refused in prod."""
-
-    delay_percent: float | None = Field(None, gt=0, le=100)
-    delay_seconds: float = Field(1, gt=0, le=60)
-    abort_percent: float | None = Field(None, gt=0, le=100)
-    abort_http_status: int = Field(503, ge=400, le=599)
-
-    @model_validator(mode="after")
-    def _some(self) -> Fault:
-        if self.delay_percent is None and self.abort_percent is None:
-            raise ValueError("give delayPercent and/or abortPercent")
-        return self
 
 
 class Mesh(Spec):
     """Mesh traffic policy (stacks with the istio layer): timeouts, retries, ejection."""
 
-    timeout_seconds: float = Field(15, gt=0, le=3600)
+    timeout_seconds: float = field_of(TrafficArgs, "timeout_seconds")
     retries: Retries = Retries()
     outlier_detection: OutlierDetection = OutlierDetection()
     fault: Fault | None = None
@@ -332,34 +347,30 @@ class Strategy(Spec):
     Fields of another strategy are kept but unused, so an environment can switch `type`.
     """
 
-    type: Literal["rolling", "blue-green", "canary"] = "rolling"
-    engine: Literal["native", "argo-rollouts"] = "native"
-    max_surge: int | str = "25%"
+    type: Literal["rolling", "blue-green", "canary"] = field_of(StrategyArgs, "type")
+    engine: Literal["native", "argo-rollouts"] = field_of(StrategyArgs, "engine")
+    max_surge: int | str = field_of(RollingArgs, "max_surge")
     """rolling: extra pods during a rollout; default: 25%."""
-    max_unavailable: int | str = 0
+    max_unavailable: int | str = field_of(RollingArgs, "max_unavailable")
     """rolling: pods that may be missing; default: 0 (capacity never drops)."""
-    min_ready_seconds: int = Field(10, ge=0, le=3600)
-    progress_deadline_seconds: int = Field(600, ge=30, le=7200)
-    active_slot: Literal["blue", "green"] = "blue"
-    """blue-green: the slot the live Service selects; the other one is the preview."""
+    # The catalog's bounds on top of the component's, until the component has them.
+    min_ready_seconds: Annotated[int, Field(le=3600)] = field_of(RollingArgs, "min_ready_seconds")
+    progress_deadline_seconds: Annotated[int, Field(le=7200)] = field_of(
+        RollingArgs, "progress_deadline_seconds"
+    )
+    active_slot: Literal["blue", "green"] = field_of(StrategyArgs, "active_slot")
     slots: dict[str, Track] = Field(default_factory=dict)
     """blue-green: `blue` / `green` builds; a slot without one runs the service's version."""
-    idle_replicas: int | None = Field(None, ge=0, le=1000)
-    """blue-green: pods of the idle slot; default: unset (warm, as many as the active one)."""
-    canary: Track | None = None
-    """canary (native): the canary track's build; default: none (no canary pods)."""
-    weight: int = Field(0, ge=0, le=100)
-    """canary (native): percent of requests to the canary track; default: 0."""
-    canary_replicas: int = Field(2, ge=1, le=1000)
-    """canary (native): canary pods, whatever the weight; default: 2."""
+    idle_replicas: int | None = field_of(StrategyArgs, "idle_replicas")
+    canary: Track | None = field_of(StrategyArgs, "canary")
+    weight: int = field_of(StrategyArgs, "weight")
+    canary_replicas: int = field_of(StrategyArgs, "canary_replicas")
     steps: list[Step] | None = None
     """canary (argo-rollouts): default: 10%, 5m, 25%, 5m, 50%, 10m, then 100%."""
     analysis: Analysis = Analysis()
     """argo-rollouts: Prometheus thresholds and failure limit."""
-    auto_promotion: bool = False
-    """blue-green (argo-rollouts): promote once the analysis passes; default: false."""
-    scale_down_delay_seconds: int = Field(30, ge=0, le=86400)
-    """blue-green (argo-rollouts): how long the old slot keeps running after a promote."""
+    auto_promotion: bool = field_of(StrategyArgs, "auto_promotion")
+    scale_down_delay_seconds: int = field_of(StrategyArgs, "scale_down_delay_seconds")
     mesh: Mesh = Mesh()
     """Retries, timeouts, outlier detection (and drills' fault injection) with istio."""
 
@@ -628,9 +639,9 @@ def _format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
             return found[0] if found else (inner[0] if len(inner) == 1 else None)
         return tp
 
-    def fields_at(loc: list[Any]) -> list[str]:
-        """YAML names of the fields of the mapping at `loc` of the validated model (the
-        catalog's Service, the stack's StackConfig); empty when it is not a model."""
+    def model_at(loc: list[Any]) -> type[BaseModel] | None:
+        """The model of the mapping at `loc` of the validated model (the catalog's Service,
+        the stack's StackConfig); None when it is not a model."""
         models: dict[str, type[BaseModel]] = {}
         todo: list[type[BaseModel]] = [Spec, Model]
         while todo:
@@ -646,11 +657,23 @@ def _format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
             elif get_origin(tp) in (list, dict, tuple) and get_args(tp):
                 tp = get_args(tp)[-1]
             else:
-                return []
+                return None
         tp = model_in(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            return sorted(f.alias or n for n, f in tp.model_fields.items())
-        return []
+        return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+    def fields_at(loc: list[Any]) -> list[str]:
+        """YAML names of the fields of the mapping at `loc`; empty when it is not a model."""
+        model = model_at(loc)
+        return sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
+
+    def file_terms(msg: str, loc: list[Any]) -> str:
+        """Field names in a rule's message as the file spells them: a component's rule says
+        `min_replicas`, the catalog file `minReplicas`."""
+        model = model_at(loc)
+        for name, info in model.model_fields.items() if model else ():
+            if info.alias and info.alias != name:
+                msg = re.sub(rf"\b{name}\b", info.alias, msg)
+        return msg
 
     lines = []
     first_field = ""
@@ -673,7 +696,7 @@ def _format_errors(exc: ValidationError, prefix: str = "") -> tuple[str, str]:
             if close:
                 msg += f"; did you mean `{close[0]}`?"
         else:
-            msg = plain_types.get(err["type"]) or plain(err["msg"])
+            msg = plain_types.get(err["type"]) or file_terms(plain(err["msg"]), loc)
         given_note = "" if err["type"] == "missing" else f" (given: {shown})"
         lines.append(f"{field}: {msg}{given_note}")
     return first_field, "; ".join(lines)

@@ -54,6 +54,10 @@ BAD_CASES = {
         "ports[0].port: port 80 is privileged",
     ),
     "tag-latest": (GOOD.replace('tag: "1.0.0"', "tag: latest"), "version.tag: tag 'latest'"),
+    "component-rule": (
+        GOOD + "autoscaling: {minReplicas: 5, maxReplicas: 2}\n",
+        "autoscaling: minReplicas 5 exceeds maxReplicas 2",
+    ),
     "empty-file": ("", "file is empty"),
     "not-a-mapping": ("- a\n- b\n", "expected a mapping"),
     "binary": ("\x00\x01\xff", "not UTF-8 text"),
