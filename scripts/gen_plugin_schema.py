@@ -12,12 +12,11 @@ cannot read the pydantic models. So the models stay the one source, and this scr
 2. runs the SDK's own analyzer and schema writer over them (exactly what the plugin serves
    on `GetSchema`) and writes `components/schema.json`.
 
-Each description is the docstring under the model's field (or, for a field the model does not
-document yet, the entry in `FIELD_DOCS` below), followed by its bounds and its default: the
-schema has no place for either. A field with neither docstring nor entry stops the script,
-and so does an annotation with no schema type; tests/test_component_plugin.py fails when
-either file is stale. A field added to a model therefore shows up as a failing test, never as
-a silent gap.
+Each description is the docstring under the model's field (a model's, its class docstring),
+followed by its bounds and its default: the schema has no place for either. A model or field
+without a docstring stops the script, and so does an annotation with no schema type;
+tests/test_component_plugin.py fails when either file is stale. A field added to a model
+therefore shows up as a failing test, never as a silent gap.
 """
 
 from __future__ import annotations
@@ -58,73 +57,6 @@ for path in (ROOT / "components", ROOT):
 
 from slipway_components import plugin  # noqa: E402
 from slipway_components.microservice import Microservice, MicroserviceArgs  # noqa: E402
-
-FIELD_DOCS: dict[str, str] = {
-    # Descriptions of models and fields the models do not document yet. Once a model has a
-    # docstring of its own, the script refuses its entry here: one text per field.
-    "ContainerPort": "A port the container listens on; the Service exposes it by name.",
-    "ContainerPort.name": "Port name; probes, the Service and network policies refer to it.",
-    "ContainerPort.protocol": "Transport protocol.",
-    "HttpProbe": "An HTTP GET probe against a named container port.",
-    "HttpProbe.path": "Request path, e.g. `/healthz`.",
-    "HttpProbe.port": "Name of the container port to probe.",
-    "HttpProbe.initial_delay_seconds": "Seconds after the container starts before the first probe.",
-    "HttpProbe.period_seconds": "Seconds between probes.",
-    "HttpProbe.timeout_seconds": "Seconds before a probe counts as failed.",
-    "HttpProbe.failure_threshold": "Failed probes in a row before the probe's action is taken "
-    "(restart, or out of the Service's endpoints).",
-    "ResourceArgs.cpu_request": "CPU the scheduler reserves per pod (Kubernetes quantity).",
-    "ResourceArgs.memory_request": "Memory the scheduler reserves per pod (Kubernetes quantity).",
-    "ResourceArgs.cpu_limit": "CPU a pod may use at most; more is throttled.",
-    "ResourceArgs.memory_limit": "Memory a pod may use at most; more gets it OOM-killed.",
-    "SecurityArgs.run_as_group": "GID the containers run as; at least 10000, like the UID.",
-    "SecurityArgs.fs_group": "GID that owns mounted volumes; at least 10000.",
-    "SecurityArgs.seccomp_profile": "Seccomp profile of pod and container; RuntimeDefault is "
-    "what the restricted profile asks for.",
-    "Peer.namespace": "Namespace of the peer.",
-    "AutoscalingArgs": "Horizontal pod autoscaling on CPU and/or memory utilization.",
-    "AutoscalingArgs.max_replicas": "Most pods the autoscaler may run.",
-    "AutoscalingArgs.cpu_utilization": "Target average CPU utilization in percent of the "
-    "request; null: not a scaling metric.",
-    "AutoscalingArgs.memory_utilization": "Target average memory utilization in percent of the "
-    "request; null: not a scaling metric.",
-    "RollingArgs.max_surge": "Pods above the desired count during an update: a number or a "
-    "percentage such as `25%`.",
-    "RollingArgs.max_unavailable": "Pods below the desired count during an update: a number or "
-    "a percentage; the default 0 never drops capacity.",
-    "RollingArgs.min_ready_seconds": "Seconds a new pod must be ready before it counts as "
-    "available.",
-    "RollingArgs.progress_deadline_seconds": "Seconds an update may make no progress before "
-    "the Deployment reports it failed.",
-    "MicroserviceArgs.ports": "Container ports, the first one also in the service URL; at "
-    "least one.",
-    "MicroserviceArgs.liveness": "Liveness probe: the kubelet restarts a container failing it.",
-    "MicroserviceArgs.readiness": "Readiness probe: a pod failing it gets no traffic.",
-    "MicroserviceArgs.startup": "Startup probe, holding off the other probes while a slow "
-    "container starts; default: none.",
-    "MicroserviceArgs.resources": "CPU and memory requests and limits.",
-    "MicroserviceArgs.security": "Pod and container security context (restricted profile by "
-    "default).",
-    "MicroserviceArgs.rolling": "Rolling update tuning of the Deployment(s).",
-    "StrategyArgs.type": "Workload shape: rolling, blue-green or canary.",
-    "StrategyArgs.blue": "blue-green: the blue slot's build.",
-    "StrategyArgs.green": "blue-green: the green slot's build.",
-    "StepArgs.set_weight": "Percent of traffic to send to the new version at this step.",
-    "StepArgs.pause_seconds": "Length of a timed pause, in seconds; setting it makes the step "
-    "a pause.",
-    "TrafficArgs.retries": "istio: retries of failed requests.",
-    "TrafficArgs.outlier_detection": "istio: ejection of pods that keep failing.",
-    "RetryArgs": "Retries of failed requests (Istio).",
-    "RetryArgs.per_try_timeout_seconds": "Timeout of each try, in seconds.",
-    "OutlierArgs.consecutive_5xx_errors": "5xx responses in a row that eject a pod.",
-    "OutlierArgs.interval_seconds": "Seconds between ejection sweeps.",
-    "OutlierArgs.base_ejection_seconds": "Minimum ejection time, in seconds (grows with each "
-    "ejection).",
-    "FaultArgs.delay_percent": "Percent of requests to delay; null: no delay.",
-    "FaultArgs.delay_seconds": "Delay added to those requests, in seconds.",
-    "FaultArgs.abort_percent": "Percent of requests to fail; null: no aborts.",
-    "FaultArgs.abort_http_status": "HTTP status of the failed requests.",
-}
 
 
 @dataclass(frozen=True)
@@ -374,13 +306,9 @@ def _component_class(component: Component, state: _Render) -> str:
 
 
 def _model_doc(model: type[BaseModel], state: _Render) -> str:
-    own = inspect.getdoc(model) if model.__doc__ else None
-    extra = FIELD_DOCS.get(model.__name__)
-    if own and extra:
-        state.problems.append(f"{model.__name__}: documented now, drop it from FIELD_DOCS")
-    text = own or extra
+    text = inspect.getdoc(model) if model.__doc__ else None
     if not text:
-        state.problems.append(f"{model.__name__}: no class docstring (add one, or FIELD_DOCS)")
+        state.problems.append(f"{model.__name__}: no class docstring (add one)")
         return ""
     return _clean(text, state)
 
@@ -390,13 +318,10 @@ def _field_doc(
 ) -> str:
     key = f"{model.__name__}.{name}"
     own = _attribute_docs(_definer(model, name)).get(name)
-    extra = FIELD_DOCS.get(key)
-    if own and extra:
-        state.problems.append(f"{key}: documented in the model now, drop it from FIELD_DOCS")
-    if not (own or extra):
-        state.problems.append(f"{key}: no docstring under the field (add one, or FIELD_DOCS)")
+    if not own:
+        state.problems.append(f"{key}: no docstring under the field (add one)")
         return ""
-    parts = [_clean(own or extra or "", state)]
+    parts = [_clean(own, state)]
     bounds = _bounds(info)
     if bounds:
         parts.append(f"Allowed: {bounds}.")

@@ -9,9 +9,10 @@ A setting the components also take is the component's own model or field, never 
 block with the same shape (`ports`, `probes`, `autoscaling`, `mesh.fault`,
 `mesh.outlierDetection`) is a camelCase subclass of the component model (`Port` is a
 `ContainerPort`), and a single setting inside a block of the catalog's own shape is the
-component's field, taken with `field_of` (its default, bounds and docstring). The catalog adds
-only what YAML authors need on top: tighter bounds, and checks with messages in the file's
-terms.
+component's field, taken with `field_of` (its default, bounds, checks and docstring). The
+catalog adds nothing on top of a shared setting: a bound or check it needs belongs to the
+component, so a program building the component's args gets it too. Its own checks and messages
+are for settings only the file has (versions, secrets, flags, environments).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -86,10 +87,9 @@ class Spec(BaseModel):
 
 
 def field_of(model: type[BaseModel], name: str) -> Any:
-    """The component's field `name` itself (default, bounds), for a catalog model that has
-    the same setting: `weight: int = field_of(StrategyArgs, "weight")`. `Annotated` metadata
-    on the catalog's annotation tightens it; scripts/gen_reference.py takes the docstring from
-    the component when the catalog writes none."""
+    """The component's field `name` itself (default, bounds, docstring), for a catalog model
+    that has the same setting: `weight: int = field_of(StrategyArgs, "weight")`.
+    scripts/gen_reference.py takes the docstring from the component."""
     return model.model_fields[name]
 
 
@@ -128,23 +128,6 @@ class Version(Spec):
 
 class Port(ContainerPort, Spec):
     """A container port, exposed by the ClusterIP Service under the same name."""
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        """A DNS label of at most 15 characters (Kubernetes' limit for port names)."""
-        return check_dns_label(v, max_len=15)
-
-    @field_validator("port", mode="before")
-    @classmethod
-    def _unprivileged(cls, v: Any) -> Any:
-        # Before the component's bound (≥ 1024), to say why such a port is refused.
-        if isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 1024:
-            raise ValueError(
-                f"port {v} is privileged (<1024) and needs root; containers run as non-root: "
-                "use 1024–65535"
-            )
-        return v
 
 
 class ResourceQuantities(Spec):
@@ -187,15 +170,6 @@ class Resources(Spec):
 class Probe(HttpProbe, Spec):
     """An HTTP probe on a named port."""
 
-    # The catalog's bounds on top of the component's, until the component has them.
-    path: Annotated[str, Field(pattern=r"^/[^\s]*$")] = field_of(HttpProbe, "path")
-    initial_delay_seconds: Annotated[int, Field(le=3600)] = field_of(
-        HttpProbe, "initial_delay_seconds"
-    )
-    period_seconds: Annotated[int, Field(le=3600)] = field_of(HttpProbe, "period_seconds")
-    timeout_seconds: Annotated[int, Field(le=600)] = field_of(HttpProbe, "timeout_seconds")
-    failure_threshold: Annotated[int, Field(le=1000)] = field_of(HttpProbe, "failure_threshold")
-
 
 class Probes(Spec):
     liveness: Probe
@@ -229,12 +203,6 @@ class SecretRef(Spec):
 
 class Autoscaling(AutoscalingArgs, Spec):
     """HorizontalPodAutoscaler bounds and targets (autoscaling/v2)."""
-
-    # The catalog's bound on top of the component's, until the component has it.
-    min_replicas: Annotated[int, Field(le=1000)] = field_of(AutoscalingArgs, "min_replicas")
-    max_replicas: Annotated[int, Field(le=1000)] = field_of(AutoscalingArgs, "max_replicas")
-    cpu_utilization: int | None = field_of(AutoscalingArgs, "cpu_utilization")
-    """Target average CPU utilisation in percent of requests; default: 70."""
 
 
 SLOT_NAMES = ("blue", "green")
@@ -350,14 +318,9 @@ class Strategy(Spec):
     type: Literal["rolling", "blue-green", "canary"] = field_of(StrategyArgs, "type")
     engine: Literal["native", "argo-rollouts"] = field_of(StrategyArgs, "engine")
     max_surge: int | str = field_of(RollingArgs, "max_surge")
-    """rolling: extra pods during a rollout; default: 25%."""
     max_unavailable: int | str = field_of(RollingArgs, "max_unavailable")
-    """rolling: pods that may be missing; default: 0 (capacity never drops)."""
-    # The catalog's bounds on top of the component's, until the component has them.
-    min_ready_seconds: Annotated[int, Field(le=3600)] = field_of(RollingArgs, "min_ready_seconds")
-    progress_deadline_seconds: Annotated[int, Field(le=7200)] = field_of(
-        RollingArgs, "progress_deadline_seconds"
-    )
+    min_ready_seconds: int = field_of(RollingArgs, "min_ready_seconds")
+    progress_deadline_seconds: int = field_of(RollingArgs, "progress_deadline_seconds")
     active_slot: Literal["blue", "green"] = field_of(StrategyArgs, "active_slot")
     slots: dict[str, Track] = Field(default_factory=dict)
     """blue-green: `blue` / `green` builds; a slot without one runs the service's version."""
@@ -373,15 +336,6 @@ class Strategy(Spec):
     scale_down_delay_seconds: int = field_of(StrategyArgs, "scale_down_delay_seconds")
     mesh: Mesh = Mesh()
     """Retries, timeouts, outlier detection (and drills' fault injection) with istio."""
-
-    @field_validator("max_surge", "max_unavailable")
-    @classmethod
-    def _surge(cls, v: int | str) -> int | str:
-        if isinstance(v, str) and not re.match(r"^([0-9]|[1-9][0-9]|100)%$", v):
-            raise ValueError(f"{v!r} is neither a count nor a percentage like 25%")
-        if isinstance(v, int) and v < 0:
-            raise ValueError(f"{v} must be ≥ 0")
-        return v
 
     @field_validator("slots")
     @classmethod

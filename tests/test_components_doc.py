@@ -137,6 +137,15 @@ def test_undocumented_fields_are_marked_and_counted():
     assert f"{len(gaps.fields)} of " in _section(text, "Documentation gaps")
 
 
+def test_every_args_field_and_output_is_documented():
+    """Each field's docstring is its one description (the plugin schema takes it too): a new
+    field without one shows up here, not as a gap in the reference."""
+    _, gaps = gen.render_with_gaps()
+    assert (gaps.fields, gaps.outputs) == ([], [])
+    gap_line = _section(DOC.read_text(), "Documentation gaps")
+    assert "\n0 of " in gap_line and " and 0 outputs have no docstring" in gap_line
+
+
 # ---- rendering rules, on models made for the purpose
 
 

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from slipway.errors import BadInput
@@ -95,8 +95,9 @@ gen = _generator()
 
 
 def _same_field(catalog_info: FieldInfo, component_info: FieldInfo) -> list[str]:
-    """What differs between a catalog field and the component field it is (tightening is
-    allowed: the component's bounds must all be there, the catalog may add some)."""
+    """What differs between a catalog field and the component field it is: its default and
+    its bounds, which the catalog neither drops nor tightens (a bound the file needs is the
+    component's too)."""
     problems = []
     ours = catalog_info.get_default(call_default_factory=True)
     theirs = component_info.get_default(call_default_factory=True)
@@ -105,6 +106,22 @@ def _same_field(catalog_info: FieldInfo, component_info: FieldInfo) -> list[str]
     missing = [m for m in component_info.metadata if m not in catalog_info.metadata]
     if missing:
         problems.append(f"drops the component's bounds {missing}")
+    added = [m for m in catalog_info.metadata if m not in component_info.metadata]
+    if added:
+        problems.append(f"adds bounds {added} of its own; put them on the component")
+    return problems
+
+
+def _own_checks(cls: type[BaseModel], shared: set[str]) -> list[str]:
+    """Field validators the catalog model itself declares on settings it shares with a
+    component: such a check belongs to the component."""
+    problems = []
+    for name, decorator in cls.__pydantic_decorators__.field_validators.items():
+        if decorator.cls_var_name not in vars(cls):
+            continue  # inherited from the component
+        fields = sorted(set(decorator.info.fields) & shared)
+        if fields:
+            problems.append(f"{cls.__name__}.{name} checks {fields}; move it to the component")
     return problems
 
 
@@ -140,7 +157,7 @@ def test_catalog_blocks_are_the_component_models(cls: type[BaseModel]) -> None:
     assert issubclass(cls, component)
     assert issubclass(cls, catalog.Spec), "camelCase keys and the catalog's config"
     assert set(cls.model_fields) == set(component.model_fields), "no field of its own"
-    problems = []
+    problems = _own_checks(cls, set(component.model_fields))
     for name in vars(cls).get("__annotations__", {}):
         problems += _check_borrowed(cls, name, component, name)
     assert not problems, problems
@@ -149,13 +166,16 @@ def test_catalog_blocks_are_the_component_models(cls: type[BaseModel]) -> None:
 @pytest.mark.parametrize("cls", SHARES, ids=lambda c: c.__name__)
 def test_shared_settings_are_the_components_fields(cls: type[BaseModel]) -> None:
     problems = []
+    shared = set()
     for name in cls.model_fields:
         if (cls, name) in OWN_SHAPE:
             continue
         source_name = RENAMED.get((cls, name), name)
         owners = [c for c in SHARES[cls] if source_name in c.model_fields]
         if owners:
+            shared.add(name)
             problems += _check_borrowed(cls, name, owners[0], source_name)
+    problems += _own_checks(cls, shared)
     assert not problems, problems
 
 
@@ -214,8 +234,8 @@ def test_a_components_rule_speaks_the_files_names() -> None:
         catalog.parse_service(bad, "dev", "shop.yaml")
 
 
-def test_the_catalog_keeps_its_tighter_bounds() -> None:
-    """Until the components carry them, the catalog's stricter bounds stay."""
+def test_the_files_bounds_are_the_components() -> None:
+    """The bounds and checks a file is held to come from the component, messages as before."""
     ready = {"path": "/ready"}
     for block, doc, message in [
         ("autoscaling", {"maxReplicas": 1001}, "autoscaling.maxReplicas: must be less than"),
@@ -231,6 +251,29 @@ def test_the_catalog_keeps_its_tighter_bounds() -> None:
         ),
         ("strategy", {"progressDeadlineSeconds": 7201}, "strategy.progressDeadlineSeconds"),
         ("ports", [{"name": "HTTP", "port": 8080}], "ports[0].name: 'HTTP' is not a DNS-1123"),
+        ("ports", [{"name": "http", "port": 80}], "ports[0].port: port 80 is privileged"),
+        ("strategy", {"maxSurge": "30"}, "strategy.maxSurge: '30' is neither a count nor"),
+        ("strategy", {"maxUnavailable": -1}, "strategy.maxUnavailable: -1 must be ≥ 0"),
     ]:
         with pytest.raises(BadInput, match=re.escape(message)):
             catalog.parse_service({**DOC, block: doc}, "dev", "shop.yaml")
+
+
+@pytest.mark.parametrize(
+    ("model", "kwargs", "message"),
+    [
+        (AutoscalingArgs, {"min_replicas": 1001, "max_replicas": 1001}, "less than or equal"),
+        (HttpProbe, {"path": "healthz"}, "should match pattern"),
+        (HttpProbe, {"path": "/x", "failure_threshold": 1001}, "less than or equal to 1000"),
+        (ContainerPort, {"name": "metrics-exporter-x", "port": 9090}, "at most 15 characters"),
+        (ContainerPort, {"port": 443}, "port 443 is privileged"),
+        (RollingArgs, {"max_unavailable": "5 pods"}, "neither a count nor a percentage"),
+        (RollingArgs, {"min_ready_seconds": 3601}, "less than or equal to 3600"),
+    ],
+)
+def test_the_components_hold_the_bounds_themselves(
+    model: type[BaseModel], kwargs: dict[str, Any], message: str
+) -> None:
+    """A program building the component's args meets the same bounds a catalog file does."""
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        model(**kwargs)

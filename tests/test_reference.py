@@ -92,7 +92,7 @@ def test_models_found_by_module_are_the_models_the_generator_walks():
 def test_rows_carry_type_default_and_docstring():
     text = REFERENCE.read_text()
     port = _section(text, "Port")
-    assert re.search(r"^\| `port` \| `int`; ≥ 1, ≤ 65535 \| yes \|  \| 1–65535; ", port, re.M)
+    assert re.search(r"^\| `port` \| `int`; ≥ 1024, ≤ 65535 \| yes \|  \| 1024–65535: ", port, re.M)
     assert re.search(r'^\| `protocol` \| `"TCP" \\\| "UDP"` \| no \| `"TCP"` \|', port, re.M)
     stack = _section(text, "StackConfig")
     assert re.search(r"^\| `slipway:targets` \| .* \| yes \|", stack, re.M)

@@ -16,12 +16,13 @@ object is ever created inside an `apply`: with unknown inputs every child still 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from slipway_components.naming import check_dns_label
 from slipway_components.podspec import (
@@ -49,16 +50,24 @@ class Peer(Args):
     name: InputStr
     """Its Kubernetes name (`app.kubernetes.io/name` of its pods)."""
     namespace: InputStr
+    """Its namespace (Input)."""
     ports: list[int] = Field(default_factory=list)
     """Ports to allow towards it (egress); empty: all its ports."""
 
 
 class AutoscalingArgs(Args):
-    min_replicas: int = Field(2, ge=1)
+    """Horizontal pod autoscaling (autoscaling/v2) on CPU and/or memory utilization."""
+
+    min_replicas: int = Field(2, ge=1, le=1000)
     """default: 2, so one pod can fail or be evicted without an outage."""
-    max_replicas: int = Field(6, ge=1)
+    max_replicas: int = Field(6, ge=1, le=1000)
+    """Most pods the autoscaler may run; default: 6."""
     cpu_utilization: int | None = Field(70, ge=1, le=100)
+    """Target average CPU utilization in percent of the request; None: CPU is not a scaling
+    metric; default: 70."""
     memory_utilization: int | None = Field(None, ge=1, le=100)
+    """Target average memory utilization in percent of the request; default: None (memory is
+    not a scaling metric)."""
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingArgs:
@@ -71,13 +80,34 @@ class AutoscalingArgs(Args):
         return self
 
 
+def check_count_or_percentage(v: int | str) -> int | str:
+    """A Deployment's maxSurge / maxUnavailable: a count ≥ 0 or a whole percentage ≤ 100%."""
+    if isinstance(v, str) and not re.match(r"^([0-9]|[1-9][0-9]|100)%$", v):
+        raise ValueError(f"{v!r} is neither a count nor a percentage like 25%")
+    if isinstance(v, int) and v < 0:
+        raise ValueError(f"{v} must be ≥ 0")
+    return v
+
+
+CountOrPercentage = Annotated[int | str, AfterValidator(check_count_or_percentage)]
+"""A pod count or a percentage of the desired count; the check travels with the field, so a
+model that takes it with `model_fields[...]` (the catalog) checks it too."""
+
+
 class RollingArgs(Args):
     """Rolling update tuning; defaults never drop below the desired capacity."""
 
-    max_surge: int | str = "25%"
-    max_unavailable: int | str = 0
-    min_ready_seconds: int = Field(10, ge=0)
-    progress_deadline_seconds: int = Field(600, ge=30)
+    max_surge: CountOrPercentage = "25%"
+    """Pods above the desired count during a rolling update: a count or a percentage such as
+    `25%`; default: 25%."""
+    max_unavailable: CountOrPercentage = 0
+    """Pods below the desired count during a rolling update: a count or a percentage; default:
+    0, so capacity never drops."""
+    min_ready_seconds: int = Field(10, ge=0, le=3600)
+    """Seconds a new pod must be ready before it counts as available; default: 10."""
+    progress_deadline_seconds: int = Field(600, ge=30, le=7200)
+    """Seconds an update may make no progress before the Deployment reports it failed;
+    default: 600."""
 
 
 class WorkloadArgs(Args):
@@ -95,11 +125,18 @@ class WorkloadArgs(Args):
     image: ImageInput
     """Full image reference (Input) with a tag other than latest and/or a digest."""
     ports: list[ContainerPort] = Field(min_length=1)
+    """Container ports, at least one; the first is the one in the service URL."""
     liveness: HttpProbe
+    """Liveness probe: the kubelet restarts a container failing it."""
     readiness: HttpProbe
+    """Readiness probe: a pod failing it gets no traffic."""
     startup: HttpProbe | None = None
+    """Startup probe, holding off the other probes while a slow container starts; default:
+    none."""
     resources: ResourceArgs = ResourceArgs()
+    """CPU and memory requests and limits; default: ResourceArgs' defaults."""
     security: SecurityArgs = SecurityArgs()
+    """Pod and container security context; default: the restricted profile."""
     config: dict[str, InputStr] = Field(default_factory=dict)
     """Plain settings (Input values) as environment variables, via an immutable hashed
     ConfigMap."""
@@ -115,6 +152,7 @@ class WorkloadArgs(Args):
     autoscaling: AutoscalingArgs | None = None
     """default: none (fixed replicas)."""
     rolling: RollingArgs = RollingArgs()
+    """Rolling update tuning of the Deployment(s); default: RollingArgs' defaults."""
     allow_from: list[Peer] = Field(default_factory=list)
     """Callers allowed in on the service ports; default: nobody."""
     allow_from_namespaces: list[InputStr] = Field(default_factory=list)

@@ -18,13 +18,14 @@ another resource's outputs. What it creates, each a child named `<name>-<role>` 
 | `netpol` | NetworkPolicy: deny all, allow declared callers in and DNS + declared callees out |
 
 Those are the rolling strategy's children (names pinned by tests). `args.strategy` chooses the
-workload shape instead: blue-green slots (components/bluegreen.py), a weighted canary
-(components/canary.py) or an Argo Rollout (components/rollouts.py); `args.traffic` adds the
-Istio mesh policy or Gateway API routes (components/traffic.py); `args.flags` the feature-flag
-objects (components/flags.py). Every shape is built from one `WorkloadKit` (components/kit.py)
-and returns what it created; the Microservice exposes those as the attributes below. The set
-of children never depends on an Output's value, so an unknown input (a first preview) still
-registers every child under the same URN.
+workload shape instead: blue-green slots (components/slipway_components/bluegreen.py), a
+weighted canary (components/slipway_components/canary.py) or an Argo Rollout
+(components/slipway_components/rollouts.py); `args.traffic` adds the Istio mesh policy or
+Gateway API routes (components/slipway_components/traffic.py); `args.flags` the feature-flag
+objects (components/slipway_components/flags.py). Every shape is built from one `WorkloadKit`
+(components/slipway_components/kit.py) and returns what it created; the Microservice exposes
+those as the attributes below. The set of children never depends on an Output's value, so an
+unknown input (a first preview) still registers every child under the same URN.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class MicroserviceArgs(WorkloadArgs):
     """
 
     strategy: StrategyArgs = StrategyArgs()
-    """How a new version reaches users; default: rolling (see components/strategies.py)."""
+    """How a new version reaches users; default: rolling (see
+    components/slipway_components/strategies.py)."""
     traffic: TrafficArgs = Field(TrafficArgs(), validate_default=True)
     """The stack's traffic layer and mesh policy; default: none (validated even when left
     out: a canary needs one)."""

@@ -132,39 +132,42 @@ class MicroserviceFlagProvider(StrEnum):
 
 
 class ContainerPort(TypedDict):
-    """A port the container listens on; the Service exposes it by name."""
+    """A port the container listens on; the Service exposes it under the same name."""
 
     name: NotRequired[str]
-    """Port name; probes, the Service and network policies refer to it. Default: `http`."""
+    (
+        "Port name (a DNS label of at most 15 characters, Kubernetes' limit for port names); "
+        "probes, the Service and network policies refer to the port by it; default: http."
+    )
     port: int
     (
         "1024–65535: the container runs as non-root and cannot bind lower ports. Allowed: at least "
         "1024, at most 65535."
     )
     protocol: NotRequired[ContainerPortProtocol]
-    """Transport protocol. Default: `TCP`."""
+    """Transport protocol; default: TCP."""
 
 
 class HttpProbe(TypedDict):
     """An HTTP GET probe against a named container port."""
 
     path: str
-    """Request path, e.g. `/healthz`."""
+    """Request path, starting with `/` and without spaces, e.g. `/healthz`."""
     port: NotRequired[str]
-    """Name of the container port to probe. Default: `http`."""
+    """Name of the container port to probe; default: http."""
     initial_delay_seconds: NotRequired[int]
     (
-        "Seconds after the container starts before the first probe. Allowed: at least 0. Default: "
-        "`0`."
+        "Seconds after the container starts before the first probe; default: 0. Allowed: at least "
+        "0, at most 3600."
     )
     period_seconds: NotRequired[int]
-    """Seconds between probes. Allowed: at least 1. Default: `10`."""
+    """Seconds between probes; default: 10. Allowed: at least 1, at most 3600."""
     timeout_seconds: NotRequired[int]
-    """Seconds before a probe counts as failed. Allowed: at least 1. Default: `2`."""
+    """Seconds before a probe counts as failed; default: 2. Allowed: at least 1, at most 600."""
     failure_threshold: NotRequired[int]
     (
-        "Failed probes in a row before the probe's action is taken (restart, or out of the "
-        "Service's endpoints). Allowed: at least 1. Default: `3`."
+        "Failed probes in a row before the probe's action is taken (restart for liveness, out of "
+        "the Service's endpoints for readiness); default: 3. Allowed: at least 1, at most 1000."
     )
 
 
@@ -172,31 +175,28 @@ class Resources(TypedDict):
     """Requests and limits; defaults fit a small HTTP service."""
 
     cpu_request: NotRequired[str]
-    """CPU the scheduler reserves per pod (Kubernetes quantity). Default: `100m`."""
+    """CPU the scheduler reserves per pod (Kubernetes quantity: `250m`, `1`); default: 100m."""
     memory_request: NotRequired[str]
-    """Memory the scheduler reserves per pod (Kubernetes quantity). Default: `128Mi`."""
+    """Memory the scheduler reserves per pod (Kubernetes quantity: `256Mi`); default: 128Mi."""
     cpu_limit: NotRequired[str]
-    """CPU a pod may use at most; more is throttled. Default: `500m`."""
+    """CPU a pod may use at most; more is throttled; default: 500m."""
     memory_limit: NotRequired[str]
-    """Memory a pod may use at most; more gets it OOM-killed. Default: `256Mi`."""
+    """Memory a pod may use at most; more gets it OOM-killed; default: 256Mi."""
 
 
 class Security(TypedDict):
     run_as_user: NotRequired[int]
     """UID ≥ 10000 so it never maps to a host user; default: 10001. Allowed: at least 10000."""
     run_as_group: NotRequired[int]
-    (
-        "GID the containers run as; at least 10000, like the UID. Allowed: at least 10000. Default:"
-        " `10001`."
-    )
+    """GID the containers run as, ≥ 10000 like the UID; default: 10001. Allowed: at least 10000."""
     fs_group: NotRequired[int]
-    """GID that owns mounted volumes; at least 10000. Allowed: at least 10000. Default: `10001`."""
+    """GID that owns mounted volumes, ≥ 10000; default: 10001. Allowed: at least 10000."""
     read_only_root_filesystem: NotRequired[bool]
     """default: True; a writable emptyDir is mounted at /tmp."""
     seccomp_profile: NotRequired[SecuritySeccompProfile]
     (
-        "Seccomp profile of pod and container; RuntimeDefault is what the restricted profile asks "
-        "for."
+        "Seccomp profile of pod and containers; default: RuntimeDefault, what the restricted "
+        "profile asks for."
     )
 
 
@@ -207,21 +207,24 @@ Security.__doc__ = (
 
 
 class Autoscaling(TypedDict):
-    """Horizontal pod autoscaling on CPU and/or memory utilization."""
+    """Horizontal pod autoscaling (autoscaling/v2) on CPU and/or memory utilization."""
 
     min_replicas: NotRequired[int]
-    """default: 2, so one pod can fail or be evicted without an outage. Allowed: at least 1."""
+    (
+        "default: 2, so one pod can fail or be evicted without an outage. Allowed: at least 1, at "
+        "most 1000."
+    )
     max_replicas: NotRequired[int]
-    """Most pods the autoscaler may run. Allowed: at least 1. Default: `6`."""
+    """Most pods the autoscaler may run; default: 6. Allowed: at least 1, at most 1000."""
     cpu_utilization: NotRequired[int]
     (
-        "Target average CPU utilization in percent of the request; null: not a scaling metric. "
-        "Allowed: at least 1, at most 100. Default: `70`."
+        "Target average CPU utilization in percent of the request; None: CPU is not a scaling "
+        "metric; default: 70. Allowed: at least 1, at most 100."
     )
     memory_utilization: NotRequired[int]
     (
-        "Target average memory utilization in percent of the request; null: not a scaling metric. "
-        "Allowed: at least 1, at most 100. Default: none."
+        "Target average memory utilization in percent of the request; default: None (memory is not "
+        "a scaling metric). Allowed: at least 1, at most 100."
     )
 
 
@@ -230,23 +233,23 @@ class Rolling(TypedDict):
 
     max_surge: NotRequired[str]
     (
-        "Pods above the desired count during an update: a number or a percentage such as `25%`. A "
-        "string of digits is read as a number. Default: `25%`."
+        "Pods above the desired count during a rolling update: a count or a percentage such as "
+        "`25%`; default: 25%. A string of digits is read as a number."
     )
     max_unavailable: NotRequired[str]
     (
-        "Pods below the desired count during an update: a number or a percentage; the default 0 "
-        "never drops capacity. A string of digits is read as a number."
+        "Pods below the desired count during a rolling update: a count or a percentage; default: 0,"
+        " so capacity never drops. A string of digits is read as a number."
     )
     min_ready_seconds: NotRequired[int]
     (
-        "Seconds a new pod must be ready before it counts as available. Allowed: at least 0. "
-        "Default: `10`."
+        "Seconds a new pod must be ready before it counts as available; default: 10. Allowed: at "
+        "least 0, at most 3600."
     )
     progress_deadline_seconds: NotRequired[int]
     (
-        "Seconds an update may make no progress before the Deployment reports it failed. Allowed: "
-        "at least 30. Default: `600`."
+        "Seconds an update may make no progress before the Deployment reports it failed; default: "
+        "600. Allowed: at least 30, at most 7200."
     )
 
 
@@ -256,7 +259,7 @@ class Peer(TypedDict):
     name: pulumi.Input[str]
     """Its Kubernetes name (`app.kubernetes.io/name` of its pods)."""
     namespace: pulumi.Input[str]
-    """Namespace of the peer."""
+    """Its namespace (Input)."""
     ports: NotRequired[list[int]]
     """Ports to allow towards it (egress); empty: all its ports. Default: empty."""
 
@@ -288,15 +291,15 @@ class Step(TypedDict):
 
     set_weight: NotRequired[int]
     (
-        "Percent of traffic to send to the new version at this step. Allowed: at least 0, at most "
-        "100. Default: none."
+        "Percent of traffic the new version gets from this step on; default: None (a pause). "
+        "Allowed: at least 0, at most 100."
     )
     pause: NotRequired[bool]
     """True: wait here; with `pauseSeconds` unset, until someone promotes. Default: `false`."""
     pause_seconds: NotRequired[int]
     (
-        "Length of a timed pause, in seconds; setting it makes the step a pause. Allowed: at least "
-        "1, at most 86400. Default: none."
+        "Length of a timed pause, in seconds (setting it makes the step a pause); default: None, "
+        "wait until promoted. Allowed: at least 1, at most 86400."
     )
 
 
@@ -329,7 +332,10 @@ class Analysis(TypedDict):
 
 class Strategy(TypedDict):
     type: NotRequired[StrategyType]
-    """Workload shape: rolling, blue-green or canary. Default: `rolling`."""
+    (
+        "Workload shape: `rolling` replaces pods in place, `blue-green` keeps two slots and flips "
+        "the live Service, `canary` splits traffic by weight; default: rolling."
+    )
     engine: NotRequired[StrategyEngine]
     (
         "`native`: Pulumi owns every object and each traffic change is a declared value; "
@@ -342,9 +348,9 @@ class Strategy(TypedDict):
         " `blue`."
     )
     blue: NotRequired[Track]
-    """blue-green: the blue slot's build. Default: each of its fields' defaults."""
+    """blue-green: the blue slot's build; default: the service's own."""
     green: NotRequired[Track]
-    """blue-green: the green slot's build. Default: each of its fields' defaults."""
+    """blue-green: the green slot's build; default: the service's own."""
     idle_replicas: NotRequired[int]
     (
         "blue-green (native): pods of the idle slot; default: None, as many as the active one "
@@ -389,12 +395,12 @@ Strategy.__doc__ = (
 
 
 class Retry(TypedDict):
-    """Retries of failed requests (Istio)."""
+    """Istio retries of failed requests, within the whole-request timeout."""
 
     attempts: NotRequired[int]
     """Retries after the first try; default: 2. Allowed: at least 0, at most 10."""
     per_try_timeout_seconds: NotRequired[float]
-    """Timeout of each try, in seconds. Allowed: above 0, at most 300. Default: `2`."""
+    """Timeout of each try, in seconds; default: 2. Allowed: above 0, at most 300."""
     retry_on: NotRequired[str]
     """Istio retry conditions; default: connection failures and 5xx."""
 
@@ -403,13 +409,13 @@ class Outlier(TypedDict):
     """Eject a pod that keeps failing, so one bad replica does not fail a share of requests."""
 
     consecutive_5xx_errors: NotRequired[int]
-    """5xx responses in a row that eject a pod. Allowed: at least 1, at most 1000. Default: `5`."""
+    """5xx responses in a row that eject a pod; default: 5. Allowed: at least 1, at most 1000."""
     interval_seconds: NotRequired[int]
-    """Seconds between ejection sweeps. Allowed: at least 1, at most 3600. Default: `10`."""
+    """Seconds between ejection sweeps; default: 10. Allowed: at least 1, at most 3600."""
     base_ejection_seconds: NotRequired[int]
     (
-        "Minimum ejection time, in seconds (grows with each ejection). Allowed: at least 1, at most"
-        " 3600. Default: `30`."
+        "Minimum ejection time in seconds, growing with each ejection of the same pod; default: 30."
+        " Allowed: at least 1, at most 3600."
     )
     max_ejection_percent: NotRequired[int]
     (
@@ -422,13 +428,13 @@ class Fault(TypedDict):
     """Fault injection for resilience drills. Forbidden in prod by the policy pack."""
 
     delay_percent: NotRequired[float]
-    ("Percent of requests to delay; null: no delay. Allowed: above 0, at most 100. Default: none.")
+    """Percent of requests to delay; default: None (no delay). Allowed: above 0, at most 100."""
     delay_seconds: NotRequired[float]
-    """Delay added to those requests, in seconds. Allowed: above 0, at most 60. Default: `1`."""
+    """Delay added to those requests, in seconds; default: 1. Allowed: above 0, at most 60."""
     abort_percent: NotRequired[float]
-    ("Percent of requests to fail; null: no aborts. Allowed: above 0, at most 100. Default: none.")
+    """Percent of requests to fail; default: None (no aborts). Allowed: above 0, at most 100."""
     abort_http_status: NotRequired[int]
-    """HTTP status of the failed requests. Allowed: at least 400, at most 599. Default: `503`."""
+    """HTTP status of the failed requests; default: 503. Allowed: at least 400, at most 599."""
 
 
 class Traffic(TypedDict):
@@ -439,9 +445,9 @@ class Traffic(TypedDict):
     timeout_seconds: NotRequired[float]
     """Whole-request timeout, retries included; default: 15. Allowed: above 0, at most 3600."""
     retries: NotRequired[Retry]
-    """istio: retries of failed requests. Default: each of its fields' defaults."""
+    """istio: retries of failed requests; default: RetryArgs' defaults."""
     outlier_detection: NotRequired[Outlier]
-    """istio: ejection of pods that keep failing. Default: each of its fields' defaults."""
+    """istio: ejection of pods that keep failing; default: OutlierArgs' defaults."""
     max_pending_requests: NotRequired[int]
     (
         "Connection pool: queued HTTP requests per pod before fast failure; default: 1024. Allowed:"
@@ -464,8 +470,8 @@ class MicroserviceArgs(TypedDict):
     """Full image reference (Input) with a tag other than latest and/or a digest."""
     ports: list[ContainerPort]
     (
-        "Container ports, the first one also in the service URL; at least one. Allowed: at least 1 "
-        "item(s)."
+        "Container ports, at least one; the first is the one in the service URL. Allowed: at least "
+        "1 item(s)."
     )
     liveness: HttpProbe
     """Liveness probe: the kubelet restarts a container failing it."""
@@ -474,9 +480,9 @@ class MicroserviceArgs(TypedDict):
     startup: NotRequired[HttpProbe]
     """Startup probe, holding off the other probes while a slow container starts; default: none."""
     resources: NotRequired[Resources]
-    """CPU and memory requests and limits. Default: each of its fields' defaults."""
+    """CPU and memory requests and limits; default: ResourceArgs' defaults."""
     security: NotRequired[Security]
-    """Pod and container security context (restricted profile by default)."""
+    """Pod and container security context; default: the restricted profile."""
     config: NotRequired[dict[str, pulumi.Input[str]]]
     (
         "Plain settings (Input values) as environment variables, via an immutable hashed ConfigMap."
@@ -499,7 +505,7 @@ class MicroserviceArgs(TypedDict):
     autoscaling: NotRequired[Autoscaling]
     """default: none (fixed replicas)."""
     rolling: NotRequired[Rolling]
-    """Rolling update tuning of the Deployment(s). Default: each of its fields' defaults."""
+    """Rolling update tuning of the Deployment(s); default: RollingArgs' defaults."""
     allow_from: NotRequired[list[Peer]]
     """Callers allowed in on the service ports; default: nobody."""
     allow_from_namespaces: NotRequired[list[pulumi.Input[str]]]
@@ -513,7 +519,10 @@ class MicroserviceArgs(TypedDict):
     version_label: NotRequired[pulumi.Input[str]]
     """`app.kubernetes.io/version` on pods (Input); default: the image tag."""
     strategy: NotRequired[Strategy]
-    """How a new version reaches users; default: rolling (see components/strategies.py)."""
+    (
+        "How a new version reaches users; default: rolling (see "
+        "components/slipway_components/strategies.py)."
+    )
     traffic: NotRequired[Traffic]
     (
         "The stack's traffic layer and mesh policy; default: none (validated even when left out: a "

@@ -21,10 +21,17 @@ from functools import partial
 from typing import Annotated, Any, Literal, TypeVar
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationInfo
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import CoreSchema, core_schema
 
-from slipway_components.naming import check_image_ref, check_workload_namespace
+from slipway_components.naming import check_dns_label, check_image_ref, check_workload_namespace
 
 SECRETS_MOUNT = "/var/run/secrets/app"
 """Where secret files appear; each secret `X` is the file `$X_FILE` points to."""
@@ -145,19 +152,49 @@ def derive_map(
 
 
 class ContainerPort(Args):
+    """A port the container listens on; the Service exposes it under the same name."""
+
     name: str = "http"
+    """Port name (a DNS label of at most 15 characters, Kubernetes' limit for port names);
+    probes, the Service and network policies refer to the port by it; default: http."""
     port: int = Field(ge=1024, le=65535)
     """1024–65535: the container runs as non-root and cannot bind lower ports."""
     protocol: Literal["TCP", "UDP"] = "TCP"
+    """Transport protocol; default: TCP."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns_label(v, max_len=15)
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _unprivileged(cls, v: Any) -> Any:
+        # Before the bound (≥ 1024), to say why such a port is refused.
+        if isinstance(v, int) and not isinstance(v, bool) and 1 <= v < 1024:
+            raise ValueError(
+                f"port {v} is privileged (<1024) and needs root; containers run as non-root, "
+                "so it must be greater than or equal to 1024 (1024–65535)"
+            )
+        return v
 
 
 class HttpProbe(Args):
-    path: str
+    """An HTTP GET probe against a named container port."""
+
+    path: str = Field(pattern=r"^/[^\s]*$")
+    """Request path, starting with `/` and without spaces, e.g. `/healthz`."""
     port: str = "http"
-    initial_delay_seconds: int = Field(0, ge=0)
-    period_seconds: int = Field(10, ge=1)
-    timeout_seconds: int = Field(2, ge=1)
-    failure_threshold: int = Field(3, ge=1)
+    """Name of the container port to probe; default: http."""
+    initial_delay_seconds: int = Field(0, ge=0, le=3600)
+    """Seconds after the container starts before the first probe; default: 0."""
+    period_seconds: int = Field(10, ge=1, le=3600)
+    """Seconds between probes; default: 10."""
+    timeout_seconds: int = Field(2, ge=1, le=600)
+    """Seconds before a probe counts as failed; default: 2."""
+    failure_threshold: int = Field(3, ge=1, le=1000)
+    """Failed probes in a row before the probe's action is taken (restart for liveness, out
+    of the Service's endpoints for readiness); default: 3."""
 
     def render(self) -> dict[str, Any]:
         return {
@@ -173,9 +210,13 @@ class ResourceArgs(Args):
     """Requests and limits; defaults fit a small HTTP service."""
 
     cpu_request: str = "100m"
+    """CPU the scheduler reserves per pod (Kubernetes quantity: `250m`, `1`); default: 100m."""
     memory_request: str = "128Mi"
+    """Memory the scheduler reserves per pod (Kubernetes quantity: `256Mi`); default: 128Mi."""
     cpu_limit: str = "500m"
+    """CPU a pod may use at most; more is throttled; default: 500m."""
     memory_limit: str = "256Mi"
+    """Memory a pod may use at most; more gets it OOM-killed; default: 256Mi."""
 
 
 class SecurityArgs(Args):
@@ -185,10 +226,14 @@ class SecurityArgs(Args):
     run_as_user: int = Field(10001, ge=10000)
     """UID ≥ 10000 so it never maps to a host user; default: 10001."""
     run_as_group: int = Field(10001, ge=10000)
+    """GID the containers run as, ≥ 10000 like the UID; default: 10001."""
     fs_group: int = Field(10001, ge=10000)
+    """GID that owns mounted volumes, ≥ 10000; default: 10001."""
     read_only_root_filesystem: bool = True
     """default: True; a writable emptyDir is mounted at /tmp."""
     seccomp_profile: Literal["RuntimeDefault", "Localhost"] = "RuntimeDefault"
+    """Seccomp profile of pod and containers; default: RuntimeDefault, what the restricted
+    profile asks for."""
 
     def pod(self) -> dict[str, Any]:
         return {

@@ -38,9 +38,12 @@ class StepArgs(Args):
     """One Argo Rollouts canary step: a weight, or a pause (timed, or until promoted)."""
 
     set_weight: int | None = Field(None, ge=0, le=100)
+    """Percent of traffic the new version gets from this step on; default: None (a pause)."""
     pause: bool = False
     """True: wait here; with `pause_seconds` unset, until someone promotes."""
     pause_seconds: int | None = Field(None, ge=1, le=86400)
+    """Length of a timed pause, in seconds (setting it makes the step a pause); default: None,
+    wait until promoted."""
 
     @model_validator(mode="after")
     def _one(self) -> StepArgs:
@@ -93,13 +96,17 @@ class StrategyArgs(Args):
     override can switch `type` without deleting the rest."""
 
     type: Literal["rolling", "blue-green", "canary"] = "rolling"
+    """Workload shape: `rolling` replaces pods in place, `blue-green` keeps two slots and flips
+    the live Service, `canary` splits traffic by weight; default: rolling."""
     engine: Literal["native", "argo-rollouts"] = "native"
     """`native`: Pulumi owns every object and each traffic change is a declared value;
     `argo-rollouts`: a Rollout steps and analyses in-cluster, rolling back by itself."""
     active_slot: Literal["blue", "green"] = "blue"
     """blue-green (native): the slot the live Service selects; the other is the preview."""
     blue: TrackArgs = TrackArgs()
+    """blue-green: the blue slot's build; default: the service's own."""
     green: TrackArgs = TrackArgs()
+    """blue-green: the green slot's build; default: the service's own."""
     idle_replicas: int | None = Field(None, ge=0, le=1000)
     """blue-green (native): pods of the idle slot; default: None, as many as the active one
     (warm, so a promote or a rollback is instant)."""
