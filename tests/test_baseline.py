@@ -219,3 +219,23 @@ def test_a_baseline_that_is_not_a_regular_file_is_refused_without_reading_it(tmp
         load_baseline(str(tmp_path), "dev", tmp_path)
     with pytest.raises(BadInput, match="not a regular file"):
         _parse(Path("/dev/zero"))  # a device named directly: never read whole
+
+
+def test_git_ref_imports_that_refs_own_components_package(tmp_path, scratch_tmp):
+    """The ref's `components/slipway_components` wins over the installed package, so a
+    component change shows up in the diff (the installed one is this checkout's)."""
+    root = tmp_path / "repo"
+    (root / "slipway").mkdir(parents=True)
+    (root / "components" / "slipway_components").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "slipway" / "__init__.py").write_text("")
+    main = FAKE_MAIN.replace(
+        '"inputs": {"value": value}',
+        '"inputs": {"value": value, "components": slipway_components.MARK}',
+    )
+    (root / "slipway" / "__main__.py").write_text("import slipway_components\n" + main)
+    (root / "components" / "slipway_components" / "__init__.py").write_text('MARK = "ref"\n')
+    (root / "catalog.txt").write_text("one\n")
+    commit_all(root, "v1")
+    records = load_baseline("HEAD", "dev", root)
+    assert records[0]["inputs"] == {"value": "one", "components": "ref"}
