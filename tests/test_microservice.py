@@ -253,3 +253,22 @@ def test_outputs_for_consumers():
         assert url == "http://orders.commerce.svc.cluster.local:8080"
 
     return pulumi.Output.all(ms.service_name, ms.namespace, ms.url).apply(check)
+
+
+def test_every_part_a_builder_returns_is_a_declared_microservice_attribute() -> None:
+    """`Microservice._take` sets each part under its own name: a part named differently
+    would become an attribute nobody declared (or documented)."""
+    import dataclasses
+    import inspect
+
+    from slipway_components.bluegreen import BlueGreenParts
+    from slipway_components.canary import CanaryParts
+    from slipway_components.flags import FlagParts
+    from slipway_components.microservice import RollingParts
+    from slipway_components.rollouts import RolloutParts
+    from slipway_components.traffic import IstioParts
+
+    declared = set(inspect.get_annotations(Microservice))
+    for parts in (RollingParts, BlueGreenParts, CanaryParts, RolloutParts, IstioParts, FlagParts):
+        names = {f.name for f in dataclasses.fields(parts)} - {"mesh"}
+        assert names <= declared, f"{parts.__name__}: {sorted(names - declared)} undeclared"

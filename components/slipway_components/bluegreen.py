@@ -54,7 +54,7 @@ class BlueGreenParts:
     """Slot -> its PDB (child `<name>-pdb-<slot>`)."""
     slot_hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler] = field(default_factory=dict)
     """Slot -> its HPA (child `<name>-hpa-<slot>`), with autoscaling and unless parked."""
-    config_maps: dict[str, k8s.core.v1.ConfigMap] = field(default_factory=dict)
+    track_config_maps: dict[str, k8s.core.v1.ConfigMap] = field(default_factory=dict)
     """Slot -> its own ConfigMap (child `<name>-config-<slot>`), when it overrides config."""
 
 
@@ -100,5 +100,5 @@ def build_blue_green(kit: WorkloadKit, strategy: StrategyArgs) -> BlueGreenParts
         ),
         slot_pdbs=pdbs,
         slot_hpas=hpas,
-        config_maps=config_maps,
+        track_config_maps=config_maps,
     )

@@ -53,7 +53,7 @@ class CanaryParts:
     """`<name>-hpa`: scales the stable track (with autoscaling)."""
     canary_deployment: k8s.apps.v1.Deployment | None = None
     """`<name>-canary`: the canary track's Deployment, once a canary track is declared."""
-    config_maps: dict[str, k8s.core.v1.ConfigMap] = field(default_factory=dict)
+    track_config_maps: dict[str, k8s.core.v1.ConfigMap] = field(default_factory=dict)
     """`canary` -> its own ConfigMap (child `<name>-config-canary`), when it overrides config."""
     track_services: dict[str, k8s.core.v1.Service] = field(default_factory=dict)
     """Gateway API: track -> its backend Service `<svc>-<track>`."""
@@ -103,7 +103,7 @@ def build_canary(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs)
         pdb=pdb,
         hpa=hpa,
         canary_deployment=canary_deployment,
-        config_maps=config_maps,
+        track_config_maps=config_maps,
     )
     if traffic.layer == "istio":
         return replace(parts, mesh=build_istio(kit, traffic, subsets=True, split=split))

@@ -70,7 +70,7 @@ def flag_mount(
 class FlagParts:
     """What `build_flags` created (nothing without flags)."""
 
-    config_map: k8s.core.v1.ConfigMap | None = None
+    flags_config_map: k8s.core.v1.ConfigMap | None = None
     """`<name>-flags` (provider configmap): the mounted, mutable flag file."""
     feature_flag: k8s.apiextensions.CustomResource | None = None
     """`<name>-flags` (provider flagd): the OpenFeature FeatureFlag."""
@@ -91,7 +91,7 @@ def build_flags(kit: WorkloadKit, flags: dict[str, bool], provider: FlagProvider
             data={FLAGS_FILE: json.dumps(definitions, indent=2, sort_keys=True) + "\n"},
             opts=kit.opts(),
         )
-        return FlagParts(config_map=config_map)
+        return FlagParts(flags_config_map=config_map)
     feature_flag = k8s.apiextensions.CustomResource(
         f"{kit.name}-flags",
         api_version=OPENFEATURE,

@@ -30,6 +30,7 @@ unknown input (a first preview) still registers every child under the same URN.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,9 +39,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, ValidationInfo, field_validator
 
-from slipway_components.bluegreen import BlueGreenParts, build_blue_green
-from slipway_components.canary import CanaryParts, build_canary
-from slipway_components.flags import FlagParts, build_flags, flag_mount
+from slipway_components.bluegreen import build_blue_green
+from slipway_components.canary import build_canary
+from slipway_components.flags import build_flags, flag_mount
 from slipway_components.kit import (
     AutoscalingArgs,
     Peer,
@@ -56,9 +57,9 @@ from slipway_components.podspec import (
     SecurityArgs,
     derive,
 )
-from slipway_components.rollouts import RolloutParts, build_rollout
+from slipway_components.rollouts import build_rollout
 from slipway_components.strategies import StrategyArgs
-from slipway_components.traffic import IstioParts, TrafficArgs, build_istio
+from slipway_components.traffic import TrafficArgs, build_istio
 
 TYPE = "slipway:apps:Microservice"
 
@@ -243,22 +244,22 @@ class Microservice(pulumi.ComponentResource):
         self.service_account = kit.service_account()
         self.config_map = kit.config_map()
         self.secret = kit.secret()
-        self._take_flags(build_flags(kit, args.flags, args.flag_provider))
+        self._take(build_flags(kit, args.flags, args.flag_provider))
 
         st = args.strategy
         if st.engine == "argo-rollouts":
-            self._take_rollout(build_rollout(kit, st, args.traffic))
+            self._take(build_rollout(kit, st, args.traffic))
         elif st.type == "blue-green":
-            self._take_blue_green(build_blue_green(kit, st))
+            self._take(build_blue_green(kit, st))
         elif st.type == "canary":
-            self._take_canary(build_canary(kit, st, args.traffic))
+            self._take(build_canary(kit, st, args.traffic))
         else:
-            self._take_rolling(build_rolling(kit))
+            self._take(build_rolling(kit))
 
         self.network_policy = kit.network_policy()
 
         if args.traffic.layer == "istio" and st.type != "canary":
-            self._take_mesh(build_istio(kit, args.traffic, subsets=False, split=None))
+            self._take(build_istio(kit, args.traffic, subsets=False, split=None))
 
         svc, ns, port = args.service_name, args.namespace, args.ports[0].port
         self.service_name = pulumi.Output.from_input(svc)
@@ -278,50 +279,13 @@ class Microservice(pulumi.ComponentResource):
 
     # -- what each builder created, as declared attributes ------------------------------------
 
-    def _take_flags(self, parts: FlagParts) -> None:
-        self.flags_config_map = parts.config_map
-        self.feature_flag = parts.feature_flag
-        self.feature_flag_source = parts.feature_flag_source
-
-    def _take_rolling(self, parts: RollingParts) -> None:
-        self.deployment = parts.deployment
-        self.service = parts.service
-        self.hpa = parts.hpa
-        self.pdb = parts.pdb
-
-    def _take_blue_green(self, parts: BlueGreenParts) -> None:
-        self.slots = parts.slots
-        self.slot_hpas = parts.slot_hpas
-        self.slot_pdbs = parts.slot_pdbs
-        self.track_config_maps = parts.config_maps
-        self.service = parts.service
-        self.preview_service = parts.preview_service
-
-    def _take_canary(self, parts: CanaryParts) -> None:
-        self.deployment = parts.deployment
-        self.canary_deployment = parts.canary_deployment
-        self.track_config_maps = parts.config_maps
-        self.service = parts.service
-        self.track_services = parts.track_services
-        self.hpa = parts.hpa
-        self.pdb = parts.pdb
-        self.http_route = parts.http_route
-        if parts.mesh is not None:
-            self._take_mesh(parts.mesh)
-
-    def _take_rollout(self, parts: RolloutParts) -> None:
-        self.rollout = parts.rollout
-        self.analysis_template = parts.analysis_template
-        self.service = parts.service
-        self.preview_service = parts.preview_service
-        self.track_services = parts.track_services
-        self.hpa = parts.hpa
-        self.pdb = parts.pdb
-        self.http_route = parts.http_route
-        if parts.mesh is not None:
-            self._take_mesh(parts.mesh)
-
-    def _take_mesh(self, parts: IstioParts) -> None:
-        self.peer_authentication = parts.peer_authentication
-        self.destination_rule = parts.destination_rule
-        self.virtual_service = parts.virtual_service
+    def _take(self, parts: Any) -> None:
+        """Set each part a builder returned as the attribute of the same name; a builder's
+        mesh objects (canary, Rollout) are taken the same way."""
+        for item in dataclasses.fields(parts):
+            value = getattr(parts, item.name)
+            if item.name == "mesh":
+                if value is not None:
+                    self._take(value)
+            else:
+                setattr(self, item.name, value)
