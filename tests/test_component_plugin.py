@@ -10,7 +10,6 @@ pydantic models and document every input.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import select
@@ -22,7 +21,6 @@ from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import grpc
@@ -41,11 +39,11 @@ from pydantic import BaseModel, create_model
 from slipway_components import plugin
 from slipway_components.microservice import MicroserviceArgs
 from slipway_components.podspec import ContainerPort, HttpProbe
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "components"
 SCHEMA_JSON = PLUGIN_DIR / "schema.json"
-SCRIPT = ROOT / "scripts" / "gen_plugin_schema.py"
 TYPE = "slipway-components:index:Microservice"
 STACK_URN = "urn:pulumi:dev::consumer::pulumi:pulumi:Stack::consumer-dev"
 K8S_PROVIDER = (
@@ -59,16 +57,7 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """How the wire protocol spells a value not known yet (a preview)."""
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_plugin_schema", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _generator()
+gen = load_script("gen_plugin_schema")
 
 
 # -- the engine's side: a fake engine and a recording resource monitor -------------------------
@@ -655,3 +644,35 @@ def test_plugin_inputs_become_the_models_args() -> None:
         strategy={"type": "blue-green", "active_slot": "green"},
     )
     assert plugin.microservice_args(handed_over) == expected
+
+
+HOSTILE_BASE = {
+    "service_name": "orders",
+    "namespace": "shop",
+    "team": "payments",
+    "image": "ghcr.io/acme/orders:1.4.2",
+    "ports": [{"port": 8080}],
+    "liveness": {"path": "/healthz"},
+    "readiness": {"path": "/ready"},
+}
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [
+        ({"rolling": {"maxSurge": "9" * 5000}}, "rolling.maxSurge"),
+        ({"ports": [{"port": 10**5000}]}, "ports[0].port"),
+        ({"replicas": "x" * 10_000}, "replicas"),
+    ],
+    ids=["5000-digit-string", "5000-digit-int", "10000-char-string"],
+)
+def test_hostile_inputs_are_refused_naming_the_field_in_a_short_message(
+    extra: dict[str, Any], path: str
+) -> None:
+    """Python refuses to turn thousands of digits into an int or to print one: the refusal
+    must still be the field-named ValueError, of a readable length, not a crash."""
+    with pytest.raises(ValueError, match="invalid Microservice inputs") as err:
+        plugin.microservice_args({**HOSTILE_BASE, **extra})
+    message = str(err.value)
+    assert f"  {path}: " in message
+    assert len(message) < 400, message[:400]

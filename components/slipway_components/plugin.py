@@ -13,16 +13,17 @@ checks, defaults and objects. Module written without postponed annotations, on p
 analyzer reads annotations as objects.
 """
 
-import tomllib
+import re
+import reprlib
 import types
 import typing
 from collections.abc import Awaitable, Mapping
 from enum import Enum, StrEnum
 from importlib import metadata
-from pathlib import Path
 from typing import Annotated, Any, ForwardRef, NotRequired, TypedDict, Union
 
 import pulumi
+from pulumi.provider.experimental.util import camel_case
 from pydantic import BaseModel, ValidationError
 
 import slipway_components.microservice as _microservice
@@ -33,19 +34,9 @@ MICROSERVICE_TYPE = f"{PACKAGE}:index:Microservice"
 
 
 def plugin_version() -> str:
-    """The distribution's version, from `components/pyproject.toml` beside a source checkout
-    (what `pulumi package add` runs), else from the installed metadata."""
-    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
-    if pyproject.is_file():
-        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+    """The distribution's version: the plugin runs from an install of this package (uv installs
+    `components/` into the plugin's own environment), so its metadata says it."""
     return metadata.version("slipway-components")
-
-
-def camel_case(name: str) -> str:
-    """Schema name of a Python field, as the SDK's analyzer spells it (`max_surge` ->
-    `maxSurge`)."""
-    first, *rest = name.split("_")
-    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def strip(annotation: Any) -> tuple[tuple[Any, ...], bool, bool]:
@@ -141,8 +132,8 @@ class ContainerPort(TypedDict):
     )
     port: int
     (
-        "1024–65535: the container runs as non-root and cannot bind lower ports. Allowed: at least "
-        "1024, at most 65535."
+        "1024–65535: the container runs as non-root and cannot bind lower ports. Allowed: ≥ 1024, ≤"
+        " 65535."
     )
     protocol: NotRequired[ContainerPortProtocol]
     """Transport protocol; default: TCP."""
@@ -152,22 +143,22 @@ class HttpProbe(TypedDict):
     """An HTTP GET probe against a named container port."""
 
     path: str
-    """Request path, starting with `/` and without spaces, e.g. `/healthz`."""
+    (
+        "Request path, starting with `/` and without spaces, e.g. `/healthz`. Allowed: matches "
+        "`^/[^\\s]*$`."
+    )
     port: NotRequired[str]
     """Name of the container port to probe; default: http."""
     initial_delay_seconds: NotRequired[int]
-    (
-        "Seconds after the container starts before the first probe; default: 0. Allowed: at least "
-        "0, at most 3600."
-    )
+    ("Seconds after the container starts before the first probe; default: 0. Allowed: ≥ 0, ≤ 3600.")
     period_seconds: NotRequired[int]
-    """Seconds between probes; default: 10. Allowed: at least 1, at most 3600."""
+    """Seconds between probes; default: 10. Allowed: ≥ 1, ≤ 3600."""
     timeout_seconds: NotRequired[int]
-    """Seconds before a probe counts as failed; default: 2. Allowed: at least 1, at most 600."""
+    """Seconds before a probe counts as failed; default: 2. Allowed: ≥ 1, ≤ 600."""
     failure_threshold: NotRequired[int]
     (
         "Failed probes in a row before the probe's action is taken (restart for liveness, out of "
-        "the Service's endpoints for readiness); default: 3. Allowed: at least 1, at most 1000."
+        "the Service's endpoints for readiness); default: 3. Allowed: ≥ 1, ≤ 1000."
     )
 
 
@@ -186,11 +177,11 @@ class Resources(TypedDict):
 
 class Security(TypedDict):
     run_as_user: NotRequired[int]
-    """UID ≥ 10000 so it never maps to a host user; default: 10001. Allowed: at least 10000."""
+    """UID ≥ 10000 so it never maps to a host user; default: 10001. Allowed: ≥ 10000."""
     run_as_group: NotRequired[int]
-    """GID the containers run as, ≥ 10000 like the UID; default: 10001. Allowed: at least 10000."""
+    """GID the containers run as, ≥ 10000 like the UID; default: 10001. Allowed: ≥ 10000."""
     fs_group: NotRequired[int]
-    """GID that owns mounted volumes, ≥ 10000; default: 10001. Allowed: at least 10000."""
+    """GID that owns mounted volumes, ≥ 10000; default: 10001. Allowed: ≥ 10000."""
     read_only_root_filesystem: NotRequired[bool]
     """default: True; a writable emptyDir is mounted at /tmp."""
     seccomp_profile: NotRequired[SecuritySeccompProfile]
@@ -210,21 +201,18 @@ class Autoscaling(TypedDict):
     """Horizontal pod autoscaling (autoscaling/v2) on CPU and/or memory utilization."""
 
     min_replicas: NotRequired[int]
-    (
-        "default: 2, so one pod can fail or be evicted without an outage. Allowed: at least 1, at "
-        "most 1000."
-    )
+    """default: 2, so one pod can fail or be evicted without an outage. Allowed: ≥ 1, ≤ 1000."""
     max_replicas: NotRequired[int]
-    """Most pods the autoscaler may run; default: 6. Allowed: at least 1, at most 1000."""
+    """Most pods the autoscaler may run; default: 6. Allowed: ≥ 1, ≤ 1000."""
     cpu_utilization: NotRequired[int]
     (
         "Target average CPU utilization in percent of the request; None: CPU is not a scaling "
-        "metric; default: 70. Allowed: at least 1, at most 100."
+        "metric; default: 70. Allowed: ≥ 1, ≤ 100."
     )
     memory_utilization: NotRequired[int]
     (
         "Target average memory utilization in percent of the request; default: None (memory is not "
-        "a scaling metric). Allowed: at least 1, at most 100."
+        "a scaling metric). Allowed: ≥ 1, ≤ 100."
     )
 
 
@@ -243,13 +231,13 @@ class Rolling(TypedDict):
     )
     min_ready_seconds: NotRequired[int]
     (
-        "Seconds a new pod must be ready before it counts as available; default: 10. Allowed: at "
-        "least 0, at most 3600."
+        "Seconds a new pod must be ready before it counts as available; default: 10. Allowed: ≥ 0, "
+        "≤ 3600."
     )
     progress_deadline_seconds: NotRequired[int]
     (
         "Seconds an update may make no progress before the Deployment reports it failed; default: "
-        "600. Allowed: at least 30, at most 7200."
+        "600. Allowed: ≥ 30, ≤ 7200."
     )
 
 
@@ -292,14 +280,14 @@ class Step(TypedDict):
     set_weight: NotRequired[int]
     (
         "Percent of traffic the new version gets from this step on; default: None (a pause). "
-        "Allowed: at least 0, at most 100."
+        "Allowed: ≥ 0, ≤ 100."
     )
     pause: NotRequired[bool]
     """True: wait here; with `pauseSeconds` unset, until someone promotes. Default: `false`."""
     pause_seconds: NotRequired[int]
     (
         "Length of a timed pause, in seconds (setting it makes the step a pause); default: None, "
-        "wait until promoted. Allowed: at least 1, at most 86400."
+        "wait until promoted. Allowed: ≥ 1, ≤ 86400."
     )
 
 
@@ -309,20 +297,20 @@ class Analysis(TypedDict):
     prometheus_address: NotRequired[str]
     """Prometheus the analysis queries; default: the Prometheus Operator's in-cluster service."""
     success_rate_min: NotRequired[float]
-    """Lowest acceptable share of non-5xx responses; default: 0.99. Allowed: above 0, at most 1."""
+    """Lowest acceptable share of non-5xx responses; default: 0.99. Allowed: > 0, ≤ 1."""
     latency_p99_max_seconds: NotRequired[float]
-    """Highest acceptable p99 request duration; default: 0.5 s. Allowed: above 0, at most 60."""
+    """Highest acceptable p99 request duration; default: 0.5 s. Allowed: > 0, ≤ 60."""
     interval_seconds: NotRequired[int]
-    """Time between measurements; default: 60. Allowed: at least 10, at most 3600."""
+    """Time between measurements; default: 60. Allowed: ≥ 10, ≤ 3600."""
     failure_limit: NotRequired[int]
     (
         "Failed measurements tolerated before the rollout aborts and rolls back; default: 2. "
-        "Allowed: at least 0, at most 100."
+        "Allowed: ≥ 0, ≤ 100."
     )
     count: NotRequired[int]
     (
-        "Measurements of a pre-promotion analysis (background analysis runs until done). Allowed: "
-        "at least 1, at most 1000. Default: `5`."
+        "Measurements of a pre-promotion analysis (background analysis runs until done). Allowed: ≥"
+        " 1, ≤ 1000. Default: `5`."
     )
     requests_metric: NotRequired[str]
     """Request counter with a `code` label; default: http_requests_total."""
@@ -354,19 +342,16 @@ class Strategy(TypedDict):
     idle_replicas: NotRequired[int]
     (
         "blue-green (native): pods of the idle slot; default: None, as many as the active one "
-        "(warm, so a promote or a rollback is instant). Allowed: at least 0, at most 1000."
+        "(warm, so a promote or a rollback is instant). Allowed: ≥ 0, ≤ 1000."
     )
     canary: NotRequired[Track]
     """canary (native): the canary track's build; default: none (no canary pods)."""
     weight: NotRequired[int]
-    (
-        "canary (native): percent of requests the canary track gets; default: 0. Allowed: at least "
-        "0, at most 100."
-    )
+    ("canary (native): percent of requests the canary track gets; default: 0. Allowed: ≥ 0, ≤ 100.")
     canary_replicas: NotRequired[int]
     (
         "canary (native): pods of the canary track, independent of the weight; default: 2. Allowed:"
-        " at least 1, at most 1000."
+        " ≥ 1, ≤ 1000."
     )
     steps: NotRequired[list[Step]]
     (
@@ -383,8 +368,8 @@ class Strategy(TypedDict):
     )
     scale_down_delay_seconds: NotRequired[int]
     (
-        "blue-green (argo-rollouts): how long the old slot stays up after a promote. Allowed: at "
-        "least 0, at most 86400. Default: `30`."
+        "blue-green (argo-rollouts): how long the old slot stays up after a promote. Allowed: ≥ 0, "
+        "≤ 86400. Default: `30`."
     )
 
 
@@ -398,9 +383,9 @@ class Retry(TypedDict):
     """Istio retries of failed requests, within the whole-request timeout."""
 
     attempts: NotRequired[int]
-    """Retries after the first try; default: 2. Allowed: at least 0, at most 10."""
+    """Retries after the first try; default: 2. Allowed: ≥ 0, ≤ 10."""
     per_try_timeout_seconds: NotRequired[float]
-    """Timeout of each try, in seconds; default: 2. Allowed: above 0, at most 300."""
+    """Timeout of each try, in seconds; default: 2. Allowed: > 0, ≤ 300."""
     retry_on: NotRequired[str]
     """Istio retry conditions; default: connection failures and 5xx."""
 
@@ -409,18 +394,18 @@ class Outlier(TypedDict):
     """Eject a pod that keeps failing, so one bad replica does not fail a share of requests."""
 
     consecutive_5xx_errors: NotRequired[int]
-    """5xx responses in a row that eject a pod; default: 5. Allowed: at least 1, at most 1000."""
+    """5xx responses in a row that eject a pod; default: 5. Allowed: ≥ 1, ≤ 1000."""
     interval_seconds: NotRequired[int]
-    """Seconds between ejection sweeps; default: 10. Allowed: at least 1, at most 3600."""
+    """Seconds between ejection sweeps; default: 10. Allowed: ≥ 1, ≤ 3600."""
     base_ejection_seconds: NotRequired[int]
     (
         "Minimum ejection time in seconds, growing with each ejection of the same pod; default: 30."
-        " Allowed: at least 1, at most 3600."
+        " Allowed: ≥ 1, ≤ 3600."
     )
     max_ejection_percent: NotRequired[int]
     (
-        "At most this share of pods is ejected; default: 50 (never the whole service). Allowed: at "
-        "least 0, at most 100."
+        "At most this share of pods is ejected; default: 50 (never the whole service). Allowed: ≥ "
+        "0, ≤ 100."
     )
 
 
@@ -428,13 +413,13 @@ class Fault(TypedDict):
     """Fault injection for resilience drills. Forbidden in prod by the policy pack."""
 
     delay_percent: NotRequired[float]
-    """Percent of requests to delay; default: None (no delay). Allowed: above 0, at most 100."""
+    """Percent of requests to delay; default: None (no delay). Allowed: > 0, ≤ 100."""
     delay_seconds: NotRequired[float]
-    """Delay added to those requests, in seconds; default: 1. Allowed: above 0, at most 60."""
+    """Delay added to those requests, in seconds; default: 1. Allowed: > 0, ≤ 60."""
     abort_percent: NotRequired[float]
-    """Percent of requests to fail; default: None (no aborts). Allowed: above 0, at most 100."""
+    """Percent of requests to fail; default: None (no aborts). Allowed: > 0, ≤ 100."""
     abort_http_status: NotRequired[int]
-    """HTTP status of the failed requests; default: 503. Allowed: at least 400, at most 599."""
+    """HTTP status of the failed requests; default: 503. Allowed: ≥ 400, ≤ 599."""
 
 
 class Traffic(TypedDict):
@@ -443,7 +428,7 @@ class Traffic(TypedDict):
     layer: NotRequired[TrafficLayer]
     """default: none (no mesh objects; a canary is refused)."""
     timeout_seconds: NotRequired[float]
-    """Whole-request timeout, retries included; default: 15. Allowed: above 0, at most 3600."""
+    """Whole-request timeout, retries included; default: 15. Allowed: > 0, ≤ 3600."""
     retries: NotRequired[Retry]
     """istio: retries of failed requests; default: RetryArgs' defaults."""
     outlier_detection: NotRequired[Outlier]
@@ -451,7 +436,7 @@ class Traffic(TypedDict):
     max_pending_requests: NotRequired[int]
     (
         "Connection pool: queued HTTP requests per pod before fast failure; default: 1024. Allowed:"
-        " at least 1."
+        " ≥ 1."
     )
     fault: NotRequired[Fault]
     """default: none. Only with istio."""
@@ -469,10 +454,7 @@ class MicroserviceArgs(TypedDict):
     image: pulumi.Input[str]
     """Full image reference (Input) with a tag other than latest and/or a digest."""
     ports: list[ContainerPort]
-    (
-        "Container ports, at least one; the first is the one in the service URL. Allowed: at least "
-        "1 item(s)."
-    )
+    ("Container ports, at least one; the first is the one in the service URL. Allowed: length ≥ 1.")
     liveness: HttpProbe
     """Liveness probe: the kubelet restarts a container failing it."""
     readiness: HttpProbe
@@ -501,7 +483,7 @@ class MicroserviceArgs(TypedDict):
     external_secret_keys: NotRequired[list[str]]
     """Keys of that Secret, mounted as files like `secrets`. Default: empty."""
     replicas: NotRequired[int]
-    """Pods when autoscaling is off; default: 2. Allowed: at least 0."""
+    """Pods when autoscaling is off; default: 2. Allowed: ≥ 0."""
     autoscaling: NotRequired[Autoscaling]
     """default: none (fixed replicas)."""
     rolling: NotRequired[Rolling]
@@ -513,7 +495,7 @@ class MicroserviceArgs(TypedDict):
     calls: NotRequired[list[Peer]]
     """Services this one may call (egress); DNS is always allowed; default: nothing else."""
     pdb_max_unavailable: NotRequired[int]
-    """Pods a voluntary disruption may take at once; default: 1. Allowed: at least 1."""
+    """Pods a voluntary disruption may take at once; default: 1. Allowed: ≥ 1."""
     labels: NotRequired[dict[str, pulumi.Input[str]]]
     """Extra labels (Input values) on every object. Default: empty."""
     version_label: NotRequired[pulumi.Input[str]]
@@ -622,7 +604,7 @@ def to_model_input(value: Any, annotation: Any) -> Any:
         }
     if isinstance(value, list | tuple):
         return [to_model_input(v, _type_arg(plain, (list, tuple), 0)) for v in value]
-    if isinstance(value, str) and int in plain and str in plain and value.isdigit():
+    if isinstance(value, str) and int in plain and str in plain and _DIGITS.fullmatch(value):
         return int(value)
     if isinstance(value, float) and value.is_integer() and int in plain and float not in plain:
         return int(value)
@@ -645,9 +627,24 @@ def explain(err: ValidationError, model: type[BaseModel]) -> str:
         elif problem["type"] not in ("value_error", "missing") and not isinstance(
             given, Mapping | list
         ):
-            message += f" (given {given!r})"
+            message += f" (given {_short_repr(given)})"
         lines.append(f"  {path}: {message}")
     return "invalid Microservice inputs:\n" + "\n".join(lines)
+
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
+"""A count written as a string (`maxSurge: "1"`); longer digit strings stay text for the model
+to refuse, since Python will not turn thousands of digits into an int."""
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    """What was given, cut to a readable length (a 5000-digit number has no printable repr)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = short.maxlong = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _model_in(plain: tuple[Any, ...]) -> type[BaseModel] | None:
