@@ -388,19 +388,8 @@ def components() -> list[Component]:
 
 
 def walk(root: type[BaseModel]) -> list[type[BaseModel]]:
-    """The root and every model reachable through its fields, depth first, each once."""
-    seen: list[type[BaseModel]] = []
-
-    def visit(cls: type[BaseModel]) -> None:
-        if cls in seen:
-            return
-        seen.append(cls)
-        for info in cls.model_fields.values():
-            for sub in ref.nested_models(resolve(info.annotation, cls)):
-                visit(sub)
-
-    visit(root)
-    return seen
+    """The root and every model reachable through its fields (forward refs resolved)."""
+    return ref.walk(root, lambda info, cls: resolve(info.annotation, cls))
 
 
 def module_source(name: str) -> str:

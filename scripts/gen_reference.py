@@ -22,7 +22,7 @@ import sys
 import textwrap
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -192,8 +192,12 @@ def nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
         yield from nested_models(arg)
 
 
-def walk(root: type[BaseModel]) -> list[type[BaseModel]]:
-    """The root and every model reachable through its fields, depth first, each once."""
+def walk(
+    root: type[BaseModel],
+    annotation_of: Callable[[FieldInfo, type[BaseModel]], Any] = lambda info, _: info.annotation,
+) -> list[type[BaseModel]]:
+    """The root and every model reachable through its fields, depth first, each once.
+    `annotation_of` reads a field's annotation (the components doc resolves forward refs)."""
     seen: list[type[BaseModel]] = []
 
     def visit(cls: type[BaseModel]) -> None:
@@ -201,7 +205,7 @@ def walk(root: type[BaseModel]) -> list[type[BaseModel]]:
             return
         seen.append(cls)
         for info in cls.model_fields.values():
-            for sub in nested_models(info.annotation):
+            for sub in nested_models(annotation_of(info, cls)):
                 visit(sub)
 
     visit(root)
@@ -237,8 +241,8 @@ BOUNDS = (
     (annotated_types.Gt, "gt", "> {}"),
     (annotated_types.Le, "le", "≤ {}"),
     (annotated_types.Lt, "lt", "< {}"),
-    (annotated_types.MinLen, "min_length", "at least {} long"),
-    (annotated_types.MaxLen, "max_length", "at most {} long"),
+    (annotated_types.MinLen, "min_length", "length ≥ {}"),
+    (annotated_types.MaxLen, "max_length", "length ≤ {}"),
 )
 
 
