@@ -3,13 +3,10 @@ its strategy examples runs under the mock engine and registers what its text say
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, Any
 
 import pulumi
@@ -18,26 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import slipway_components
 from slipway.engine import Record
-from tests.conftest import records_of
+from tests.conftest import load_script, records_of
 from tests.strategy_fixtures import changed_paths
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "components.md"
-SCRIPT = REPO / "scripts" / "gen_components_doc.py"
 REGENERATE = "python scripts/gen_components_doc.py"
 MICROSERVICE = "slipway:apps:Microservice"
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_components_doc", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _generator()
+gen = load_script("gen_components_doc")
 
 
 # ---- the document and the code agree

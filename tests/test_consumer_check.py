@@ -5,32 +5,20 @@ components/README.md's code names only what the package exports."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
-import sys
 import tomllib
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from packaging.requirements import Requirement
 
 import slipway_components
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "consumer_check.py"
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("consumer_check", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-cc = _script()
+cc = load_script("consumer_check")
 
 
 def _pyproject(tmp_path: Path, *deps: str) -> Path:

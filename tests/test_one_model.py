@@ -3,10 +3,7 @@ model or field, never a copy that can drift (in bounds, defaults or docstrings).
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -32,8 +29,7 @@ from slipway_components import (
 from stacks import catalog
 from stacks.build import microservice_args
 from stacks.config import StackConfig, TargetConfig
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gen_reference.py"
+from tests.conftest import load_script
 
 IS_COMPONENT: dict[type[BaseModel], type[BaseModel]] = {
     catalog.Port: ContainerPort,
@@ -83,15 +79,7 @@ CATALOG_ONLY = {
 """Catalog models with no component twin, and why."""
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_reference", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _generator()
+gen = load_script("gen_reference")
 
 
 def _same_field(catalog_info: FieldInfo, component_info: FieldInfo) -> list[str]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from pydantic import BaseModel
@@ -16,6 +14,7 @@ from pydantic import BaseModel
 import slipway_components.slo
 import stacks.catalog
 import stacks.config
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "docs" / "reference.md"
@@ -24,15 +23,7 @@ MODEL_MODULES = (stacks.catalog, stacks.config)
 BASES = (stacks.catalog.Spec, stacks.config.Model, slipway_components.slo.CamelArgs)
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_reference", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _generator()
+gen = load_script("gen_reference")
 
 
 def _models() -> list[type[BaseModel]]:
