@@ -207,7 +207,7 @@ def _resolve_ref(toplevel: Path, ref: str) -> str:
 
 def _remove_worktree(toplevel: Path, worktree: Path, scratch: Path) -> None:
     """Remove the worktree, the scratch folder and git's record of both; never raises."""
-    _git_quiet(toplevel, "worktree", "remove", "--force", str(worktree))
+    children.remove_worktree(toplevel, worktree)
     shutil.rmtree(scratch, ignore_errors=True)
     # Prune only when the remove left git's record behind: a prune also drops the user's
     # own worktrees whose folders are missing for a while.

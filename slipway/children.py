@@ -113,6 +113,19 @@ def alive(pid: int) -> bool:
     return True
 
 
+def remove_worktree(git_dir: Path, tree: Path) -> None:
+    """`git worktree remove --force` of one worktree this process made; never raises (the
+    caller removes the folder anyway, and a sweep retries what is left)."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)],
+            cwd=git_dir,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+
+
 def sweep(kind: str, git_dir: Path | None = None) -> list[Path]:
     """Remove scratch folders of `kind` left by runs that were killed; with `git_dir`, also
     git's record of the worktree (`<scratch>/tree`) each held. Only those records go: a
@@ -126,14 +139,7 @@ def sweep(kind: str, git_dir: Path | None = None) -> list[Path]:
             continue
         tree = path / "tree"
         if git_dir is not None and tree.exists():
-            with contextlib.suppress(OSError, subprocess.SubprocessError):
-                subprocess.run(
-                    ["git", "worktree", "remove", "--force", str(tree)],
-                    cwd=git_dir,
-                    capture_output=True,
-                    check=False,
-                    timeout=60,
-                )
+            remove_worktree(git_dir, tree)
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed

@@ -322,13 +322,7 @@ def last_good_worktree(
         _link_venv(project_dir, work_dir)
         yield work_dir, commit
     finally:
-        subprocess.run(
-            ["git", "worktree", "remove", "--force", str(tree)],
-            cwd=top,
-            capture_output=True,
-            check=False,
-            timeout=120,
-        )
+        children.remove_worktree(top, tree)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
