@@ -9,7 +9,8 @@
    a folder outside this repository, so nothing but the installed wheel can be imported.
 2. slipway, the CLI. Its wheel may hold only `slipway` and `slipway_policy_pack` (the pack's
    PulumiPolicy.yaml and config included), and `slipway check` must work from it with this
-   checkout out of reach.
+   checkout out of reach, on a manifest of its own and on a public project's release
+   manifests (tests/data/public/microservices-demo).
 
 Prints progress, then one line per dependency set and one for the CLI wheel; exits 1 and
 names what failed. The venvs stay in build/consumer/<set> for a look afterwards.
@@ -43,6 +44,8 @@ OUT = ROOT / "build" / "consumer"
 CLOUD_SDKS = ("pulumi-aws", "pulumi-gcp")
 """Extras only: a plain `pip install slipway-components` must not pull them in."""
 CLI_TOP_LEVEL = {"slipway", "slipway_policy_pack"}
+PUBLIC_MANIFESTS = ROOT / "tests" / "data" / "public" / "microservices-demo"
+"""A public project's release manifests (35 objects; SOURCE.md says whose and which)."""
 PIP = ("-m", "pip", "--disable-pip-version-check", "--no-input")
 TAIL_LINES = 40
 PIP_NOISE = re.compile(r"WARNING: Location '.*' is ignored")
@@ -384,6 +387,7 @@ def check_cli_wheel(work: Path) -> list[str]:
     manifests = outside_repository(work / "manifests")
     manifests.mkdir()
     (manifests / "web.yaml").write_text(MANIFEST)
+    shutil.copy(PUBLIC_MANIFESTS / "kubernetes-manifests.yaml", manifests)
     venv_site = site_packages(Path(sys.prefix))
     say("cli: slipway check, from the wheel, the checkout not importable")
     proc = subprocess.run(
@@ -412,6 +416,8 @@ def check_cli_wheel(work: Path) -> list[str]:
         problems.append(f"slipway check exited {proc.returncode}:\n{tail(output)}")
     elif not re.search(r"image-no-latest-tag: .*nginx:latest", proc.stdout):
         problems.append(f"slipway check reported no latest-tag finding:\n{tail(output)}")
+    elif not re.search(r"\b36 objects in 2 files\b", output):
+        problems.append(f"slipway check did not read the public manifests whole:\n{tail(output)}")
     return problems
 
 
