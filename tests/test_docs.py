@@ -61,6 +61,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -341,10 +343,29 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n in skip or n.endswith(".egg-info")}
 
 
+def _own_git(root: Path) -> None:
+    """Give the copy a repository of its own when the checkout is a git worktree (or a
+    submodule): there `.git` is a file naming the shared repository, and a copy of it would
+    let the documents' `git checkout -b` and commits move the real worktree's branch."""
+    (root / ".git").unlink()
+    with tempfile.TemporaryDirectory(dir=root.parent) as scratch:
+        clone = Path(scratch) / "clone"
+        subprocess.run(
+            ["git", "clone", "--quiet", "--no-checkout", str(REPO), str(clone)],
+            check=True,
+            capture_output=True,
+        )
+        shutil.move(clone / ".git", root / ".git")
+    # the copied files stay as they are (uncommitted edits included); the index is HEAD's
+    subprocess.run(["git", "reset", "--quiet"], cwd=root, check=True, capture_output=True)
+
+
 def repo_copy(dest: Path) -> Path:
     """A throw-away copy of the repository (with its git history) wired to the shared venv."""
     root = dest / "slipway"
     shutil.copytree(REPO, root, ignore=_ignore, symlinks=True)
+    if (REPO / ".git").is_file():
+        _own_git(root)
     venv = REPO / ".venv"
     if venv.is_dir():
         (root / ".venv").mkdir()
@@ -359,7 +380,7 @@ def shell_env(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         PATH=f"{root / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONPATH=str(root),
+        PYTHONPATH=os.pathsep.join((str(root), str(root / "components"))),
         GIT_AUTHOR_NAME="Docs Test",
         GIT_AUTHOR_EMAIL="docs@example.com",
         GIT_COMMITTER_NAME="Docs Test",
@@ -608,3 +629,37 @@ def test_every_offline_diff_in_runbooks_and_tutorial_has_its_claim_asserted():
         if not b.requires and preview_diff_path(b.code) and not b.expect_diff
     ]
     assert unclaimed == []
+
+
+def test_a_copy_made_from_a_git_worktree_cannot_move_its_branch(tmp_path, monkeypatch):
+    """Run from a git worktree, the documents' `git checkout -b` and commits happen in the
+    copy's own repository: the worktree keeps its branch and the repository gains none."""
+    from tests.conftest import git_repo
+
+    main = tmp_path / "main"
+    main.mkdir()
+    (main / "README.md").write_text("hello\n")
+    git_repo(main)
+    worktree = tmp_path / "wt"
+    subprocess.run(
+        ["git", "worktree", "add", "-q", "-b", "feature", str(worktree)],
+        cwd=main,
+        check=True,
+        capture_output=True,
+    )
+    (worktree / "README.md").write_text("edited, not committed\n")
+    monkeypatch.setattr(sys.modules[__name__], "REPO", worktree)
+    copy = repo_copy(tmp_path / "scratch")
+    assert (copy / "README.md").read_text() == "edited, not committed\n"
+    env = shell_env(copy)
+    for cmd in (["git", "checkout", "-q", "-b", "hello-service"], ["git", "commit", "-qam", "x"]):
+        subprocess.run(cmd, cwd=copy, env=env, check=True, capture_output=True)
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=worktree, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    assert git("rev-parse", "--abbrev-ref", "HEAD") == "feature"
+    assert "hello-service" not in git("branch", "--list")
+    assert git("status", "--porcelain") == "M README.md"
