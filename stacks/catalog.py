@@ -379,7 +379,7 @@ class Service(Spec):
     config: dict[str, str] = Field(default_factory=dict)
     """Plain settings, rendered into an immutable ConfigMap."""
     secrets: list[SecretRef] = Field(default_factory=list)
-    replicas: int = Field(2, ge=0, le=1000)
+    replicas: int = Field(default=2, ge=0, le=1000)
     """Used when autoscaling is off; default: 2 (prod requires ≥ 2)."""
     autoscaling: Autoscaling | None = None
     strategy: Strategy = Strategy()

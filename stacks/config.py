@@ -29,11 +29,11 @@ class NodePoolConfig(Model):
 
     instance_type: str | None = None
     """Machine type; default: m6i.large on AWS, e2-standard-4 on GCP."""
-    min_nodes: int = Field(2, ge=1, le=1000)
+    min_nodes: int = Field(default=2, ge=1, le=1000)
     """Autoscaling lower bound; default: 2 (one per zone survives a zone loss)."""
-    max_nodes: int = Field(6, ge=1, le=1000)
+    max_nodes: int = Field(default=6, ge=1, le=1000)
     """Autoscaling upper bound; default: 6."""
-    disk_size_gb: int = Field(50, ge=20, le=2000)
+    disk_size_gb: int = Field(default=50, ge=20, le=2000)
 
     @model_validator(mode="after")
     def _bounds(self) -> NodePoolConfig:
@@ -73,7 +73,7 @@ class TargetConfig(Model):
     """Registry host/path images are pulled from in this target (e.g. the target's ECR);
     default: the repository named in the catalog."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
-    weight: int = Field(100, ge=0, le=255)
+    weight: int = Field(default=100, ge=0, le=255)
     """Share of global traffic (Route53 weight); default: 100."""
     evacuated: bool = False
     """True takes the target out of global DNS; its workloads stay up for a fast restore."""

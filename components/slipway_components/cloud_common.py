@@ -78,11 +78,11 @@ class NodeBounds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min_nodes: int = Field(2, ge=1, le=1000)
+    min_nodes: int = Field(default=2, ge=1, le=1000)
     """Autoscaling lower bound (GKE: over all zones); default: 2."""
-    max_nodes: int = Field(6, ge=1, le=1000)
+    max_nodes: int = Field(default=6, ge=1, le=1000)
     """Autoscaling upper bound (GKE: over all zones); default: 6."""
-    disk_size_gb: int = Field(50, ge=20, le=2000)
+    disk_size_gb: int = Field(default=50, ge=20, le=2000)
     """Encrypted root/boot disk size; default: 50 GB."""
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ class DnsEndpoint(BaseModel):
     """Public IPv4 addresses of the entry point (Outputs allowed)."""
     latency_region: str
     """AWS region Route53 measures latency against (for GCP: the nearest AWS region)."""
-    weight: int = Field(100, ge=0, le=255)
+    weight: int = Field(default=100, ge=0, le=255)
     """Share of traffic with `weighted` routing; default: 100."""
     evacuated: bool = False
     """True removes the target's records; its health check stays."""
@@ -54,13 +54,13 @@ class HealthCheckArgs(BaseModel):
 
     type: Literal["TCP", "HTTPS", "HTTPS_STR_MATCH"] = "TCP"
     """Probe type; default: TCP (the entry point accepts connections on `port`)."""
-    port: int = Field(443, ge=1, le=65535)
+    port: int = Field(default=443, ge=1, le=65535)
     """Probed port; default: 443."""
     path: str = "/healthz"
     """HTTPS probes: request path; default: /healthz."""
     host: str | None = None
     """HTTPS probes: Host header and SNI; default: none."""
-    failure_threshold: int = Field(3, ge=1, le=10)
+    failure_threshold: int = Field(default=3, ge=1, le=10)
     """Consecutive failures that mark a target unhealthy; default: 3."""
     request_interval: Literal[10, 30] = 30
     """Seconds between probes; default: 30."""
@@ -83,7 +83,7 @@ class GlobalTrafficArgs(BaseModel):
     """Routing policy; default: latency (closest healthy target)."""
     health_check: HealthCheckArgs = Field(default_factory=HealthCheckArgs)
     """Probe settings; default: TCP 443 every 30 s, 3 failures."""
-    ttl: int = Field(60, ge=5, le=86400)
+    ttl: int = Field(default=60, ge=5, le=86400)
     """Record TTL in seconds; short so failover takes effect fast; default: 60."""
     tags: dict[str, str]
     """Tags; must include `team` and `cost-center`."""

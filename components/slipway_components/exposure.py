@@ -37,7 +37,7 @@ class BackendRef(BaseModel):
     """Service name (same namespace as the route)."""
     port: int = Field(ge=1, le=65535)
     """Service port."""
-    weight: int = Field(1, ge=0, le=1_000_000)
+    weight: int = Field(default=1, ge=0, le=1_000_000)
     """Relative weight; default: 1 (all traffic when alone)."""
 
     @field_validator("name")
@@ -57,7 +57,7 @@ class PublicRoute(BaseModel):
     """Namespace of the service and its route."""
     hostname: str
     """Public host name, e.g. `orders.shop.example.com`."""
-    port: int = Field(80, ge=1, le=65535)
+    port: int = Field(default=80, ge=1, le=65535)
     """Service port used when `backend_refs` is not given; default: 80."""
     backend_refs: list[BackendRef] | None = None
     """Backends with weights (canary split); default: the service itself, all traffic."""

@@ -58,14 +58,14 @@ class Peer(Args):
 class AutoscalingArgs(Args):
     """Horizontal pod autoscaling (autoscaling/v2) on CPU and/or memory utilization."""
 
-    min_replicas: int = Field(2, ge=1, le=1000)
+    min_replicas: int = Field(default=2, ge=1, le=1000)
     """default: 2, so one pod can fail or be evicted without an outage."""
-    max_replicas: int = Field(6, ge=1, le=1000)
+    max_replicas: int = Field(default=6, ge=1, le=1000)
     """Most pods the autoscaler may run; default: 6."""
-    cpu_utilization: int | None = Field(70, ge=1, le=100)
+    cpu_utilization: int | None = Field(default=70, ge=1, le=100)
     """Target average CPU utilization in percent of the request; None: CPU is not a scaling
     metric; default: 70."""
-    memory_utilization: int | None = Field(None, ge=1, le=100)
+    memory_utilization: int | None = Field(default=None, ge=1, le=100)
     """Target average memory utilization in percent of the request; default: None (memory is
     not a scaling metric)."""
 
@@ -104,9 +104,9 @@ class RollingArgs(Args):
     max_unavailable: CountOrPercentage = 0
     """Pods below the desired count during a rolling update: a count or a percentage; default:
     0, so capacity never drops."""
-    min_ready_seconds: int = Field(10, ge=0, le=3600)
+    min_ready_seconds: int = Field(default=10, ge=0, le=3600)
     """Seconds a new pod must be ready before it counts as available; default: 10."""
-    progress_deadline_seconds: int = Field(600, ge=30, le=7200)
+    progress_deadline_seconds: int = Field(default=600, ge=30, le=7200)
     """Seconds an update may make no progress before the Deployment reports it failed;
     default: 600."""
 
@@ -148,7 +148,7 @@ class WorkloadArgs(Args):
     default: none."""
     external_secret_keys: list[str] = Field(default_factory=list)
     """Keys of that Secret, mounted as files like `secrets`."""
-    replicas: int = Field(2, ge=0)
+    replicas: int = Field(default=2, ge=0)
     """Pods when autoscaling is off; default: 2."""
     autoscaling: AutoscalingArgs | None = None
     """default: none (fixed replicas)."""
@@ -160,7 +160,7 @@ class WorkloadArgs(Args):
     """Whole namespaces (Inputs) allowed in (an ingress gateway's); default: none."""
     calls: list[Peer] = Field(default_factory=list)
     """Services this one may call (egress); DNS is always allowed; default: nothing else."""
-    pdb_max_unavailable: int = Field(1, ge=1)
+    pdb_max_unavailable: int = Field(default=1, ge=1)
     """Pods a voluntary disruption may take at once; default: 1."""
     labels: dict[str, InputStr] = Field(default_factory=dict)
     """Extra labels (Input values) on every object."""

@@ -95,7 +95,7 @@ class MicroserviceArgs(WorkloadArgs):
     strategy: StrategyArgs = StrategyArgs()
     """How a new version reaches users; default: rolling (see
     components/slipway_components/strategies.py)."""
-    traffic: TrafficArgs = Field(TrafficArgs(), validate_default=True)
+    traffic: TrafficArgs = Field(default=TrafficArgs(), validate_default=True)
     """The stack's traffic layer and mesh policy; default: none (validated even when left
     out: a canary needs one)."""
     flags: dict[str, bool] = Field(default_factory=dict)

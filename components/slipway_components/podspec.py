@@ -186,13 +186,13 @@ class HttpProbe(Args):
     """Request path, starting with `/` and without spaces, e.g. `/healthz`."""
     port: str = "http"
     """Name of the container port to probe; default: http."""
-    initial_delay_seconds: int = Field(0, ge=0, le=3600)
+    initial_delay_seconds: int = Field(default=0, ge=0, le=3600)
     """Seconds after the container starts before the first probe; default: 0."""
-    period_seconds: int = Field(10, ge=1, le=3600)
+    period_seconds: int = Field(default=10, ge=1, le=3600)
     """Seconds between probes; default: 10."""
-    timeout_seconds: int = Field(2, ge=1, le=600)
+    timeout_seconds: int = Field(default=2, ge=1, le=600)
     """Seconds before a probe counts as failed; default: 2."""
-    failure_threshold: int = Field(3, ge=1, le=1000)
+    failure_threshold: int = Field(default=3, ge=1, le=1000)
     """Failed probes in a row before the probe's action is taken (restart for liveness, out
     of the Service's endpoints for readiness); default: 3."""
 
@@ -223,11 +223,11 @@ class SecurityArgs(Args):
     """Pod and container security context. Every default is the Pod Security Standards'
     restricted profile; loosening one is an explicit, reviewable change."""
 
-    run_as_user: int = Field(10001, ge=10000)
+    run_as_user: int = Field(default=10001, ge=10000)
     """UID ≥ 10000 so it never maps to a host user; default: 10001."""
-    run_as_group: int = Field(10001, ge=10000)
+    run_as_group: int = Field(default=10001, ge=10000)
     """GID the containers run as, ≥ 10000 like the UID; default: 10001."""
-    fs_group: int = Field(10001, ge=10000)
+    fs_group: int = Field(default=10001, ge=10000)
     """GID that owns mounted volumes, ≥ 10000; default: 10001."""
     read_only_root_filesystem: bool = True
     """default: True; a writable emptyDir is mounted at /tmp."""
@@ -278,7 +278,7 @@ class PodTemplateArgs(Args):
     service_account_name: str
     labels: dict[str, PassedStr]
     annotations: dict[str, str] = Field(default_factory=dict)
-    termination_grace_period_seconds: int = Field(30, ge=0)
+    termination_grace_period_seconds: int = Field(default=30, ge=0)
     spread_across_zones: bool = True
 
 

@@ -45,9 +45,9 @@ class EcrRepositoriesArgs(BaseModel):
     """Tags on every resource; must include `team` and `cost-center`."""
     repository_prefix: str = ""
     """Prepended to repository names; default: none (one account per environment)."""
-    keep_images: int = Field(200, ge=1, le=10000)
+    keep_images: int = Field(default=200, ge=1, le=10000)
     """Tagged images kept per repository; default: 200."""
-    untagged_expiry_days: int = Field(14, ge=1, le=3650)
+    untagged_expiry_days: int = Field(default=14, ge=1, le=3650)
     """Untagged images expire after this many days; default: 14."""
     protect: bool = False
     """Protect repositories and their key from deletion (prod)."""
@@ -225,13 +225,15 @@ class ArtifactRegistryArgs(BaseModel):
     """GCP project id."""
     region: str = Field(min_length=1)
     """Repository location."""
-    repository_id: str = Field("services", pattern=r"^[a-z]([a-z0-9-]*[a-z0-9])?$", max_length=63)
+    repository_id: str = Field(
+        default="services", pattern=r"^[a-z]([a-z0-9-]*[a-z0-9])?$", max_length=63
+    )
     """Repository id; images are `<region>-docker.pkg.dev/<project>/<id>/<service>`."""
     tags: dict[str, str]
     """Labels; must include `team` and `cost-center`."""
-    keep_versions: int = Field(200, ge=1, le=10000)
+    keep_versions: int = Field(default=200, ge=1, le=10000)
     """Most recent versions kept per image; default: 200."""
-    untagged_expiry_days: int = Field(14, ge=1, le=3650)
+    untagged_expiry_days: int = Field(default=14, ge=1, le=3650)
     """Untagged versions are deleted after this many days; default: 14."""
     protect: bool = False
     """Protect the repository and its key from deletion (prod)."""

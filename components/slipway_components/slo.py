@@ -29,11 +29,11 @@ class CamelArgs(BaseModel):
 class SloArgs(CamelArgs):
     """A service's service-level objectives and where its metrics come from (catalog `slo:`)."""
 
-    availability_target: float = Field(99.9, gt=50, lt=100)
+    availability_target: float = Field(default=99.9, gt=50, lt=100)
     """Percent of requests that must succeed over the SLO window; default: 99.9."""
-    latency_p99_ms: int = Field(300, ge=1, le=600_000)
+    latency_p99_ms: int = Field(default=300, ge=1, le=600_000)
     """p99 request duration objective in milliseconds; default: 300."""
-    window_days: int = Field(30, ge=1, le=90)
+    window_days: int = Field(default=30, ge=1, le=90)
     """SLO window the error budget is spread over; default: 30 (the burn rates assume it)."""
     metrics_port: str = "http"
     """Name of the Service port that serves metrics; default: http."""

@@ -37,11 +37,11 @@ class TrackArgs(Args):
 class StepArgs(Args):
     """One Argo Rollouts canary step: a weight, or a pause (timed, or until promoted)."""
 
-    set_weight: int | None = Field(None, ge=0, le=100)
+    set_weight: int | None = Field(default=None, ge=0, le=100)
     """Percent of traffic the new version gets from this step on; default: None (a pause)."""
     pause: bool = False
     """True: wait here; with `pause_seconds` unset, until someone promotes."""
-    pause_seconds: int | None = Field(None, ge=1, le=86400)
+    pause_seconds: int | None = Field(default=None, ge=1, le=86400)
     """Length of a timed pause, in seconds (setting it makes the step a pause); default: None,
     wait until promoted."""
 
@@ -75,15 +75,15 @@ class AnalysisArgs(Args):
 
     prometheus_address: str = "http://prometheus-operated.monitoring.svc.cluster.local:9090"
     """Prometheus the analysis queries; default: the Prometheus Operator's in-cluster service."""
-    success_rate_min: float = Field(0.99, gt=0, le=1)
+    success_rate_min: float = Field(default=0.99, gt=0, le=1)
     """Lowest acceptable share of non-5xx responses; default: 0.99."""
-    latency_p99_max_seconds: float = Field(0.5, gt=0, le=60)
+    latency_p99_max_seconds: float = Field(default=0.5, gt=0, le=60)
     """Highest acceptable p99 request duration; default: 0.5 s."""
-    interval_seconds: int = Field(60, ge=10, le=3600)
+    interval_seconds: int = Field(default=60, ge=10, le=3600)
     """Time between measurements; default: 60."""
-    failure_limit: int = Field(2, ge=0, le=100)
+    failure_limit: int = Field(default=2, ge=0, le=100)
     """Failed measurements tolerated before the rollout aborts and rolls back; default: 2."""
-    count: int = Field(5, ge=1, le=1000)
+    count: int = Field(default=5, ge=1, le=1000)
     """Measurements of a pre-promotion analysis (background analysis runs until done)."""
     requests_metric: str = "http_requests_total"
     """Request counter with a `code` label; default: http_requests_total."""
@@ -107,14 +107,14 @@ class StrategyArgs(Args):
     """blue-green: the blue slot's build; default: the service's own."""
     green: TrackArgs = TrackArgs()
     """blue-green: the green slot's build; default: the service's own."""
-    idle_replicas: int | None = Field(None, ge=0, le=1000)
+    idle_replicas: int | None = Field(default=None, ge=0, le=1000)
     """blue-green (native): pods of the idle slot; default: None, as many as the active one
     (warm, so a promote or a rollback is instant)."""
     canary: TrackArgs | None = None
     """canary (native): the canary track's build; default: none (no canary pods)."""
-    weight: int = Field(0, ge=0, le=100)
+    weight: int = Field(default=0, ge=0, le=100)
     """canary (native): percent of requests the canary track gets; default: 0."""
-    canary_replicas: int = Field(2, ge=1, le=1000)
+    canary_replicas: int = Field(default=2, ge=1, le=1000)
     """canary (native): pods of the canary track, independent of the weight; default: 2."""
     steps: tuple[StepArgs, ...] = DEFAULT_STEPS
     """canary (argo-rollouts): the step plan."""
@@ -123,7 +123,7 @@ class StrategyArgs(Args):
     auto_promotion: bool = False
     """blue-green (argo-rollouts): promote once pre-promotion analysis passes; default: False
     (a person promotes)."""
-    scale_down_delay_seconds: int = Field(30, ge=0, le=86400)
+    scale_down_delay_seconds: int = Field(default=30, ge=0, le=86400)
     """blue-green (argo-rollouts): how long the old slot stays up after a promote."""
 
     @model_validator(mode="after")

@@ -45,9 +45,9 @@ SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 class RetryArgs(Args):
     """Istio retries of failed requests, within the whole-request timeout."""
 
-    attempts: int = Field(2, ge=0, le=10)
+    attempts: int = Field(default=2, ge=0, le=10)
     """Retries after the first try; default: 2."""
-    per_try_timeout_seconds: float = Field(2, gt=0, le=300)
+    per_try_timeout_seconds: float = Field(default=2, gt=0, le=300)
     """Timeout of each try, in seconds; default: 2."""
     retry_on: str = "connect-failure,refused-stream,unavailable,cancelled,5xx"
     """Istio retry conditions; default: connection failures and 5xx."""
@@ -56,27 +56,27 @@ class RetryArgs(Args):
 class OutlierArgs(Args):
     """Eject a pod that keeps failing, so one bad replica does not fail a share of requests."""
 
-    consecutive_5xx_errors: int = Field(5, ge=1, le=1000)
+    consecutive_5xx_errors: int = Field(default=5, ge=1, le=1000)
     """5xx responses in a row that eject a pod; default: 5."""
-    interval_seconds: int = Field(10, ge=1, le=3600)
+    interval_seconds: int = Field(default=10, ge=1, le=3600)
     """Seconds between ejection sweeps; default: 10."""
-    base_ejection_seconds: int = Field(30, ge=1, le=3600)
+    base_ejection_seconds: int = Field(default=30, ge=1, le=3600)
     """Minimum ejection time in seconds, growing with each ejection of the same pod; default:
     30."""
-    max_ejection_percent: int = Field(50, ge=0, le=100)
+    max_ejection_percent: int = Field(default=50, ge=0, le=100)
     """At most this share of pods is ejected; default: 50 (never the whole service)."""
 
 
 class FaultArgs(Args):
     """Fault injection for resilience drills. Forbidden in prod by the policy pack."""
 
-    delay_percent: float | None = Field(None, gt=0, le=100)
+    delay_percent: float | None = Field(default=None, gt=0, le=100)
     """Percent of requests to delay; default: None (no delay)."""
-    delay_seconds: float = Field(1, gt=0, le=60)
+    delay_seconds: float = Field(default=1, gt=0, le=60)
     """Delay added to those requests, in seconds; default: 1."""
-    abort_percent: float | None = Field(None, gt=0, le=100)
+    abort_percent: float | None = Field(default=None, gt=0, le=100)
     """Percent of requests to fail; default: None (no aborts)."""
-    abort_http_status: int = Field(503, ge=400, le=599)
+    abort_http_status: int = Field(default=503, ge=400, le=599)
     """HTTP status of the failed requests; default: 503."""
 
     @model_validator(mode="after")
@@ -105,13 +105,13 @@ class TrafficArgs(Args):
 
     layer: Literal["none", "istio", "gateway-api"] = "none"
     """default: none (no mesh objects; a canary is refused)."""
-    timeout_seconds: float = Field(15, gt=0, le=3600)
+    timeout_seconds: float = Field(default=15, gt=0, le=3600)
     """Whole-request timeout, retries included; default: 15."""
     retries: RetryArgs = RetryArgs()
     """istio: retries of failed requests; default: RetryArgs' defaults."""
     outlier_detection: OutlierArgs = OutlierArgs()
     """istio: ejection of pods that keep failing; default: OutlierArgs' defaults."""
-    max_pending_requests: int = Field(1024, ge=1)
+    max_pending_requests: int = Field(default=1024, ge=1)
     """Connection pool: queued HTTP requests per pod before fast failure; default: 1024."""
     fault: FaultArgs | None = None
     """default: none. Only with istio."""
