@@ -6,7 +6,8 @@
    them, are held to their pins there too). Neither pulumi-aws nor pulumi-gcp may come
    along, and the wheel must ship py.typed. A sample team's program (examples/consumer,
    which has a package of its own named `components`) then runs its Pulumi unit tests from
-   a folder outside this repository, so nothing but the installed wheel can be imported.
+   a folder outside this repository, so nothing but the installed wheel can be imported,
+   and mypy checks that program against the wheel's type hints (py.typed).
 2. slipway, the CLI. Its wheel may hold only `slipway` and `slipway_policy_pack` (the pack's
    PulumiPolicy.yaml and config included), and `slipway check` must work from it with this
    checkout out of reach, on a manifest of its own and on a public project's release
@@ -44,6 +45,8 @@ OUT = ROOT / "build" / "consumer"
 CLOUD_SDKS = ("pulumi-aws", "pulumi-gcp")
 """Extras only: a plain `pip install slipway-components` must not pull them in."""
 CLI_TOP_LEVEL = {"slipway", "slipway_policy_pack"}
+TOOLS = ("pytest", "mypy")
+"""What a consumer runs on its program: the tests, and a type checker reading py.typed."""
 PUBLIC_MANIFESTS = ROOT / "tests" / "data" / "public" / "microservices-demo"
 """A public project's release manifests (35 objects; SOURCE.md says whose and which)."""
 PIP = ("-m", "pip", "--disable-pip-version-check", "--no-input")
@@ -64,6 +67,8 @@ class SetResult:
     installed_mb: float | None = None
     passed: int = 0
     failed: int = 0
+    typed: str = "-"
+    """mypy on the sample program: `clean` or how many errors (the wheel's py.typed at work)."""
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -232,13 +237,13 @@ def junit_counts(report: Path) -> tuple[int, int]:
 
 
 def check_set(
-    name: str, versions: dict[str, str], wheel: Path, constraints: Path | None, pytest_req: str
+    name: str, versions: dict[str, str], wheel: Path, constraints: Path | None, tools: list[str]
 ) -> SetResult:
     """Install the wheel with exactly `versions` into a fresh venv and run the consumer."""
     result = SetResult(name, versions=dict(versions))
     start = time.monotonic()
     try:
-        _check_set(result, versions, wheel, constraints, pytest_req)
+        _check_set(result, versions, wheel, constraints, tools)
     except CheckFailed as err:
         result.problems.append(str(err))
     result.seconds = time.monotonic() - start
@@ -250,7 +255,7 @@ def _check_set(
     versions: dict[str, str],
     wheel: Path,
     constraints: Path | None,
-    pytest_req: str,
+    tools: list[str],
 ) -> None:
     env_dir = OUT / result.name
     shutil.rmtree(env_dir, ignore_errors=True)
@@ -286,8 +291,8 @@ def _check_set(
         if not Path(where).is_relative_to(site):
             result.problems.append(f"slipway_components imported from {where}, not the wheel")
 
-        say(f"{result.name}: pip install {pytest_req}")
-        run([python, *PIP, "install", "--quiet", pytest_req])
+        say(f"{result.name}: pip install {' '.join(tools)}")
+        run([python, *PIP, "install", "--quiet", *tools])
         say(f"{result.name}: pytest in {project}")
         report = Path(tmp) / "junit.xml"
         proc = subprocess.run(
@@ -313,6 +318,22 @@ def _check_set(
                 f"{tail(proc.stdout + proc.stderr)}"
             )
         result.passed, result.failed = junit_counts(report)
+        say(f"{result.name}: mypy in {project}")
+        typed = subprocess.run(
+            [python, "-m", "mypy", "--no-incremental", "program.py", "test_program.py"],
+            cwd=project,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        errors = re.search(r"Found (\d+) errors?", typed.stdout)
+        count = errors[1] if errors else "?"
+        result.typed = "clean" if typed.returncode == 0 else f"{count} errors"
+        if typed.returncode != 0:
+            result.problems.append(
+                f"mypy on the sample program (the wheel's type hints):\n{tail(typed.stdout)}"
+            )
         if proc.returncode != 0 or result.failed or not result.passed:
             result.problems.append(
                 f"consumer tests: {result.passed} passed, {result.failed} failed "
@@ -425,12 +446,12 @@ def check_cli_wheel(work: Path) -> list[str]:
 
 
 def table(results: list[SetResult]) -> str:
-    rows = [("set", "versions", "installed", "tests", "seconds")]
+    rows = [("set", "versions", "installed", "tests", "mypy", "seconds")]
     for r in results:
         versions = ", ".join(f"{pkg} {ver}" for pkg, ver in r.versions.items()) or "-"
         size = f"{r.installed_mb:.1f} MB" if r.installed_mb is not None else "-"
         tests = f"{r.passed} passed, {r.failed} failed"
-        rows.append((r.name, versions, size, tests, f"{r.seconds:.0f}"))
+        rows.append((r.name, versions, size, tests, r.typed, f"{r.seconds:.0f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -439,10 +460,9 @@ def table(results: list[SetResult]) -> str:
 
 def main() -> int:
     sets = dependency_sets(COMPONENTS / "pyproject.toml", ROOT / "requirements.txt")
-    pytest_req = "pytest"
     dev_pins = pinned_versions(ROOT / "requirements-dev.txt")
-    if "pytest" in dev_pins:
-        pytest_req = f"pytest=={dev_pins['pytest']}"
+    # the consumer's own tools, at the project's pins: its tests and a type checker
+    tools = [f"{tool}=={dev_pins[tool]}" if tool in dev_pins else tool for tool in TOOLS]
     OUT.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     results: list[SetResult] = []
@@ -463,7 +483,7 @@ def main() -> int:
         constraints.write_text("".join(f"{pkg}=={ver}\n" for pkg, ver in sorted(pins.items())))
         for name, versions in sets.items():
             result = check_set(
-                name, versions, wheel, constraints if name == "pins" else None, pytest_req
+                name, versions, wheel, constraints if name == "pins" else None, tools
             )
             results.append(result)
             failures.extend(f"{name}: {p}" for p in result.problems)

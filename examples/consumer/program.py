@@ -69,9 +69,9 @@ def main() -> Platform:
             namespace=namespace.metadata.name,
             team=TEAM,
             image=checkout_url.apply(lambda u: release(u, "2.0.1")),
-            ports=[{"name": "http", "port": 8080}],
-            liveness={"path": "/livez"},
-            readiness={"path": "/readyz"},
+            ports=[ContainerPort(name="http", port=8080)],
+            liveness=HttpProbe(path="/livez"),
+            readiness=HttpProbe(path="/readyz"),
             strategy=StrategyArgs(
                 type="blue-green",
                 active_slot="blue",

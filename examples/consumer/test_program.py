@@ -57,8 +57,10 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 state.pop("metadata", None)
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        return {}
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, []
 
     def children(self, component: str) -> list[Registration]:
         """What a component registered: its children are named `<component>-<role>`."""
