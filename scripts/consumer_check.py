@@ -512,3 +512,7 @@ if __name__ == "__main__":
     except CheckFailed as err:
         print(f"consumer: FAILED: {err}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        # temporary folders are gone already; the venvs under build/consumer are rebuilt next time
+        print("consumer: interrupted", file=sys.stderr)
+        sys.exit(130)
