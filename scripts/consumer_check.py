@@ -11,7 +11,9 @@
 2. slipway, the CLI. Its wheel may hold only `slipway` and `slipway_policy_pack` (the pack's
    PulumiPolicy.yaml and config included), and `slipway check` must work from it with this
    checkout out of reach, on a manifest of its own and on a public project's release
-   manifests (tests/data/public/microservices-demo).
+   manifests (tests/data/public/microservices-demo); `slipway preview` from it must render
+   a copy of the project kept outside the checkout (the program's stacks/ and components/
+   come from the project, not the wheel) and refuse `--out .` in a folder of the user's.
 
 Prints progress, then one line per dependency set and one for the CLI wheel; exits 1 and
 names what failed. The venvs stay in build/consumer/<set> for a look afterwards.
@@ -411,24 +413,7 @@ def check_cli_wheel(work: Path) -> list[str]:
     shutil.copy(PUBLIC_MANIFESTS / "kubernetes-manifests.yaml", manifests)
     venv_site = site_packages(Path(sys.prefix))
     say("cli: slipway check, from the wheel, the checkout not importable")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            "-c",
-            DRIVER,
-            str(site),
-            str(venv_site),
-            "check",
-            str(manifests),
-        ],
-        cwd=work,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = slipway_from_wheel(site, venv_site, ["check", str(manifests)], cwd=work)
     output = proc.stdout + proc.stderr
     origin = re.search(r"^slipway from (.+)$", proc.stderr, re.MULTILINE)
     if origin is None or not Path(origin.group(1)).is_relative_to(site):
@@ -439,7 +424,42 @@ def check_cli_wheel(work: Path) -> list[str]:
         problems.append(f"slipway check reported no latest-tag finding:\n{tail(output)}")
     elif not re.search(r"\b36 objects in 2 files\b", output):
         problems.append(f"slipway check did not read the public manifests whole:\n{tail(output)}")
+
+    # The program's own code (stacks/, components/) comes from the project the CLI runs on.
+    project = work / "src"  # the copy the wheel was built from, outside this checkout
+    say("cli: slipway preview dev, from the wheel, on a copy of the project")
+    out = work / "preview-dev"
+    args = ["preview", "dev", "--project-dir", str(project), "--no-policy", "--out", str(out)]
+    proc = slipway_from_wheel(site, venv_site, args, cwd=work)
+    if proc.returncode != 0 or not (out / "resources.json").is_file():
+        problems.append(
+            f"slipway preview from the wheel exited {proc.returncode}:\n"
+            f"{tail(proc.stdout + proc.stderr)}"
+        )
+    mine = work / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("not slipway's\n")
+    proc = slipway_from_wheel(site, venv_site, [*args[:-1], "."], cwd=mine)
+    if proc.returncode != 2 or sorted(p.name for p in mine.iterdir()) != ["notes.txt"]:
+        problems.append(
+            f"slipway preview --out . in a folder of the user's exited {proc.returncode} "
+            f"(2 and nothing touched expected): {sorted(p.name for p in mine.iterdir())}"
+        )
     return problems
+
+
+def slipway_from_wheel(
+    site: Path, venv_site: Path, args: list[str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """`slipway ARGS` run from the installed wheel with this checkout out of reach."""
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", DRIVER, str(site), str(venv_site), *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 # -- the table ---------------------------------------------------------------------------------
