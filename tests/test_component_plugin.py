@@ -646,17 +646,6 @@ def test_plugin_inputs_become_the_models_args() -> None:
     assert plugin.microservice_args(handed_over) == expected
 
 
-HOSTILE_BASE = {
-    "service_name": "orders",
-    "namespace": "shop",
-    "team": "payments",
-    "image": "ghcr.io/acme/orders:1.4.2",
-    "ports": [{"port": 8080}],
-    "liveness": {"path": "/healthz"},
-    "readiness": {"path": "/ready"},
-}
-
-
 @pytest.mark.parametrize(
     ("extra", "path"),
     [
@@ -672,7 +661,7 @@ def test_hostile_inputs_are_refused_naming_the_field_in_a_short_message(
     """Python refuses to turn thousands of digits into an int or to print one: the refusal
     must still be the field-named ValueError, of a readable length, not a crash."""
     with pytest.raises(ValueError, match="invalid Microservice inputs") as err:
-        plugin.microservice_args({**HOSTILE_BASE, **extra})
+        plugin.microservice_args(service_inputs(**extra))
     message = str(err.value)
     assert f"  {path}: " in message
     assert len(message) < 400, message[:400]

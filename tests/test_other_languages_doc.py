@@ -22,6 +22,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from slipway_components import plugin
+from tests.test_component_plugin import service_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "other-languages.md"
@@ -119,15 +120,7 @@ def test_the_typescript_programs_arguments_are_schema_inputs_the_models_accept()
 
 def test_the_error_example_is_what_the_plugin_says() -> None:
     shown = next(f for f in fences("") if f.startswith("invalid Microservice inputs:"))
-    args = {
-        "serviceName": "orders",
-        "namespace": "shop",
-        "team": "payments",
-        "image": "nginx:latest",
-        "ports": [{"port": 8080}, {"port": 80}],
-        "liveness": {"path": "/healthz"},
-        "readiness": {"path": "/ready"},
-    }
+    args = service_inputs(image="nginx:latest", ports=[{"port": 8080}, {"port": 80}])
     with pytest.raises(ValueError) as err:
         plugin.microservice_args(args)
     assert str(err.value) == shown.rstrip("\n")
@@ -138,15 +131,4 @@ def test_a_misspelled_input_in_a_program_is_caught() -> None:
     with pytest.raises(AssertionError, match="imagee"):
         _inputs_known_to_the_schema({"imagee": "x"}, "planted")
     with pytest.raises(AssertionError, match="pathh"):
-        _inputs_known_to_the_schema(
-            {
-                "serviceName": "a",
-                "namespace": "b",
-                "team": "c",
-                "image": "r/a:1",
-                "ports": [{"port": 8080}],
-                "liveness": {"pathh": "/x"},
-                "readiness": {"path": "/y"},
-            },
-            "planted",
-        )
+        _inputs_known_to_the_schema(service_inputs(liveness={"pathh": "/x"}), "planted")
