@@ -27,11 +27,14 @@ def run() -> None:
     import sys
 
     code = INTERNAL_ERROR
+    lost = _catch_lost_interrupts()
     try:
         from slipway import redact
 
         redact.install()
         code = _main()
+        if lost and code == 0:  # the Ctrl-C landed where Python could not raise it
+            code = _interrupted()
     except KeyboardInterrupt:
         code = _interrupted()
     except BaseException:  # a bug: say so, with the (redacted) traceback
@@ -54,6 +57,30 @@ def run() -> None:
     except KeyboardInterrupt:
         code = INTERRUPTED
     os._exit(code)
+
+
+def _catch_lost_interrupts() -> list[BaseException]:
+    """Keep a Ctrl-C that Python cannot raise from being printed as a traceback and lost.
+
+    A KeyboardInterrupt raised inside a weakref callback or a finaliser (the import
+    machinery's module-lock callback is one) cannot propagate: Python prints "Exception
+    ignored in ..." with a traceback, and the run goes on to exit 0 as if never interrupted.
+    This hook records such an interrupt silently so the run still ends with 130; any other
+    unraisable exception is reported as Python would.
+    """
+    import sys
+
+    lost: list[BaseException] = []
+    default = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            lost.append(unraisable.exc_value)
+            return
+        default(unraisable)
+
+    sys.unraisablehook = hook
+    return lost
 
 
 def _interrupted() -> int:
