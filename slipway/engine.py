@@ -28,11 +28,12 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from slipway import mock_outputs
+from slipway.errors import BadInput
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
@@ -99,9 +100,122 @@ class Record:
         }
 
 
+@dataclass(frozen=True)
+class RequiredKey:
+    """A config key the program required (`Config.require*`) during a run.
+
+    `missing`: the stack has no value for it (the real engine stops there); `secret`: the
+    program read it as a secret, so it must be set with `--secret`."""
+
+    key: str
+    secret: bool
+    missing: bool
+
+
 @dataclass
 class RunResult:
     records: list[Record]
+    required: list[RequiredKey] = field(default_factory=list)
+
+
+UNSET = "[unset]"
+"""What a missing plain `require` gives offline (a missing secret gives `REDACTED`)."""
+
+_REQUIRE_METHODS = {
+    "require": False,
+    "require_secret": True,
+    "require_bool": False,
+    "require_secret_bool": True,
+    "require_int": False,
+    "require_secret_int": True,
+    "require_float": False,
+    "require_secret_float": True,
+    "require_object": False,
+    "require_secret_object": True,
+}
+
+
+@dataclass
+class _Requirements:
+    """One run's record of required keys, and what it does about missing ones."""
+
+    stack: str
+    unset: frozenset[str]
+    fill: bool
+    seen: dict[str, RequiredKey] = field(default_factory=dict)
+
+    def note(self, key: str, secret: bool, missing: bool) -> None:
+        before = self.seen.get(key)
+        if before is not None:  # `require` of a secret key goes on to `require_secret`
+            secret = secret or before.secret
+            missing = missing or before.missing
+        self.seen[key] = RequiredKey(key, secret, missing)
+
+
+_REQUIREMENTS: contextvars.ContextVar[_Requirements | None] = contextvars.ContextVar(
+    "slipway_requirements", default=None
+)
+_HOOK_LOCK = threading.Lock()
+_HOOK_USERS = [0]
+_SDK_REQUIRE: dict[str, Callable[..., Any]] = {}
+
+
+def _hooked(name: str, secret: bool) -> Callable[..., Any]:
+    original = _SDK_REQUIRE[name]
+
+    def require(self: Any, key: str) -> Any:
+        rec = _REQUIREMENTS.get()
+        if rec is None:  # another thread's run installed the hook; this one is not offline
+            return original(self, key)
+        import pulumi
+
+        full = self.full_key(key)
+        value = pulumi.runtime.get_config(full)
+        rec.note(full, secret, value is None or full in rec.unset)
+        if value is None and rec.fill:
+            if name == "require":
+                return UNSET
+            if name == "require_secret":
+                return pulumi.Output.secret(REDACTED)
+            raise BadInput(
+                f"the program requires {full} ({name}) and it has no value; set it: "
+                f"pulumi config set{' --secret' if secret else ''} {full} <value> -s {rec.stack}",
+                file=f"Pulumi.{rec.stack}.yaml",
+                field=full,
+            )
+        return original(self, key)
+
+    require.__name__ = name
+    require.__doc__ = getattr(original, "__doc__", None)
+    return require
+
+
+@contextlib.contextmanager
+def _recording_required(rec: _Requirements) -> Iterator[None]:
+    """Record every `Config.require*` of this run; the SDK's methods go back afterwards.
+
+    The methods are swapped on the class (the program makes its own `Config` objects) while
+    at least one run is going; each run records into its own context."""
+    from pulumi import config as sdk_config
+
+    cls = sdk_config.Config
+    token = _REQUIREMENTS.set(rec)
+    with _HOOK_LOCK:
+        if _HOOK_USERS[0] == 0:
+            for name in _REQUIRE_METHODS:
+                _SDK_REQUIRE[name] = cls.__dict__[name]
+            for name, secret in _REQUIRE_METHODS.items():
+                setattr(cls, name, _hooked(name, secret))
+        _HOOK_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _HOOK_LOCK:
+            _HOOK_USERS[0] -= 1
+            if _HOOK_USERS[0] == 0:
+                for name in _REQUIRE_METHODS:
+                    setattr(cls, name, _SDK_REQUIRE[name])
+        _REQUIREMENTS.reset(token)
 
 
 def _make_monitor_class() -> type:
@@ -290,13 +404,22 @@ def run_program(
     config: dict[str, str],
     secret_keys: list[str],
     on_record: Callable[[Record], None] | None = None,
+    unset: frozenset[str] = frozenset(),
+    fill_missing: bool = False,
 ) -> RunResult:
     """Run a Pulumi program file (or callable) under the recording mocks.
 
     With `on_record`, each registration is handed over as soon as it is made (parents and
     providers first, `target` not yet set) and not kept: the result has no records.
     Exceptions raised by the program propagate unchanged (BadInput stays BadInput).
+
+    Every key the program requires is in the result's `required`; keys in `unset` hold
+    offline placeholders, so they count as missing. A missing key raises the SDK's
+    `ConfigMissingError`, as under the real engine; with `fill_missing`, a missing
+    `require`/`require_secret` gives `UNSET`/a secret `REDACTED` instead (the run goes on,
+    the key is still recorded missing) and a missing typed one is BadInput naming the key.
     """
+    requirements = _Requirements(stack=stack, unset=frozenset(unset), fill=fill_missing)
 
     def _run() -> RunResult:
         import pulumi
@@ -335,7 +458,8 @@ def run_program(
                 sys.path.insert(0, root)
                 added_path = True
         try:
-            loop.run_until_complete(run_pulumi_func(body))
+            with _recording_required(requirements):
+                loop.run_until_complete(run_pulumi_func(body))
         finally:
             if added_path:
                 sys.path.remove(root)
@@ -344,7 +468,8 @@ def run_program(
             asyncio.set_event_loop(previous_loop)
         records = sorted(monitor.records.values(), key=lambda r: r.urn)
         assign_targets(records)
-        return RunResult(records=records)
+        required = sorted(requirements.seen.values(), key=lambda k: k.key)
+        return RunResult(records=records, required=required)
 
     ctx = contextvars.Context()
     with _few_collections():

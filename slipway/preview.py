@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from slipway import children, redact
-from slipway.engine import REDACTED, Record, run_program, to_json_bytes
+from slipway.engine import REDACTED, UNSET, Record, RequiredKey, run_program, to_json_bytes
 from slipway.errors import BadInput
 from slipway.outdir import MARKER, current_umask, is_slipway_output, marker_bytes, write_error
 from slipway.redact import redact_bytes
@@ -43,10 +43,33 @@ class Rendered:
     records: list[Record]
     manifests: dict[str, str]
     warnings: list[str] = field(default_factory=list)
+    required: list[RequiredKey] = field(default_factory=list)
+    """Every config key the program required, present or missing (`engine.RequiredKey`)."""
 
     @property
     def resources(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.records]
+
+    @property
+    def missing_config(self) -> list[RequiredKey]:
+        """Required keys without a value: `pulumi preview`/`up` stop at the first one."""
+        return [k for k in self.required if k.missing]
+
+
+def missing_config_lines(rendered: Rendered) -> list[str]:
+    """One line per missing required key: the key, the stack file, the command that sets it.
+
+    Never a value: offline a missing secret reads as `[secret]`, a plain one as `[unset]`."""
+    stack_file = f"Pulumi.{rendered.stack}.yaml"
+    lines = []
+    for k in rendered.missing_config:
+        kind, flag, shown = ("secret", " --secret", REDACTED) if k.secret else ("", "", UNSET)
+        lines.append(
+            f"required {kind + ' ' if kind else ''}config {k.key} is not set in {stack_file} "
+            f"(offline it reads {shown}; the real engine stops): "
+            f"pulumi config set{flag} {k.key} -s {rendered.stack}"
+        )
+    return lines
 
 
 def catalog_dir(project_dir: Path, config: dict[str, str], project: str, stack_file: str) -> Path:
@@ -86,6 +109,8 @@ class Job:
     secret_keys: list[str]
     warnings: list[str]
     catalog: Path
+    unset: list[str] = field(default_factory=list)
+    """Config keys given an offline placeholder (missing catalog secrets), full names."""
 
 
 def prepare(
@@ -97,7 +122,8 @@ def prepare(
 ) -> Job:
     """Read the stack file and the catalog's secret keys; BadInput for what is wrong there.
 
-    Missing secret config becomes a warning and a redacted value, as `render` documents.
+    A missing catalog secret gets a redacted placeholder value; whether the program requires
+    it (and so whether `pulumi up` would stop) is known once it has run (`Rendered.required`).
     """
     project_dir = project_dir.resolve()
     from slipway.stackfile import project_name
@@ -113,30 +139,29 @@ def prepare(
         secret_keys.append(key)
     warnings: list[str] = []
     catalog = catalog_dir(project_dir, config, project, sf.path.name)
-    missing = []
+    unset = []
     for key in _catalog_secret_keys(catalog, config, project):
         full = f"{project}:{key}"
         if full not in config:
-            missing.append(key)
+            unset.append(full)
             config[full] = REDACTED
             secret_keys.append(full)
-    if missing:
-        warnings.append(
-            f"{len(missing)} secret(s) the catalog reads are not set in {sf.path.name}: "
-            f"{', '.join(missing)}. Fine offline (the preview shows them as {REDACTED}); "
-            f"`pulumi up` needs each one: pulumi config set --secret <key> -s {stack}"
-        )
     program = project_dir / PROGRAM
     if not program.is_file():
         raise BadInput("no Pulumi program here", file=str(program))
-    return Job(project_dir, stack, project, program, config, secret_keys, warnings, catalog)
+    return Job(project_dir, stack, project, program, config, secret_keys, warnings, catalog, unset)
 
 
-def run_job(job: Job, on_record: Callable[[Record], None] | None = None) -> list[Record]:
+def run_job(
+    job: Job,
+    on_record: Callable[[Record], None] | None = None,
+    required: list[RequiredKey] | None = None,
+) -> list[Record]:
     """Run the job's program under the mock runtime, from the project folder.
 
     Returns the records sorted by URN with their targets; with `on_record`, hands each one
-    over as it is registered instead and returns none (see `engine.run_program`).
+    over as it is registered instead and returns none (see `engine.run_program`). The keys
+    the program required are added to `required` (missing ones do not stop the run).
     """
     cwd = os.getcwd()
     os.chdir(job.project_dir)
@@ -148,9 +173,13 @@ def run_job(job: Job, on_record: Callable[[Record], None] | None = None) -> list
             config=job.config,
             secret_keys=job.secret_keys,
             on_record=on_record,
+            unset=frozenset(job.unset),
+            fill_missing=True,
         )
     finally:
         os.chdir(cwd)
+    if required is not None:
+        required.extend(result.required)
     return result.records
 
 
@@ -169,12 +198,14 @@ def render(
     job = prepare(
         project_dir, stack, config_overrides=config_overrides, secret_overrides=secret_overrides
     )
-    records = run_job(job)
+    required: list[RequiredKey] = []
+    records = run_job(job, required=required)
     return Rendered(
         stack=stack,
         records=records,
         manifests=manifests(records, catalog=job.catalog),
         warnings=job.warnings,
+        required=required,
     )
 
 

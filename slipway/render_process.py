@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from slipway.engine import Record, assign_targets
+from slipway.engine import Record, RequiredKey, assign_targets
 from slipway.errors import BadInput
 from slipway.preview import Job, Rendered, run_job
 
@@ -88,8 +88,9 @@ class RenderRun:
 
         Afterwards `rendered` holds every record sorted by URN, targets assigned."""
         if not self.fork:
-            records = run_job(self.job)
-            self._finish(records)
+            required: list[RequiredKey] = []
+            records = run_job(self.job, required=required)
+            self._finish(records, required)
             yield records
             return
         assert self._reader is not None
@@ -115,14 +116,18 @@ class RenderRun:
             raise payload
         if kind == "failed":
             raise ProgramFailed(payload)
-        self._finish(received)
+        self._finish(received, payload or [])
 
-    def _finish(self, records: list[Record]) -> None:
+    def _finish(self, records: list[Record], required: list[RequiredKey]) -> None:
         """`rendered`: the records sorted by URN, each with its target (as `run_job` gives)."""
         records = sorted(records, key=lambda r: r.urn)
         assign_targets(records)
         self.rendered = Rendered(
-            stack=self.job.stack, records=records, manifests={}, warnings=self.job.warnings
+            stack=self.job.stack,
+            records=records,
+            manifests={},
+            warnings=self.job.warnings,
+            required=required,
         )
 
     def _reap(self, *, kill: bool) -> str:
@@ -175,12 +180,13 @@ def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through th
 
         def work() -> None:
             try:
-                run_job(job, on_record=on_record)
+                required: list[RequiredKey] = []
+                run_job(job, on_record=on_record, required=required)
                 with lock:
                     if pending:
                         send(("records", pending[:]))
                         pending.clear()
-                send(("done", None))
+                send(("done", required))
             except BadInput as exc:
                 send(("bad", exc))
             except BaseException as exc:  # a bug in the program: its traceback

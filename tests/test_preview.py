@@ -69,9 +69,12 @@ def test_secrets_are_redacted_everywhere(project: Path) -> None:
 
 def test_missing_secret_config_warns_with_the_fix(project: Path) -> None:
     rendered = pv.render(project, "dev")
-    [warning] = [w for w in rendered.warnings if "secret" in w]
-    assert "orders-db-password, payments-api-key" in warning
-    assert "pulumi config set --secret <key> -s dev" in warning
+    assert pv.missing_config_lines(rendered) == [
+        f"required secret config slipway:{key} is not set in Pulumi.dev.yaml (offline it "
+        f"reads [secret]; the real engine stops): pulumi config set --secret slipway:{key} "
+        "-s dev"
+        for key in ("orders-db-password", "payments-api-key")
+    ]
 
 
 def test_two_previews_are_byte_identical(cli, project: Path) -> None:

@@ -75,12 +75,12 @@ def test_the_same_finding_on_many_resources_is_one_entry(violating) -> None:
     assert "change: services/frontend.yaml: environments.prod.autoscaling.minReplicas" in output
 
 
-def test_the_secret_note_is_one_unbroken_line(run, project: Path) -> None:
+def test_each_missing_secret_note_is_one_unbroken_line(run, project: Path) -> None:
     result = run("preview", "dev", "--out", str(project / "out"))
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1, result.output
-    assert "pulumi config set --secret <key> -s dev" in notes[0]
-    assert "orders-db-password" in notes[0] and "payments-api-key" in notes[0]
+    assert len(notes) == 2, result.output
+    for note, key in zip(notes, ("orders-db-password", "payments-api-key"), strict=True):
+        assert note.endswith(f"pulumi config set --secret slipway:{key} -s dev"), note
 
 
 def test_a_strategy_switch_says_it_deletes_the_deployments(run, project: Path) -> None:

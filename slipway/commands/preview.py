@@ -125,6 +125,15 @@ def preview(
         Path | None,
         typer.Option("--project-dir", help=PROJECT_DIR_HELP, show_default=False),
     ] = None,
+    strict_config: Annotated[
+        bool,
+        typer.Option(
+            "--strict-config",
+            help="Fail as the real engine does when the program requires a config key the "
+            "stack does not set: exit 2, nothing written. Without it each missing key is a "
+            "note with its `pulumi config set` command and the preview goes on.",
+        ),
+    ] = False,
 ) -> None:
     """Render a stack offline: run the real program under Pulumi's mock runtime, write
     resources.json and manifests, run the policy pack, and diff against a ref if asked.
@@ -134,6 +143,10 @@ def preview(
     the file and field to change and how, then a last line with the verdict. Off a terminal
     it is plain lines. Exit codes: 0 fine, 1 a mandatory policy violation (or the program
     failed), 2 bad input (nothing is written), 70 internal error, 130 interrupted.
+
+    Required config (`Config.require*`) that the stack does not set is named, key by key,
+    with the command that sets it; `--strict-config` makes that exit 2, as `pulumi up` would
+    stop there.
     """
     from slipway import preview as pv
     from slipway.outdir import check_out
@@ -155,6 +168,8 @@ def preview(
 
             def write_all_but_policy(rendered: Rendered) -> None:
                 nonlocal diff
+                if strict_config and rendered.missing_config:
+                    raise missing_config_error(rendered)
                 if against:
                     from slipway.baseline import load_baseline
                     from slipway.diff import compute_diff
@@ -191,6 +206,8 @@ def preview(
         for st in staging:
             st.discard()
 
+    for line in pv.missing_config_lines(rendered):
+        say.note(line)
     mandatory = [d for d in diagnostics or [] if d["level"] == "mandatory"]
     if fmt is Format.json:
         summary = {
@@ -215,6 +232,19 @@ def preview(
         _report(stack, rendered, diagnostics, diff, baseline, out_dir, plan=plan)
     if mandatory:
         raise typer.Exit(code=1)
+
+
+def missing_config_error(rendered: Rendered) -> BadInput:
+    """--strict-config: the missing required keys as the bad input the engine would stop on."""
+    from slipway import preview as pv
+
+    keys = [k.key for k in rendered.missing_config]
+    lines = "\n".join(pv.missing_config_lines(rendered))
+    return BadInput(
+        f"{len(keys)} required config key(s) not set (--strict-config; `pulumi up` would "
+        f"stop): {', '.join(keys)}\n{lines}",
+        file=f"Pulumi.{rendered.stack}.yaml",
+    )
 
 
 def _report(
