@@ -27,7 +27,7 @@ import runpy
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,16 @@ def clean(value: Any) -> Any:
         return [clean(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if value == UNKNOWN:
-        return "[unknown]"
-    return value
+    if isinstance(value, str | int | bool) or value is None:
+        return "[unknown]" if value == UNKNOWN else value
+    return "[unknown]" if _is_unknown(value) else value
+
+
+def _is_unknown(value: Any) -> bool:
+    """An input the SDK hands over as unknown (`pulumi.output.Unknown`, in a preview)."""
+    from pulumi.runtime import known_types
+
+    return known_types.is_unknown(value)
 
 
 @dataclass
@@ -375,23 +382,81 @@ def _use_lean_sdk_helpers() -> None:
     )
 
 
-def _make_mocks(monitor_ref: list[Any]) -> Any:
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+
+def first_run_state(type_: str, name: str, inputs: dict) -> dict:
+    """A resource's outputs as the engine's first preview of an empty stack gives them.
+
+    Nothing exists yet, so the provider plans the create: the inputs come back as they were
+    given (unknown where they were unknown) and every property only the cloud computes (an
+    ARN, an endpoint, a certificate, a generated id) is unknown. The synthesizers name those
+    properties; one that repeats an input keeps the input's value."""
+    state = dict(inputs)
+    for key in mock_outputs.synthesize(type_, name, inputs):
+        state.setdefault(key, UNKNOWN)
+    return state
+
+
+def stack_reference_state(
+    ref: str, recorded: Mapping[str, Mapping[str, Any]], source: str
+) -> dict[str, Any]:
+    """What `pulumi.StackReference(ref)` reads: the other stack's outputs, from `recorded`.
+
+    The engine reads the referenced stack's current outputs, known values even on a first
+    preview; offline they come from a recorded file. A reference with no recording is bad
+    input (the engine would fail too if that stack had never been deployed)."""
+    if ref not in recorded:
+        raise BadInput(
+            f"the program reads stack {ref!r} (pulumi.StackReference) and {source} has no "
+            f"outputs recorded for it; record them under the key {ref!r}, from "
+            f'`pulumi stack output --json -s {ref}` (secret outputs as "[secret]")',
+            file=source,
+            field=ref,
+        )
+    outputs = dict(recorded[ref])
+    secret = sorted(k for k, v in outputs.items() if v == REDACTED)
+    for key in secret:
+        outputs[key] = {SECRET_SIG: SECRET_VALUE, "value": REDACTED}
+    return {"name": ref, "outputs": outputs, "secretOutputNames": secret}
+
+
+def _make_mocks(
+    monitor_ref: list[Any],
+    *,
+    first_run: bool = False,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    stack_outputs_source: str = "",
+) -> Any:
     import pulumi
 
     class EchoMocks(pulumi.runtime.Mocks):
-        """Outputs are the inputs plus what only the cloud would compute (deterministic)."""
+        """Outputs are the inputs plus what only the cloud would compute (deterministic).
+
+        `first_run`: what the cloud would compute is unknown, and so is every id, as in the
+        engine's first preview of an empty stack."""
 
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             monitor = monitor_ref[0]
             monitor.local.inputs = args.inputs
+            if args.typ == STACK_REFERENCE_TYPE:
+                ref = str(args.inputs.get("name") or args.name)
+                return ref, stack_reference_state(
+                    ref, stack_outputs or {}, stack_outputs_source or "the recorded outputs"
+                )
+            if first_run:
+                # An empty id is an unknown one to the SDK (as the Terraform bridge sends it
+                # in a preview).
+                return "", first_run_state(args.typ, args.name, args.inputs)
             state = dict(args.inputs)
             state.update(mock_outputs.synthesize(args.typ, args.name, args.inputs))
             resource_id = state.get("id") or f"{args.name}-id"
             return str(resource_id), state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
-            handler = getattr(mock_outputs, "call", None)
-            return handler(args.token, args.args) if handler else {}
+            # Provider functions run for real in a preview, first or not: their results are
+            # known (the SDK itself skips a call whose arguments are unknown).
+            return mock_outputs.synthesize_call(args.token, args.args)
 
     return EchoMocks()
 
@@ -406,6 +471,9 @@ def run_program(
     on_record: Callable[[Record], None] | None = None,
     unset: frozenset[str] = frozenset(),
     fill_missing: bool = False,
+    first_run: bool = False,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    stack_outputs_source: str = "",
 ) -> RunResult:
     """Run a Pulumi program file (or callable) under the recording mocks.
 
@@ -418,6 +486,10 @@ def run_program(
     `ConfigMissingError`, as under the real engine; with `fill_missing`, a missing
     `require`/`require_secret` gives `UNSET`/a secret `REDACTED` instead (the run goes on,
     the key is still recorded missing) and a missing typed one is BadInput naming the key.
+
+    `first_run` answers as the engine's first preview of an empty stack (`first_run_state`);
+    `stack_outputs` are the recorded outputs of the stacks the program references, keyed by
+    the reference's name (`stack_outputs_source` names their file in errors).
     """
     requirements = _Requirements(stack=stack, unset=frozenset(unset), fill=fill_missing)
 
@@ -430,10 +502,16 @@ def run_program(
         except RuntimeError:
             previous_loop = None
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_quiet_about_bad_input)
         asyncio.set_event_loop(loop)
         _use_lean_sdk_helpers()
         ref: list[Any] = []
-        mocks = _make_mocks(ref)
+        mocks = _make_mocks(
+            ref,
+            first_run=first_run,
+            stack_outputs=stack_outputs,
+            stack_outputs_source=stack_outputs_source,
+        )
         monitor = _make_monitor_class()(mocks, on_record)
         ref.append(monitor)
         from pulumi.runtime.settings import SETTINGS
@@ -474,6 +552,18 @@ def run_program(
     ctx = contextvars.Context()
     with _few_collections():
         return ctx.run(_run)
+
+
+def _quiet_about_bad_input(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop asyncio's "exception was never retrieved" for bad input; report anything else.
+
+    When the program stops on bad input (a missing recorded stack output, a missing typed
+    config key), every Output derived from the failed value holds the same exception, and
+    asyncio printed each one with its traceback after the run had already said, once and
+    plainly, what is wrong."""
+    if isinstance(context.get("exception"), BadInput):
+        return
+    loop.default_exception_handler(context)
 
 
 @contextlib.contextmanager

@@ -204,7 +204,3 @@ def _aws_caller_identity(token: str, args: dict) -> dict:
 CALL_SYNTHESIZERS["gcp:organizations/getProject:getProject"] = _gcp_get_project
 CALL_SYNTHESIZERS["aws:index/getCallerIdentity:getCallerIdentity"] = _aws_caller_identity
 
-
-def call(token: str, args: dict) -> dict:
-    """Provider-function results for the mock runtime (the name the preview engine looks up)."""
-    return synthesize_call(token, args)

@@ -32,7 +32,7 @@ from slipway.engine import REDACTED, UNSET, Record, RequiredKey, run_program, to
 from slipway.errors import BadInput
 from slipway.outdir import MARKER, current_umask, is_slipway_output, marker_bytes, write_error
 from slipway.redact import redact_bytes
-from slipway.stackfile import read_stack_file
+from slipway.stackfile import load_yaml_file, read_stack_file
 
 PROGRAM = "__main__.py"
 
@@ -111,6 +111,10 @@ class Job:
     catalog: Path
     unset: list[str] = field(default_factory=list)
     """Config keys given an offline placeholder (missing catalog secrets), full names."""
+    first_run: bool = False
+    """Answer as the engine's first preview of an empty stack (`engine.first_run_state`)."""
+    stack_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Recorded outputs of the stacks the program references (`STACK_OUTPUTS`)."""
 
 
 def prepare(
@@ -119,6 +123,7 @@ def prepare(
     *,
     config_overrides: dict[str, str] | None = None,
     secret_overrides: dict[str, str] | None = None,
+    first_run: bool = False,
 ) -> Job:
     """Read the stack file and the catalog's secret keys; BadInput for what is wrong there.
 
@@ -149,7 +154,49 @@ def prepare(
     program = project_dir / PROGRAM
     if not program.is_file():
         raise BadInput("no Pulumi program here", file=str(program))
-    return Job(project_dir, stack, project, program, config, secret_keys, warnings, catalog, unset)
+    return Job(
+        project_dir,
+        stack,
+        project,
+        program,
+        config,
+        secret_keys,
+        warnings,
+        catalog,
+        unset,
+        first_run=first_run,
+        stack_outputs=read_stack_outputs(project_dir),
+    )
+
+
+STACK_OUTPUTS = "stack-outputs.yaml"
+"""The recorded outputs of other stacks, at the project's root: `{reference: {output: value}}`.
+
+A `pulumi.StackReference("org/project/stack")` reads that stack's outputs; the engine reads
+them from the backend (known values, even on a first preview), the offline preview from this
+file. Record one with `pulumi stack output --json -s org/project/stack`; a secret output is
+kept as the string "[secret]" (the preview treats it as a secret and never needs its value).
+"""
+
+
+def read_stack_outputs(project_dir: Path) -> dict[str, dict[str, Any]]:
+    """`STACK_OUTPUTS` of the project (empty when there is none); BadInput for a bad file."""
+    path = project_dir / STACK_OUTPUTS
+    if not path.is_file():
+        return {}
+    doc = load_yaml_file(path)
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict) or not all(
+        isinstance(k, str) and isinstance(v, dict) and all(isinstance(o, str) for o in v)
+        for k, v in doc.items()
+    ):
+        raise BadInput(
+            "expected a mapping of stack references (org/project/stack) to their outputs "
+            "(a mapping of output names to values)",
+            file=STACK_OUTPUTS,
+        )
+    return doc
 
 
 def run_job(
@@ -175,6 +222,9 @@ def run_job(
             on_record=on_record,
             unset=frozenset(job.unset),
             fill_missing=True,
+            first_run=job.first_run,
+            stack_outputs=job.stack_outputs,
+            stack_outputs_source=STACK_OUTPUTS,
         )
     finally:
         os.chdir(cwd)
@@ -189,14 +239,20 @@ def render(
     *,
     config_overrides: dict[str, str] | None = None,
     secret_overrides: dict[str, str] | None = None,
+    first_run: bool = False,
 ) -> Rendered:
     """Run `__main__.py` of `project_dir` for `stack` under the mock runtime, in this process.
 
     `secret_overrides` are config values treated as secrets (tests use them to prove values
-    never reach the output). Raises BadInput for bad config or catalog.
+    never reach the output); `first_run` answers as the engine's first preview of an empty
+    stack. Raises BadInput for bad config or catalog.
     """
     job = prepare(
-        project_dir, stack, config_overrides=config_overrides, secret_overrides=secret_overrides
+        project_dir,
+        stack,
+        config_overrides=config_overrides,
+        secret_overrides=secret_overrides,
+        first_run=first_run,
     )
     required: list[RequiredKey] = []
     records = run_job(job, required=required)

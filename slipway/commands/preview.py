@@ -134,6 +134,16 @@ def preview(
             "note with its `pulumi config set` command and the preview goes on.",
         ),
     ] = False,
+    first_run: Annotated[
+        bool,
+        typer.Option(
+            "--first-run",
+            help="Answer as the engine's first preview of an empty stack: every id and "
+            "every output only the cloud computes (ARNs, endpoints, kubeconfigs) is unknown; "
+            "other stacks' outputs come from stack-outputs.yaml. A required config key "
+            "without a value stops the run as in the engine (implies --strict-config).",
+        ),
+    ] = False,
 ) -> None:
     """Render a stack offline: run the real program under Pulumi's mock runtime, write
     resources.json and manifests, run the policy pack, and diff against a ref if asked.
@@ -147,6 +157,10 @@ def preview(
     Required config (`Config.require*`) that the stack does not set is named, key by key,
     with the command that sets it; `--strict-config` makes that exit 2, as `pulumi up` would
     stop there.
+
+    `--first-run` models the first `pulumi preview` of a stack that has never been deployed:
+    what only the cloud computes is unknown, so a resource made inside an `apply` on such a
+    value, or a branch taken on one, shows up as a difference to the normal preview.
     """
     from slipway import preview as pv
     from slipway.outdir import check_out
@@ -158,7 +172,8 @@ def preview(
         project_dir = resolve_project_dir(project_dir)
         out_arg = out if out is not None else project_dir / "build" / stack
         out_dir = check_out(out_arg, protected=[project_dir])
-        job = pv.prepare(project_dir, stack)
+        job = pv.prepare(project_dir, stack, first_run=first_run)
+        strict_config = strict_config or first_run
         out_dir = check_out(out_arg, protected=[project_dir, job.catalog])
         for w in job.warnings:  # one line each, never wrapped inside a command
             say.note(w)
