@@ -136,7 +136,7 @@ def test_httproute_missing_required_field(rendered: dict[str, Path], tmp_path: P
     assert "HTTPRoute web/frontend: spec.parentRefs[0]: 'name' is a required property" in finding
 
 
-def test_unknown_kind_names_resource_and_missing_crd(tmp_path: Path) -> None:
+def test_unknown_kind_names_resource_and_missing_schema(tmp_path: Path) -> None:
     doc = {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
@@ -144,18 +144,19 @@ def test_unknown_kind_names_resource_and_missing_crd(tmp_path: Path) -> None:
     }
     (finding,) = _judge(tmp_path, doc)
     assert "Certificate gw/c" in finding
-    assert "missing CRD: no stack installs Certificate cert-manager.io/v1" in finding
+    assert "the CRD data set has no schema for Certificate cert-manager.io/v1" in finding
+    assert "(no cert-manager.io/Certificate-v1.json)" in finding
 
 
-def test_known_kind_at_unknown_version_is_a_missing_crd(
+def test_known_kind_at_unknown_version_has_no_schema(
     rendered: dict[str, Path], tmp_path: Path
 ) -> None:
     _, doc = _manifest(rendered["prod"], "VirtualService", "orders")
     doc["apiVersion"] = "networking.istio.io/v1alpha3"
     (finding,) = _judge(tmp_path, doc)
     assert (
-        "VirtualService commerce/orders: <root>: missing CRD: no stack installs VirtualService"
-        in finding
+        "VirtualService commerce/orders: <root>: the CRD data set has no schema for "
+        "VirtualService networking.istio.io/v1alpha3" in finding
     )
 
 
