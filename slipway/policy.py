@@ -258,8 +258,35 @@ def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     return s
 
 
+UNKNOWN_MARK = "[unknown]"
+"""How `slipway.engine.clean` writes a value the preview does not know."""
+ENGINE_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""What the engine sends the analyzer for an unknown value (`KeepUnknowns`): pulumi-policy's
+`unknown_checking_proxy` raises `UnknownValueError` when a policy reads it, and reports "can't
+run policy ... during preview" instead of judging a made-up value."""
+
+
+def as_the_engine_sends(value: Any) -> Any:
+    """`value` with each unknown leaf as the engine's sentinel; the same object if it has none
+    (most records: nothing is copied)."""
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            new = as_the_engine_sends(item)
+            if new is not item:
+                out = dict(value) if out is None else out
+                out[key] = new
+        return value if out is None else out
+    if isinstance(value, list):
+        items = [as_the_engine_sends(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return ENGINE_UNKNOWN if value == UNKNOWN_MARK else value
+
+
 def _fill(s: struct_pb2.Struct, value: Mapping[str, Any]) -> None:
-    """Set an empty Struct to `value`, made JSON-shaped first if it is not already."""
+    """Set an empty Struct to `value` (unknowns as the engine sends them), made JSON-shaped
+    first if it is not already."""
+    value = as_the_engine_sends(value)
     try:
         s.update(value)  # the common case: already JSON-shaped
     except (TypeError, ValueError, AttributeError):

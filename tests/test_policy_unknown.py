@@ -198,3 +198,18 @@ def test_known_violation_next_to_an_unknown_still_blocks() -> None:
     pod["hostPID"] = True
     diags = run_pack(records, "prod", project="fixtures")
     assert [d.policy for d in diags if d.level == "mandatory"] == ["pod-no-host-pid"]
+
+
+def test_the_preview_sends_unknowns_to_the_pack_as_the_engine_does() -> None:
+    from slipway.policy import ENGINE_UNKNOWN, as_the_engine_sends
+
+    assert ENGINE_UNKNOWN == UNKNOWN_STRING_VALUE
+    known = {"a": [1, {"b": "x"}], "c": "[secret]"}
+    assert as_the_engine_sends(known) is known  # nothing to change: nothing copied
+    mixed = {"a": [1, {"b": "[unknown]"}], "c": "[unknown]", "d": "kept"}
+    assert as_the_engine_sends(mixed) == {
+        "a": [1, {"b": UNKNOWN_STRING_VALUE}],
+        "c": UNKNOWN_STRING_VALUE,
+        "d": "kept",
+    }
+    assert mixed["c"] == "[unknown]"  # the record itself is left as resources.json shows it
