@@ -12,7 +12,7 @@ K8S_VERSION := 1.33.0
 CI_OUT := build/ci
 STACKS := dev staging prod
 
-.PHONY: preview test lint unit render validate checkov consumer setup policy-venv bench clean
+.PHONY: preview test lint unit render validate judges checkov consumer setup policy-venv bench clean
 
 setup: $(STAMP)
 
@@ -32,7 +32,7 @@ preview: $(STAMP)
 	$(BIN)/slipway preview dev
 
 ## Lint, the whole test suite, then the third-party checks on rendered manifests.
-test: lint unit render validate checkov consumer
+test: lint unit render validate judges checkov consumer
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -53,6 +53,11 @@ render: $(STAMP)
 ## kubernetes-validate --strict on every rendered core manifest (CRDs have no schema there).
 validate: render
 	$(BIN)/python scripts/core_manifests.py $(CI_OUT) | xargs -r $(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION)
+
+## The offline judges on every stack (first run, typed inputs, CRD schemas, CRDs installed,
+## name rules, required config), held to tests/data/known-findings.yaml.
+judges: $(STAMP)
+	$(BIN)/python scripts/judges.py $(STACKS)
 
 ## Checkov's Kubernetes checks; skips, each with its reason, live in .checkov.yaml.
 checkov: render $(CHECKOV_STAMP)
