@@ -203,4 +203,3 @@ def _aws_caller_identity(token: str, args: dict) -> dict:
 
 CALL_SYNTHESIZERS["gcp:organizations/getProject:getProject"] = _gcp_get_project
 CALL_SYNTHESIZERS["aws:index/getCallerIdentity:getCallerIdentity"] = _aws_caller_identity
-
