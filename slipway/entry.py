@@ -9,6 +9,7 @@ violation (or a failed deploy), 2 bad input, 3 a deploy whose automatic rollback
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 INTERRUPTED = 130
 INTERNAL_ERROR = 70
@@ -28,6 +29,7 @@ def run() -> None:
 
     code = INTERNAL_ERROR
     lost = _catch_lost_interrupts()
+    _interrupt_outside_imports()
     try:
         from slipway import redact
 
@@ -81,6 +83,56 @@ def _catch_lost_interrupts() -> list[BaseException]:
 
     sys.unraisablehook = hook
     return lost
+
+
+RETRY_SECONDS = 0.02
+
+
+def _in_import(frame: Any) -> bool:
+    """Whether `frame` or a caller is the import machinery's own code."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt_outside_imports() -> None:
+    """Raise a Ctrl-C's KeyboardInterrupt only outside the import machinery.
+
+    Python raises it wherever the main thread is, including between the import machinery
+    taking its global lock and releasing it (the module-lock weakref callback): the lock then
+    stays held, and the next import from any thread waits forever; a preview interrupted
+    while loading hung there. Inside an import the interrupt is put off and tried again
+    every 20 ms (SIGALRM) until the import is done, which is well within a keystroke's
+    patience. A SIGINT that the parent process ignores stays ignored. Both handlers are set
+    here, at once, so the moment the CLI takes over Ctrl-C is visible from outside (the
+    process's caught-signal mask in /proc), which is how the tests time their Ctrl-C.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    pending = [False]
+
+    def retry(_signum: int, frame: Any) -> None:
+        if not pending[0]:
+            return
+        if _in_import(frame):
+            signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+            return
+        pending[0] = False
+        raise KeyboardInterrupt
+
+    def on_sigint(_signum: int, frame: Any) -> None:
+        if _in_import(frame):
+            pending[0] = True
+            signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+            return
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, retry)
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def _interrupted() -> int:

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from tests.conftest import copy_project, git_repo
-from tests.test_process_hygiene import processes_with, wait_until_gone
+from tests.test_process_hygiene import processes_with, wait_for_entry, wait_until_gone
 
 SECRET = "Adv3rsarial-Secret-7Kq"
 TOKEN_VAR = "SLIPWAY_TEST_RUN"
@@ -132,6 +132,8 @@ def slipway(
         preexec_fn=ignore if ignore_sigint else None,
     )
     if signal_after is not None:
+        if sig == signal.SIGINT:
+            wait_for_entry(proc)
         time.sleep(signal_after)
         proc.send_signal(sig)
     out, err = proc.communicate(timeout=300)

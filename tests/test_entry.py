@@ -5,17 +5,22 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_entry(body: str) -> subprocess.CompletedProcess[str]:
-    """Run `slipway.entry.run` with `_main` replaced by `body` (which returns an exit code)."""
+def run_entry(body: str, path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `slipway.entry.run` with `_main` replaced by `body` (which returns an exit code);
+    `path` is put on sys.path (for modules the body imports)."""
     script = textwrap.dedent(
         """
+        import sys
+        import time
         import weakref
         import slipway.entry as entry
+        sys.path.insert(0, {path!r})
 
         class Thing:
             pass
@@ -26,7 +31,7 @@ def run_entry(body: str) -> subprocess.CompletedProcess[str]:
         entry._main = fake_main
         entry.run()
         """
-    ).format(body=textwrap.indent(textwrap.dedent(body), "    "))
+    ).format(body=textwrap.indent(textwrap.dedent(body), "    "), path=str(path or ROOT))
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
@@ -79,3 +84,63 @@ def test_other_unraisable_errors_are_still_reported_as_python_does() -> None:
     assert done.returncode == 0
     assert "ValueError: a finaliser bug" in done.stderr
     assert "Exception ignored" in done.stderr
+
+
+def test_a_ctrl_c_during_an_import_waits_for_the_import_then_exits_130(tmp_path: Path) -> None:
+    # Raised inside the import machinery, the interrupt can leave Python's global import
+    # lock held, and the next import (from any thread) waits forever.
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(0.3)\n"
+        "print('import finished', flush=True)\n"
+    )
+    started = time.monotonic()
+    done = run_entry(
+        """
+        import slow_module
+        time.sleep(20)
+        return 0
+        """,
+        path=tmp_path,
+    )
+    assert done.returncode == 130, done.stderr
+    assert "import finished" in done.stdout
+    assert time.monotonic() - started < 15
+    assert "Traceback" not in done.stderr
+
+
+def test_a_ctrl_c_outside_imports_is_raised_at_once() -> None:
+    done = run_entry(
+        """
+        import os, signal
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            print("raised where it landed", flush=True)
+            raise
+        return 0
+        """
+    )
+    assert done.returncode == 130
+    assert "raised where it landed" in done.stdout
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import signal, os, time\n"
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "import slipway.entry as entry\n"
+            "entry._interrupt_outside_imports()\n"
+            "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)\n",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "True"

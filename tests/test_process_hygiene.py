@@ -48,6 +48,25 @@ def wait_until_gone(token: str, seconds: float = 10.0) -> list[int]:
     return left
 
 
+def wait_for_entry(proc: subprocess.Popen, seconds: float = 60.0) -> None:
+    """Wait until the CLI's entry point handles Ctrl-C itself (`slipway.entry`).
+
+    Before that the process is Python starting up (site, .pth files), where a Ctrl-C gives
+    Python's own traceback whatever the program does; the entry point sets its SIGALRM
+    handler when it takes over, which shows in the caught-signal mask in /proc."""
+    bit = 1 << (signal.SIGALRM - 1)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except OSError:
+            return
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & bit:
+            return
+        time.sleep(0.002)
+
+
 def env_with(token: str) -> dict[str, str]:
     return {**os.environ, TOKEN_VAR: token}
 
@@ -169,6 +188,7 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(project: Path, delay
         stderr=subprocess.PIPE,
         text=True,
     )
+    wait_for_entry(proc)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
