@@ -50,7 +50,9 @@ def redact(value: Any) -> Any:
         return {k: redact(value[k]) for k in sorted(value) if k != SECRET_SIG}
     if isinstance(value, list):
         return [redact(v) for v in value]
-    return REDACTED
+    # A secret the preview does not know yet (a kubeconfig on a first run) has no value to
+    # hide: saying it is unknown tells what the engine knows, and nothing of the secret.
+    return "[unknown]" if value == UNKNOWN or _is_unknown(value) else REDACTED
 
 
 def clean(value: Any) -> Any:

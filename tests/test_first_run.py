@@ -67,6 +67,11 @@ def test_cloud_stacks_have_unknowns_where_the_engine_has_them(
         for i in inputs_of(first, "kubernetes:core/v1:ServiceAccount")
     ]
     assert "[unknown]" in annotations
+    # Kubeconfigs are built from the cluster's endpoint and certificate: unknown, though
+    # secret (a secret with no value yet shows as unknown; a known one stays redacted).
+    providers = "pulumi:providers:kubernetes"
+    assert {i["kubeconfig"] for i in inputs_of(first, providers)} == {"[unknown]"}
+    assert {i["kubeconfig"] for i in inputs_of(normal, providers)} == {"[secret]"}
     # What the program gives as an input stays known: names, CIDRs, images.
     assert all(
         isinstance(i["cidrBlock"], str) and i["cidrBlock"] != "[unknown]"
@@ -296,3 +301,19 @@ def test_judge_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     }
     assert fr.main(["--project-dir", str(ROOT), "nosuchstack"]) == 2
     assert "Pulumi.nosuchstack.yaml" in capsys.readouterr().err
+
+
+def test_a_secret_with_no_value_yet_shows_as_unknown_and_a_known_one_stays_redacted() -> None:
+    from pulumi.output import Unknown
+
+    from slipway.engine import SECRET_SIG, SECRET_VALUE, UNKNOWN, clean
+
+    def secret(value: Any) -> dict[str, Any]:
+        return {SECRET_SIG: SECRET_VALUE, "value": value}
+
+    assert clean({"k": secret(UNKNOWN)}) == {"k": "[unknown]"}
+    assert clean({"k": secret(Unknown())}) == {"k": "[unknown]"}
+    assert clean({"k": secret({"a": "hunter2", "b": UNKNOWN})}) == {
+        "k": {"a": "[secret]", "b": "[unknown]"}
+    }
+    assert clean({"k": secret("hunter2")}) == {"k": "[secret]"}
