@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from slipway import judges
 from slipway.judges import typed_inputs
 
 OPAQUE = frozenset({"[unknown]", "[secret]"})
@@ -408,7 +409,7 @@ def judge(stacks: dict[str, list[dict[str, Any]]]) -> list[Finding]:
 
 def load(path: Path) -> list[dict[str, Any]]:
     """The records of a resources.json; ValueError says why the file is not one."""
-    return typed_inputs.load(path)
+    return judges.load(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway import judges
+
 OPAQUE = frozenset({"[unknown]", "[secret]"})
 """How `slipway.engine.clean` writes unknown and secret leaves; either may be of any type."""
 
@@ -291,35 +293,12 @@ def judge(records: list[dict[str, Any]]) -> list[Finding]:
 
 def load(path: Path) -> list[dict[str, Any]]:
     """The records of a resources.json; ValueError says why the file is not one."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(data, list) or not all(
-        isinstance(r, dict)
-        and isinstance(r.get("type"), str)
-        and isinstance(r.get("inputs", {}), dict)
-        for r in data
-    ):
-        raise ValueError(f"{path} is not a list of resource records (type, inputs)")
-    return data
+    return judges.load(path)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m slipway.judges.typed_inputs resources.json`: 0 clean, 1 findings, 2 bad input."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m slipway.judges.typed_inputs DIR/resources.json", file=sys.stderr)
-        return 2
-    try:
-        records = load(Path(args[0]))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    findings = judge(records)
-    for finding in findings:
-        print(finding)
-    return 1 if findings else 0
+    return judges.main_for("typed_inputs", judge, argv)
 
 
 if __name__ == "__main__":
