@@ -29,7 +29,12 @@ import pytest
 import yaml
 
 from tests.conftest import copy_project, git_repo
-from tests.test_process_hygiene import processes_with, wait_for_entry, wait_until_gone
+from tests.test_process_hygiene import (
+    as_from_a_terminal,
+    processes_with,
+    wait_for_entry,
+    wait_until_gone,
+)
 
 SECRET = "Adv3rsarial-Secret-7Kq"
 TOKEN_VAR = "SLIPWAY_TEST_RUN"
@@ -129,7 +134,7 @@ def slipway(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=ignore if ignore_sigint else None,
+        preexec_fn=ignore if ignore_sigint else as_from_a_terminal,
     )
     if signal_after is not None:
         if sig == signal.SIGINT:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_process_hygiene import as_from_a_terminal
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,7 +37,12 @@ def run_entry(body: str, path: Path | None = None) -> subprocess.CompletedProces
         """
     ).format(body=textwrap.indent(textwrap.dedent(body), "    "), path=str(path or ROOT))
     return subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=as_from_a_terminal,
     )
 
 

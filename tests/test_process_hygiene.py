@@ -48,6 +48,14 @@ def wait_until_gone(token: str, seconds: float = 10.0) -> list[int]:
     return left
 
 
+def as_from_a_terminal() -> None:
+    """`preexec_fn` for a child that must take Ctrl-C as a terminal user's command does.
+
+    A test run started in the background (`make test &`, some CI runners) has SIGINT
+    ignored, and children inherit that: a Ctrl-C test would then prove nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for_entry(proc: subprocess.Popen, seconds: float = 60.0) -> None:
     """Wait until the CLI's entry point handles Ctrl-C itself (`slipway.entry`).
 
@@ -65,6 +73,7 @@ def wait_for_entry(proc: subprocess.Popen, seconds: float = 60.0) -> None:
         if int(caught.split()[1], 16) & bit:
             return
         time.sleep(0.002)
+    assert proc.poll() is not None, f"the entry point did not take over Ctrl-C in {seconds} s"
 
 
 def env_with(token: str) -> dict[str, str]:
@@ -187,6 +196,7 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(project: Path, delay
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_from_a_terminal,
     )
     wait_for_entry(proc)
     time.sleep(delay)
