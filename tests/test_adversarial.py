@@ -141,7 +141,12 @@ def slipway(
             wait_for_entry(proc)
         time.sleep(signal_after)
         proc.send_signal(sig)
-    out, err = proc.communicate(timeout=300)
+    try:
+        out, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # a hung run must not outlive the test (Popen does not kill it)
+        proc.communicate()
+        raise
     return Run(proc.returncode, out, err)
 
 

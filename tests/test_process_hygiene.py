@@ -201,7 +201,12 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(project: Path, delay
     wait_for_entry(proc)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=120)
+    try:
+        _out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # a hung run must not outlive the test (Popen does not kill it)
+        proc.communicate()
+        raise
     assert proc.returncode in (0, 130), err
     assert "Traceback" not in err
     if proc.returncode == 130:
