@@ -9,7 +9,7 @@ violation (or a failed deploy), 2 bad input, 3 a deploy whose automatic rollback
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from types import FrameType
 
 INTERRUPTED = 130
 INTERNAL_ERROR = 70
@@ -29,13 +29,15 @@ def run() -> None:
 
     code = INTERNAL_ERROR
     lost = _catch_lost_interrupts()
-    _interrupt_outside_imports()
+    deferred = DeferredInterrupt.install()
     try:
         from slipway import redact
 
         redact.install()
         code = _main()
-        if lost and code == 0:  # the Ctrl-C landed where Python could not raise it
+        # A Ctrl-C Python could not raise (lost), or one still waiting for an import to end
+        # when the run finished: the run was interrupted all the same.
+        if (lost or (deferred is not None and deferred.pending)) and code == 0:
             code = _interrupted()
     except KeyboardInterrupt:
         code = _interrupted()
@@ -47,6 +49,8 @@ def run() -> None:
             traceback.print_exc()
         except KeyboardInterrupt:
             code = INTERRUPTED
+    if deferred is not None:
+        deferred.disarm()
     try:
         import logging
 
@@ -88,7 +92,7 @@ def _catch_lost_interrupts() -> list[BaseException]:
 RETRY_SECONDS = 0.02
 
 
-def _in_import(frame: Any) -> bool:
+def _in_import(frame: FrameType | None) -> bool:
     """Whether `frame` or a caller is the import machinery's own code."""
     while frame is not None:
         if frame.f_code.co_filename.startswith("<frozen importlib"):
@@ -97,42 +101,72 @@ def _in_import(frame: Any) -> bool:
     return False
 
 
-def _interrupt_outside_imports() -> None:
+class DeferredInterrupt:
     """Raise a Ctrl-C's KeyboardInterrupt only outside the import machinery.
 
     Python raises it wherever the main thread is, including between the import machinery
-    taking its global lock and releasing it (the module-lock weakref callback): the lock then
-    stays held, and the next import from any thread waits forever; a preview interrupted
-    while loading hung there. Inside an import the interrupt is put off and tried again
-    every 20 ms (SIGALRM) until the import is done, which is well within a keystroke's
-    patience. A SIGINT that the parent process ignores stays ignored. Both handlers are set
-    here, at once, so the moment the CLI takes over Ctrl-C is visible from outside (the
-    process's caught-signal mask in /proc), which is how the tests time their Ctrl-C.
+    taking a lock and releasing it (the module-lock weakref callback; `logging`'s lock taken
+    by a module being imported): the lock then stays held, and the next import or log call
+    from any thread waits for ever. A preview interrupted while loading hung there. Inside
+    an import the interrupt is put off and retried every 20 ms (SIGALRM) until the import
+    is done. A second Ctrl-C while one is put off acts at once: the user insists, and an
+    import that never ends must not make the command unstoppable. `run` turns an interrupt
+    still put off when the command ends into exit 130, so it is never lost.
+
+    Installed only from the main thread, only when Ctrl-C has Python's default handler (a
+    SIGINT the parent ignores stays ignored) and SIGALRM is free. Both handlers are set at
+    once, so the moment the CLI takes over Ctrl-C is visible from outside (the process's
+    caught-signal mask in /proc), which is how the tests time their Ctrl-C.
     """
-    import signal
 
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return
-    pending = [False]
+    def __init__(self) -> None:
+        self.pending = False
 
-    def retry(_signum: int, frame: Any) -> None:
-        if not pending[0]:
-            return
-        if _in_import(frame):
-            signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
-            return
-        pending[0] = False
+    @classmethod
+    def install(cls) -> DeferredInterrupt | None:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None
+        if signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None):
+            return None
+        deferred = cls()
+        signal.signal(signal.SIGALRM, deferred._retry)
+        signal.signal(signal.SIGINT, deferred._on_sigint)
+        return deferred
+
+    def _raise(self) -> None:
+        self.pending = False
         raise KeyboardInterrupt
 
-    def on_sigint(_signum: int, frame: Any) -> None:
-        if _in_import(frame):
-            pending[0] = True
-            signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+    def _retry(self, _signum: int, frame: FrameType | None) -> None:
+        if not self.pending:
             return
-        raise KeyboardInterrupt
+        if _in_import(frame):
+            self._arm()
+            return
+        self._raise()
 
-    signal.signal(signal.SIGALRM, retry)
-    signal.signal(signal.SIGINT, on_sigint)
+    def _on_sigint(self, _signum: int, frame: FrameType | None) -> None:
+        if self.pending or not _in_import(frame):
+            self._raise()
+        self.pending = True
+        self._arm()
+
+    @staticmethod
+    def _arm() -> None:
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+
+    def disarm(self) -> None:
+        """Stop the retries (the command has ended)."""
+        import signal
+
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _interrupted() -> int:

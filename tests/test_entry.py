@@ -123,20 +123,79 @@ def test_a_ctrl_c_outside_imports_is_raised_at_once() -> None:
     assert "raised where it landed" in done.stdout
 
 
-def test_an_ignored_sigint_stays_ignored() -> None:
+def _slow_module(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "slow_module.py").write_text(textwrap.dedent(body))
+    return tmp_path
+
+
+def test_an_interrupt_still_put_off_when_the_command_ends_exits_130(tmp_path: Path) -> None:
+    # The import ends and the command returns before the 20 ms retry: not lost.
+    path = _slow_module(
+        tmp_path,
+        """
+        import os, signal
+        os.kill(os.getpid(), signal.SIGINT)
+        """,
+    )
+    done = run_entry("import slow_module\nreturn 0", path=path)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_second_ctrl_c_during_an_import_acts_at_once(tmp_path: Path) -> None:
+    # An import that never ends must not make the command unstoppable.
+    path = _slow_module(
+        tmp_path,
+        """
+        import os, signal, time
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(20)
+        print("import finished", flush=True)
+        """,
+    )
+    started = time.monotonic()
+    done = run_entry("import slow_module\nreturn 0", path=path)
+    assert done.returncode == 130, done.stderr
+    assert "import finished" not in done.stdout
+    assert time.monotonic() - started < 15
+
+
+def _install_under(setup: str) -> str:
     done = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import signal, os, time\n"
-            "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "import signal\n"
+            f"{setup}\n"
             "import slipway.entry as entry\n"
-            "entry._interrupt_outside_imports()\n"
-            "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)\n",
+            "print(entry.DeferredInterrupt.install() is None)\n",
         ],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+        preexec_fn=as_from_a_terminal,
     )
-    assert done.stdout.strip() == "True"
+    return done.stdout.strip()
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    assert _install_under("signal.signal(signal.SIGINT, signal.SIG_IGN)") == "True"
+
+
+def test_a_sigalrm_someone_else_uses_is_left_alone() -> None:
+    assert _install_under("signal.signal(signal.SIGALRM, lambda *a: None)") == "True"
+
+
+def test_only_the_main_thread_installs_it() -> None:
+    setup = (
+        "import threading\n"
+        "import slipway.entry as entry\n"
+        "out = []\n"
+        "t = threading.Thread(target=lambda: out.append(entry.DeferredInterrupt.install()))\n"
+        "t.start(); t.join()\n"
+        "assert out == [None]"
+    )
+    assert _install_under(setup) == "False"  # from the main thread it installs
