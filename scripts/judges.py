@@ -1,4 +1,4 @@
-"""Run the five offline judges on every stack and hold their findings to the known-defects list.
+"""Run the six offline judges on every stack and hold their findings to the known-defects list.
 
 The judges (docs/architecture.md, "What the offline judges prove"):
 
@@ -12,8 +12,9 @@ The judges (docs/architecture.md, "What the offline judges prove"):
 
 Real defects the judges find on main are listed in `tests/data/known-findings.yaml`, each
 with the issue that fixes it. This run fails (exit 1) on a finding that is not listed (a new
-defect) and on a listed one that is no longer found (fixed: take it off the list, so the list
-only ever shrinks). Exit 2: bad input (a stack that does not render, a bad list).
+defect) and on a listed one that is no longer found (fixed: take it off the list;
+review keeps it to real defects). Exit 2: bad input (a stack that does not render, a missing
+or bad list).
 
 Usage: python scripts/judges.py [--project-dir DIR] [--known FILE] STACK...
 """
@@ -27,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -116,27 +115,51 @@ def judge_all(stacks: list[Stack]) -> list[Found]:
 
 
 def read_known(path: Path, stacks: list[str]) -> dict[Found, int]:
-    """The known-defects list (for the given stacks): finding -> the issue that fixes it."""
-    from slipway.errors import BadInput
+    """The known-defects list (for the given stacks): finding -> the issue that fixes it.
 
-    doc = yaml.safe_load(path.read_text()) if path.is_file() else []
+    BadInput for a missing or unreadable file, an entry of the wrong shape (naming the entry,
+    the field, what was given and what is allowed) and an entry listed twice."""
+    from slipway.errors import BadInput
+    from slipway.stackfile import load_yaml_file
+
+    if not path.is_file():
+        raise BadInput("no known-findings list here (an empty one is `[]`)", file=str(path))
+    doc = load_yaml_file(path)
     if not isinstance(doc, list):
-        raise BadInput("expected a list of {judge, stack, finding, fixed_by}", file=str(path))
+        raise BadInput(
+            f"expected a list of {{judge, stack, finding, fixed_by}}; given {type(doc).__name__}",
+            file=str(path),
+        )
+    fields = {"judge", "stack", "finding", "fixed_by"}
     known: dict[Found, int] = {}
     for i, entry in enumerate(doc):
-        if (
-            not isinstance(entry, dict)
-            or set(entry) != {"judge", "stack", "finding", "fixed_by"}
-            or entry["judge"] not in JUDGES
-            or not isinstance(entry["fixed_by"], int)
-        ):
+        where = f"[{i}]"
+        if not isinstance(entry, dict) or set(entry) != fields:
+            given = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
             raise BadInput(
-                f"entry {i}: expected judge (one of {', '.join(JUDGES)}), stack, finding "
-                f"and fixed_by (an issue number); given {entry!r}",
+                f"entry {i}: expected exactly the fields {', '.join(sorted(fields))}; "
+                f"given {given}",
                 file=str(path),
+                field=where,
             )
+        if entry["judge"] not in JUDGES:
+            raise BadInput(
+                f"entry {i}: judge {entry['judge']!r} is not one of {', '.join(JUDGES)}",
+                file=str(path),
+                field=f"{where}.judge",
+            )
+        fixed_by = entry["fixed_by"]
+        if isinstance(fixed_by, bool) or not isinstance(fixed_by, int) or fixed_by < 1:
+            raise BadInput(
+                f"entry {i}: fixed_by must be an issue number; given {fixed_by!r}",
+                file=str(path),
+                field=f"{where}.fixed_by",
+            )
+        found = Found(str(entry["judge"]), str(entry["stack"]), str(entry["finding"]))
+        if found in known:
+            raise BadInput(f"entry {i} repeats an earlier entry", file=str(path), field=where)
         if entry["stack"] in stacks:
-            known[Found(entry["judge"], entry["stack"], str(entry["finding"]))] = entry["fixed_by"]
+            known[found] = fixed_by
     return known
 
 

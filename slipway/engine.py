@@ -387,17 +387,33 @@ def _use_lean_sdk_helpers() -> None:
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
 
+PLANNED_BEFORE_CREATE = frozenset({"name"})
+"""Outputs a provider fills in while it plans, before anything exists: the auto-name the
+Terraform bridge gives a resource without a `name` (in its Check step, so a first preview
+knows it, with a random suffix offline values cannot match)."""
+
+
 def first_run_state(type_: str, name: str, inputs: dict) -> dict:
     """A resource's outputs as the engine's first preview of an empty stack gives them.
 
     Nothing exists yet, so the provider plans the create: the inputs come back as they were
-    given (unknown where they were unknown) and every property only the cloud computes (an
-    ARN, an endpoint, a certificate, a generated id) is unknown. The synthesizers name those
-    properties; one that repeats an input keeps the input's value."""
+    given (unknown where they were unknown), and so does an auto-name
+    (`PLANNED_BEFORE_CREATE`). Everything else is missing here, which the SDK takes as
+    unknown in a preview: ids, ARNs, endpoints, certificates, service-account emails, and
+    so the kubeconfigs built from them."""
     state = dict(inputs)
-    for key in mock_outputs.synthesize(type_, name, inputs):
-        state.setdefault(key, UNKNOWN)
+    for key, value in mock_outputs.synthesize(type_, name, inputs).items():
+        if key in PLANNED_BEFORE_CREATE and key not in state:
+            state[key] = value
     return state
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return value == REDACTED
 
 
 def stack_reference_state(
@@ -417,9 +433,10 @@ def stack_reference_state(
             field=ref,
         )
     outputs = dict(recorded[ref])
-    secret = sorted(k for k, v in outputs.items() if v == REDACTED)
+    # An output holding a secret anywhere inside is secret as a whole, as the engine marks it.
+    secret = sorted(k for k, v in outputs.items() if _holds_secret(v))
     for key in secret:
-        outputs[key] = {SECRET_SIG: SECRET_VALUE, "value": REDACTED}
+        outputs[key] = {SECRET_SIG: SECRET_VALUE, "value": outputs[key]}
     return {"name": ref, "outputs": outputs, "secretOutputNames": secret}
 
 
@@ -446,9 +463,10 @@ def _make_mocks(
                 return ref, stack_reference_state(
                     ref, stack_outputs or {}, stack_outputs_source or "the recorded outputs"
                 )
-            if first_run:
+            if first_run and not args.resource_id:
                 # An empty id is an unknown one to the SDK (as the Terraform bridge sends it
-                # in a preview).
+                # in a preview). A read (`Resource.get`) or an import has an id: the engine
+                # reads that resource during the preview, so its outputs are known.
                 return "", first_run_state(args.typ, args.name, args.inputs)
             state = dict(args.inputs)
             state.update(mock_outputs.synthesize(args.typ, args.name, args.inputs))

@@ -187,15 +187,25 @@ def read_stack_outputs(project_dir: Path) -> dict[str, dict[str, Any]]:
     doc = load_yaml_file(path)
     if doc is None:
         return {}
-    if not isinstance(doc, dict) or not all(
-        isinstance(k, str) and isinstance(v, dict) and all(isinstance(o, str) for o in v)
-        for k, v in doc.items()
-    ):
+    if not isinstance(doc, dict):
         raise BadInput(
-            "expected a mapping of stack references (org/project/stack) to their outputs "
-            "(a mapping of output names to values)",
+            "expected a mapping of stack references (org/project/stack) to their outputs; "
+            f"given {type(doc).__name__}",
             file=STACK_OUTPUTS,
         )
+    for ref, outputs in doc.items():
+        if not isinstance(ref, str):
+            raise BadInput(
+                f"a stack reference is a name (org/project/stack); given {ref!r}",
+                file=STACK_OUTPUTS,
+            )
+        if not isinstance(outputs, dict) or not all(isinstance(o, str) for o in outputs):
+            raise BadInput(
+                "expected a mapping of output names to values (`pulumi stack output --json`); "
+                f"given {type(outputs).__name__}",
+                file=STACK_OUTPUTS,
+                field=ref,
+            )
     return doc
 
 

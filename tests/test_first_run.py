@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from slipway import preview as pv
-from slipway.engine import _quiet_about_bad_input, run_program
+from slipway.engine import UNKNOWN, _quiet_about_bad_input, run_program
 from slipway.errors import BadInput
 from slipway.judges import first_run as fr
 from tests.conftest import ROOT
@@ -143,7 +143,28 @@ def test_an_apply_on_a_value_the_program_gave_is_not_a_difference() -> None:
     assert _judge(program) == []
 
 
-def test_a_parent_chosen_differently_is_a_difference() -> None:
+def test_a_resource_read_by_id_is_known_on_a_first_run() -> None:
+    # Resource.get reads an existing resource during the preview: its outputs are known.
+    def program() -> None:
+        zone = aws.route53.Zone.get("zone", "Z0123456789")
+        zone.zone_id.apply(lambda z: _config_map("from-read", {"zone": z}))
+
+    records = _run(program, first_run=True)
+    assert any(r["name"] == "from-read" for r in records)
+    assert _judge(program) == []
+
+
+def test_an_auto_name_is_known_on_a_first_run() -> None:
+    # The Terraform bridge names a resource without `name` while it plans (Check).
+    def program() -> None:
+        role = aws.iam.Role("deployer", assume_role_policy="{}")
+        role.name.apply(lambda n: _config_map("named", {"role": n}))
+        role.arn.apply(lambda a: _config_map("arn", {"role": a}))
+
+    assert [f.urn.rsplit("::", 1)[1] for f in _judge(program)] == ["arn"]
+
+
+def test_provider_ids_may_differ_but_a_changed_protect_flag_is_a_difference() -> None:
     normal = [
         {
             "urn": "urn:pulumi:dev::app::kubernetes:core/v1:ConfigMap::cm",
@@ -156,7 +177,8 @@ def test_a_parent_chosen_differently_is_a_difference() -> None:
             "inputs": {},
         }
     ]
-    first = [dict(normal[0], provider=normal[0]["provider"].replace("k-id", "[unknown]"))]
+    # A first run sends the provider's id as the engine's unknown sentinel.
+    first = [dict(normal[0], provider=normal[0]["provider"].replace("k-id", UNKNOWN))]
     assert fr.compare("dev", normal, first) == []  # the provider's id may be unknown
     first[0]["protect"] = True
     [finding] = fr.compare("dev", normal, first)
@@ -179,7 +201,13 @@ def test_first_run_ids_are_unknown_and_outputs_the_program_gave_are_known() -> N
 
 # -- other stacks' outputs --------------------------------------------------------------------
 
-RECORDED = {"acme/network/prod": {"vpcId": "vpc-0abc", "token": "[secret]"}}
+RECORDED = {
+    "acme/network/prod": {
+        "vpcId": "vpc-0abc",
+        "token": "[secret]",
+        "db": {"host": "db.internal", "password": "[secret]"},
+    }
+}
 
 
 def _reads_network() -> dict[str, Any]:
@@ -188,8 +216,13 @@ def _reads_network() -> dict[str, Any]:
     def program() -> None:
         ref = pulumi.StackReference("acme/network/prod")
         _config_map("net", {"vpc": ref.get_output("vpcId")})
-        _config_map("token", {"token": ref.get_output("token")})
         ref.get_output("vpcId").apply(lambda v: seen.update(vpc=v))
+        for output in ("vpcId", "token", "db"):
+            # What the SDK says of each output's secrecy (from secretOutputNames).
+            done = asyncio.ensure_future(ref.get_output(output).is_secret())
+            done.add_done_callback(
+                lambda f, o=output: seen.setdefault("secret", {}).update({o: f.result()})
+            )
 
     seen["program"] = program
     return seen
@@ -200,10 +233,10 @@ def test_stack_references_read_the_recorded_outputs_in_both_modes(first: bool) -
     seen = _reads_network()
     records = _run(seen["program"], first_run=first, stack_outputs=RECORDED)
     assert seen["vpc"] == "vpc-0abc"
-    data = {r["name"]: r["inputs"]["data"] for r in records if r["name"] in ("net", "token")}
-    # The plain output is known in both modes; the one recorded as "[secret]" stays secret.
-    assert data["net"] == {"vpc": "vpc-0abc"}
-    assert "[secret]" in json.dumps(data["token"])
+    (net,) = [r for r in records if r["name"] == "net"]
+    assert net["inputs"]["data"] == {"vpc": "vpc-0abc"}  # known in both modes
+    # Recorded as "[secret]", at the top or anywhere inside: secret, as the engine marks it.
+    assert seen["secret"] == {"vpcId": False, "token": True, "db": True}
 
 
 def test_a_stack_reference_without_a_recording_is_bad_input_naming_it() -> None:
@@ -246,6 +279,11 @@ def test_stack_outputs_file_is_read_and_a_bad_one_refused(tmp_path: Path) -> Non
     with pytest.raises(BadInput) as info:
         pv.read_stack_outputs(tmp_path)
     assert info.value.file == pv.STACK_OUTPUTS
+    assert info.value.field == "acme/network/prod"
+    assert "given list" in str(info.value)
+    (tmp_path / pv.STACK_OUTPUTS).write_text("- acme/network/prod\n")
+    with pytest.raises(BadInput, match="given list"):
+        pv.read_stack_outputs(tmp_path)
 
 
 # -- the command ------------------------------------------------------------------------------
