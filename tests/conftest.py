@@ -138,3 +138,15 @@ def load_script(name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+KNOWN_FINDINGS = ROOT / "tests" / "data" / "known-findings.yaml"
+
+
+def known_findings(judge: str, stack: str) -> set[str]:
+    """The real defects a judge reports on a stack today, as `tests/data/known-findings.yaml`
+    lists them (one list for `make judges` and the judges' own tests)."""
+    import yaml
+
+    entries = yaml.safe_load(KNOWN_FINDINGS.read_text())
+    return {e["finding"] for e in entries if e["judge"] == judge and e["stack"] == stack}

@@ -12,7 +12,7 @@ import pytest
 from slipway import preview
 from slipway.engine import to_json_bytes
 from slipway.judges import crds_installed as ci
-from tests.conftest import ROOT
+from tests.conftest import ROOT, known_findings
 
 Record = dict[str, Any]
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
@@ -264,29 +264,6 @@ def test_findings_are_in_stack_then_urn_order() -> None:
 
 # --- the real stacks ------------------------------------------------------------------------
 
-MONITORING = {
-    ("monitoring.coreos.com", "PrometheusRule"),
-    ("monitoring.coreos.com", "ServiceMonitor"),
-}
-MESH = {
-    ("networking.istio.io", "DestinationRule"),
-    ("networking.istio.io", "VirtualService"),
-    ("security.istio.io", "PeerAuthentication"),
-    ("gateway.networking.k8s.io", "Gateway"),
-    ("gateway.networking.k8s.io", "HTTPRoute"),
-}
-PROD_ONLY = {
-    ("argoproj.io", "Rollout"),
-    ("argoproj.io", "AnalysisTemplate"),
-    ("external-secrets.io", "ExternalSecret"),
-    ("external-secrets.io", "SecretStore"),
-}
-EXPECTED_KINDS = {
-    "dev": MONITORING,
-    "staging": MONITORING | MESH,
-    "prod": MONITORING | MESH | PROD_ONLY,
-}
-
 
 @pytest.fixture(scope="module")
 def stacks() -> dict[str, list[Record]]:
@@ -297,20 +274,17 @@ def stacks() -> dict[str, list[Record]]:
     }
 
 
-def test_no_stack_installs_a_crd_so_every_custom_resource_is_reported(
-    stacks: dict[str, list[Record]],
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_real_stacks_report_exactly_the_known_defects(
+    stacks: dict[str, list[Record]], stack: str
 ) -> None:
-    """Known defects today: no add-on is installed yet (a later issue installs them)."""
-    for stack, records in stacks.items():
-        custom = [r for r in records if ci.custom_resource_kind(r) is not None]
-        assert custom, stack
-        assert ci.installed(records) == set(), stack
-        found = ci.judge({stack: records})
-        assert len(found) == len(custom), stack
-        assert {f.urn for f in found} == {r["urn"] for r in custom}, stack
-        assert {(f.group, f.kind) for f in found} == EXPECTED_KINDS[stack], stack
-        assert all(f.installers for f in found), stack
-    assert len(ci.judge(stacks)) == sum(len(ci.judge({s: r})) for s, r in stacks.items())
+    """What the judge finds on each stack is what tests/data/known-findings.yaml lists."""
+    found = ci.judge(stacks)
+    mine = [f for f in found if f.stack == stack]
+    assert {str(f).removeprefix(f"{stack}: ") for f in mine} == known_findings(
+        "crds-installed", stack
+    )
+    assert all(f.installers for f in mine), stack
 
 
 def test_every_kubernetes_manifest_with_a_non_core_api_group_is_judged(
