@@ -616,7 +616,7 @@ def literal(value: Any) -> str:
         given = []
         for name, info in type(value).model_fields.items():
             current = getattr(value, name)
-            if info.is_required() or current != field_default(info):
+            if info.is_required() or current != ref.field_default(info):
                 given.append(f"{name}={literal(current)}")
         return f"{type(value).__name__}({', '.join(given)})"
     if isinstance(value, str):
@@ -630,28 +630,14 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
-def field_default(info: FieldInfo) -> Any:
-    """The value a field takes when left out (PydanticUndefined when required)."""
-    if info.default_factory is not None:
-        try:
-            return info.default_factory()  # type: ignore[call-arg]
-        except TypeError:  # a factory that needs the other fields' values
-            return PydanticUndefined
-    return info.default
-
-
 def default_text(info: FieldInfo) -> str:
     if info.is_required():
         return "required"
-    value = field_default(info)
+    value = ref.field_default(info)
     if value is PydanticUndefined:
         return "computed from the other fields"
-    if isinstance(value, BaseModel):
-        try:
-            if value == type(value)():
-                return "(its fields' defaults)"
-        except Exception:  # a model with required fields has no blank instance
-            pass
+    if ref.is_blank_model(value):
+        return ref.BLANK_MODEL
     return ref.code(literal(value))
 
 

@@ -266,19 +266,38 @@ def plain(value: Any) -> Any:
     return value
 
 
+def field_default(info: FieldInfo) -> Any:
+    """The value a field takes when left out (PydanticUndefined when required, or when its
+    factory needs the other fields' values)."""
+    if info.default_factory is not None:
+        try:
+            return info.default_factory()  # type: ignore[call-arg]
+        except TypeError:
+            return PydanticUndefined
+    return info.default
+
+
+BLANK_MODEL = "(its fields' defaults)"
+
+
+def is_blank_model(value: Any) -> bool:
+    """A model default that is just its class with every field left out."""
+    if not isinstance(value, BaseModel):
+        return False
+    try:
+        return value == type(value)()
+    except Exception:  # a model with required fields has no blank instance
+        return False
+
+
 def default_text(info: FieldInfo) -> str:
     if info.is_required():
         return ""
-    factory = info.default_factory
-    value = factory() if factory is not None else info.default  # type: ignore[call-arg]
+    value = field_default(info)
     if value is PydanticUndefined:
         return ""
-    if isinstance(value, BaseModel):
-        try:
-            if value == type(value)():
-                return "(its fields' defaults)"
-        except Exception:  # a model with required fields has no blank instance
-            pass
+    if is_blank_model(value):
+        return BLANK_MODEL
     return code(json.dumps(plain(value), ensure_ascii=False, separators=(", ", ": ")))
 
 

@@ -8,6 +8,7 @@ Component tests either use `@pulumi.runtime.test` with the mocks set here, or th
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -150,3 +151,16 @@ def known_findings(judge: str, stack: str) -> set[str]:
 
     entries = yaml.safe_load(KNOWN_FINDINGS.read_text())
     return {e["finding"] for e in entries if e["judge"] == judge and e["stack"] == stack}
+
+
+@pytest.fixture(scope="session")
+def stacks() -> dict[str, list[dict[str, Any]]]:
+    """resources.json of dev, staging and prod as the preview writes it (unknowns and secrets
+    marked), rendered once for every judge's tests; read-only: copy a record to change it."""
+    from slipway import preview
+    from slipway.engine import to_json_bytes
+
+    return {
+        s: json.loads(to_json_bytes(preview.render(ROOT, s).resources))
+        for s in ("dev", "staging", "prod")
+    }

@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from slipway import preview
-from slipway.engine import to_json_bytes
 from slipway.judges import crds_installed as ci
-from tests.conftest import ROOT, known_findings
+from tests.conftest import known_findings
 
 Record = dict[str, Any]
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
@@ -263,15 +261,6 @@ def test_findings_are_in_stack_then_urn_order() -> None:
 
 
 # --- the real stacks ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def stacks() -> dict[str, list[Record]]:
-    """resources.json of each stack, as the preview writes it."""
-    return {
-        s: json.loads(to_json_bytes(preview.render(ROOT, s).resources))
-        for s in ("dev", "staging", "prod")
-    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])

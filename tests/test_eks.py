@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 from pydantic import ValidationError
 
@@ -143,3 +144,25 @@ def test_subnet_plan_is_disjoint() -> None:
     private, public = subnet_plan("10.0.0.0/16")
     assert private == ["10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18"]
     assert public == ["10.0.192.0/20", "10.0.208.0/20", "10.0.224.0/20"]
+
+
+def test_workload_trust_policy_lets_one_service_account_of_this_cluster_in(
+    mon: RecordingMonitor,
+) -> None:
+    out: dict = {}
+
+    def program() -> object:
+        args = EksClusterArgs(region="us-east-1", cluster_name="prod-use1", tags=TAGS)
+        c = EksCluster("use1", args)
+        policy = c.workload_trust_policy("shop", "orders")
+        return pulumi.Output.all(policy, c.oidc_provider_arn, c.oidc_issuer).apply(
+            lambda v: out.update(policy=v[0], arn=v[1], issuer=v[2])
+        )
+
+    run(program)
+    (stmt,) = json.loads(out["policy"])["Statement"]
+    assert stmt["Principal"] == {"Federated": out["arn"]}
+    assert stmt["Condition"]["StringEquals"] == {
+        f"{out['issuer']}:sub": "system:serviceaccount:shop:orders",
+        f"{out['issuer']}:aud": "sts.amazonaws.com",
+    }

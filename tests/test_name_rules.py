@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from slipway import preview
-from slipway.engine import to_json_bytes
 from slipway.judges import name_rules as nr
-from tests.conftest import ROOT, known_findings
+from tests.conftest import known_findings
 
 Record = dict[str, Any]
 AWS_EAST = "urn:pulumi:t::p::pulumi:providers:aws::east"
@@ -228,15 +226,6 @@ def test_references_are_not_judged_for_uniqueness() -> None:
     """Two IAM members on one secret are two grants, not two secrets."""
     typ = "gcp:secretmanager/secretIamMember:SecretIamMember"
     assert rules_hit([rec(typ, {"secretId": "k"}, "a"), rec(typ, {"secretId": "k"}, "b")]) == set()
-
-
-@pytest.fixture(scope="module")
-def stacks() -> dict[str, list[Record]]:
-    """resources.json of each stack, as the preview writes it."""
-    return {
-        s: json.loads(to_json_bytes(preview.render(ROOT, s).resources))
-        for s in ("dev", "staging", "prod")
-    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from slipway import preview
 from slipway.engine import to_json_bytes
 from slipway.judges import typed_inputs as ti
-from tests.conftest import ROOT
 
 Record = dict[str, Any]
 CONTAINER = "spec.template.spec.containers[0]"
-
-
-@pytest.fixture(scope="module")
-def stacks() -> dict[str, list[Record]]:
-    """resources.json of each stack, as the preview writes it (unknowns and secrets marked)."""
-    return {
-        s: json.loads(to_json_bytes(preview.render(ROOT, s).resources))
-        for s in ("dev", "staging", "prod")
-    }
 
 
 def first(records: list[Record], token: str) -> Record:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import re
 from types import ModuleType
+from typing import Any
 
+import pulumi
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 REQUIRED_TAGS = ("team", "cost-center")
@@ -92,3 +95,40 @@ class NodeBounds(BaseModel):
                 f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})"
             )
         return self
+
+
+def irsa_trust_policy(
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+) -> pulumi.Output[str]:
+    """Trust policy letting one Kubernetes service account assume an AWS role (IRSA).
+
+    Pinned to `sub` and `aud`, so no other service account of the cluster can use it."""
+
+    def policy(a: list[Any]) -> str:
+        arn, issuer = a
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": arn},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringEquals": {
+                                f"{issuer}:sub": (
+                                    f"system:serviceaccount:{namespace}:{service_account}"
+                                ),
+                                f"{issuer}:aud": "sts.amazonaws.com",
+                            }
+                        },
+                    }
+                ],
+            },
+            sort_keys=True,
+        )
+
+    return pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(policy)

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from slipway_components.cloud_common import NodeBounds, check_tags
+from slipway_components.cloud_common import NodeBounds, check_tags, irsa_trust_policy
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 """Every EKS control-plane log type."""
@@ -567,30 +567,8 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def workload_trust_policy(self, namespace: str, service_account: str) -> pulumi.Output[str]:
-        """Trust policy letting one Kubernetes service account assume a role (IRSA).
-
-        Pinned to `sub` and `aud`, so no other service account of the cluster can use it.
-        """
-        return pulumi.Output.all(self.oidc_provider_arn, self.oidc_issuer).apply(
-            lambda a: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Federated": a[0]},
-                            "Action": "sts:AssumeRoleWithWebIdentity",
-                            "Condition": {
-                                "StringEquals": {
-                                    f"{a[1]}:sub": (
-                                        f"system:serviceaccount:{namespace}:{service_account}"
-                                    ),
-                                    f"{a[1]}:aud": "sts.amazonaws.com",
-                                }
-                            },
-                        }
-                    ],
-                },
-                sort_keys=True,
-            )
+        """Trust policy letting one Kubernetes service account of this cluster assume a role
+        (IRSA), pinned to `sub` and `aud` (`cloud_common.irsa_trust_policy`)."""
+        return irsa_trust_policy(
+            self.oidc_provider_arn, self.oidc_issuer, namespace, service_account
         )

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from slipway_components.cloud_common import check_tags, cloud_sdk, short_name
+from slipway_components.cloud_common import check_tags, cloud_sdk, irsa_trust_policy, short_name
 
 ESO_API = "external-secrets.io/v1"
 STORE_SERVICE_ACCOUNT = "external-secrets"
@@ -119,28 +119,8 @@ class SecretStore(pulumi.ComponentResource):
 
         if args.cloud == "aws":
             aws = cloud_sdk("aws")
-            trust = pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
-                lambda a: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Federated": a[0]},
-                                "Action": "sts:AssumeRoleWithWebIdentity",
-                                "Condition": {
-                                    "StringEquals": {
-                                        f"{a[1]}:sub": (
-                                            f"system:serviceaccount:{ns}:{STORE_SERVICE_ACCOUNT}"
-                                        ),
-                                        f"{a[1]}:aud": "sts.amazonaws.com",
-                                    }
-                                },
-                            }
-                        ],
-                    },
-                    sort_keys=True,
-                )
+            trust = irsa_trust_policy(
+                args.oidc_provider_arn, args.oidc_issuer, ns, STORE_SERVICE_ACCOUNT
             )
             role = aws.iam.Role(
                 f"{name}-role",
