@@ -31,6 +31,7 @@ import yaml
 from tests.conftest import copy_project, git_repo
 from tests.test_process_hygiene import (
     as_from_a_terminal,
+    finish,
     processes_with,
     wait_for_entry,
     wait_until_gone,
@@ -141,12 +142,7 @@ def slipway(
             wait_for_entry(proc)
         time.sleep(signal_after)
         proc.send_signal(sig)
-    try:
-        out, err = proc.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # a hung run must not outlive the test (Popen does not kill it)
-        proc.communicate()
-        raise
+    out, err = finish(proc, timeout=300)
     return Run(proc.returncode, out, err)
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from slipway import children
 from slipway.policy import PolicyPackProcess
+from tests.conftest import git_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_VAR = "SLIPWAY_TEST_RUN"
@@ -54,6 +55,17 @@ def as_from_a_terminal() -> None:
     A test run started in the background (`make test &`, some CI runners) has SIGINT
     ignored, and children inherit that: a Ctrl-C test would then prove nothing."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """`proc.communicate`, killing a run that hangs past `timeout` (Popen does not), so a
+    hung run never outlives the test."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
 
 
 def wait_for_entry(proc: subprocess.Popen, seconds: float = 60.0) -> None:
@@ -168,10 +180,8 @@ def test_the_next_run_removes_what_a_killed_baseline_left(tmp_path: Path) -> Non
     worktree; the next baseline render removes both, and leaves a live run's alone."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git(repo, "init", "-q")
     (repo / "a.txt").write_text("a")
-    _git(repo, "add", "a.txt")
-    _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "a")
+    git_repo(repo)
     dead = children.scratch_dir("baseline")
     dead = dead.rename(dead.parent / f"slipway-baseline-{_dead_pid()}-zz")
     live = children.scratch_dir("baseline")
@@ -201,12 +211,7 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(project: Path, delay
     wait_for_entry(proc)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    try:
-        _out, err = proc.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # a hung run must not outlive the test (Popen does not kill it)
-        proc.communicate()
-        raise
+    _out, err = finish(proc, timeout=120)
     assert proc.returncode in (0, 130), err
     assert "Traceback" not in err
     if proc.returncode == 130:
@@ -219,10 +224,8 @@ def test_sweeping_keeps_the_users_own_worktrees_whose_folder_is_away(tmp_path: P
     `git worktree prune` would drop its record. The sweep removes only its own."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    _git(repo, "init", "-q")
     (repo / "a.txt").write_text("a")
-    _git(repo, "add", "a.txt")
-    _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "a")
+    git_repo(repo)
     away = tmp_path / "usb" / "feature"
     _git(repo, "worktree", "add", "-q", "--detach", str(away), "HEAD")
     shutil.rmtree(tmp_path / "usb")
