@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,36 +159,43 @@ def manifest_files(targets: list[Path]) -> list[Path]:
 
 def judge(files: list[Path], root: Path = SCHEMA_DIR) -> tuple[list[Finding], int]:
     """Check every custom resource in `files`; returns the findings and how many were judged."""
+    docs: list[tuple[Path, Any]] = []
+    for file in files:
+        try:
+            docs += [(file, d) for d in yaml.safe_load_all(file.read_text()) if d is not None]
+        except yaml.YAMLError as exc:
+            raise BadInput(f"{file}: not YAML: {exc}") from exc
+    return judge_documents(docs, root)
+
+
+def judge_documents(
+    docs: Iterable[tuple[Path, Any]], root: Path = SCHEMA_DIR
+) -> tuple[list[Finding], int]:
+    """Check every custom resource among `(where, object)` pairs (rendered manifests need no
+    files); returns the findings and how many were judged."""
     validators: dict[tuple[str, str], Draft202012Validator | None] = {}
     findings: list[Finding] = []
     judged = 0
-    for file in files:
-        try:
-            docs = [d for d in yaml.safe_load_all(file.read_text()) if d is not None]
-        except yaml.YAMLError as exc:
-            raise BadInput(f"{file}: not YAML: {exc}") from exc
-        for doc in docs:
-            if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind"):
-                raise BadInput(f"{file}: not a Kubernetes object (apiVersion and kind needed)")
-            api_version, kind = str(doc["apiVersion"]), str(doc["kind"])
-            if api_version in CORE_GROUPS:
-                continue
-            judged += 1
-            resource = resource_name(doc)
-            key = (api_version, kind)
-            if key not in validators:
-                validators[key] = load_validator(api_version, kind, root)
-            validator = validators[key]
-            if validator is None:
-                wanted = schema_file(api_version, kind, root).relative_to(root)
-                message = f"the CRD data set has no schema for {kind} {api_version}"
-                findings.append(Finding(file, resource, "", f"{message} (no {wanted})"))
-                continue
-            errors = sorted(
-                validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
-            )
-            for error in errors:
-                findings.extend(_findings(error, file, resource))
+    for file, doc in docs:
+        if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind"):
+            raise BadInput(f"{file}: not a Kubernetes object (apiVersion and kind needed)")
+        api_version, kind = str(doc["apiVersion"]), str(doc["kind"])
+        if api_version in CORE_GROUPS:
+            continue
+        judged += 1
+        resource = resource_name(doc)
+        key = (api_version, kind)
+        if key not in validators:
+            validators[key] = load_validator(api_version, kind, root)
+        validator = validators[key]
+        if validator is None:
+            wanted = schema_file(api_version, kind, root).relative_to(root)
+            message = f"the CRD data set has no schema for {kind} {api_version}"
+            findings.append(Finding(file, resource, "", f"{message} (no {wanted})"))
+            continue
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+        for error in errors:
+            findings.extend(_findings(error, file, resource))
     return findings, judged
 
 

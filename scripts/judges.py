@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -80,15 +81,14 @@ def render(project_dir: Path, stack: str) -> Stack:
 def _crd_schema_findings(stack: Stack) -> list[str]:
     import crd_validate
 
-    with tempfile.TemporaryDirectory(prefix="slipway-judges-") as tmp:
-        root = Path(tmp) / stack.name / "manifests"
-        for rel, text in stack.manifests.items():
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        files = sorted(root.rglob("*.yaml"))
-        findings, _ = crd_validate.judge(files) if files else ([], 0)
-        return [str(f).replace(f"{root}/", "") for f in findings]
+    docs = [
+        (Path(rel), doc)
+        for rel, text in sorted(stack.manifests.items())
+        for doc in yaml.safe_load_all(text)
+        if doc is not None
+    ]
+    findings, _ = crd_validate.judge_documents(docs)
+    return [str(f) for f in findings]
 
 
 def judge_all(stacks: list[Stack]) -> list[Found]:
