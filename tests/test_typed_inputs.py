@@ -176,3 +176,17 @@ def test_cli_exit_codes(tmp_path: Path, stacks: dict[str, list[Record]], capsys)
     for name in ("junk.json", "dict.json", "missing.json"):
         assert ti.main([str(tmp_path / name)]) == 2
     assert ti.main([]) == 2
+
+
+def test_a_device_or_an_oversized_file_is_bad_input_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from slipway import judges
+
+    assert ti.main(["/dev/zero"]) == 2  # read for ever before
+    assert "not a regular file" in capsys.readouterr().err
+    big = tmp_path / "resources.json"
+    big.write_text("[]" + " " * 100)
+    monkeypatch.setattr(judges, "MAX_RECORDS_BYTES", 64)
+    assert ti.main([str(big)]) == 2
+    assert "the limit is 64" in capsys.readouterr().err

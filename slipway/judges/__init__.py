@@ -8,12 +8,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+MAX_RECORDS_BYTES = 1 << 30
+"""Largest resources.json read (a 1000-service fleet writes about a tenth of it); a device
+or a runaway file is refused instead of read for ever."""
+
 
 def load(path: Path) -> list[dict[str, Any]]:
     """The records of a resources.json; ValueError says why the file is not one."""
+    from slipway.errors import BadInput
+    from slipway.yamlfile import read_text
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text(path, max_bytes=MAX_RECORDS_BYTES))
+    except BadInput as exc:  # a device, a FIFO, a folder, too large, not UTF-8
+        raise ValueError(str(exc)) from None
+    except (RecursionError, json.JSONDecodeError) as exc:
         raise ValueError(f"cannot read {path}: {exc}") from exc
     if not isinstance(data, list) or not all(
         isinstance(r, dict)
