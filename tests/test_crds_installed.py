@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from slipway import judges
 from slipway.judges import crds_installed as ci
 from tests.conftest import known_findings
 
@@ -314,7 +315,7 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     cluster = _write(tmp_path, "cluster", [helm(RELEASE, "argo-rollouts", ARGO)])
     assert ci.main([str(apps), str(cluster)]) == 1
     out, err = capsys.readouterr()
-    (finding,) = ci.judge({"apps": ci.load(apps), "cluster": ci.load(cluster)})
+    (finding,) = ci.judge({"apps": judges.load(apps), "cluster": judges.load(cluster)})
     assert out.splitlines() == [str(finding)]
     assert out.startswith("apps: Certificate commerce/inventory")
     assert err.strip().splitlines()[-1] == (

@@ -407,11 +407,6 @@ def judge(stacks: dict[str, list[dict[str, Any]]]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.stack, f.urn))
 
 
-def load(path: Path) -> list[dict[str, Any]]:
-    """The records of a resources.json; ValueError says why the file is not one."""
-    return judges.load(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m slipway.judges.crds_installed DIR/resources.json...`: 0 clean, 1 findings,
     2 bad input. Each file's folder names its stack."""
@@ -426,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     for arg in args:
         path = Path(arg)
         try:
-            records = load(path)
+            records = judges.load(path)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

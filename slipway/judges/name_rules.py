@@ -21,7 +21,6 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from slipway import judges
@@ -366,11 +365,6 @@ def judge(records: list[dict[str, Any]]) -> list[Finding]:
             )
             findings.append(Finding(urn, name, typ, rule.prop, rule.rule, msg, rule.source))
     return findings
-
-
-def load(path: Path) -> list[dict[str, Any]]:
-    """The records of a resources.json; ValueError says why the file is not one."""
-    return judges.load(path)
 
 
 def main(argv: list[str] | None = None) -> int:

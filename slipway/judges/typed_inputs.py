@@ -33,7 +33,6 @@ import re
 import sys
 import typing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from slipway import judges
@@ -289,11 +288,6 @@ def judge(records: list[dict[str, Any]]) -> list[Finding]:
         urn, name = record.get("urn", ""), record.get("name", "")
         findings.extend(Finding(urn, name, token, path or "<inputs>", msg) for path, msg in pairs)
     return findings
-
-
-def load(path: Path) -> list[dict[str, Any]]:
-    """The records of a resources.json; ValueError says why the file is not one."""
-    return judges.load(path)
 
 
 def main(argv: list[str] | None = None) -> int:
