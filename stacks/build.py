@@ -7,6 +7,7 @@ adding or removing a target never changes the URNs or inputs of another target's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,7 @@ def microservice_args(
                 file=source_of(service, stack),
                 field="secrets",
             )
+        check_secret_name(ref.key, target.cloud, service, stack)
         external_keys.append(ref.env)
     r = service.resources
     st = service.strategy
@@ -161,6 +163,35 @@ def microservice_args(
         raise BadInput(
             msgs, file=source, field=MICROSERVICE_FIELD_SOURCES.get(first, first)
         ) from exc
+
+
+SECRET_NAME_RULES = {
+    "aws": (
+        re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}"),
+        "AWS Secrets Manager names allow letters, digits and /_+=.@- (1 to 512)",
+    ),
+    "gcp": (
+        re.compile(r"[A-Za-z0-9_-]{1,255}"),
+        "GCP Secret Manager ids allow letters, digits, - and _ (1 to 255)",
+    ),
+}
+"""Each cloud store's naming rule, from its API reference (CreateSecret in AWS Secrets
+Manager; CreateSecretRequest.secret_id in GCP Secret Manager). The mock engine takes any
+name; the store refuses the create or the read at `pulumi up`, or the External Secrets
+Operator never syncs, so a name the target's store cannot hold is refused here."""
+
+
+def check_secret_name(key: str, cloud: str, service: Service, stack: StackConfig) -> None:
+    """A secret read from `cloud`'s store must be a name that store can hold."""
+    pattern, rule = SECRET_NAME_RULES[cloud]
+    if not pattern.fullmatch(key):
+        raise BadInput(
+            f"secret name {key!r} cannot exist in the {cloud} target's store: {rule}; "
+            f"a name kept in every cloud's store must follow the strictest, e.g. "
+            f"{re.sub(r'[^A-Za-z0-9_-]', '-', key)!r}",
+            file=source_of(service, stack),
+            field="secrets[].key",
+        )
 
 
 def check_strategy(service: Service, stack: StackConfig, source: str) -> None:

@@ -52,6 +52,51 @@ def test_a_cloud_secret_source_on_an_existing_cluster_is_bad_input(project: Path
         pv.render(project, "dev")
 
 
+@pytest.mark.parametrize(
+    ("key", "stack", "cloud"),
+    [("prod/payments/provider-api-key", "prod", "gcp"), ("payments key", "staging", "aws")],
+)
+def test_a_cloud_secret_name_its_store_cannot_hold_is_bad_input(
+    project: Path, key: str, stack: str, cloud: str
+) -> None:
+    # GCP Secret Manager ids allow [A-Za-z0-9_-]: the store would refuse the secret, and the
+    # External Secrets Operator would never sync it.
+    path = project / "services" / "payments.yaml"
+    text = path.read_text()
+    assert "key: prod-payments-provider-api-key" in text
+    text = text.replace("key: prod-payments-provider-api-key", f"key: {key}")
+    if stack == "staging":
+        text = text.replace(
+            "    key: payments-api-key\n",
+            f"    key: {key}\n    source: cloud-secret-manager\n",
+            1,
+        )
+    path.write_text(text)
+    with pytest.raises(BadInput) as info:
+        pv.render(project, stack)
+    assert info.value.file.endswith("payments.yaml")
+    assert info.value.field == "secrets[].key"
+    assert f"cannot exist in the {cloud} target's store" in str(info.value)
+
+
+def test_a_slash_in_a_secret_name_is_fine_where_only_aws_reads_it(project: Path) -> None:
+    path = project / "services" / "payments.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "    key: payments-api-key\n",
+            "    key: staging/payments/api-key\n    source: cloud-secret-manager\n",
+            1,
+        )
+    )
+    rendered = pv.render(project, "staging")
+    names = [
+        r.inputs.get("spec", {}).get("data", [{}])[0].get("remoteRef", {}).get("key")
+        for r in rendered.records
+        if r.type == "kubernetes:external-secrets.io/v1:ExternalSecret"
+    ]
+    assert "staging/payments/api-key" in names
+
+
 def test_public_services_admit_the_entry_point_and_all_admit_prometheus(prod) -> None:
     for target in CLOUD_TARGETS:
         public = prod[f"manifests/{target}/web/NetworkPolicy-frontend.yaml"]["spec"]["ingress"]
