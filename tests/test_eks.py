@@ -3,28 +3,57 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pytest
 from pydantic import ValidationError
 
+from slipway.engine import run_program
+from slipway.judges import typed_inputs
 from slipway_components.eks import LOG_TYPES, EksCluster, EksClusterArgs, subnet_plan
-from tests.cloud_mocks import RecordingMonitor, install, run
+from tests.cloud_mocks import CloudMocks, RecordingMonitor, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}
+ADMINS = "arn:aws:iam::123456789012:role/platform-admins"
+CI = "arn:aws:iam::123456789012:role/ci-deploy"
+ENTRY = "aws:eks/accessEntry:AccessEntry"
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+class DepsMonitor(RecordingMonitor):
+    """Also keeps what each registration waits for (`depends_on` and its inputs' resources),
+    which the engine orders creation by."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.deps: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.deps[response.urn] = set(request.dependencies)
+        return response
 
 
 @pytest.fixture
-def mon() -> RecordingMonitor:
-    return install()
+def mon() -> DepsMonitor:
+    monitor = DepsMonitor(CloudMocks())
+    pulumi.runtime.set_mocks(
+        CloudMocks(), project="slipway", stack="test", preview=False, monitor=monitor
+    )
+    return monitor
 
 
-def build(mon: RecordingMonitor, **kw: object) -> dict:
+def args_of(**kw: Any) -> EksClusterArgs:
+    return EksClusterArgs(region="us-east-1", cluster_name="prod-use1", tags=TAGS, **kw)
+
+
+def build(mon: RecordingMonitor, **kw: Any) -> dict:
     out: dict = {}
 
     def program() -> object:
-        args = EksClusterArgs(region="us-east-1", cluster_name="prod-use1", tags=TAGS, **kw)
-        c = EksCluster("use1", args)
+        c = EksCluster("use1", args_of(**kw))
         return c.kubeconfig.apply(lambda k: out.setdefault("kubeconfig", k))
 
     run(program)
@@ -166,3 +195,172 @@ def test_workload_trust_policy_lets_one_service_account_of_this_cluster_in(
         f"{out['issuer']}:sub": "system:serviceaccount:shop:orders",
         f"{out['issuer']}:aud": "sts.amazonaws.com",
     }
+
+
+# --- access: admins and CI get access entries in code --------------------------------------
+
+
+def test_admins_and_ci_get_cluster_admin_access_entries(mon: DepsMonitor) -> None:
+    build(mon, admin_principal_arns=[ADMINS], ci_principal_arns=[CI])
+    entries = {e.inputs["principalArn"]: e for e in mon.of_type(ENTRY)}
+    assert sorted(entries) == sorted([ADMINS, CI])
+    for e in entries.values():
+        assert e.inputs["clusterName"] == "prod-use1", e.urn
+        assert e.inputs["type"] == "STANDARD", e.urn
+        assert e.inputs["region"] == "us-east-1", e.urn
+        assert e.inputs["tags"] == TAGS, e.urn
+    assocs = {a.inputs["principalArn"]: a for a in mon.of_type(ASSOCIATION)}
+    assert sorted(assocs) == sorted([ADMINS, CI])
+    for a in assocs.values():
+        assert a.inputs["policyArn"] == (
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        ), a.urn
+        assert a.inputs["accessScope"] == {"type": "cluster"}, a.urn
+        assert a.inputs["clusterName"] == "prod-use1", a.urn
+        # An association needs its entry to exist first.
+        assert entries[a.inputs["principalArn"]].urn in mon.deps[a.urn], a.urn
+
+
+def test_kubernetes_provider_waits_for_the_deployers_access(mon: DepsMonitor) -> None:
+    build(mon, admin_principal_arns=[ADMINS], ci_principal_arns=[CI])
+    provider = mon.one(PROVIDER)
+    waited = mon.deps[provider.urn]
+    for r in mon.of_type(ENTRY) + mon.of_type(ASSOCIATION):
+        assert r.urn in waited, f"{provider.urn} does not wait for {r.urn}"
+
+
+def test_no_principals_keeps_the_creator_as_the_only_admin(mon: DepsMonitor) -> None:
+    build(mon)
+    assert mon.of_type(ENTRY) == [] and mon.of_type(ASSOCIATION) == []
+    access = mon.one("aws:eks/cluster:Cluster").inputs["accessConfig"]
+    assert access == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
+
+
+def test_creator_bootstrap_can_be_turned_off_for_explicit_entries(mon: DepsMonitor) -> None:
+    build(mon, ci_principal_arns=[CI], bootstrap_creator_admin=False)
+    access = mon.one("aws:eks/cluster:Cluster").inputs["accessConfig"]
+    assert access["bootstrapClusterCreatorAdminPermissions"] is False
+    assert mon.one(ENTRY).inputs["principalArn"] == CI
+
+
+def test_removing_a_principal_leaves_the_others_entries_alone(mon: DepsMonitor) -> None:
+    other = "arn:aws:iam::123456789012:role/ci-deploy-staging"
+    build(mon, ci_principal_arns=[other, CI])
+    before = {e.inputs["principalArn"]: e.urn for e in mon.of_type(ENTRY)}
+    mon.registered.clear()
+    build(mon, ci_principal_arns=[CI])
+    assert mon.one(ENTRY).urn == before[CI]
+
+
+def test_a_principal_given_as_an_output_gets_its_entry(mon: DepsMonitor) -> None:
+    def program() -> None:
+        EksCluster("use1", args_of(ci_principal_arns=[pulumi.Output.from_input(CI)]))
+
+    run(program)
+    entry = mon.one(ENTRY)
+    assert entry.inputs["principalArn"] == CI
+    assert entry.name == "use1-ci-0"
+
+
+@pytest.mark.parametrize(
+    ("arn", "says"),
+    [
+        ("arn:aws:sts::123456789012:assumed-role/ci-deploy/run-42", "STS session ARN"),
+        ("ci-deploy", "not an IAM role or user ARN"),
+        ("arn:aws:iam::1234:role/ci-deploy", "not an IAM role or user ARN"),
+        ("arn:aws:iam::123456789012:group/admins", "not an IAM role or user ARN"),
+    ],
+)
+def test_a_principal_that_is_not_a_role_or_user_arn_is_refused(arn: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says) as err:
+        args_of(ci_principal_arns=[arn])
+    assert err.value.errors()[0]["loc"][0] == "ci_principal_arns"
+
+
+def test_a_principal_named_twice_is_refused() -> None:
+    with pytest.raises(ValidationError, match="more than once"):
+        args_of(admin_principal_arns=[CI], ci_principal_arns=[CI])
+
+
+def test_no_creator_and_no_principal_is_refused() -> None:
+    with pytest.raises(ValidationError, match="nobody could reach the cluster"):
+        args_of(bootstrap_creator_admin=False)
+
+
+# --- reachability: a public endpoint only for an allow-list ----------------------------------
+
+
+def test_any_ip_is_refused_without_allow_any_ip_naming_the_field() -> None:
+    with pytest.raises(ValidationError, match="allow_any_ip") as err:
+        args_of(public_access_cidrs=["198.51.100.0/24", "0.0.0.0/0"])
+    assert err.value.errors()[0]["loc"] == ("public_access_cidrs",)
+
+
+def test_any_ip_with_allow_any_ip_opens_the_public_endpoint(mon: DepsMonitor) -> None:
+    build(mon, public_access_cidrs=["0.0.0.0/0"], allow_any_ip=True)
+    vpc = mon.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["publicAccessCidrs"] == ["0.0.0.0/0"]
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "says"),
+    [(["198.51.100.0/33"], "is invalid"), (["198.51.100.0/24", "198.51.100.0/24"], "repeat")],
+)
+def test_bad_allow_lists_are_refused(cidrs: list[str], says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        args_of(public_access_cidrs=cidrs)
+
+
+# --- the Kubernetes provider is not replaced by a new kubeconfig ----------------------------
+
+
+def test_provider_cluster_identifier_is_known_on_a_first_preview() -> None:
+    def program() -> None:
+        EksCluster("use1", args_of())
+
+    result = run_program(
+        program, project="slipway", stack="test", config={}, secret_keys=[], first_run=True
+    )
+    (provider,) = [r for r in result.records if r.type == PROVIDER]
+    # The kubeconfig is built from what the cloud computes: unknown on a first preview.
+    assert provider.inputs["kubeconfig"] == "[unknown]"
+    assert provider.inputs["clusterIdentifier"] == "eks/us-east-1/prod-use1"
+
+
+# --- protect ----------------------------------------------------------------------------------
+
+
+def test_cluster_and_node_group_protected_in_prod(mon: DepsMonitor) -> None:
+    build(mon, protect=True)
+    for type_ in ("aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:kms/key:Key"):
+        assert mon.one(type_).protect, type_
+    assert all(e.protect for e in mon.of_type("aws:ec2/eip:Eip") if "ingress" in e.name)
+
+
+def test_cluster_and_node_group_not_protected_outside_prod(mon: DepsMonitor) -> None:
+    build(mon)
+    assert not mon.one("aws:eks/cluster:Cluster").protect
+    assert not mon.one("aws:eks/nodeGroup:NodeGroup").protect
+
+
+# --- the SDK accepts what is registered ------------------------------------------------------
+
+
+def test_every_input_fits_the_sdk_types() -> None:
+    def program() -> None:
+        EksCluster(
+            "use1",
+            args_of(
+                admin_principal_arns=[ADMINS],
+                ci_principal_arns=[CI],
+                public_access_cidrs=["198.51.100.0/24"],
+                protect=True,
+            ),
+        )
+
+    result = run_program(program, project="slipway", stack="test", config={}, secret_keys=[])
+    types = {r.type for r in result.records}
+    assert {ENTRY, ASSOCIATION} <= types
+    assert typed_inputs.judge([r.to_json() for r in result.records]) == []

@@ -4,26 +4,88 @@ Secure by default: the API endpoint is private (public only with an explicit all
 Kubernetes secrets are envelope-encrypted with a rotating KMS key, every control-plane log
 type goes to CloudWatch, nodes live in private subnets behind one NAT gateway per zone, node
 volumes are encrypted and the instance metadata service requires IMDSv2 tokens. An OIDC
-provider lets workloads assume IAM roles (IRSA) instead of sharing the node role.
+provider lets workloads assume IAM roles (IRSA) instead of sharing the node role. Who may use
+the Kubernetes API is stated in code: access entries for the admin and CI roles.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
-from typing import Any
+import re
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from slipway_components.cloud_common import NodeBounds, check_tags, irsa_trust_policy
+from slipway_components.podspec import StrInput
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 """Every EKS control-plane log type."""
 
 _MANAGED = "arn:aws:iam::aws:policy/"
+
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+"""EKS access policy equal to Kubernetes `cluster-admin`, for admins and the CI deploy role.
+
+CI gets it too, not the narrower `AmazonEKSAdminPolicy` (Kubernetes `admin`): the stacks create
+cluster-scoped objects (each service's Namespace, the Gateway's), which `admin` cannot."""
+
+_PRINCIPAL_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov|-iso[a-z-]*)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$"
+)
+
+
+def check_principal_arn(arn: str) -> str:
+    """An IAM role or user ARN, as EKS access entries take them (not an STS session ARN)."""
+    if ":assumed-role/" in arn:
+        raise ValueError(
+            f"{arn!r} is an STS session ARN; give the role's own ARN "
+            "(arn:aws:iam::<account>:role/<name>)"
+        )
+    if not _PRINCIPAL_ARN.match(arn):
+        raise ValueError(
+            f"{arn!r} is not an IAM role or user ARN "
+            "(arn:aws:iam::<account>:role/<name> or :user/<name>)"
+        )
+    return arn
+
+
+def check_public_cidrs(cidrs: list[str], *, any_ip: bool) -> list[str]:
+    """IPv4 networks, none repeated; `0.0.0.0/0` only when `any_ip` says so (secure default)."""
+    out = []
+    for cidr in cidrs:
+        try:
+            net = ipaddress.IPv4Network(cidr)
+        except ValueError as exc:
+            raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
+        if net.prefixlen == 0 and not any_ip:
+            raise ValueError(
+                f"public_access_cidrs entry {cidr!r} opens the API to the internet; allowed: "
+                "specific networks (e.g. an office range /24), or set allow_any_ip"
+            )
+        out.append(str(net))
+    repeated = sorted({c for c in out if out.count(c) > 1})
+    if repeated:
+        raise ValueError(f"public_access_cidrs repeat {repeated}")
+    return out
+
+
+PrincipalArn = Annotated[str | Awaitable[str] | pulumi.Output[str], StrInput(check_principal_arn)]
+"""A `pulumi.Input[str]` IAM principal ARN: a plain one is checked at once, an Output when it
+resolves."""
 
 
 class EksNodeGroupArgs(NodeBounds):
@@ -50,8 +112,25 @@ class EksClusterArgs(BaseModel):
     """VPC address space, /16 to /20; default: 10.0.0.0/16."""
     availability_zones: list[str] | None = None
     """Three zones of the region; default: the region's zones a, b and c."""
+    allow_any_ip: bool = False
+    """Lets `public_access_cidrs` hold `0.0.0.0/0` (the API then relies on IAM alone); default:
+    false."""
     public_access_cidrs: list[str] = Field(default_factory=list)
-    """Allow-list for a public API endpoint; default: empty, i.e. private endpoint only."""
+    """Allow-list for a public API endpoint (e.g. the CI runners' egress addresses); default:
+    empty, i.e. private endpoint only."""
+    admin_principal_arns: list[PrincipalArn] = Field(default_factory=list)
+    """IAM roles (or users) of the cluster admins: each gets an access entry with
+    `AmazonEKSClusterAdminPolicy` on the whole cluster, and the Kubernetes provider waits for
+    it (an admin may deploy too); default: none."""
+    ci_principal_arns: list[PrincipalArn] = Field(default_factory=list)
+    """IAM roles of the CI deploy jobs: each gets an access entry with
+    `AmazonEKSClusterAdminPolicy` (the stacks create cluster-scoped objects), and the
+    Kubernetes provider waits for it; default: none."""
+    bootstrap_creator_admin: bool = True
+    """EKS makes whoever creates the cluster an admin outside any code; default: true. Set it
+    false on a new cluster whose creator is in `ci_principal_arns` or `admin_principal_arns`
+    (else its explicit access entry collides with the implicit one). Changing it replaces the
+    cluster."""
     node_group: EksNodeGroupArgs = Field(default_factory=EksNodeGroupArgs)
     """Worker nodes; default: m6i.large, 2 to 6 nodes."""
     log_retention_days: int = 365
@@ -59,7 +138,8 @@ class EksClusterArgs(BaseModel):
     ingress_addresses: bool = True
     """Reserve one Elastic IP per zone for the entry point; default: true."""
     protect: bool = False
-    """Protect the stateful resources (KMS key) and enable deletion protection (prod)."""
+    """Protect the cluster, its node group, KMS key and ingress addresses from deletion and
+    enable the cluster's deletion protection (prod); default: false."""
     render_yaml_directory: str | None = None
     """When set, the Kubernetes provider writes manifests there instead of applying them."""
 
@@ -81,20 +161,8 @@ class EksClusterArgs(BaseModel):
 
     @field_validator("public_access_cidrs")
     @classmethod
-    def _public_cidrs(cls, v: list[str]) -> list[str]:
-        out = []
-        for cidr in v:
-            try:
-                net = ipaddress.IPv4Network(cidr)
-            except ValueError as exc:
-                raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
-            if net.prefixlen == 0:
-                raise ValueError(
-                    f"public_access_cidrs entry {cidr!r} opens the API to the internet; "
-                    "allowed: specific networks (e.g. an office range /24)"
-                )
-            out.append(str(net))
-        return out
+    def _public_cidrs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return check_public_cidrs(v, any_ip=bool(info.data.get("allow_any_ip")))
 
     @field_validator("log_retention_days")
     @classmethod
@@ -105,6 +173,26 @@ class EksClusterArgs(BaseModel):
                 f"log_retention_days {v} is not a CloudWatch value; allowed: {allowed}"
             )
         return v
+
+    @model_validator(mode="after")
+    def _access(self) -> EksClusterArgs:
+        plain = [
+            a for a in [*self.admin_principal_arns, *self.ci_principal_arns] if isinstance(a, str)
+        ]
+        repeated = sorted({a for a in plain if plain.count(a) > 1})
+        if repeated:
+            raise ValueError(
+                f"admin_principal_arns/ci_principal_arns name {repeated} more than once; "
+                "a principal has one access entry"
+            )
+        if not (
+            self.bootstrap_creator_admin or self.admin_principal_arns or self.ci_principal_arns
+        ):
+            raise ValueError(
+                "bootstrap_creator_admin is false and admin_principal_arns and "
+                "ci_principal_arns are empty: nobody could reach the cluster"
+            )
+        return self
 
     @model_validator(mode="after")
     def _zones(self) -> EksClusterArgs:
@@ -178,6 +266,22 @@ def eks_kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) 
     )
 
 
+def eks_cluster_identifier(region: str, cluster_name: str) -> str:
+    """What names the cluster to the Kubernetes provider: known from inputs, on a first
+    preview too; a cluster name is unique per account and region."""
+    return f"eks/{region}/{cluster_name}"
+
+
+def principal_key(arn: pulumi.Input[str], index: int) -> str:
+    """Resource-name part for a principal's access entry: its role name and a short hash of
+    the ARN, so removing one principal leaves the others' entries alone; an Output's value is
+    not known yet, so it goes by its position in the list."""
+    if not isinstance(arn, str):
+        return str(index)
+    tail = re.sub(r"[^a-z0-9-]+", "-", arn.rsplit("/", 1)[-1].lower()).strip("-")
+    return f"{tail[:40]}-{hashlib.sha256(arn.encode()).hexdigest()[:6]}"
+
+
 def _assume_role_policy(service: str) -> str:
     return json.dumps(
         {
@@ -218,6 +322,11 @@ class EksCluster(pulumi.ComponentResource):
     """Public addresses of the entry point, one per zone."""
     kms_key_arn: pulumi.Output[str]
     """Key encrypting Kubernetes secrets."""
+    access_entries: list[pulumi.Resource]
+    """Access entries and their policy associations, for `admin_principal_arns` and
+    `ci_principal_arns`."""
+    node_group: aws.eks.NodeGroup
+    """The managed node group."""
     provider: k8s.Provider
     """Kubernetes provider talking to this cluster."""
 
@@ -428,15 +537,43 @@ class EksCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=LOG_TYPES,
             access_config={
                 "authentication_mode": "API",
-                "bootstrap_cluster_creator_admin_permissions": True,
+                "bootstrap_cluster_creator_admin_permissions": args.bootstrap_creator_admin,
             },
             deletion_protection=args.protect,
             region=region,
             tags=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[cluster_policy, cluster_kms, log_group]
+                parent=self,
+                protect=args.protect,
+                depends_on=[cluster_policy, cluster_kms, log_group],
             ),
         )
+
+        # --- who may use the Kubernetes API: access entries in code, not only the creator ---
+        self.access_entries = []
+        for kind, arns in (("admin", args.admin_principal_arns), ("ci", args.ci_principal_arns)):
+            for i, arn in enumerate(arns):
+                res = f"{name}-{kind}-{principal_key(arn, i)}"
+                entry = aws.eks.AccessEntry(
+                    res,
+                    cluster_name=cluster.name,
+                    principal_arn=arn,
+                    type="STANDARD",
+                    region=region,
+                    tags=tags,
+                    opts=child,
+                )
+                association = aws.eks.AccessPolicyAssociation(
+                    f"{res}-admin",
+                    cluster_name=cluster.name,
+                    # From the entry, so the association waits for it.
+                    principal_arn=entry.principal_arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope={"type": "cluster"},
+                    region=region,
+                    opts=child,
+                )
+                self.access_entries += [entry, association]
 
         # --- workload identity: IAM OIDC provider ---------------------------------------------
         issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
@@ -521,6 +658,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
+                protect=args.protect,
                 depends_on=node_policies,
                 # The autoscaler owns the current size; Pulumi owns the bounds.
                 ignore_changes=["scalingConfig.desiredSize"],
@@ -542,8 +680,12 @@ class EksCluster(pulumi.ComponentResource):
         )
         # Server-side apply; mutable ConfigMaps (flags) update in place, while the hashed,
         # immutable config ConfigMaps still roll pods by being replaced.
+        # The cluster identifier comes from inputs alone: a kubeconfig that changes (or is
+        # unknown in a preview) updates the provider instead of replacing it, and every
+        # workload with it.
         provider_args: dict[str, Any] = {
             "kubeconfig": self.kubeconfig,
+            "cluster_identifier": eks_cluster_identifier(region, args.cluster_name),
             "enable_server_side_apply": True,
             "enable_config_map_mutable": True,
         }
@@ -552,7 +694,10 @@ class EksCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s",
             **provider_args,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_group]),
+            # The deploying principal (CI or an admin) is let in by its access entry.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.node_group, *self.access_entries]
+            ),
         )
         self.register_outputs(
             {
