@@ -2,34 +2,68 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from typing import Any
 
+import pulumi
 import pytest
 from pydantic import ValidationError
 
+from slipway.engine import run_program
+from slipway.judges import typed_inputs
 from slipway_components.gke import GkeCluster, GkeClusterArgs
-from tests.cloud_mocks import RecordingMonitor, install, run
+from tests.cloud_mocks import CloudMocks, RecordingMonitor, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}
+SERVICE = "gcp:projects/service:Service"
+AGENT = "gcp:projects/serviceIdentity:ServiceIdentity"
+PROVIDER = "pulumi:providers:kubernetes"
+
+
+class DepsMonitor(RecordingMonitor):
+    """Also keeps what each registration waits for (`depends_on` and its inputs' resources),
+    which the engine orders creation by."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.deps: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.deps[response.urn] = set(request.dependencies)
+        return response
 
 
 @pytest.fixture
-def mon() -> RecordingMonitor:
-    return install()
+def mon() -> DepsMonitor:
+    monitor = DepsMonitor(CloudMocks())
+    pulumi.runtime.set_mocks(
+        CloudMocks(), project="slipway", stack="test", preview=False, monitor=monitor
+    )
+    return monitor
 
 
-def build(mon: RecordingMonitor, **kw: object) -> dict:
+def args_of(**kw: Any) -> GkeClusterArgs:
+    return GkeClusterArgs(
+        project="slipway-prod", region="europe-west1", cluster_name="prod-ew1", tags=TAGS, **kw
+    )
+
+
+def build(mon: RecordingMonitor, **kw: Any) -> dict:
     out: dict = {}
 
     def program() -> object:
-        args = GkeClusterArgs(
-            project="slipway-prod", region="europe-west1", cluster_name="prod-ew1", tags=TAGS, **kw
-        )
-        c = GkeCluster("ew1", args)
+        c = GkeCluster("ew1", args_of(**kw))
         return c.kubeconfig.apply(lambda k: out.setdefault("kubeconfig", k))
 
     run(program)
     return out
+
+
+def api_urns(mon: RecordingMonitor) -> dict[str, str]:
+    """Service name -> URN of the resource enabling it."""
+    return {r.inputs["service"]: r.urn for r in mon.of_type(SERVICE)}
 
 
 def cluster(mon: RecordingMonitor) -> tuple[str, dict]:
@@ -142,3 +176,164 @@ def test_urns_are_pinned(mon: RecordingMonitor) -> None:
     assert urn.endswith("slipway:gcp:GkeCluster$gcp:container/cluster:Cluster::ew1-cluster"), urn
     pool = mon.one("gcp:container/nodePool:NodePool")
     assert pool.urn.endswith("slipway:gcp:GkeCluster$gcp:container/nodePool:NodePool::ew1-nodes")
+
+
+def test_default_authorizes_only_the_node_subnet(mon: DepsMonitor) -> None:
+    build(mon)
+    urn, c = cluster(mon)
+    blocks = [b["cidrBlock"] for b in c["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
+    assert blocks == ["10.0.0.0/20"], urn
+
+
+# --- a fresh project: APIs and the GKE service agent ---------------------------------------
+
+
+def test_the_apis_the_cluster_uses_are_enabled_and_left_on_destroy(mon: DepsMonitor) -> None:
+    build(mon)
+    services = mon.of_type(SERVICE)
+    assert sorted(r.inputs["service"] for r in services) == [
+        "binaryauthorization.googleapis.com",
+        "cloudkms.googleapis.com",
+        "cloudresourcemanager.googleapis.com",
+        "compute.googleapis.com",
+        "container.googleapis.com",
+        "iam.googleapis.com",
+        "logging.googleapis.com",
+        "monitoring.googleapis.com",
+        "secretmanager.googleapis.com",
+    ]
+    for r in services:
+        assert r.inputs["project"] == "slipway-prod", r.urn
+        assert r.inputs["disableOnDestroy"] is False, r.urn
+
+
+def test_every_resource_waits_for_the_apis_it_needs(mon: DepsMonitor) -> None:
+    build(mon)
+    apis = api_urns(mon)
+    wants = {
+        "gcp:compute/network:Network": ["compute"],
+        "gcp:compute/subnetwork:Subnetwork": ["compute"],
+        "gcp:compute/router:Router": ["compute"],
+        "gcp:compute/routerNat:RouterNat": ["compute"],
+        "gcp:compute/address:Address": ["compute"],
+        "gcp:kms/keyRing:KeyRing": ["cloudkms"],
+        "gcp:kms/cryptoKey:CryptoKey": ["cloudkms"],
+        "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": ["cloudkms"],
+        "gcp:serviceaccount/account:Account": ["iam"],
+        "gcp:projects/iAMMember:IAMMember": ["cloudresourcemanager"],
+        "gcp:container/cluster:Cluster": [
+            "container",
+            "compute",
+            "binaryauthorization",
+            "logging",
+            "monitoring",
+        ],
+        "gcp:container/nodePool:NodePool": ["container"],
+        AGENT: ["container"],
+    }
+    for type_, names in wants.items():
+        found = mon.of_type(type_)
+        assert found, type_
+        for r in found:
+            for api in names:
+                assert apis[f"{api}.googleapis.com"] in mon.deps[r.urn], f"{r.urn} vs {api}"
+
+
+def test_the_gke_agent_exists_before_it_is_granted_the_key(mon: DepsMonitor) -> None:
+    build(mon)
+    agent = mon.one(AGENT)
+    assert agent.inputs == {"project": "slipway-prod", "service": "container.googleapis.com"}
+    grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert agent.urn in mon.deps[grant.urn]
+    assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    # ...and the cluster, whose secrets the key encrypts, waits for the grant.
+    assert grant.urn in mon.deps[mon.one("gcp:container/cluster:Cluster").urn]
+
+
+def test_apis_managed_elsewhere_are_left_alone(mon: DepsMonitor) -> None:
+    build(mon, manage_project_services=False)
+    assert mon.of_type(SERVICE) == [] and mon.of_type(AGENT) == []
+    grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert grant.inputs["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
+
+
+# --- reachability ----------------------------------------------------------------------------
+
+
+def test_any_ip_is_refused_without_allow_any_ip_naming_the_field() -> None:
+    with pytest.raises(ValidationError, match="allow_any_ip") as err:
+        args_of(public_access_cidrs=["0.0.0.0/0"])
+    assert err.value.errors()[0]["loc"] == ("public_access_cidrs",)
+
+
+def test_any_ip_with_allow_any_ip_opens_the_public_endpoint(mon: DepsMonitor) -> None:
+    build(mon, public_access_cidrs=["0.0.0.0/0"], allow_any_ip=True)
+    urn, c = cluster(mon)
+    assert c["privateClusterConfig"]["enablePrivateEndpoint"] is False, urn
+    blocks = [b["cidrBlock"] for b in c["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
+    assert blocks == ["10.0.0.0/20", "0.0.0.0/0"], urn
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "says"),
+    [
+        (["198.51.100.0/24", "198.51.100.0/24"], "repeat"),
+        (["not-a-network"], "is invalid"),
+        (
+            [str(n) for n in ipaddress.IPv4Network("198.51.100.0/24").subnets(new_prefix=30)][:50],
+            "at most 49",
+        ),
+    ],
+)
+def test_bad_allow_lists_are_refused(cidrs: list[str], says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        args_of(public_access_cidrs=cidrs)
+
+
+# --- the Kubernetes provider is not replaced by a new kubeconfig ----------------------------
+
+
+def test_provider_cluster_identifier_is_known_on_a_first_preview() -> None:
+    def program() -> None:
+        GkeCluster("ew1", args_of())
+
+    result = run_program(
+        program, project="slipway", stack="test", config={}, secret_keys=[], first_run=True
+    )
+    (provider,) = [r for r in result.records if r.type == PROVIDER]
+    assert provider.inputs["kubeconfig"] == "[unknown]"
+    assert provider.inputs["clusterIdentifier"] == (
+        "projects/slipway-prod/locations/europe-west1/clusters/prod-ew1"
+    )
+
+
+# --- protect ----------------------------------------------------------------------------------
+
+
+def test_cluster_and_node_pool_protected_in_prod(mon: DepsMonitor) -> None:
+    build(mon, protect=True)
+    for type_ in (
+        "gcp:container/cluster:Cluster",
+        "gcp:container/nodePool:NodePool",
+        "gcp:kms/keyRing:KeyRing",
+        "gcp:kms/cryptoKey:CryptoKey",
+        "gcp:compute/address:Address",
+    ):
+        assert mon.one(type_).protect, type_
+
+
+def test_nothing_protected_outside_prod(mon: DepsMonitor) -> None:
+    build(mon)
+    assert not [r.urn for r in mon.registered if r.protect]
+
+
+# --- the SDK accepts what is registered ------------------------------------------------------
+
+
+def test_every_input_fits_the_sdk_types() -> None:
+    def program() -> None:
+        GkeCluster("ew1", args_of(public_access_cidrs=["198.51.100.0/24"], protect=True))
+
+    result = run_program(program, project="slipway", stack="test", config={}, secret_keys=[])
+    assert {SERVICE, AGENT} <= {r.type for r in result.records}
+    assert typed_inputs.judge([r.to_json() for r in result.records]) == []

@@ -4,7 +4,8 @@ Secure by default: private nodes (the API endpoint is private too unless an allo
 given), workload identity, shielded nodes with secure boot and integrity monitoring, a release
 channel, network policy enforcement, Kubernetes secrets encrypted with a rotating Cloud KMS
 key, binary authorization, and nodes running as a least-privilege service account instead of
-the default compute account (which holds the primitive editor role).
+the default compute account (which holds the primitive editor role). On a fresh project it
+enables the APIs it uses and creates the GKE service agent before granting it the key.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from typing import Any, Literal
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from slipway_components.cloud_common import NodeBounds, check_tags, gcp_labels, short_name
 
@@ -30,6 +38,56 @@ NODE_ROLES = [
 """What a node needs: write logs and metrics, pull images. Nothing else."""
 
 _SA_DOMAIN = "iam.gserviceaccount.com"
+
+GKE_APIS = (
+    "cloudkms.googleapis.com",  # the secrets key
+    "cloudresourcemanager.googleapis.com",  # the nodes' project role grants
+    "compute.googleapis.com",  # network, subnets, router, NAT, ingress address
+    "container.googleapis.com",  # cluster and node pool
+    "iam.googleapis.com",  # the nodes' service account
+    "binaryauthorization.googleapis.com",  # the cluster's enforced project policy
+    "logging.googleapis.com",  # the cluster's logging config
+    "monitoring.googleapis.com",  # the cluster's monitoring config
+    "secretmanager.googleapis.com",  # where the cluster's workloads read their secrets
+)
+"""APIs a GKE cluster of this shape needs enabled in its project."""
+
+MAX_AUTHORIZED_NETWORKS = 50
+"""GKE's limit of authorized networks for a cluster with a public endpoint (the node subnet is
+one of them)."""
+
+
+def check_public_cidrs(cidrs: list[str], *, any_ip: bool) -> list[str]:
+    """IPv4 networks, none repeated, within GKE's limit; `0.0.0.0/0` only when `any_ip` says so
+    (secure default)."""
+    out = []
+    for cidr in cidrs:
+        try:
+            net = ipaddress.IPv4Network(cidr)
+        except ValueError as exc:
+            raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
+        if net.prefixlen == 0 and not any_ip:
+            raise ValueError(
+                f"public_access_cidrs entry {cidr!r} opens the API to the internet; allowed: "
+                "specific networks, or set allow_any_ip"
+            )
+        out.append(str(net))
+    repeated = sorted({c for c in out if out.count(c) > 1})
+    if repeated:
+        raise ValueError(f"public_access_cidrs repeat {repeated}")
+    if len(out) > MAX_AUTHORIZED_NETWORKS - 1:
+        raise ValueError(
+            f"public_access_cidrs has {len(out)} networks; GKE allows "
+            f"{MAX_AUTHORIZED_NETWORKS} authorized networks and the node subnet is one, so at "
+            f"most {MAX_AUTHORIZED_NETWORKS - 1}"
+        )
+    return out
+
+
+def gke_cluster_identifier(project: str, region: str, cluster_name: str) -> str:
+    """What names the cluster to the Kubernetes provider: GKE's own id of it, known from inputs
+    (on a first preview too)."""
+    return f"projects/{project}/locations/{region}/clusters/{cluster_name}"
 
 
 class GkeNodePoolArgs(NodeBounds):
@@ -66,14 +124,23 @@ class GkeClusterArgs(BaseModel):
     """Proxy-only subnet for regional Envoy load balancers; default: 10.9.0.0/23."""
     master_cidr: str = "172.16.0.0/28"
     """Control-plane peering range, a /28; default: 172.16.0.0/28."""
+    allow_any_ip: bool = False
+    """Lets `public_access_cidrs` hold `0.0.0.0/0` (the API then relies on IAM alone); default:
+    false."""
     public_access_cidrs: list[str] = Field(default_factory=list)
-    """Allow-list for a public API endpoint; default: empty, i.e. private endpoint only."""
+    """Allow-list for a public API endpoint (e.g. the CI runners' egress addresses), at most
+    49; default: empty, i.e. private endpoint only."""
+    manage_project_services: bool = True
+    """Enable the APIs the cluster uses (never disabled on destroy) and create the GKE service
+    agent; default: true. False when the project's APIs are managed elsewhere (the deployer
+    then needs no Service Usage admin)."""
     node_pool: GkeNodePoolArgs = Field(default_factory=GkeNodePoolArgs)
     """Worker nodes; default: e2-standard-4, 2 to 6 nodes."""
     ingress_address: bool = True
     """Reserve a regional static address for the entry point; default: true."""
     protect: bool = False
-    """Protect the stateful resources (KMS key) and enable deletion protection (prod)."""
+    """Protect the cluster, node pool, KMS key and ingress address from deletion and enable
+    the cluster's deletion protection (prod); default: false."""
     render_yaml_directory: str | None = None
     """When set, the Kubernetes provider writes manifests there instead of applying them."""
 
@@ -94,20 +161,8 @@ class GkeClusterArgs(BaseModel):
 
     @field_validator("public_access_cidrs")
     @classmethod
-    def _public_cidrs(cls, v: list[str]) -> list[str]:
-        out = []
-        for cidr in v:
-            try:
-                net = ipaddress.IPv4Network(cidr)
-            except ValueError as exc:
-                raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
-            if net.prefixlen == 0:
-                raise ValueError(
-                    f"public_access_cidrs entry {cidr!r} opens the API to the internet; "
-                    "allowed: specific networks"
-                )
-            out.append(str(net))
-        return out
+    def _public_cidrs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        return check_public_cidrs(v, any_ip=bool(info.data.get("allow_any_ip")))
 
     @model_validator(mode="after")
     def _ranges(self) -> GkeClusterArgs:
@@ -190,6 +245,14 @@ class GkeCluster(pulumi.ComponentResource):
     """Static address of the entry point (None when `ingress_address` is false)."""
     ingress_address_name: pulumi.Output[str] | None
     """Name of that address, for a Gateway `NamedAddress`."""
+    apis: dict[str, gcp.projects.Service]
+    """The APIs enabled here, by name (empty when `manage_project_services` is false): what
+    else uses one (a SecretStore reading Secret Manager) can depend on it."""
+    service_agent: gcp.projects.ServiceIdentity | None
+    """The GKE service agent, created before it is granted the key (None when
+    `manage_project_services` is false)."""
+    node_pool: gcp.container.NodePool
+    """The node pool."""
     provider: k8s.Provider
     """Kubernetes provider talking to this cluster."""
 
@@ -200,8 +263,30 @@ class GkeCluster(pulumi.ComponentResource):
         project, region, cname = args.project, args.region, args.cluster_name
         labels = gcp_labels(args.tags)
         child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         self.workload_pool = f"{project}.svc.id.goog"
+
+        # --- APIs: a fresh project has none of them enabled -----------------------------------
+        self.apis = {}
+        if args.manage_project_services:
+            for api in GKE_APIS:
+                self.apis[api] = gcp.projects.Service(
+                    f"{name}-api-{api.split('.')[0]}",
+                    project=project,
+                    service=api,
+                    # Other clusters or registries of the project may still use it.
+                    disable_on_destroy=False,
+                    opts=child,
+                )
+
+        def needs(
+            *apis: str, protect: bool = False, also: list[pulumi.Resource] | None = None
+        ) -> pulumi.ResourceOptions:
+            """Options of a child that may only be created once `apis` are enabled."""
+            waits = [self.apis[a] for a in apis if a in self.apis] + list(also or [])
+            return pulumi.ResourceOptions(parent=self, protect=protect, depends_on=waits)
+
+        compute = "compute.googleapis.com"
+        kms = "cloudkms.googleapis.com"
 
         # --- network ----------------------------------------------------------------------------
         network = gcp.compute.Network(
@@ -210,7 +295,7 @@ class GkeCluster(pulumi.ComponentResource):
             project=project,
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
-            opts=child,
+            opts=needs(compute),
         )
         subnet = gcp.compute.Subnetwork(
             f"{name}-subnet",
@@ -229,7 +314,7 @@ class GkeCluster(pulumi.ComponentResource):
                 "flow_sampling": 0.5,
                 "metadata": "INCLUDE_ALL_METADATA",
             },
-            opts=child,
+            opts=needs(compute),
         )
         gcp.compute.Subnetwork(
             f"{name}-proxy-subnet",
@@ -240,7 +325,7 @@ class GkeCluster(pulumi.ComponentResource):
             ip_cidr_range=args.proxy_cidr,
             purpose="REGIONAL_MANAGED_PROXY",
             role="ACTIVE",
-            opts=child,
+            opts=needs(compute),
         )
         router = gcp.compute.Router(
             f"{name}-router",
@@ -248,7 +333,7 @@ class GkeCluster(pulumi.ComponentResource):
             project=project,
             region=region,
             network=network.id,
-            opts=child,
+            opts=needs(compute),
         )
         gcp.compute.RouterNat(
             f"{name}-nat",
@@ -260,12 +345,16 @@ class GkeCluster(pulumi.ComponentResource):
             source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
             subnetworks=[{"name": subnet.id, "source_ip_ranges_to_nats": ["ALL_IP_RANGES"]}],
             log_config={"enable": True, "filter": "ERRORS_ONLY"},
-            opts=child,
+            opts=needs(compute),
         )
 
         # --- encryption key for Kubernetes secrets ------------------------------------------
         key_ring = gcp.kms.KeyRing(
-            f"{name}-keyring", name=cname, project=project, location=region, opts=stateful
+            f"{name}-keyring",
+            name=cname,
+            project=project,
+            location=region,
+            opts=needs(kms, protect=args.protect),
         )
         key = gcp.kms.CryptoKey(
             f"{name}-secrets-key",
@@ -274,8 +363,18 @@ class GkeCluster(pulumi.ComponentResource):
             purpose="ENCRYPT_DECRYPT",
             rotation_period="7776000s",  # 90 days
             labels=labels,
-            opts=stateful,
+            opts=needs(kms, protect=args.protect),
         )
+        # The GKE service agent encrypts secrets with the key; granting it the key before the
+        # agent exists fails on a fresh project.
+        self.service_agent = None
+        if args.manage_project_services:
+            self.service_agent = gcp.projects.ServiceIdentity(
+                f"{name}-gke-agent",
+                project=project,
+                service="container.googleapis.com",
+                opts=needs("container.googleapis.com"),
+            )
         project_number = gcp.organizations.get_project_output(
             project_id=project, opts=pulumi.InvokeOutputOptions(parent=self)
         ).number
@@ -286,7 +385,7 @@ class GkeCluster(pulumi.ComponentResource):
             member=project_number.apply(
                 lambda n: f"serviceAccount:service-{n}@container-engine-robot.{_SA_DOMAIN}"
             ),
-            opts=child,
+            opts=needs(kms, also=[self.service_agent] if self.service_agent else []),
         )
 
         # --- node identity: least privilege --------------------------------------------------
@@ -295,7 +394,7 @@ class GkeCluster(pulumi.ComponentResource):
             account_id=short_name(cname, "nodes", max_len=30),
             display_name=f"GKE nodes of {cname}",
             project=project,
-            opts=child,
+            opts=needs("iam.googleapis.com"),
         )
         node_roles = [
             gcp.projects.IAMMember(
@@ -303,7 +402,7 @@ class GkeCluster(pulumi.ComponentResource):
                 project=project,
                 role=role,
                 member=node_sa.member,
-                opts=child,
+                opts=needs("cloudresourcemanager.googleapis.com"),
             )
             for role in NODE_ROLES
         ]
@@ -381,7 +480,15 @@ class GkeCluster(pulumi.ComponentResource):
             node_config=node_config,
             resource_labels=labels,
             deletion_protection=args.protect,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant]),
+            opts=needs(
+                "container.googleapis.com",
+                compute,
+                "binaryauthorization.googleapis.com",
+                "logging.googleapis.com",
+                "monitoring.googleapis.com",
+                protect=args.protect,
+                also=[key_grant],
+            ),
         )
 
         np = args.node_pool
@@ -399,7 +506,7 @@ class GkeCluster(pulumi.ComponentResource):
             management={"auto_repair": True, "auto_upgrade": True},
             upgrade_settings={"max_surge": 1, "max_unavailable": 0},
             node_config=node_config,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=node_roles),
+            opts=needs("container.googleapis.com", protect=args.protect, also=node_roles),
         )
 
         self.ingress_address = None
@@ -413,7 +520,7 @@ class GkeCluster(pulumi.ComponentResource):
                 address_type="EXTERNAL",
                 network_tier="PREMIUM",
                 labels=labels,
-                opts=stateful,
+                opts=needs(compute, protect=args.protect),
             )
             self.ingress_address = address.address
             self.ingress_address_name = address.name
@@ -432,8 +539,12 @@ class GkeCluster(pulumi.ComponentResource):
         )
         # Server-side apply; mutable ConfigMaps (flags) update in place, while the hashed,
         # immutable config ConfigMaps still roll pods by being replaced.
+        # The cluster identifier comes from inputs alone: a kubeconfig that changes (or is
+        # unknown in a preview) updates the provider instead of replacing it, and every
+        # workload with it.
         provider_args: dict[str, Any] = {
             "kubeconfig": self.kubeconfig,
+            "cluster_identifier": gke_cluster_identifier(project, region, cname),
             "enable_server_side_apply": True,
             "enable_config_map_mutable": True,
         }
