@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pulumi
 import pytest
 from pydantic import ValidationError
 
+from slipway.engine import run_program
+from slipway.judges import typed_inputs
 from slipway_components.registry import (
     ArtifactRegistry,
     ArtifactRegistryArgs,
@@ -15,14 +19,41 @@ from slipway_components.registry import (
     EcrRepositories,
     EcrRepositoriesArgs,
 )
-from tests.cloud_mocks import RecordingMonitor, install, run
+from tests.cloud_mocks import CloudMocks, RecordingMonitor, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}
+SERVICE = "gcp:projects/service:Service"
+AGENT = "gcp:projects/serviceIdentity:ServiceIdentity"
+
+
+class DepsMonitor(RecordingMonitor):
+    """Also keeps what each registration waits for (`depends_on` and its inputs' resources),
+    which the engine orders creation by."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.deps: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.deps[response.urn] = set(request.dependencies)
+        return response
 
 
 @pytest.fixture
-def mon() -> RecordingMonitor:
-    return install()
+def mon() -> DepsMonitor:
+    monitor = DepsMonitor(CloudMocks())
+    pulumi.runtime.set_mocks(
+        CloudMocks(), project="slipway", stack="test", preview=False, monitor=monitor
+    )
+    return monitor
+
+
+def artifact_registry(**kw: Any) -> ArtifactRegistry:
+    return ArtifactRegistry(
+        "ew1-registry",
+        ArtifactRegistryArgs(project="slipway-prod", region="europe-west1", tags=TAGS, **kw),
+    )
 
 
 def build_ecr(mon: RecordingMonitor, protect: bool = False) -> dict:
@@ -128,3 +159,62 @@ def test_artifact_registry_cmek_immutable_cleanup(mon: RecordingMonitor) -> None
     grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
     assert grant.inputs["member"].endswith("@gcp-sa-artifactregistry.iam.gserviceaccount.com")
     assert out["url"] == "europe-west1-docker.pkg.dev/slipway-prod/services"
+
+
+def test_artifact_registry_enables_its_apis_and_leaves_them_on_destroy(mon: DepsMonitor) -> None:
+    run(artifact_registry)
+    services = mon.of_type(SERVICE)
+    assert sorted(r.inputs["service"] for r in services) == [
+        "artifactregistry.googleapis.com",
+        "cloudkms.googleapis.com",
+    ]
+    for r in services:
+        assert r.inputs["project"] == "slipway-prod", r.urn
+        assert r.inputs["disableOnDestroy"] is False, r.urn
+
+
+def test_registry_agent_exists_before_it_is_granted_the_key(mon: DepsMonitor) -> None:
+    run(artifact_registry)
+    apis = {r.inputs["service"]: r.urn for r in mon.of_type(SERVICE)}
+    agent = mon.one(AGENT)
+    assert agent.inputs == {"project": "slipway-prod", "service": "artifactregistry.googleapis.com"}
+    assert apis["artifactregistry.googleapis.com"] in mon.deps[agent.urn]
+    grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert agent.urn in mon.deps[grant.urn]
+    repo = mon.one("gcp:artifactregistry/repository:Repository")
+    assert {grant.urn, apis["artifactregistry.googleapis.com"]} <= mon.deps[repo.urn]
+    for type_ in ("gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey"):
+        r = mon.one(type_)
+        assert apis["cloudkms.googleapis.com"] in mon.deps[r.urn], r.urn
+
+
+def test_artifact_registry_apis_managed_elsewhere_are_left_alone(mon: DepsMonitor) -> None:
+    run(lambda: artifact_registry(manage_project_services=False))
+    assert mon.of_type(SERVICE) == [] and mon.of_type(AGENT) == []
+    assert mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+
+
+def test_artifact_registry_protected_only_in_prod(mon: DepsMonitor) -> None:
+    run(lambda: artifact_registry(protect=True))
+    stateful = (
+        "gcp:artifactregistry/repository:Repository",
+        "gcp:kms/keyRing:KeyRing",
+        "gcp:kms/cryptoKey:CryptoKey",
+    )
+    assert all(mon.one(t).protect for t in stateful)
+    mon.registered.clear()
+    run(artifact_registry)
+    assert not any(mon.one(t).protect for t in stateful)
+
+
+def test_every_input_fits_the_sdk_types() -> None:
+    def program() -> None:
+        artifact_registry(protect=True)
+        EcrRepositories(
+            "use1-ecr",
+            EcrRepositoriesArgs(region="us-east-1", services=["orders"], tags=TAGS, protect=True),
+        )
+
+    result = run_program(program, project="slipway", stack="test", config={}, secret_keys=[])
+    assert {SERVICE, AGENT} <= {r.type for r in result.records}
+    assert typed_inputs.judge([r.to_json() for r in result.records]) == []

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from slipway_components.cloud_common import check_tags, cloud_sdk, gcp_labels
 
 _SA_DOMAIN = "iam.gserviceaccount.com"
+ARTIFACT_REGISTRY_APIS = ("artifactregistry.googleapis.com", "cloudkms.googleapis.com")
+"""APIs an Artifact Registry repository with a customer-managed key needs in its project."""
 _REPO = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
@@ -236,7 +238,11 @@ class ArtifactRegistryArgs(BaseModel):
     untagged_expiry_days: int = Field(default=14, ge=1, le=3650)
     """Untagged versions are deleted after this many days; default: 14."""
     protect: bool = False
-    """Protect the repository and its key from deletion (prod)."""
+    """Protect the repository, its key ring and key from deletion (prod)."""
+    manage_project_services: bool = True
+    """Enable the APIs the repository uses (never disabled on destroy) and create the Artifact
+    Registry service agent; default: true. False when the project's APIs are managed elsewhere
+    (the deployer then needs no Service Usage admin)."""
 
     @field_validator("tags")
     @classmethod
@@ -250,6 +256,12 @@ class ArtifactRegistry(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
     """Repository URL prefix; append `/<service>` for an image."""
+    apis: dict[str, pulumi.Resource]
+    """The `gcp.projects.Service`s enabled here, by API name (empty when
+    `manage_project_services` is false)."""
+    service_agent: pulumi.Resource | None
+    """The Artifact Registry service agent (`gcp.projects.ServiceIdentity`), created before it
+    is granted the key (None when `manage_project_services` is false)."""
 
     def __init__(
         self, name: str, args: ArtifactRegistryArgs, opts: pulumi.ResourceOptions | None = None
@@ -257,14 +269,34 @@ class ArtifactRegistry(pulumi.ComponentResource):
         super().__init__("slipway:gcp:ArtifactRegistry", name, {}, opts)
         gcp = cloud_sdk("gcp")
         labels = gcp_labels(args.tags)
-        child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        registry_api, kms_api = ARTIFACT_REGISTRY_APIS
+
+        # A fresh project has neither API enabled.
+        self.apis = {}
+        if args.manage_project_services:
+            for api in ARTIFACT_REGISTRY_APIS:
+                self.apis[api] = gcp.projects.Service(
+                    f"{name}-api-{api.split('.')[0]}",
+                    project=args.project,
+                    service=api,
+                    # The project's clusters may still use it.
+                    disable_on_destroy=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+
+        def needs(
+            *apis: str, protect: bool = False, also: list[pulumi.Resource] | None = None
+        ) -> pulumi.ResourceOptions:
+            """Options of a child that may only be created once `apis` are enabled."""
+            waits = [self.apis[a] for a in apis if a in self.apis] + list(also or [])
+            return pulumi.ResourceOptions(parent=self, protect=protect, depends_on=waits)
+
         key_ring = gcp.kms.KeyRing(
             f"{name}-keyring",
             name=f"{args.repository_id}-{args.region}-registry",
             project=args.project,
             location=args.region,
-            opts=stateful,
+            opts=needs(kms_api, protect=args.protect),
         )
         key = gcp.kms.CryptoKey(
             f"{name}-key",
@@ -273,8 +305,18 @@ class ArtifactRegistry(pulumi.ComponentResource):
             purpose="ENCRYPT_DECRYPT",
             rotation_period="7776000s",  # 90 days
             labels=labels,
-            opts=stateful,
+            opts=needs(kms_api, protect=args.protect),
         )
+        # Google creates the Artifact Registry agent only when first needed: granting it the
+        # key before then fails on a fresh project.
+        self.service_agent = None
+        if args.manage_project_services:
+            self.service_agent = gcp.projects.ServiceIdentity(
+                f"{name}-registry-agent",
+                project=args.project,
+                service=registry_api,
+                opts=needs(registry_api),
+            )
         number = gcp.organizations.get_project_output(
             project_id=args.project, opts=pulumi.InvokeOutputOptions(parent=self)
         ).number
@@ -285,7 +327,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
             member=number.apply(
                 lambda n: f"serviceAccount:service-{n}@gcp-sa-artifactregistry.{_SA_DOMAIN}"
             ),
-            opts=child,
+            opts=needs(kms_api, also=[self.service_agent] if self.service_agent else []),
         )
         repo = gcp.artifactregistry.Repository(
             f"{name}-repo",
@@ -313,7 +355,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
                 },
             ],
             labels=labels,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[grant]),
+            opts=needs(registry_api, protect=args.protect, also=[grant]),
         )
         self.url = repo.repository_id.apply(
             lambda rid: f"{args.region}-docker.pkg.dev/{args.project}/{rid}"
