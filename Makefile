@@ -34,10 +34,12 @@ preview: $(STAMP)
 ## Lint, the whole test suite, then the third-party checks on rendered manifests.
 test: lint unit render validate judges checkov consumer
 
+## ruff; actionlint and zizmor (offline: no token, no network) on the workflows.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress .github/workflows
 
 unit: $(STAMP)
 	$(BIN)/pytest

