@@ -12,15 +12,20 @@ a planted violation, so a rule that can no longer fail is caught too.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+
+from slipway.policy import config_path_for
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -345,3 +350,404 @@ def test_pin_rule_sees_a_uses_in_flow_style():
         "    steps: [{uses: actions/checkout@v5}]\n"
     )
     assert any("not on a line of their own" in p for p in pin_problems(texts))
+
+
+# --- the real-engine job (pulumi-stack.yml) -------------------------------------------------------
+
+STACK_WORKFLOW = ".github/workflows/pulumi-stack.yml"
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def stack_job(wf: dict) -> dict:
+    return wf["jobs"]["pulumi"]
+
+
+def step_index(job: dict, pred: Any) -> int | None:
+    return next((i for i, s in enumerate(steps(job)) if pred(s)), None)
+
+
+def pulumi_step_index(job: dict) -> int | None:
+    return step_index(job, lambda s: str(s.get("uses", "")).startswith("pulumi/actions@"))
+
+
+def render(template: str, inputs: dict[str, str]) -> str:
+    """Expand `${{ inputs.X }}`; any other expression makes the result depend on more than the
+    inputs (the workflow, the ref, the event), so it cannot be rendered here."""
+
+    def one(m: re.Match) -> str:
+        name = m[1].removeprefix("inputs.")
+        if not m[1].startswith("inputs.") or name not in inputs:
+            raise ValueError(f"{m[0]} is not one of the inputs {sorted(inputs)}")
+        return inputs[name]
+
+    return EXPRESSION.sub(one, template)
+
+
+def stack_calls(callers: dict[str, dict]) -> list[tuple[str, str, dict]]:
+    """(workflow, job, job) for every job that calls the stack workflow."""
+    return [
+        (name, job_id, job)
+        for name, wf in callers.items()
+        for job_id, job in wf["jobs"].items()
+        if job.get("uses") in (f"./{STACK_WORKFLOW}", f"$/{STACK_WORKFLOW}")
+    ]
+
+
+def concurrency_problems(stack_wf: dict, callers: dict[str, dict]) -> list[str]:
+    """One queue per stack, shared by preview and up, that never cancels a started run."""
+    problems: list[str] = []
+    conc = stack_job(stack_wf).get("concurrency")
+    if not isinstance(conc, dict):
+        return ["the stack job has no concurrency group"]
+    group = str(conc.get("group", ""))
+    if "concurrency" in stack_wf:
+        problems.append("the stack workflow sets a workflow-level group of its own")
+    if conc.get("cancel-in-progress") is not False:
+        problems.append("cancel-in-progress must be false: a started up is never cut short")
+    if conc.get("queue") != "max":
+        problems.append("queue must be max: otherwise a newer run cancels one already waiting")
+    calls = stack_calls(callers)
+    commands = {str(job.get("with", {}).get("command")) for _, _, job in calls}
+    if commands != {"preview", "up"}:
+        problems.append(f"preview and up must both go through the stack workflow, not {commands}")
+    # the group each caller's job lands in for a given stack (a matrix value: any stack)
+    groups: dict[str, set[str]] = {"dev": set(), "prod": set()}
+    for name, job_id, job in calls:
+        if "concurrency" in job:
+            problems.append(f"{name}: job {job_id} sets a concurrency of its own")
+        if "stack" not in job.get("with", {}):
+            problems.append(f"{name}: job {job_id} does not pass the stack")
+        inputs = {k: str(v) for k, v in job.get("with", {}).items()}
+        try:
+            for stack, seen in groups.items():
+                seen.add(render(group, inputs | {"stack": stack}))
+        except ValueError as exc:
+            problems.append(f"the group {group!r} depends on more than the stack: {exc}")
+    if len(groups["dev"]) > 1:
+        problems.append(f"preview and up of one stack land in different groups: {groups['dev']}")
+    if groups["dev"] & groups["prod"]:
+        problems.append(f"the group {group!r} does not name the stack: all stacks would queue")
+    tops = [wf["concurrency"]["group"] for wf in callers.values() if "concurrency" in wf]
+    if len(set(tops)) < len(tops):
+        problems.append(f"callers share a workflow-level group {tops}: one would cancel another")
+    runs_up = {name for name, _, job in calls if job.get("with", {}).get("command") == "up"}
+    for name in sorted(runs_up):
+        if callers[name].get("concurrency", {}).get("cancel-in-progress") is not False:
+            problems.append(f"{name} runs up but may cancel itself halfway")
+    return problems
+
+
+def callers() -> dict[str, dict]:
+    return {"preview.yml": load("preview.yml"), "deploy.yml": load("deploy.yml")}
+
+
+def test_preview_and_up_of_a_stack_share_one_queue():
+    stack_wf = load("pulumi-stack.yml")
+    assert concurrency_problems(stack_wf, callers()) == []
+    conc = stack_job(stack_wf)["concurrency"]
+    assert render(conc["group"], {"stack": "prod"}) == "pulumi-prod"
+    assert conc["cancel-in-progress"] is False
+
+
+def plant_group(group: str) -> Any:
+    def plant(stack_wf: dict, _: dict) -> None:
+        stack_job(stack_wf)["concurrency"]["group"] = group
+
+    return plant
+
+
+def plant_cancel(stack_wf: dict, _: dict) -> None:
+    stack_job(stack_wf)["concurrency"]["cancel-in-progress"] = True
+
+
+def plant_no_queue(stack_wf: dict, _: dict) -> None:
+    del stack_job(stack_wf)["concurrency"]["queue"]
+
+
+def plant_no_group(stack_wf: dict, _: dict) -> None:
+    del stack_job(stack_wf)["concurrency"]
+
+
+def plant_caller_group(_: dict, wfs: dict) -> None:
+    wfs["deploy.yml"]["jobs"]["prod"]["concurrency"] = {"group": "prod", "cancel-in-progress": True}
+
+
+def plant_shared_workflow_group(_: dict, wfs: dict) -> None:
+    for wf in wfs.values():
+        wf["concurrency"] = {"group": "pulumi", "cancel-in-progress": False}
+
+
+def plant_cancelling_deploy(_: dict, wfs: dict) -> None:
+    wfs["deploy.yml"]["concurrency"]["cancel-in-progress"] = True
+
+
+def plant_preview_elsewhere(_: dict, wfs: dict) -> None:
+    wfs["preview.yml"]["jobs"]["pulumi"]["uses"] = "./.github/workflows/other.yml"
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (plant_group("pulumi-${{ inputs.command }}-${{ inputs.stack }}"), "different groups"),
+        (plant_group("pulumi-${{ github.workflow }}-${{ inputs.stack }}"), "more than the stack"),
+        (plant_group("pulumi"), "does not name the stack"),
+        (plant_cancel, "cancel-in-progress must be false"),
+        (plant_no_queue, "queue must be max"),
+        (plant_no_group, "no concurrency group"),
+        (plant_caller_group, "concurrency of its own"),
+        (plant_shared_workflow_group, "share a workflow-level group"),
+        (plant_cancelling_deploy, "may cancel itself"),
+        (plant_preview_elsewhere, "must both go through"),
+    ],
+)
+def test_concurrency_rule_catches_a_planted_violation(plant, expected):
+    stack_wf, wfs = load("pulumi-stack.yml"), callers()
+    plant(stack_wf, wfs)
+    problems = concurrency_problems(stack_wf, wfs)
+    assert any(expected in p for p in problems), problems
+
+
+def policy_problems(job: dict) -> list[str]:
+    """The pack's venv built before Pulumi starts, and the stack's policy config passed."""
+    problems: list[str] = []
+    pulumi = pulumi_step_index(job)
+    if pulumi is None:
+        return ["no pulumi/actions step"]
+    venv = step_index(job, lambda s: "make policy-venv" in str(s.get("run", "")))
+    if venv is None:
+        problems.append("policies/venv is never built (make policy-venv)")
+    elif venv > pulumi:
+        problems.append("policies/venv is built after the Pulumi step")
+    given = steps(job)[pulumi].get("with", {})
+    if given.get("policyPacks") != "policies":
+        problems.append("the policy pack is not passed (policyPacks: policies)")
+    wanted = str(config_path_for("${{ inputs.stack }}", Path("policies")))
+    if given.get("policyPackConfigs") != wanted:
+        problems.append(f"the stack's policy config is not passed (policyPackConfigs: {wanted})")
+    return problems
+
+
+def test_the_policy_pack_starts_with_its_venv_and_the_stacks_config():
+    job = stack_job(load("pulumi-stack.yml"))
+    assert policy_problems(job) == []
+    # what the workflow passes is where the offline preview reads it, and it exists
+    pulumi = steps(job)[pulumi_step_index(job)]
+    for stack_file in sorted(ROOT.glob("Pulumi.*.yaml")):
+        stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        path = render(pulumi["with"]["policyPackConfigs"], {"stack": stack})
+        assert ROOT / path == config_path_for(stack), stack
+        assert (ROOT / path).is_file(), path
+    # `make policy-venv` builds the virtualenv the pack's PulumiPolicy.yaml names
+    pack = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    venv = pack["runtime"]["options"]["virtualenv"]
+    assert f"policies/{venv}/.installed" in (ROOT / "Makefile").read_text()
+
+
+def drop_venv_step(job: dict) -> None:
+    job["steps"] = [s for s in steps(job) if "make policy-venv" not in str(s.get("run", ""))]
+
+
+def move_venv_step_last(job: dict) -> None:
+    (i,) = [i for i, s in enumerate(steps(job)) if "make policy-venv" in str(s.get("run", ""))]
+    job["steps"].append(job["steps"].pop(i))
+
+
+def drop_config(job: dict) -> None:
+    del steps(job)[pulumi_step_index(job)]["with"]["policyPackConfigs"]
+
+
+def fixed_config(job: dict) -> None:
+    steps(job)[pulumi_step_index(job)]["with"]["policyPackConfigs"] = "policies/config/dev.json"
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (drop_venv_step, "never built"),
+        (move_venv_step_last, "after the Pulumi step"),
+        (drop_config, "policy config is not passed"),
+        (fixed_config, "policy config is not passed"),
+    ],
+)
+def test_policy_rule_catches_a_planted_violation(plant, expected):
+    job = copy.deepcopy(stack_job(load("pulumi-stack.yml")))
+    plant(job)
+    problems = policy_problems(job)
+    assert any(expected in p for p in problems), problems
+
+
+def sdk_pin(requirements: str) -> str | None:
+    m = re.search(r"^pulumi==(\S+)\s*$", requirements, re.MULTILINE)
+    return m[1] if m else None
+
+
+def cli_version_problems(job: dict, requirements: str) -> list[str]:
+    """The CLI of the same release as the pinned SDK (Pulumi versions both together)."""
+    pin = sdk_pin(requirements)
+    if pin is None:
+        return ["requirements.txt pins no pulumi version"]
+    index = pulumi_step_index(job)
+    version = None if index is None else steps(job)[index].get("with", {}).get("pulumi-version")
+    if version is None:
+        return ["the Pulumi CLI version is not pinned (pulumi-version)"]
+    if str(version) != pin:
+        return [f"the Pulumi CLI is {version}, the SDK in requirements.txt is {pin}"]
+    return []
+
+
+def test_the_pulumi_cli_is_the_release_of_the_pinned_sdk():
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert sdk_pin(requirements)
+    assert cli_version_problems(stack_job(load("pulumi-stack.yml")), requirements) == []
+
+
+def test_cli_version_rule_catches_a_planted_violation():
+    requirements = (ROOT / "requirements.txt").read_text()
+    job = copy.deepcopy(stack_job(load("pulumi-stack.yml")))
+    bumped = re.sub(r"^pulumi==\S+", "pulumi==3.999.0", requirements, flags=re.MULTILINE)
+    assert "3.999.0" in cli_version_problems(job, bumped)[0]
+    del steps(job)[pulumi_step_index(job)]["with"]["pulumi-version"]
+    assert "not pinned" in cli_version_problems(job, requirements)[0]
+
+
+# --- clouds: credentials and the GKE auth plugin --------------------------------------------------
+
+
+def gke_plugin_problems(job: dict) -> list[str]:
+    """gke-gcloud-auth-plugin installed, after the GCP login, before Pulumi, for GCP stacks."""
+    index = step_index(job, lambda s: "google-github-actions/setup-gcloud@" in str(s.get("uses")))
+    if index is None:
+        return ["gcloud is not set up (google-github-actions/setup-gcloud)"]
+    step = steps(job)[index]
+    problems: list[str] = []
+    components = str(step.get("with", {}).get("install_components", "")).split(",")
+    if "gke-gcloud-auth-plugin" not in [c.strip() for c in components]:
+        problems.append("gke-gcloud-auth-plugin is not installed")
+    if step.get("if") != "steps.clouds.outputs.gcp == 'true'":
+        problems.append("gcloud is set up whether or not the stack uses GCP")
+    auth = step_index(job, lambda s: "google-github-actions/auth@" in str(s.get("uses")))
+    if auth is None or auth > index:
+        problems.append("gcloud is set up before the GCP login")
+    pulumi = pulumi_step_index(job)
+    if pulumi is None or pulumi < index:
+        problems.append("the plugin comes after the Pulumi step")
+    return problems
+
+
+def test_gke_stacks_get_the_gke_auth_plugin():
+    assert gke_plugin_problems(stack_job(load("pulumi-stack.yml"))) == []
+
+
+def setup_gcloud(job: dict) -> dict:
+    (i,) = [i for i, s in enumerate(steps(job)) if "setup-gcloud@" in str(s.get("uses"))]
+    return job["steps"][i]
+
+
+def plant_no_plugin(job: dict) -> None:
+    setup_gcloud(job)["with"]["install_components"] = "kubectl"
+
+
+def plant_always(job: dict) -> None:
+    del setup_gcloud(job)["if"]
+
+
+def plant_after_pulumi(job: dict) -> None:
+    step = setup_gcloud(job)
+    job["steps"].remove(step)
+    job["steps"].append(step)
+
+
+def plant_no_gcloud(job: dict) -> None:
+    job["steps"].remove(setup_gcloud(job))
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (plant_no_plugin, "not installed"),
+        (plant_always, "whether or not"),
+        (plant_after_pulumi, "after the Pulumi step"),
+        (plant_no_gcloud, "not set up"),
+    ],
+)
+def test_gke_plugin_rule_catches_a_planted_violation(plant, expected):
+    job = copy.deepcopy(stack_job(load("pulumi-stack.yml")))
+    plant(job)
+    problems = gke_plugin_problems(job)
+    assert any(expected in p for p in problems), problems
+
+
+def test_cloud_logins_follow_what_the_stack_uses():
+    job = stack_job(load("pulumi-stack.yml"))
+    for action, cloud in [
+        ("aws-actions/configure-aws-credentials@", "aws"),
+        ("google-github-actions/auth@", "gcp"),
+    ]:
+        (step,) = uses(job, action)
+        assert step["if"] == f"steps.clouds.outputs.{cloud} == 'true'"
+
+
+def run_clouds_step(tmp_path: Path, stack: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """The workflow's "clouds" step as the runner runs it (the test's interpreter for .venv's)."""
+    job = stack_job(load("pulumi-stack.yml"))
+    (step,) = [s for s in steps(job) if s.get("id") == "clouds"]
+    script = step["run"].replace(".venv/bin/python", shlex.quote(sys.executable))
+    output = tmp_path / "output"
+    output.write_text("")
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "STACK": stack, "GITHUB_OUTPUT": str(output)} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode, output.read_text(), result.stdout + result.stderr
+
+
+ALL_VARS = {"AWS_ROLE_ARN": "arn", "GCP_PROVIDER": "provider", "GCP_SERVICE_ACCOUNT": "sa"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "aws", "gcp"),
+    [("dev", "false", "false"), ("staging", "true", "false"), ("prod", "true", "true")],
+)
+def test_the_clouds_step_reads_the_stack_file(tmp_path, stack, aws, gcp):
+    code, output, log = run_clouds_step(tmp_path, stack, ALL_VARS)
+    assert code == 0, log
+    assert output.split() == [f"aws={aws}", f"gcp={gcp}"]
+    if stack == "dev":  # no cloud, so no credentials needed
+        assert run_clouds_step(tmp_path, stack, {})[0] == 0
+
+
+def test_the_clouds_step_stops_a_cloud_stack_without_its_credentials(tmp_path):
+    code, _, log = run_clouds_step(tmp_path, "prod", {"AWS_ROLE_ARN": "arn"})
+    assert code == 1
+    assert "GCP_WORKLOAD_IDENTITY_PROVIDER" in log
+    assert "AWS_ROLE_ARN" not in log
+    code, _, log = run_clouds_step(tmp_path, "staging", {})
+    assert code == 1
+    assert "AWS_ROLE_ARN" in log
+
+
+def test_the_clouds_step_stops_a_stack_without_its_file(tmp_path):
+    code, output, log = run_clouds_step(tmp_path, "nosuch", ALL_VARS)
+    assert code == 1
+    assert "Pulumi.nosuch.yaml does not exist" in log
+    assert output == ""
+
+
+def test_the_stack_job_refuses_an_odd_stack_name(tmp_path):
+    job = stack_job(load("pulumi-stack.yml"))
+    script = steps(job)[0]["run"]
+    for stack, code in [("prod", 0), ("team.dev-2", 0), ("../prod", 1), ("a b", 1), ("", 1)]:
+        result = subprocess.run(
+            ["bash", "-e", "-c", script],
+            env={"PATH": "/usr/bin:/bin", "COMMAND": "up", "STACK": stack},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == code, (stack, result.stdout)
