@@ -751,3 +751,40 @@ def test_the_stack_job_refuses_an_odd_stack_name(tmp_path):
             check=False,
         )
         assert result.returncode == code, (stack, result.stdout)
+
+
+# --- shell scripts and docs/ci.md ---------------------------------------------------------------
+
+
+def pasted_expressions(wf: dict) -> list[str]:
+    """`run:` scripts with `${{ }}` in them: a value pasted into a script is code; one passed
+    through `env:` is data."""
+    return [
+        f"{job_id}: {s.get('name', s['run'][:40])!r}"
+        for job_id, job in wf["jobs"].items()
+        for s in job.get("steps", [])
+        if "run" in s and EXPRESSION.search(str(s["run"]))
+    ]
+
+
+def test_no_expression_is_pasted_into_a_shell_script():
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        assert pasted_expressions(load(path.name)) == [], path.name
+
+
+def test_pasted_expression_rule_catches_a_planted_violation():
+    wf = load("preview.yml")
+    wf["jobs"]["offline"]["steps"][-1]["run"] = "echo ${{ github.head_ref }}"
+    assert len(pasted_expressions(wf)) == 1
+
+
+def test_docs_list_the_pinned_releases():
+    doc = (ROOT / "docs" / "ci.md").read_text()
+    listed = dict(re.findall(r"^\| `([\w.-]+/[\w.-]+)` \| (v\d+\.\d+\.\d+) \|$", doc, re.MULTILINE))
+    pinned = {}
+    for text in workflow_texts().values():
+        for line in text.splitlines():
+            m = USES_LINE.match(line)
+            if m and not is_local(m["ref"]):
+                pinned[m["ref"].split("@")[0]] = m["rest"].split("#")[1].strip()
+    assert listed == pinned
