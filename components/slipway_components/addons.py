@@ -95,7 +95,9 @@ CHARTS: dict[str, ChartPin] = {
     "istio-base": ChartPin("base", ISTIO_REPO, "1.30.3", "1.30.3"),
     "istio-cni": ChartPin("cni", ISTIO_REPO, "1.30.3", "1.30.3"),
     "istiod": ChartPin("istiod", ISTIO_REPO, "1.30.3", "1.30.3"),
-    "cert-manager": ChartPin("cert-manager", "https://charts.jetstack.io", "v1.21.1", "v1.21.1"),
+    "cert-manager": ChartPin(
+        "oci://quay.io/jetstack/charts/cert-manager", None, "v1.21.1", "v1.21.1"
+    ),
     "kube-prometheus-stack": ChartPin(
         "kube-prometheus-stack",
         "https://prometheus-community.github.io/helm-charts",
