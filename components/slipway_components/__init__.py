@@ -69,6 +69,9 @@ _EXPORTS = {
     "ExternalSecret": "external_secrets",
     "ExternalSecretArgs": "external_secrets",
     "RemoteSecret": "external_secrets",
+    # cluster add-ons (Kubernetes only)
+    "ClusterAddons": "addons",
+    "ClusterAddonsArgs": "addons",
 }
 
 _EXTRAS = {"pulumi_aws": "aws", "pulumi_gcp": "gcp"}
@@ -99,6 +102,7 @@ def __dir__() -> list[str]:
 
 # Names for type checkers and IDEs (`__all__` lists them); at run time they load on first use.
 if TYPE_CHECKING:
+    from .addons import ClusterAddons, ClusterAddonsArgs
     from .dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs, HealthCheckArgs
     from .eks import EksCluster, EksClusterArgs, EksNodeGroupArgs
     from .exposure import BackendRef, Exposure, ExposureArgs, PublicRoute
