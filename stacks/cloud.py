@@ -170,6 +170,7 @@ def _aws_target(
         f"{target.name}-aws",
         region=target.region,
         default_tags={"tags": tags},
+        allowed_account_ids=[target.aws_account] if target.aws_account else None,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     in_target = pulumi.ResourceOptions(parent=parent, providers=[provider])
@@ -443,10 +444,14 @@ def build_global_traffic(
     eps = [e for e in eps if e is not None]
     if not eps:
         return None
+    # The hosted zone lives in the AWS targets' account when they share one.
+    accounts = {t.aws_account for t in stack.targets if t.cloud == "aws"}
+    dns_account = sorted(accounts) if len(accounts) == 1 and None not in accounts else None
     provider = aws.Provider(
         "global-aws",
         region="us-east-1",  # Route53 is a global service served from us-east-1
         default_tags={"tags": platform_tags(stack)},
+        allowed_account_ids=dns_account,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     try:

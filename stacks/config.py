@@ -56,6 +56,9 @@ class ClusterConfig(Model):
     node_pool: NodePoolConfig = Field(default_factory=NodePoolConfig)
 
 
+ECR_HOST = re.compile(r"^([0-9]{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:/|$)")
+
+
 class TargetConfig(Model):
     """One (cloud, region) placement of the stack's services."""
 
@@ -72,6 +75,11 @@ class TargetConfig(Model):
     registry: str | None = None
     """Registry host/path images are pulled from in this target (e.g. the target's ECR);
     default: the repository named in the catalog."""
+    account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    """For `aws`: the AWS account the target deploys to; its AWS provider refuses to act in
+    any other (`allowed_account_ids`), so credentials for the wrong account fail before
+    anything changes. Default: the account of an ECR `registry` host
+    (`<account>.dkr.ecr.<region>.amazonaws.com`)."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     weight: int = Field(default=100, ge=0, le=255)
     """Share of global traffic (Route53 weight); default: 100."""
@@ -89,7 +97,28 @@ class TargetConfig(Model):
             raise ValueError(f"target {self.name!r}: cloud 'existing' needs kubeconfigContext")
         if self.cloud == "gcp" and not self.project:
             raise ValueError(f"target {self.name!r}: cloud 'gcp' needs project")
+        if self.account_id and self.cloud != "aws":
+            raise ValueError(f"target {self.name!r}: accountId is for cloud 'aws' only")
+        registry_account = self.registry_account
+        if self.account_id and registry_account and registry_account != self.account_id:
+            raise ValueError(
+                f"target {self.name!r}: accountId {self.account_id} but the registry "
+                f"{self.registry} is in account {registry_account}"
+            )
         return self
+
+    @property
+    def registry_account(self) -> str | None:
+        """The AWS account of an ECR registry host, if the registry is one."""
+        match = ECR_HOST.match(self.registry or "")
+        return match.group(1) if match else None
+
+    @property
+    def aws_account(self) -> str | None:
+        """The account an `aws` target is held to: `accountId`, else the registry's."""
+        if self.cloud != "aws":
+            return None
+        return self.account_id or self.registry_account
 
 
 class RenderConfig(Model):

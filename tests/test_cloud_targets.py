@@ -413,3 +413,78 @@ def test_prod_cloud_resources_pass_every_rule_of_the_policy_pack() -> None:
                 lambda m, u=None, p=pol.name: found.append((p, u or "", m)),
             )
     assert found == [], found
+
+
+def _aws_target(**fields: object) -> dict:
+    return {"name": "aws-us-east-1", "cloud": "aws", "region": "us-east-1", **fields}
+
+
+def test_aws_providers_are_held_to_the_targets_account() -> None:
+    # allowed_account_ids: credentials for another account fail before anything changes.
+    base = prod_config().model_dump(by_alias=True, exclude_none=True)
+    for t in base["targets"]:
+        if t["cloud"] == "aws":
+            t["accountId"] = "111122223333"
+    mon = build_all(StackConfig.model_validate(base))
+    allowed = {
+        r.name: r.inputs.get("allowedAccountIds")
+        for r in mon.registered
+        if r.type == "pulumi:providers:aws"
+    }
+    # Provider inputs travel as JSON strings.
+    assert allowed == {
+        "aws-us-east-1-aws": '["111122223333"]',
+        "aws-eu-west-1-aws": '["111122223333"]',
+        "global-aws": '["111122223333"]',
+    }
+
+
+def test_dns_is_not_held_to_an_account_when_the_targets_use_two() -> None:
+    base = prod_config().model_dump(by_alias=True, exclude_none=True)
+    accounts = iter(["111122223333", "444455556666"])
+    for t in base["targets"]:
+        if t["cloud"] == "aws":
+            t["accountId"] = next(accounts)
+    mon = build_all(StackConfig.model_validate(base))
+    (dns,) = [r for r in mon.registered if r.name == "global-aws"]
+    assert dns.inputs.get("allowedAccountIds") is None
+
+
+def test_the_account_comes_from_the_ecr_registry_host() -> None:
+    stack = StackConfig.model_validate(
+        {
+            "environment": "staging",
+            "targets": [_aws_target(registry="444455556666.dkr.ecr.us-east-1.amazonaws.com")],
+        }
+    )
+    assert stack.targets[0].aws_account == "444455556666"
+    no_registry = StackConfig.model_validate({"environment": "dev", "targets": [_aws_target()]})
+    assert no_registry.targets[0].aws_account is None
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            _aws_target(
+                accountId="111122223333",
+                registry="444455556666.dkr.ecr.us-east-1.amazonaws.com",
+            ),
+            "is in account 444455556666",
+        ),
+        (_aws_target(accountId="1234"), "accountId"),
+        (
+            {
+                "name": "gcp-1",
+                "cloud": "gcp",
+                "region": "europe-west1",
+                "project": "p",
+                "accountId": "111122223333",
+            },
+            "accountId is for cloud 'aws' only",
+        ),
+    ],
+)
+def test_a_wrong_account_id_is_refused(target: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        StackConfig.model_validate({"environment": "prod", "targets": [target]})

@@ -154,6 +154,24 @@ def test_iam_role_name_duplicate_in_one_account_is_caught_across_regions_and_cas
     assert "already used by a" in dup.message and nr.ACCOUNT_ASSUMED in dup.message
 
 
+def test_providers_held_to_accounts_scope_iam_names_per_account() -> None:
+    """With `allowedAccountIds` the account is known: two accounts may share a role name,
+    one account may not, and the message no longer rests on an assumed account."""
+    east, west = providers()[:2]
+    # As the preview records provider inputs: JSON strings.
+    east["inputs"]["allowedAccountIds"] = '["111122223333"]'
+    west["inputs"]["allowedAccountIds"] = '["444455556666"]'
+    roles = [
+        rec("aws:iam/role:Role", {"name": "eso-role"}, "a", AWS_EAST),
+        rec("aws:iam/role:Role", {"name": "eso-role"}, "b", AWS_WEST),
+    ]
+    assert nr.judge([east, west, *roles]) == []
+    west["inputs"]["allowedAccountIds"] = '["111122223333"]'
+    (dup,) = nr.judge([east, west, *roles])
+    assert "account 111122223333" in dup.message
+    assert nr.ACCOUNT_ASSUMED not in dup.message
+
+
 def test_regional_names_may_repeat_across_regions_but_not_within_one() -> None:
     """ECR repositories are per account and region: the real stacks reuse names per region."""
     across = [

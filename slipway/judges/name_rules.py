@@ -309,12 +309,32 @@ def _setting(record: dict[str, Any], key: str, provider: dict[str, Any]) -> str:
     return "unknown"
 
 
+def _account(provider: dict[str, Any]) -> str | None:
+    """The one AWS account a provider is held to (`allowedAccountIds`), if it records one."""
+    allowed = provider.get("allowedAccountIds")
+    if isinstance(allowed, str):  # provider inputs travel as JSON strings
+        try:
+            allowed = json.loads(allowed)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(allowed, list) and len(allowed) == 1 and _known(allowed[0]):
+        return str(allowed[0])
+    return None
+
+
 def _scope(rule: Rule, record: dict[str, Any], provider: dict[str, Any]) -> tuple[str, bool]:
-    """The scope a name must be unique in, and whether it rests on the assumed AWS account."""
+    """The scope a name must be unique in, and whether it rests on the assumed AWS account
+    (a provider without one `allowedAccountIds` leaves the account unknown offline)."""
     inputs = record.get("inputs") or {}
+    account = _account(provider)
+    prefix = f"account {account}, " if account else ""
+    assumed = account is None
     resolvers: dict[str, Callable[[], tuple[str, bool]]] = {
-        "account+region": lambda: (f"region {_setting(record, 'region', provider)}", True),
-        "account": lambda: ("account", True),
+        "account+region": lambda: (
+            f"{prefix}region {_setting(record, 'region', provider)}",
+            assumed,
+        ),
+        "account": lambda: (f"account {account}" if account else "account", assumed),
         "partition": lambda: ("partition", False),
         "project": lambda: (f"project {_setting(record, 'project', provider)}", False),
         "project+location": lambda: (
@@ -323,7 +343,7 @@ def _scope(rule: Rule, record: dict[str, Any], provider: dict[str, Any]) -> tupl
             False,
         ),
         "keyring": lambda: (f"key ring {inputs.get('keyRing', 'unknown')}", False),
-        "role": lambda: (f"role {inputs.get('role', 'unknown')}", True),
+        "role": lambda: (f"{prefix}role {inputs.get('role', 'unknown')}", assumed),
         "zone": lambda: (f"zone {inputs.get('zoneId', 'unknown')}", False),
     }
     return resolvers[rule.scope]()
