@@ -14,9 +14,9 @@ Children of the Microservice, built from its `WorkloadKit`:
 Argo Rollouts owns what it changes at run time: the Services' pod-template-hash selector key
 (server-side apply keeps Pulumi's keys and Argo's apart), and the route weights and subsets'
 labels, which sit in atomic lists: Pulumi creates those lists and then leaves them whole to
-Argo (`traffic.ARGO_OWNED`), so the route's timeout and retries are set at creation. The
-analysis measures only the new version's pods: its `pod-template-hash` argument comes from the
-Rollout (`podTemplateHashValue: Latest`), and pod names start with `<svc>-<hash>-`.
+Argo (`traffic.ARGO_OWNED`), so the route's timeout, retries and fault are set at creation.
+The analysis measures only the new version's pods: its `pod-template-hash` argument comes from
+the Rollout (`podTemplateHashValue: Latest`), and pod names start with `<svc>-<hash>-`.
 
 `pulumi up` waits for the Rollout through the provider's `pulumi.com/waitFor` annotation:
 `jsonpath={.status.phase}=Healthy` when the rollout can finish on its own (auto-promotion, or
