@@ -12,10 +12,11 @@ Children of the Microservice, built from its `WorkloadKit`:
 - traffic: Istio VirtualService/DestinationRule (subset-level split) or a Gateway API HTTPRoute
 
 Argo Rollouts owns what it changes at run time: the Services' pod-template-hash selector key
-(server-side apply keeps Pulumi's keys and Argo's apart), the route weights and the subsets'
-labels (Pulumi ignores those paths). The analysis measures only the new version's pods: its
-`pod-template-hash` argument comes from the Rollout (`podTemplateHashValue: Latest`), and pod
-names start with `<svc>-<hash>-`.
+(server-side apply keeps Pulumi's keys and Argo's apart), and the route weights and subsets'
+labels, which sit in atomic lists: Pulumi creates those lists and then leaves them whole to
+Argo (`traffic.ARGO_OWNED`), so the route's timeout, retries and fault are set at creation.
+The analysis measures only the new version's pods: its `pod-template-hash` argument comes from
+the Rollout (`podTemplateHashValue: Latest`), and pod names start with `<svc>-<hash>-`.
 
 `pulumi up` waits for the Rollout through the provider's `pulumi.com/waitFor` annotation:
 `jsonpath={.status.phase}=Healthy` when the rollout can finish on its own (auto-promotion, or

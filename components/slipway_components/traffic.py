@@ -16,9 +16,12 @@ entry route), splitting `backendRefs` by weight between
 standard channel, so they are an Istio feature here.
 
 A weight is one value in one place: a canary step changes `weight` on two route entries and
-nothing else. When Argo Rollouts owns the weights, Pulumi ignores them (`ignore_changes`), so a
-`pulumi up` during a rollout never resets the split. Fault injection is for drills: it is
-absent unless declared, and the policy pack forbids it in prod.
+nothing else. When Argo Rollouts owns the weights, Pulumi creates the route with the initial
+split and then leaves the whole route list to Argo (`ARGO_OWNED`), so a `pulumi up` during a
+rollout neither resets the split nor fails on a server-side apply conflict. The price: the
+timeout, retries and fault of an Argo-managed route are applied when it is created, not on
+later updates. Fault injection is for drills: it is absent unless declared, and the policy pack
+forbids it in prod.
 """
 
 from __future__ import annotations
@@ -40,6 +43,31 @@ ROUTE_NAME = "primary"
 """Name of the VirtualService HTTP route; Argo Rollouts is told to manage this one."""
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 """Configuration objects with no readiness of their own: nothing to wait for."""
+
+# Why whole lists, not `spec.http[0].route[i].weight`: under server-side apply an ignored path
+# holds only if the provider leaves it out of what it applies. pulumi-kubernetes
+# provider/pkg/await/await.go, handleSSAIgnoreFields (as of main 94977969d, after v4.32.0; the
+# code dates from v4.3, #2566) splits the path on "." ("TODO ... nested arrays"), so
+# `http[0]` matches neither the managed fields nor the live object and the declared weights
+# are applied. The lists are atomic anyway (Istio 1.30's CRDs declare no list type; Gateway
+# API v1.6.1 marks HTTPRoute `spec.rules` atomic): a weight cannot be owned apart from its
+# list. Argo Rollouts (rollout/trafficrouting/istio/istio.go, v1.9.1) and its Gateway API
+# plugin (pkg/plugin/httproute.go, v0.15.0) write with a plain `Update`, which takes the whole
+# list; the provider drops an ignored plain path while another manager owns it. The
+# `pulumi.com/patchForce` annotation would overwrite Argo's weights instead: never set here.
+ARGO_OWNED: dict[str, tuple[str, ...]] = {
+    "VirtualService": ("spec.http",),
+    "DestinationRule": ("spec.subsets",),
+    "HTTPRoute": ("spec.rules",),
+}
+"""Kind -> the fields Argo Rollouts owns once it has stepped a canary: Pulumi sets them at
+creation and ignores them afterwards (`ignore_changes`)."""
+
+
+def argo_owned_opts(kit: WorkloadKit, kind: str) -> pulumi.ResourceOptions:
+    """Options of an object Argo Rollouts steps: its Argo-owned fields are left to Argo after
+    creation, so `pulumi up` neither resets them nor conflicts with the controller."""
+    return kit.opts(ignore_changes=list(ARGO_OWNED[kind]))
 
 
 class RetryArgs(Args):
@@ -169,6 +197,7 @@ def build_istio(
 
     `subsets`: define `stable`/`canary` subsets (by the `track` label, or for Argo by the
     label it injects). `split`: (subset, weight) destinations; None routes to the host.
+    `argo_managed`: the subsets and the route list are Argo's after creation (`ARGO_OWNED`).
     """
     a = kit.args
     t = traffic
@@ -215,7 +244,7 @@ def build_istio(
         kind="DestinationRule",
         metadata=kit.meta(svc, annotations=SKIP_AWAIT),
         spec=dr_spec,
-        opts=kit.opts(ignore_changes=["spec.subsets"] if argo_managed else None),
+        opts=argo_owned_opts(kit, "DestinationRule") if argo_managed else kit.opts(),
     )
 
     if split is None:
@@ -240,16 +269,13 @@ def build_istio(
     }
     if t.fault is not None:
         http["fault"] = t.fault.render()
-    ignore = None
-    if argo_managed and split is not None:
-        ignore = [f"spec.http[0].route[{i}].weight" for i in range(len(split))]
     virtual_service = k8s.apiextensions.CustomResource(
         f"{kit.name}-vs",
         api_version=ISTIO_NETWORKING,
         kind="VirtualService",
         metadata=kit.meta(svc, annotations=SKIP_AWAIT),
         spec={"hosts": [host], "http": [http]},
-        opts=kit.opts(ignore_changes=ignore),
+        opts=argo_owned_opts(kit, "VirtualService") if argo_managed else kit.opts(),
     )
     return IstioParts(peer_authentication, destination_rule, virtual_service)
 
@@ -262,13 +288,11 @@ def build_http_route(
     argo_managed: bool = False,
 ) -> k8s.apiextensions.CustomResource:
     """`<name>-route`: Gateway API HTTPRoute on the service itself (mesh attachment) with
-    weighted backends `<svc>-<track>`."""
+    weighted backends `<svc>-<track>`; with `argo_managed`, its rules are Argo's after
+    creation (`ARGO_OWNED`)."""
     a = kit.args
     svc = a.service_name
     port = a.ports[0].port
-    ignore = None
-    if argo_managed:
-        ignore = [f"spec.rules[0].backendRefs[{i}].weight" for i in range(len(split))]
     return k8s.apiextensions.CustomResource(
         f"{kit.name}-route",
         api_version=GATEWAY_API,
@@ -286,5 +310,5 @@ def build_http_route(
                 }
             ],
         },
-        opts=kit.opts(ignore_changes=ignore),
+        opts=argo_owned_opts(kit, "HTTPRoute") if argo_managed else kit.opts(),
     )
