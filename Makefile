@@ -10,7 +10,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 K8S_VERSION := 1.33.0
 CI_OUT := build/ci
-STACKS := dev staging prod
+STACKS := dev staging-platform staging prod-platform prod
 
 .PHONY: preview test lint unit render validate judges checkov consumer setup policy-venv bench clean
 

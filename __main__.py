@@ -12,6 +12,6 @@ ROOT = Path(__file__).resolve().parent
 
 config = load_stack_config()
 services = load_catalog(ROOT / config.catalog, config.environment)
-targets = build(config, services, config_secret)
-pulumi.export("targets", [t.config.name for t in targets])
-pulumi.export("services", [s.name for s in services])
+built = build(config, services, config_secret)
+for key, value in built.outputs.items():
+    pulumi.export(key, value)

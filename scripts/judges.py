@@ -61,6 +61,8 @@ class Stack:
     first_run: list[dict[str, Any]]
     manifests: dict[str, str]
     missing_config: list[str]
+    builds_on: list[str]
+    """The stacks whose installs count for this one (a services stack's platform stack)."""
 
 
 def render(project_dir: Path, stack: str) -> Stack:
@@ -69,12 +71,15 @@ def render(project_dir: Path, stack: str) -> Stack:
 
     normal = pv.render(project_dir, stack)
     first = pv.render(project_dir, stack, first_run=True)
+    job = pv.prepare(project_dir, stack)
+    platform = pv.platform_stack_of(job.config, job.project)
     return Stack(
         name=stack,
         resources=normal.resources,
         first_run=first.resources,
         manifests=normal.manifests,
         missing_config=pv.missing_config_lines(normal),
+        builds_on=[platform[0]] if platform else [],
     )
 
 
@@ -107,7 +112,9 @@ def judge_all(stacks: list[Stack]) -> list[Found]:
     for stack in stacks:
         for judge, run in per_stack.items():
             found.update(Found(judge, stack.name, text) for text in run(stack))
-    installed = crds_installed.judge({s.name: s.resources for s in stacks})
+    installed = crds_installed.judge(
+        {s.name: s.resources for s in stacks}, {s.name: s.builds_on for s in stacks}
+    )
     found.update(
         Found("crds-installed", f.stack, str(f).removeprefix(f"{f.stack}: ")) for f in installed
     )

@@ -40,6 +40,9 @@ SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 REDACTED = "[secret]"
 STACK_TYPE = "pulumi:pulumi:Stack"
+ORGANIZATION = "organization"
+"""The organization offline runs answer `pulumi.get_organization()` with: the name a DIY
+backend (`pulumi login file://...`) gives every stack."""
 
 
 def redact(value: Any) -> Any:
@@ -93,6 +96,8 @@ class Record:
     aliases: list[str]
     inputs: dict[str, Any]
     target: str | None = None
+    dependencies: list[str] = field(default_factory=list)
+    """URNs it waits for (`depends_on` and the resources its inputs came from)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +110,7 @@ class Record:
             "protect": self.protect,
             "aliases": self.aliases,
             "target": self.target,
+            "dependencies": self.dependencies,
             "inputs": self.inputs,
         }
 
@@ -125,6 +131,9 @@ class RequiredKey:
 class RunResult:
     records: list[Record]
     required: list[RequiredKey] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack's outputs (`pulumi.export`), as `pulumi stack output --json` shows them:
+    secrets as "[secret]", unknowns as "[unknown]"."""
 
 
 UNSET = "[unset]"
@@ -290,6 +299,7 @@ def _make_monitor_class() -> type:
                 protect=bool(request.protect),
                 aliases=self._alias_urns(request),
                 inputs=clean(inputs),
+                dependencies=sorted(set(request.dependencies)),
             )
             with self.lock:
                 if self.on_record is None:
@@ -541,7 +551,14 @@ def run_program(
         SETTINGS.outputs = set()
         SETTINGS.lock = threading.Lock()
         pulumi.runtime.set_all_config(dict(config), list(secret_keys))
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            mocks,
+            project=project,
+            stack=stack,
+            preview=True,
+            monitor=monitor,
+            organization=ORGANIZATION,
+        )
 
         def body() -> None:
             if callable(program):
@@ -558,6 +575,7 @@ def run_program(
         try:
             with _recording_required(requirements):
                 loop.run_until_complete(run_pulumi_func(body))
+            outputs = loop.run_until_complete(_stack_outputs())
         finally:
             if added_path:
                 sys.path.remove(root)
@@ -567,11 +585,27 @@ def run_program(
         records = sorted(monitor.records.values(), key=lambda r: r.urn)
         assign_targets(records)
         required = sorted(requirements.seen.values(), key=lambda k: k.key)
-        return RunResult(records=records, required=required)
+        return RunResult(records=records, required=required, outputs=outputs)
 
     ctx = contextvars.Context()
     with _few_collections():
         return ctx.run(_run)
+
+
+async def _stack_outputs() -> dict[str, Any]:
+    """The program's exports, resolved as `pulumi stack output --json` shows them. Under the
+    mocks the root stack registers its (empty) outputs before the program runs, so they are
+    read from the stack resource itself."""
+    from pulumi.runtime import rpc
+    from pulumi.runtime.settings import get_root_resource
+    from pulumi.runtime.stack import massage
+
+    root = get_root_resource()
+    exported = getattr(root, "outputs", None)
+    if not exported:
+        return {}
+    struct = await rpc.serialize_properties(massage(exported, []), {})
+    return clean(rpc.deserialize_properties(struct, keep_unknowns=True))
 
 
 def _quiet_about_bad_input(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

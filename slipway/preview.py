@@ -28,7 +28,15 @@ from typing import Any
 import yaml
 
 from slipway import children, redact
-from slipway.engine import REDACTED, UNSET, Record, RequiredKey, run_program, to_json_bytes
+from slipway.engine import (
+    ORGANIZATION,
+    REDACTED,
+    UNSET,
+    Record,
+    RequiredKey,
+    run_program,
+    to_json_bytes,
+)
 from slipway.errors import BadInput
 from slipway.outdir import MARKER, current_umask, is_slipway_output, marker_bytes, write_error
 from slipway.redact import redact_bytes
@@ -154,6 +162,8 @@ def prepare(
     program = project_dir / PROGRAM
     if not program.is_file():
         raise BadInput("no Pulumi program here", file=str(program))
+    stack_outputs = read_stack_outputs(project_dir)
+    _platform_outputs(project_dir, project, stack, config, stack_outputs, warnings)
     return Job(
         project_dir,
         stack,
@@ -165,7 +175,50 @@ def prepare(
         catalog,
         unset,
         first_run=first_run,
-        stack_outputs=read_stack_outputs(project_dir),
+        stack_outputs=stack_outputs,
+    )
+
+
+def platform_stack_of(config: dict[str, str], project: str) -> tuple[str, str] | None:
+    """(stack name, StackReference name) of a services-layer stack's platform, else None."""
+    if config.get(f"{project}:layer") != "services":
+        return None
+    env = config.get(f"{project}:environment", "")
+    name = config.get(f"{project}:platformStack") or f"{env}-platform"
+    ref = name if "/" in name else f"{ORGANIZATION}/{project}/{name}"
+    return name.rsplit("/", 1)[-1], ref
+
+
+def _platform_outputs(
+    project_dir: Path,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    recorded: dict[str, dict[str, Any]],
+    warnings: list[str],
+) -> None:
+    """A services stack reads its platform stack's outputs: the recorded ones
+    (`STACK_OUTPUTS`) when there are, else those of the platform's own offline preview, as
+    after its `pulumi up` (the order a first deployment follows)."""
+    found = platform_stack_of(config, project)
+    if found is None or found[1] in recorded:
+        return
+    name, ref = found
+    if name == stack or not (project_dir / f"Pulumi.{name}.yaml").is_file():
+        return  # the program's StackReference then names what is missing
+    platform = prepare(project_dir, name)
+    if platform_stack_of(platform.config, project) is not None:
+        raise BadInput(
+            f"stack {stack!r} builds on {name!r}, which is a services stack too; "
+            "platformStack must name a stack of layer platform",
+            file=f"Pulumi.{stack}.yaml",
+            field=f"{project}:platformStack",
+        )
+    outputs: dict[str, Any] = {}
+    run_job(platform, outputs=outputs)
+    recorded[ref] = outputs
+    warnings.append(
+        f"{ref}: no outputs recorded in {STACK_OUTPUTS}; using those of its offline preview"
     )
 
 
@@ -213,6 +266,7 @@ def run_job(
     job: Job,
     on_record: Callable[[Record], None] | None = None,
     required: list[RequiredKey] | None = None,
+    outputs: dict[str, Any] | None = None,
 ) -> list[Record]:
     """Run the job's program under the mock runtime, from the project folder.
 
@@ -240,6 +294,8 @@ def run_job(
         os.chdir(cwd)
     if required is not None:
         required.extend(result.required)
+    if outputs is not None:
+        outputs.update(result.outputs)
     return result.records
 
 

@@ -24,6 +24,7 @@ from slipway_components.strategies import AnalysisArgs, StepArgs, StrategyArgs, 
 from slipway_components.traffic import RetryArgs, TrafficArgs
 from stacks.catalog import Service, Track
 from stacks.config import StackConfig, TargetConfig
+from stacks.layers import PlatformReference
 
 TARGET_TYPE = "slipway:stacks:Target"
 
@@ -49,13 +50,41 @@ class BuiltTarget:
     extras: object | None = None
 
 
+@dataclass
+class BuiltStack:
+    """What the program built: per target, and the stack outputs to export."""
+
+    targets: list[BuiltTarget]
+    outputs: dict[str, Any]
+
+
 def namespace_for(stack: StackConfig, team: str) -> str:
     """Team namespace name: the optional stack prefix plus the team."""
     return f"{stack.namespace_prefix}{team}"
 
 
-def image_for(service: Service, target: TargetConfig) -> str:
-    """Image reference in a target: the target's registry mirror when it has one."""
+def image_for(
+    service: Service, target: TargetConfig, cloud: Any = None, stack: StackConfig | None = None
+) -> pulumi.Input[str]:
+    """Image reference in a target: by digest from the target's own registry (a cloud
+    target's, through the platform), else the registry mirror named in the stack file, else
+    the catalog's repository."""
+    if cloud is not None:
+        digest = service.version.digest
+        if not digest:
+            raise BadInput(
+                f"{service.name} {service.version.tag}: a cloud target pulls images by digest "
+                f"from its own registry (copied there by `slipway images`); give version.digest",
+                file=source_of(service, stack) if stack else f"{service.name}.yaml",
+                field="version.digest",
+            )
+        tag = f":{service.version.tag}" if service.version.tag else ""
+        name = service.name
+        return (
+            pulumi.Output.from_input(cloud.images)
+            .apply(lambda images: images[name])
+            .apply(lambda repo: f"{repo}{tag}@{digest}")
+        )
     if target.registry:
         repo = f"{target.registry.rstrip('/')}/{service.name}"
         ref = repo
@@ -84,8 +113,11 @@ def microservice_args(
     target: TargetConfig,
     catalog: dict[str, Service],
     secrets: SecretLookup,
+    cloud: Any = None,
+    generate: SecretLookup | None = None,
 ) -> MicroserviceArgs:
-    """Translate a catalog entry into component args for one target."""
+    """Translate a catalog entry into component args for one target (`cloud`: the cloud
+    target, whose registry the images come from)."""
     ns = namespace_for(stack, service.team)
     callers = [
         Peer(name=c, namespace=namespace_for(stack, catalog[c].team)) for c in service.allow_from
@@ -104,6 +136,17 @@ def microservice_args(
     for ref in service.secrets:
         if ref.source == "pulumi-config":
             secret_values[ref.env] = secrets(ref.key)
+            continue
+        if ref.source == "generated":
+            if stack.environment != "dev" or generate is None:
+                raise BadInput(
+                    f"secret {ref.env!r}: a generated value stands in for a real credential "
+                    f"and is for dev only (this is {stack.environment}); use pulumi-config or "
+                    f"a cloud store in environments.{stack.environment}.secrets",
+                    file=source_of(service, stack),
+                    field="secrets",
+                )
+            secret_values[ref.env] = generate(ref.key)
             continue
         wanted = {
             "aws-secrets-manager": ("aws",),
@@ -130,7 +173,7 @@ def microservice_args(
             namespace=ns,
             team=service.team,
             cost_center=service.cost_center,
-            image=image_for(service, target),
+            image=image_for(service, target, cloud, stack),
             ports=service.ports,
             liveness=service.probes.liveness,
             readiness=service.probes.readiness,
@@ -151,7 +194,7 @@ def microservice_args(
             allow_from=callers,
             calls=callees,
             version_label=service.version.tag,
-            strategy=strategy_args(service, target),
+            strategy=strategy_args(service, target, cloud, stack),
             traffic=traffic_args(service, stack),
             flags=service.flags,
             flag_provider=stack.traffic.flags,
@@ -223,19 +266,29 @@ def check_strategy(service: Service, stack: StackConfig, source: str) -> None:
             )
 
 
-def _track(service: Service, target: TargetConfig, track: Track | None) -> TrackArgs:
+def _track(
+    service: Service,
+    target: TargetConfig,
+    track: Track | None,
+    cloud: Any = None,
+    stack: StackConfig | None = None,
+) -> TrackArgs:
     if track is None:
         return TrackArgs()
     if track.version is None:
         return TrackArgs(config=track.config)
     return TrackArgs(
-        image=image_for(service.model_copy(update={"version": track.version}), target),
+        image=image_for(
+            service.model_copy(update={"version": track.version}), target, cloud, stack
+        ),
         version_label=track.version.tag,
         config=track.config,
     )
 
 
-def strategy_args(service: Service, target: TargetConfig) -> StrategyArgs:
+def strategy_args(
+    service: Service, target: TargetConfig, cloud: Any = None, stack: StackConfig | None = None
+) -> StrategyArgs:
     """The catalog's strategy as component args (slot and track images per target)."""
     st = service.strategy
     an = st.analysis
@@ -254,9 +307,9 @@ def strategy_args(service: Service, target: TargetConfig) -> StrategyArgs:
         )
     return StrategyArgs(
         **shared(st, StrategyArgs, skip=("canary", "steps", "analysis")),
-        blue=_track(service, target, st.slots.get("blue")),
-        green=_track(service, target, st.slots.get("green")),
-        canary=_track(service, target, st.canary) if st.canary is not None else None,
+        blue=_track(service, target, st.slots.get("blue"), cloud, stack),
+        green=_track(service, target, st.slots.get("green"), cloud, stack),
+        canary=_track(service, target, st.canary, cloud, stack) if st.canary is not None else None,
         analysis=analysis,
         **extra,
     )
@@ -274,7 +327,12 @@ def traffic_args(service: Service, stack: StackConfig) -> TrafficArgs:
     )
 
 
-def _existing_provider(stack: StackConfig, target: TargetConfig, parent: Target) -> k8s.Provider:
+def _existing_provider(
+    stack: StackConfig,
+    target: TargetConfig,
+    parent: Target,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> k8s.Provider:
     return k8s.Provider(
         f"{target.name}-k8s",
         context=target.kubeconfig_context,
@@ -285,8 +343,183 @@ def _existing_provider(stack: StackConfig, target: TargetConfig, parent: Target)
         ),
         enable_server_side_apply=True,
         enable_config_map_mutable=True,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+    )
+
+
+def _services_provider(
+    target: TargetConfig,
+    kubeconfig: pulumi.Input[str],
+    cluster_identifier: pulumi.Input[str],
+    parent: Target,
+    name: str,
+    depends_on: list[pulumi.Resource] | None = None,
+    render_dir: str | None = None,
+) -> k8s.Provider:
+    """A provider for a cloud target's cluster; `cluster_identifier` (known from config or
+    the platform's outputs) keeps a changed kubeconfig from replacing what it manages."""
+    extra: dict[str, Any] = {}
+    if render_dir:
+        extra["render_yaml_to_directory"] = render_dir
+    return k8s.Provider(
+        name,
+        kubeconfig=kubeconfig,
+        cluster_identifier=cluster_identifier,
+        enable_server_side_apply=True,
+        enable_config_map_mutable=True,
+        **extra,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+    )
+
+
+def _render_dir(stack: StackConfig, target: TargetConfig) -> str | None:
+    if not stack.render.yaml_directory:
+        return None
+    return f"{stack.render.yaml_directory.rstrip('/')}/{target.name}"
+
+
+def _services_access(
+    stack: StackConfig,
+    target: TargetConfig,
+    services: list[Service],
+    component: Target,
+    platform: PlatformReference,
+) -> tuple[k8s.Provider, object | None]:
+    """Services layer: the cluster's provider from the platform stack's outputs, gated on
+    reading every CRD the services need."""
+    from stacks.cloud import CloudTarget, Endpoint, services_cloud_provider
+    from stacks.layers import crd_gate, needed_crds
+
+    crds = needed_crds(stack, target, services)
+    if target.cloud == "existing":
+        reader = _existing_provider_named(target, component, f"{target.name}-k8s-crds")
+        gate = crd_gate(target, crds, reader, component)
+        return _existing_provider(stack, target, component, depends_on=gate), None
+    facts = platform.facts(target)
+    kubeconfig = platform.kubeconfig(target)
+    reader = _services_provider(
+        target, kubeconfig, facts["clusterIdentifier"], component, f"{target.name}-k8s-crds"
+    )
+    gate = crd_gate(target, crds, reader, component)
+    provider = _services_provider(
+        target,
+        kubeconfig,
+        facts["clusterIdentifier"],
+        component,
+        f"{target.name}-k8s",
+        depends_on=gate,
+        render_dir=_render_dir(stack, target),
+    )
+    if target.cloud == "aws":
+        addresses = facts["ingressAddresses"]
+        latency_region = target.region
+    else:
+        from stacks.cloud import GCP_LATENCY_REGION
+
+        addresses = [facts["ingressAddress"]]
+        latency_region = GCP_LATENCY_REGION[target.region]
+    cloud = CloudTarget(
+        k8s_provider=provider,
+        cloud_provider=services_cloud_provider(target, stack, component),
+        images=facts["images"],
+        target=target,
+        facts=facts,
+        endpoint=Endpoint(target, addresses, latency_region),
+    )
+    return provider, cloud
+
+
+def _existing_provider_named(target: TargetConfig, parent: Target, name: str) -> k8s.Provider:
+    return k8s.Provider(
+        name,
+        context=target.kubeconfig_context,
+        enable_server_side_apply=True,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def _all_access(
+    stack: StackConfig,
+    target: TargetConfig,
+    services: list[Service],
+    component: Target,
+) -> tuple[k8s.Provider, object | None]:
+    """Layer `all`: the cluster (cloud) and the add-ons in this stack; the services' provider
+    waits for the add-ons (their CRDs, controllers and webhooks)."""
+    from stacks.layers import install_addons
+
+    if target.cloud == "existing":
+        if stack.render.yaml_directory:
+            # Helm releases cannot be rendered to YAML: a rendering stack installs no add-on.
+            return _existing_provider(stack, target, component), None
+        addons_provider = _existing_provider_named(target, component, f"{target.name}-k8s-addons")
+        addons = install_addons(stack, target, services, addons_provider, component)
+        return _existing_provider(stack, target, component, depends_on=[addons]), None
+    from stacks.cloud import build_cloud_target
+
+    cloud = build_cloud_target(target, stack, [s.name for s in services], component)
+    addons = install_addons(
+        stack, target, services, cloud.k8s_provider, component, _aws_addon_facts(cloud, stack)
+    )
+    cloud.k8s_provider = _services_provider(
+        target,
+        cloud.cluster.kubeconfig,  # type: ignore[union-attr]
+        cloud.facts["clusterIdentifier"],
+        component,
+        f"{target.name}-k8s-services",
+        depends_on=[addons],
+        render_dir=_render_dir(stack, target),
+    )
+    return cloud.k8s_provider, cloud
+
+
+def _aws_addon_facts(cloud: Any, stack: StackConfig) -> dict[str, Any] | None:
+    """What the AWS Load Balancer Controller needs of an EKS target, its IAM role included."""
+    if cloud.target.cloud != "aws":
+        return None
+    from slipway_components.lbc import LoadBalancerControllerRole, LoadBalancerControllerRoleArgs
+    from stacks.cloud import platform_tags
+
+    role = LoadBalancerControllerRole(
+        f"{cloud.target.name}-lbc",
+        LoadBalancerControllerRoleArgs(
+            oidc_provider_arn=cloud.facts["oidcProviderArn"],
+            oidc_issuer=cloud.facts["oidcIssuer"],
+            tags=platform_tags(stack, cloud.target),
+        ),
+        opts=pulumi.ResourceOptions(parent=cloud.cluster, providers=[cloud.cloud_provider]),
+    )
+    return {
+        "cluster_name": cloud.facts["clusterName"],
+        "vpc_id": cloud.facts["vpcId"],
+        "region": cloud.target.region,
+        "load_balancer_role_arn": role.role_arn,
+    }
+
+
+def _generator(target: TargetConfig, parent: Target) -> SecretLookup:
+    """Dev's generated secrets: one random value per key and target, made once and kept in
+    the stack's state (a secret output), shared by the services that read that key."""
+    made: dict[str, pulumi.Output[str]] = {}
+
+    def generate(key: str) -> pulumi.Output[str]:
+        if key not in made:
+            import pulumi_random as random
+
+            made[key] = random.RandomPassword(
+                f"{target.name}-secret-{key}",
+                length=32,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=parent),
+            ).result
+        return made[key]
+
+    return generate
+
+
+INJECTION_LABEL = {"istio-injection": "enabled"}
+"""Istio's namespace label for sidecar injection (with the Istio CNI plugin, whose node agent
+sets the pod's traffic redirection, so the pods stay within `restricted`)."""
 
 
 def build_target(
@@ -294,20 +527,18 @@ def build_target(
     target: TargetConfig,
     services: list[Service],
     secrets: SecretLookup,
+    platform: PlatformReference | None = None,
 ) -> BuiltTarget:
-    """Everything of one target: cluster access, namespaces, services."""
+    """Everything of one target's services: cluster access, namespaces, services."""
     component = Target(target)
-    extras = None
-    if target.cloud == "existing":
-        provider = _existing_provider(stack, target, component)
+    if platform is not None:
+        provider, extras = _services_access(stack, target, services, component, platform)
     else:
-        from stacks.cloud import build_cloud_target
-
-        extras = build_cloud_target(target, stack, [s.name for s in services], component)
-        provider = extras.k8s_provider
+        provider, extras = _all_access(stack, target, services, component)
     k8s_opts = pulumi.ResourceOptions(parent=component, providers=[provider])
 
     namespaces: dict[str, k8s.core.v1.Namespace] = {}
+    mesh = INJECTION_LABEL if stack.traffic.layer == "istio" else {}
     for team in sorted({s.team for s in services}):
         ns = namespace_for(stack, team)
         namespaces[team] = k8s.core.v1.Namespace(
@@ -323,6 +554,7 @@ def build_target(
                     "pod-security.kubernetes.io/enforce-version": "latest",
                     "pod-security.kubernetes.io/warn": "restricted",
                     "pod-security.kubernetes.io/audit": "restricted",
+                    **mesh,
                 },
             },
             opts=k8s_opts,
@@ -331,7 +563,9 @@ def build_target(
     built = BuiltTarget(config=target, component=component, k8s_provider=provider, extras=extras)
     catalog = {s.name: s for s in services}
     for service in services:
-        args = microservice_args(service, stack, target, catalog, secrets)
+        args = microservice_args(
+            service, stack, target, catalog, secrets, extras, _generator(target, component)
+        )
         obs = stack.observability
         if service.public and extras is not None and stack.dns.domain:
             # The entry point's proxies must reach public services.
@@ -525,18 +759,67 @@ MICROSERVICE_FIELD_SOURCES = {
 """Which catalog field each component arg comes from, so an error names the right one."""
 
 
-def build(stack: StackConfig, services: list[Service], secrets: SecretLookup) -> list[BuiltTarget]:
-    """The whole stack: every target, then stack-wide global traffic."""
+def build(stack: StackConfig, services: list[Service], secrets: SecretLookup) -> BuiltStack:
+    """The whole stack, by layer: the platform's clusters and add-ons, or every target's
+    services and then stack-wide global traffic, or both (`all`)."""
     check_namespaces(stack, services)
-    built = [build_target(stack, t, services, secrets) for t in stack.targets]
+    if stack.layer == "platform":
+        return build_platform(stack, services)
+    platform = PlatformReference(stack) if stack.layer == "services" else None
+    built = [build_target(stack, t, services, secrets, platform) for t in stack.targets]
     public = sorted(s.name for s in services if s.public)
     cloud_targets = [b for b in built if b.extras is not None]
     if public and stack.dns.domain and cloud_targets:
         from stacks.cloud import build_global_traffic
 
         build_global_traffic(stack, [b.extras for b in cloud_targets], public, None)
-    if cloud_targets:
+    if cloud_targets and stack.layer == "all":
         from stacks.cloud import build_registry_replication
 
         build_registry_replication(stack, [b.extras for b in cloud_targets])
-    return built
+    return BuiltStack(
+        targets=built,
+        outputs={
+            "targets": [t.name for t in stack.targets],
+            "services": [s.name for s in services],
+        },
+    )
+
+
+def build_platform(stack: StackConfig, services: list[Service]) -> BuiltStack:
+    """Per target: the cluster, its registry and its add-ons (an existing cluster: the
+    add-ons); exports what the services layer reads (`stacks.layers`)."""
+    from stacks.cloud import build_cloud_target, build_registry_replication
+    from stacks.layers import install_addons, platform_export
+
+    built: list[BuiltTarget] = []
+    exports: dict[str, Any] = {}
+    kubeconfigs: dict[str, Any] = {}
+    names = [s.name for s in services]
+    for target in stack.targets:
+        component = Target(target)
+        if target.cloud == "existing":
+            provider = _existing_provider_named(target, component, f"{target.name}-k8s-addons")
+            addons = install_addons(stack, target, services, provider, component)
+            facts: dict[str, Any] = {}
+            extras = None
+        else:
+            extras = build_cloud_target(target, stack, names, component)
+            provider = extras.k8s_provider
+            addons = install_addons(
+                stack, target, services, provider, component, _aws_addon_facts(extras, stack)
+            )
+            facts = extras.facts
+            kubeconfigs[target.name] = extras.cluster.kubeconfig  # type: ignore[union-attr]
+        exports[target.name] = platform_export(target, facts, addons)
+        component.register_outputs({})
+        built.append(
+            BuiltTarget(config=target, component=component, k8s_provider=provider, extras=extras)
+        )
+    cloud_targets = [b.extras for b in built if b.extras is not None]
+    if cloud_targets:
+        build_registry_replication(stack, cloud_targets)
+    return BuiltStack(
+        targets=built,
+        outputs={"targets": exports, "kubeconfigs": pulumi.Output.secret(kubeconfigs)},
+    )

@@ -183,11 +183,17 @@ class SecretRef(Spec):
     env: str
     """Environment variable name inside the container."""
     source: Literal[
-        "pulumi-config", "cloud-secret-manager", "aws-secrets-manager", "gcp-secret-manager"
+        "pulumi-config",
+        "cloud-secret-manager",
+        "aws-secrets-manager",
+        "gcp-secret-manager",
+        "generated",
     ] = "pulumi-config"
     """Where the value lives; default: a Pulumi config secret of the stack.
     `cloud-secret-manager`: the store of each target's cloud (AWS Secrets Manager on AWS
-    targets, GCP Secret Manager on GCP targets), under the same name: multi-cloud friendly."""
+    targets, GCP Secret Manager on GCP targets), under the same name: multi-cloud friendly.
+    `generated`: a random value the stack makes once and keeps (secret) in its state, for
+    dev, whose throwaway dependencies take any credential; refused in staging and prod."""
     key: str = Field(min_length=1, max_length=253)
     """Config key (pulumi-config) or secret name in the cloud store."""
     property: str | None = None

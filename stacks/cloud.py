@@ -20,7 +20,12 @@ import pulumi_kubernetes as k8s
 from slipway.errors import BadInput
 from slipway_components.cloud_common import short_name
 from slipway_components.dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs
-from slipway_components.eks import EksCluster, EksClusterArgs, EksNodeGroupArgs
+from slipway_components.eks import (
+    EksCluster,
+    EksClusterArgs,
+    EksNodeGroupArgs,
+    eks_cluster_identifier,
+)
 from slipway_components.exposure import Exposure, ExposureArgs, PublicRoute
 from slipway_components.external_secrets import (
     ExternalSecret,
@@ -29,7 +34,12 @@ from slipway_components.external_secrets import (
     SecretStore,
     SecretStoreArgs,
 )
-from slipway_components.gke import GkeCluster, GkeClusterArgs, GkeNodePoolArgs
+from slipway_components.gke import (
+    GkeCluster,
+    GkeClusterArgs,
+    GkeNodePoolArgs,
+    gke_cluster_identifier,
+)
 from slipway_components.registry import (
     ArtifactRegistry,
     ArtifactRegistryArgs,
@@ -84,22 +94,28 @@ class Endpoint:
 
 @dataclass
 class CloudTarget:
-    """Everything the composition needs from one cloud target."""
+    """Everything the composition needs from one cloud target, whichever stack built it.
+
+    In the platform layer (and `all`) `facts` hold the new cluster's and registry's outputs;
+    in the services layer they are read from the platform stack (`stacks.layers`), so the
+    same code exposes, secures and publishes services either way."""
 
     k8s_provider: k8s.Provider
-    """Talks to the new cluster."""
+    """Talks to the cluster (the workloads' provider in the services layer)."""
     cloud_provider: pulumi.ProviderResource
     """`aws.Provider(region=...)` or `gcp.Provider(project=..., region=...)`."""
-    cluster: pulumi.ComponentResource
-    """`EksCluster` or `GkeCluster`."""
-    images: dict[str, pulumi.Output[str]]
+    images: dict[str, Any]
     """Service name -> image repository URL in this target (append `:tag` / `@digest`)."""
     target: TargetConfig | None = None
     """The target's config."""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What the services layer needs of the cluster and registry (`platform_facts`)."""
     endpoint: Endpoint | None = None
     """The entry point's addresses, for global DNS."""
+    cluster: pulumi.ComponentResource | None = None
+    """`EksCluster` or `GkeCluster` (platform layer only)."""
     registry: pulumi.ComponentResource | None = None
-    """`EcrRepositories` or `ArtifactRegistry`."""
+    """`EcrRepositories` or `ArtifactRegistry` (platform layer only)."""
     secret_stores: dict[str, SecretStore] = field(default_factory=dict)
     """Namespace -> its SecretStore (filled by `build_secret_store`)."""
 
@@ -161,18 +177,35 @@ def build_cloud_target(
     )
 
 
+def services_cloud_provider(
+    target: TargetConfig, stack: StackConfig, parent: pulumi.Resource | None
+) -> pulumi.ProviderResource:
+    """The target's cloud provider, held to its account (AWS) or project (GCP); named alike
+    in every layer, so the platform and the services stacks act on the same place."""
+    tags = platform_tags(stack, target)
+    if target.cloud == "aws":
+        return aws.Provider(
+            f"{target.name}-aws",
+            region=target.region,
+            default_tags={"tags": tags},
+            allowed_account_ids=[target.aws_account] if target.aws_account else None,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+    return gcp.Provider(
+        f"{target.name}-gcp",
+        project=target.project,
+        region=target.region,
+        default_labels=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
 def _aws_target(
     target: TargetConfig, stack: StackConfig, services: list[str], parent: pulumi.Resource
 ) -> CloudTarget:
     tags = platform_tags(stack, target)
-    prod = stack.environment == "prod"
-    provider = aws.Provider(
-        f"{target.name}-aws",
-        region=target.region,
-        default_tags={"tags": tags},
-        allowed_account_ids=[target.aws_account] if target.aws_account else None,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+    protect = stack.environment != "dev"
+    provider = services_cloud_provider(target, stack, parent)
     in_target = pulumi.ResourceOptions(parent=parent, providers=[provider])
     cc = target.cluster
     pool = cc.node_pool
@@ -185,28 +218,53 @@ def _aws_target(
             kubernetes_version=cc.kubernetes_version,
             vpc_cidr=cc.vpc_cidr,
             public_access_cidrs=list(cc.public_access_cidrs),
+            admin_principal_arns=list(cc.admin_principal_arns),
+            ci_principal_arns=list(cc.ci_principal_arns),
             node_group=EksNodeGroupArgs(
                 instance_type=pool.instance_type or "m6i.large",
                 min_nodes=pool.min_nodes,
                 max_nodes=pool.max_nodes,
                 disk_size_gb=pool.disk_size_gb,
             ),
-            protect=prod,
+            protect=protect,
             render_yaml_directory=_render_dir(stack, target),
         ),
         opts=in_target,
     )
+    # Repositories are named per environment: staging and prod may share an account.
     registry = EcrRepositories(
         f"{target.name}-ecr",
-        EcrRepositoriesArgs(region=target.region, services=services, tags=tags, protect=prod),
+        EcrRepositoriesArgs(
+            region=target.region,
+            services=services,
+            tags=tags,
+            protect=protect,
+            repository_prefix=f"{stack.environment}/",
+        ),
         opts=in_target,
     )
+    facts: dict[str, Any] = {
+        "cloud": "aws",
+        "region": target.region,
+        "clusterName": cluster.cluster_name,
+        "clusterIdentifier": eks_cluster_identifier(
+            target.region, f"{stack.environment}-{target.name}"
+        ),
+        "vpcId": cluster.vpc_id,
+        "oidcProviderArn": cluster.oidc_provider_arn,
+        "oidcIssuer": cluster.oidc_issuer,
+        "ingressAllocationIds": list(cluster.ingress_allocation_ids),
+        "publicSubnetIds": list(cluster.public_subnet_ids),
+        "ingressAddresses": list(cluster.ingress_addresses),
+        "images": dict(registry.urls),
+    }
     return CloudTarget(
         k8s_provider=cluster.provider,
         cloud_provider=provider,
         cluster=cluster,
         images=dict(registry.urls),
         target=target,
+        facts=facts,
         endpoint=Endpoint(target, list(cluster.ingress_addresses), target.region),
         registry=registry,
     )
@@ -216,19 +274,13 @@ def _gcp_target(
     target: TargetConfig, stack: StackConfig, services: list[str], parent: pulumi.Resource
 ) -> CloudTarget:
     tags = platform_tags(stack, target)
-    prod = stack.environment == "prod"
+    protect = stack.environment != "dev"
     if target.region not in GCP_LATENCY_REGION:
         raise ValueError(
             f"region {target.region!r} has no nearest AWS region for latency routing; "
             f"known: {sorted(GCP_LATENCY_REGION)}"
         )
-    provider = gcp.Provider(
-        f"{target.name}-gcp",
-        project=target.project,
-        region=target.region,
-        default_labels={k: v for k, v in tags.items()},
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+    provider = services_cloud_provider(target, stack, parent)
     in_target = pulumi.ResourceOptions(parent=parent, providers=[provider])
     cc = target.cluster
     pool = cc.node_pool
@@ -247,7 +299,7 @@ def _gcp_target(
                 max_nodes=pool.max_nodes,
                 disk_size_gb=pool.disk_size_gb,
             ),
-            protect=prod,
+            protect=protect,
             render_yaml_directory=_render_dir(stack, target),
             **gke_ranges(cc.vpc_cidr),
         ),
@@ -256,18 +308,37 @@ def _gcp_target(
     registry = ArtifactRegistry(
         f"{target.name}-registry",
         ArtifactRegistryArgs(
-            project=target.project or "", region=target.region, tags=tags, protect=prod
+            project=target.project or "",
+            region=target.region,
+            tags=tags,
+            protect=protect,
+            repository_id=f"{stack.environment}-services",
         ),
         opts=in_target,
     )
     images = {s: registry.url.apply(lambda u, s=s: f"{u}/{s}") for s in sorted(services)}
     assert cluster.ingress_address is not None
+    facts: dict[str, Any] = {
+        "cloud": "gcp",
+        "region": target.region,
+        "project": target.project,
+        "clusterName": cluster.cluster_name,
+        "clusterIdentifier": gke_cluster_identifier(
+            target.project or "",
+            target.region,
+            short_name(stack.environment, target.name, max_len=40),
+        ),
+        "ingressAddress": cluster.ingress_address,
+        "ingressAddressName": cluster.ingress_address_name,
+        "images": images,
+    }
     return CloudTarget(
         k8s_provider=cluster.provider,
         cloud_provider=provider,
         cluster=cluster,
         images=images,
         target=target,
+        facts=facts,
         endpoint=Endpoint(target, [cluster.ingress_address], GCP_LATENCY_REGION[target.region]),
         registry=registry,
     )
@@ -290,21 +361,21 @@ def build_exposure(
             field="dns.domain",
         )
     extra: dict[str, Any] = {}
-    cluster = cloud.cluster
-    if isinstance(cluster, EksCluster):
+    facts = cloud.facts
+    if target.cloud == "aws":
         extra["infrastructure_annotations"] = {
             "service.beta.kubernetes.io/aws-load-balancer-type": "external",
             "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
             "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
-            "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": pulumi.Output.all(
-                *cluster.ingress_allocation_ids
-            ).apply(lambda ids: ",".join(ids)),
-            "service.beta.kubernetes.io/aws-load-balancer-subnets": pulumi.Output.all(
-                *cluster.public_subnet_ids
-            ).apply(lambda ids: ",".join(ids)),
+            "service.beta.kubernetes.io/aws-load-balancer-eip-allocations": joined(
+                facts["ingressAllocationIds"]
+            ),
+            "service.beta.kubernetes.io/aws-load-balancer-subnets": joined(
+                facts["publicSubnetIds"]
+            ),
         }
-    elif isinstance(cluster, GkeCluster) and cluster.ingress_address_name is not None:
-        extra["addresses"] = [cluster.ingress_address_name]
+    elif target.cloud == "gcp" and facts.get("ingressAddressName") is not None:
+        extra["addresses"] = [facts["ingressAddressName"]]
     try:
         args = ExposureArgs(
             gateway_class_name=GATEWAY_CLASS[target.cloud],
@@ -334,23 +405,23 @@ def build_secret_store(
     if namespace in cloud.secret_stores:
         return cloud.secret_stores[namespace]
     target = _target_of(cloud)
-    cluster = cloud.cluster
+    facts = cloud.facts
     common = {
         "namespace": namespace,
         "region": target.region,
         "tags": platform_tags(stack, target),
         "name_prefix": short_name(stack.environment, target.name, max_len=40),
     }
-    if isinstance(cluster, EksCluster):
+    if target.cloud == "aws":
         args = SecretStoreArgs(
             cloud="aws",
-            oidc_provider_arn=cluster.oidc_provider_arn,
-            oidc_issuer=cluster.oidc_issuer,
+            oidc_provider_arn=facts["oidcProviderArn"],
+            oidc_issuer=facts["oidcIssuer"],
             **common,
         )
-    elif isinstance(cluster, GkeCluster):
+    elif target.cloud == "gcp":
         args = SecretStoreArgs(
-            cloud="gcp", project=target.project, cluster_name=cluster.cluster_name, **common
+            cloud="gcp", project=target.project, cluster_name=facts["clusterName"], **common
         )
     else:
         raise BadInput(
@@ -402,6 +473,11 @@ def build_external_secret(
             parent=parent, providers=[cloud.cloud_provider, cloud.k8s_provider]
         ),
     )
+
+
+def joined(ids: Any) -> pulumi.Output[str]:
+    """A list of ids (Outputs, or one Output of a list) as one comma-separated string."""
+    return pulumi.Output.from_input(ids).apply(lambda xs: ",".join(xs))
 
 
 def build_registry_replication(
@@ -470,7 +546,7 @@ def build_global_traffic(
                 for e in eps
             ],
             tags=platform_tags(stack),
-            protect=stack.environment == "prod",
+            protect=stack.environment != "dev",
         )
     except ValueError as exc:
         raise BadInput(str(exc), file=CONFIG_FILE, field="targets") from exc

@@ -52,7 +52,15 @@ class ClusterConfig(Model):
     vpc_cidr: str = "10.0.0.0/16"
     """Address space of the cluster network; default: 10.0.0.0/16."""
     public_access_cidrs: list[str] = Field(default_factory=list)
-    """Allow-list for a public API endpoint; default: empty, i.e. private endpoint only."""
+    """Allow-list for a public API endpoint; default: empty, i.e. private endpoint only. CI
+    reaches the cluster through it: list the runners' static egress ranges
+    (docs/ci.md, "Reaching the clusters")."""
+    admin_principal_arns: list[str] = Field(default_factory=list)
+    """AWS: IAM roles or users given cluster-admin through EKS access entries (an admin group's
+    role); default: none."""
+    ci_principal_arns: list[str] = Field(default_factory=list)
+    """AWS: the CI role(s) that run `pulumi up`, given cluster-admin through access entries;
+    default: none."""
     node_pool: NodePoolConfig = Field(default_factory=NodePoolConfig)
 
 
@@ -174,6 +182,18 @@ def check_catalog_path(v: str) -> str:
     return v
 
 
+class AddonsConfig(Model):
+    """Cluster add-ons the platform installs on each target (`ClusterAddons`), chosen from the
+    stack's traffic layer, observability, catalog and clouds."""
+
+    acme_email: str | None = None
+    """Let's Encrypt account contact, for the certificates of public services; required when
+    a cloud target has public services."""
+
+
+Layer = Literal["all", "platform", "services"]
+
+
 class StackConfig(Model):
     """Everything under `slipway:` in `Pulumi.<stack>.yaml`."""
 
@@ -190,6 +210,14 @@ class StackConfig(Model):
     """Data residency: regions targets may use; empty means any."""
     namespace_prefix: str = ""
     """Prepended to team namespaces (`<prefix><team>`); default: none."""
+    layer: Layer = "all"
+    """`platform`: network, clusters, registries and cluster add-ons; `services`: namespaces,
+    workloads, traffic and DNS on the clusters of `platformStack`; `all`: both in one stack
+    (an existing cluster, dev); default: all."""
+    platform_stack: str | None = None
+    """Services layer: the platform stack it builds on, `<stack>` (same organization and
+    project) or `<org>/<project>/<stack>`; default: `<environment>-platform`."""
+    addons: AddonsConfig = Field(default_factory=AddonsConfig)
 
     @field_validator("namespace_prefix")
     @classmethod
@@ -211,6 +239,27 @@ class StackConfig(Model):
         rollback replaces that folder, so a path outside the project (absolute, `..`) is
         refused."""
         return check_catalog_path(v)
+
+    @model_validator(mode="after")
+    def _layer_fields(self) -> StackConfig:
+        if self.platform_stack is not None and self.layer != "services":
+            raise ValueError(f"platformStack is for layer 'services' (this stack's: {self.layer})")
+        if self.layer == "services":
+            for t in self.targets:
+                stray = sorted({"cluster", "registry"} & t.model_fields_set)
+                if t.cloud != "existing" and stray:
+                    raise ValueError(
+                        f"target {t.name!r}: {', '.join(stray)} belong in the platform stack's "
+                        "file (layer services reads them from the platform's outputs)"
+                    )
+        if self.layer == "platform" and self.render.yaml_directory:
+            raise ValueError("render.yamlDirectory is for services: add-ons are Helm releases")
+        return self
+
+    def platform_reference(self, organization: str, project: str) -> str:
+        """The services layer's StackReference name, fully qualified."""
+        name = self.platform_stack or f"{self.environment}-platform"
+        return name if "/" in name else f"{organization}/{project}/{name}"
 
     @model_validator(mode="after")
     def _unique_targets(self) -> StackConfig:

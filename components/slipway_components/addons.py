@@ -155,6 +155,43 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _AWS_FIELDS = ("cluster_name", "vpc_id", "region", "load_balancer_role_arn")
 
 
+SERVICE_CRDS: dict[str, tuple[str, ...]] = {
+    "envoy-gateway": ("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"),
+    "istio-base": (
+        "virtualservices.networking.istio.io",
+        "destinationrules.networking.istio.io",
+        "peerauthentications.security.istio.io",
+    ),
+    "kube-prometheus-stack": (
+        "servicemonitors.monitoring.coreos.com",
+        "prometheusrules.monitoring.coreos.com",
+    ),
+    "argo-rollouts": ("rollouts.argoproj.io", "analysistemplates.argoproj.io"),
+    "external-secrets": (
+        "secretstores.external-secrets.io",
+        "externalsecrets.external-secrets.io",
+    ),
+    "open-feature-operator": (
+        "featureflags.core.openfeature.dev",
+        "featureflagsources.core.openfeature.dev",
+    ),
+}
+"""The CustomResourceDefinitions (`<plural>.<group>`) of each add-on that the microservice
+components create resources of; a services stack reads each of them before it creates any
+workload, so a missing add-on fails the preview by name instead of "no matches for kind"."""
+
+GKE_GATEWAY_CRDS = ("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")
+"""On GKE the Gateway API CRDs are the cluster's own (its Gateway API channel), not an add-on."""
+
+
+def crds_for(addons: list[str], cloud: str) -> list[str]:
+    """The CRDs a services stack needs from a cluster with `addons` installed."""
+    names = {crd for addon in addons for crd in SERVICE_CRDS.get(addon, ())}
+    if cloud == "gcp":
+        names.update(GKE_GATEWAY_CRDS)
+    return sorted(names)
+
+
 class ClusterAddonsArgs(Args):
     """Inputs of `ClusterAddons`: the cloud, the stack's traffic layer, and which add-ons."""
 
@@ -469,6 +506,8 @@ class ClusterAddons(pulumi.ComponentResource):
     """`eg` when Envoy Gateway is installed, else None."""
     cluster_issuer: str | None
     """`letsencrypt` when cert-manager is installed, else None."""
+    addon_names: list[str]
+    """The add-ons installed, in install order (`ClusterAddonsArgs.addons`)."""
 
     def __init__(
         self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None
@@ -531,6 +570,7 @@ class ClusterAddons(pulumi.ComponentResource):
 
         labels = {**owner, "app.kubernetes.io/managed-by": "slipway"}
         wanted = args.addons()
+        self.addon_names = list(wanted)
         lbc = None
         if "aws-load-balancer-controller" in wanted:
             lbc = release("aws-load-balancer-controller", [])

@@ -30,14 +30,24 @@ class DnsEndpoint(BaseModel):
 
     target: str
     """Target name; the record's `set_identifier` and the health check's name."""
-    addresses: list[Any] = Field(min_length=1)
-    """Public IPv4 addresses of the entry point (Outputs allowed)."""
+    addresses: Any
+    """Public IPv4 addresses of the entry point: a list (Outputs allowed), or one Output of
+    a list, as another stack's outputs give it."""
     latency_region: str
     """AWS region Route53 measures latency against (for GCP: the nearest AWS region)."""
     weight: int = Field(default=100, ge=0, le=255)
     """Share of traffic with `weighted` routing; default: 100."""
     evacuated: bool = False
     """True removes the target's records; its health check stays."""
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, v: Any) -> Any:
+        if isinstance(v, pulumi.Output):
+            return v
+        if not isinstance(v, list) or not v:
+            raise ValueError("addresses: give at least one address (or an Output of a list)")
+        return v
 
     @field_validator("target")
     @classmethod
@@ -157,7 +167,7 @@ class GlobalTraffic(pulumi.ComponentResource):
         for ep in args.endpoints:
             check: dict[str, Any] = {
                 "type": hc.type,
-                "ip_address": ep.addresses[0],
+                "ip_address": pulumi.Output.from_input(ep.addresses).apply(lambda a: a[0]),
                 "port": hc.port,
                 "failure_threshold": hc.failure_threshold,
                 "request_interval": hc.request_interval,

@@ -17,8 +17,8 @@ A custom resource is a `kubernetes:<group>/<version>:<Kind>` token that no modul
 Kubernetes SDK registers (the same test `typed_inputs.args_class` uses), so the SDK, not a
 list kept here, decides what is built in.
 
-The installed set is the union over all the stacks given: add-ons may live in a cluster stack
-that the app stacks build on. Limits: whether that add-on is in the same cluster as the custom
+The installed set is the stack's own plus that of the stacks it builds on (a services stack's
+platform stack, `builds_on`), or the union over all the stacks given when that is not said. Limits: whether that add-on is in the same cluster as the custom
 resource is not judged; neither is the CRD's served version (a Rollout at a version its CRD
 does not serve is `scripts/crd_validate.py`'s concern) nor install order. Only inline
 `values` are read (not `valueYamlFiles`), values the preview could not know count as unset,
@@ -383,11 +383,21 @@ def resource_name(record: dict[str, Any], kind: str) -> str:
     return f"{kind} {namespace}/{name}" if _known(namespace) else f"{kind} {name}"
 
 
-def judge(stacks: dict[str, list[dict[str, Any]]]) -> list[Finding]:
-    """One finding per custom resource of any stack whose CRD none of the stacks installs."""
-    have = installed(record for records in stacks.values() for record in records)
+def judge(
+    stacks: dict[str, list[dict[str, Any]]],
+    builds_on: dict[str, list[str]] | None = None,
+) -> list[Finding]:
+    """One finding per custom resource of a stack whose CRD is not installed by that stack or
+    the stacks it builds on (`builds_on`: a services stack's platform stack); without
+    `builds_on`, by any of the stacks given."""
+    everything = installed(record for records in stacks.values() for record in records)
     findings = []
     for stack, records in stacks.items():
+        if builds_on is None:
+            have = everything
+        else:
+            names = [stack, *builds_on.get(stack, [])]
+            have = installed(r for name in names for r in stacks.get(name, []))
         for record in records:
             found = custom_resource_kind(record)
             if found is None or covered(have, found[0], found[2]):
