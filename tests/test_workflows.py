@@ -174,7 +174,7 @@ def test_real_engine_preview_is_gated_on_the_pulumi_token():
 
 def test_reusable_stack_workflow_runs_pulumi_with_diff_and_policy_pack():
     job = load("pulumi-stack.yml")["jobs"]["pulumi"]
-    (step,) = uses(job, "pulumi/actions@")
+    (step,) = [s for s in uses(job, "pulumi/actions@") if "command" in s.get("with", {})]
     assert step["with"]["diff"] is True
     assert step["with"]["policyPacks"] == "policies"
     assert step["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
@@ -259,7 +259,8 @@ def test_zizmor_rejects_an_unpinned_action_and_a_template_injection(tmp_path):
 
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)(?P<rest>.*)$")
 SHA_REF = re.compile(r"[\w.-]+/[\w.-]+(?:/[^@\s]+)?@(?P<sha>[0-9a-f]{40})")
-RELEASE_COMMENT = re.compile(r"\s+#\s*(?P<version>v\d+\.\d+\.\d+)\s*")
+RELEASE = r"v\d+\.\d+(?:\.\d+)?"  # vX.Y.Z, or vX.Y where that is the tag (imjasonh/setup-crane)
+RELEASE_COMMENT = re.compile(rf"\s+#\s*(?P<version>{RELEASE})\s*")
 
 
 def is_local(ref: str) -> bool:
@@ -278,7 +279,8 @@ def parsed_uses(wf: dict) -> list[str]:
 
 
 def pin_problems(files: dict[str, str]) -> list[str]:
-    """Each non-local action on a full commit SHA with its release as `# vX.Y.Z`, and one
+    """Each non-local action on a full commit SHA with its release tag as `# vX.Y.Z` (or
+    `# vX.Y`), and one
     commit per action across all workflows (a bump that missed a file shows here)."""
     problems: list[str] = []
     seen: dict[str, set[str]] = {}
@@ -366,8 +368,13 @@ def step_index(job: dict, pred: Any) -> int | None:
     return next((i for i, s in enumerate(steps(job)) if pred(s)), None)
 
 
+def is_pulumi_action(step: dict) -> bool:
+    return str(step.get("uses", "")).startswith("pulumi/actions@")
+
+
 def pulumi_step_index(job: dict) -> int | None:
-    return step_index(job, lambda s: str(s.get("uses", "")).startswith("pulumi/actions@"))
+    """The step that runs the command (another pulumi/actions step may only install the CLI)."""
+    return step_index(job, lambda s: is_pulumi_action(s) and "command" in s.get("with", {}))
 
 
 def render(template: str, inputs: dict[str, str]) -> str:
@@ -582,17 +589,22 @@ def sdk_pin(requirements: str) -> str | None:
 
 
 def cli_version_problems(job: dict, requirements: str) -> list[str]:
-    """The CLI of the same release as the pinned SDK (Pulumi versions both together)."""
+    """The CLI of the same release as the pinned SDK (Pulumi versions both together), in every
+    pulumi/actions step: the one that runs the command and any that only install the CLI."""
     pin = sdk_pin(requirements)
     if pin is None:
         return ["requirements.txt pins no pulumi version"]
-    index = pulumi_step_index(job)
-    version = None if index is None else steps(job)[index].get("with", {}).get("pulumi-version")
-    if version is None:
-        return ["the Pulumi CLI version is not pinned (pulumi-version)"]
-    if str(version) != pin:
-        return [f"the Pulumi CLI is {version}, the SDK in requirements.txt is {pin}"]
-    return []
+    if pulumi_step_index(job) is None:
+        return ["no pulumi/actions step runs the command"]
+    problems: list[str] = []
+    for step in filter(is_pulumi_action, steps(job)):
+        version = step.get("with", {}).get("pulumi-version")
+        name = step.get("name", step["uses"])
+        if version is None:
+            problems.append(f"{name}: the Pulumi CLI version is not pinned (pulumi-version)")
+        elif str(version) != pin:
+            problems.append(f"{name}: the Pulumi CLI is {version}, the SDK pin is {pin}")
+    return problems
 
 
 def test_the_pulumi_cli_is_the_release_of_the_pinned_sdk():
@@ -608,6 +620,15 @@ def test_cli_version_rule_catches_a_planted_violation():
     assert "3.999.0" in cli_version_problems(job, bumped)[0]
     del steps(job)[pulumi_step_index(job)]["with"]["pulumi-version"]
     assert "not pinned" in cli_version_problems(job, requirements)[0]
+
+
+def test_cli_version_rule_sees_the_install_only_step():
+    requirements = (ROOT / "requirements.txt").read_text()
+    job = copy.deepcopy(stack_job(load("pulumi-stack.yml")))
+    (install,) = [s for s in filter(is_pulumi_action, steps(job)) if "command" not in s["with"]]
+    install["with"]["pulumi-version"] = "3.200.0"
+    (problem,) = cli_version_problems(job, requirements)
+    assert "3.200.0" in problem
 
 
 # --- clouds: credentials and the GKE auth plugin --------------------------------------------------
@@ -780,7 +801,7 @@ def test_pasted_expression_rule_catches_a_planted_violation():
 
 def test_docs_list_the_pinned_releases():
     doc = (ROOT / "docs" / "ci.md").read_text()
-    listed = dict(re.findall(r"^\| `([\w.-]+/[\w.-]+)` \| (v\d+\.\d+\.\d+) \|$", doc, re.MULTILINE))
+    listed = dict(re.findall(rf"^\| `([\w.-]+/[\w.-]+)` \| ({RELEASE}) \|$", doc, re.MULTILINE))
     pinned = {}
     for text in workflow_texts().values():
         for line in text.splitlines():
