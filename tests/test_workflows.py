@@ -218,7 +218,9 @@ def test_only_the_jobs_that_need_them_may_write():
     }
     assert {key: w for key, w in writers.items() if w} == {
         ("deploy.yml", "dev"): ["id-token"],
+        ("deploy.yml", "staging-platform"): ["id-token"],
         ("deploy.yml", "staging"): ["id-token"],
+        ("deploy.yml", "prod-platform"): ["id-token"],
         ("deploy.yml", "prod"): ["id-token"],
         ("preview.yml", "offline"): ["pull-requests"],
         ("preview.yml", "pulumi"): ["id-token"],
