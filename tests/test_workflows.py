@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import itertools
+import json
 import re
 import shlex
 import shutil
@@ -174,7 +176,7 @@ def test_real_engine_preview_is_gated_on_the_pulumi_token():
 
 def test_reusable_stack_workflow_runs_pulumi_with_diff_and_policy_pack():
     job = load("pulumi-stack.yml")["jobs"]["pulumi"]
-    (step,) = uses(job, "pulumi/actions@")
+    (step,) = [s for s in uses(job, "pulumi/actions@") if "command" in s.get("with", {})]
     assert step["with"]["diff"] is True
     assert step["with"]["policyPacks"] == "policies"
     assert step["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
@@ -218,7 +220,9 @@ def test_only_the_jobs_that_need_them_may_write():
     }
     assert {key: w for key, w in writers.items() if w} == {
         ("deploy.yml", "dev"): ["id-token"],
+        ("deploy.yml", "staging-platform"): ["id-token"],
         ("deploy.yml", "staging"): ["id-token"],
+        ("deploy.yml", "prod-platform"): ["id-token"],
         ("deploy.yml", "prod"): ["id-token"],
         ("preview.yml", "offline"): ["pull-requests"],
         ("preview.yml", "pulumi"): ["id-token"],
@@ -259,7 +263,8 @@ def test_zizmor_rejects_an_unpinned_action_and_a_template_injection(tmp_path):
 
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)(?P<rest>.*)$")
 SHA_REF = re.compile(r"[\w.-]+/[\w.-]+(?:/[^@\s]+)?@(?P<sha>[0-9a-f]{40})")
-RELEASE_COMMENT = re.compile(r"\s+#\s*(?P<version>v\d+\.\d+\.\d+)\s*")
+RELEASE = r"v\d+\.\d+(?:\.\d+)?"  # vX.Y.Z, or vX.Y where that is the tag (imjasonh/setup-crane)
+RELEASE_COMMENT = re.compile(rf"\s+#\s*(?P<version>{RELEASE})\s*")
 
 
 def is_local(ref: str) -> bool:
@@ -278,7 +283,8 @@ def parsed_uses(wf: dict) -> list[str]:
 
 
 def pin_problems(files: dict[str, str]) -> list[str]:
-    """Each non-local action on a full commit SHA with its release as `# vX.Y.Z`, and one
+    """Each non-local action on a full commit SHA with its release tag as `# vX.Y.Z` (or
+    `# vX.Y`), and one
     commit per action across all workflows (a bump that missed a file shows here)."""
     problems: list[str] = []
     seen: dict[str, set[str]] = {}
@@ -366,8 +372,13 @@ def step_index(job: dict, pred: Any) -> int | None:
     return next((i for i, s in enumerate(steps(job)) if pred(s)), None)
 
 
+def is_pulumi_action(step: dict) -> bool:
+    return str(step.get("uses", "")).startswith("pulumi/actions@")
+
+
 def pulumi_step_index(job: dict) -> int | None:
-    return step_index(job, lambda s: str(s.get("uses", "")).startswith("pulumi/actions@"))
+    """The step that runs the command (another pulumi/actions step may only install the CLI)."""
+    return step_index(job, lambda s: is_pulumi_action(s) and "command" in s.get("with", {}))
 
 
 def render(template: str, inputs: dict[str, str]) -> str:
@@ -582,17 +593,22 @@ def sdk_pin(requirements: str) -> str | None:
 
 
 def cli_version_problems(job: dict, requirements: str) -> list[str]:
-    """The CLI of the same release as the pinned SDK (Pulumi versions both together)."""
+    """The CLI of the same release as the pinned SDK (Pulumi versions both together), in every
+    pulumi/actions step: the one that runs the command and any that only install the CLI."""
     pin = sdk_pin(requirements)
     if pin is None:
         return ["requirements.txt pins no pulumi version"]
-    index = pulumi_step_index(job)
-    version = None if index is None else steps(job)[index].get("with", {}).get("pulumi-version")
-    if version is None:
-        return ["the Pulumi CLI version is not pinned (pulumi-version)"]
-    if str(version) != pin:
-        return [f"the Pulumi CLI is {version}, the SDK in requirements.txt is {pin}"]
-    return []
+    if pulumi_step_index(job) is None:
+        return ["no pulumi/actions step runs the command"]
+    problems: list[str] = []
+    for step in filter(is_pulumi_action, steps(job)):
+        version = step.get("with", {}).get("pulumi-version")
+        name = step.get("name", step["uses"])
+        if version is None:
+            problems.append(f"{name}: the Pulumi CLI version is not pinned (pulumi-version)")
+        elif str(version) != pin:
+            problems.append(f"{name}: the Pulumi CLI is {version}, the SDK pin is {pin}")
+    return problems
 
 
 def test_the_pulumi_cli_is_the_release_of_the_pinned_sdk():
@@ -608,6 +624,15 @@ def test_cli_version_rule_catches_a_planted_violation():
     assert "3.999.0" in cli_version_problems(job, bumped)[0]
     del steps(job)[pulumi_step_index(job)]["with"]["pulumi-version"]
     assert "not pinned" in cli_version_problems(job, requirements)[0]
+
+
+def test_cli_version_rule_sees_the_install_only_step():
+    requirements = (ROOT / "requirements.txt").read_text()
+    job = copy.deepcopy(stack_job(load("pulumi-stack.yml")))
+    (install,) = [s for s in filter(is_pulumi_action, steps(job)) if "command" not in s["with"]]
+    install["with"]["pulumi-version"] = "3.200.0"
+    (problem,) = cli_version_problems(job, requirements)
+    assert "3.200.0" in problem
 
 
 # --- clouds: credentials and the GKE auth plugin --------------------------------------------------
@@ -780,7 +805,7 @@ def test_pasted_expression_rule_catches_a_planted_violation():
 
 def test_docs_list_the_pinned_releases():
     doc = (ROOT / "docs" / "ci.md").read_text()
-    listed = dict(re.findall(r"^\| `([\w.-]+/[\w.-]+)` \| (v\d+\.\d+\.\d+) \|$", doc, re.MULTILINE))
+    listed = dict(re.findall(rf"^\| `([\w.-]+/[\w.-]+)` \| ({RELEASE}) \|$", doc, re.MULTILINE))
     pinned = {}
     for text in workflow_texts().values():
         for line in text.splitlines():
@@ -788,3 +813,502 @@ def test_docs_list_the_pinned_releases():
             if m and not is_local(m["ref"]):
                 pinned[m["ref"].split("@")[0]] = m["rest"].split("#")[1].strip()
     assert listed == pinned
+
+
+# --- layers: deploy order and the image copy -----------------------------------------------------
+
+# dev holds everything; each other environment is a platform stack, then its services stack
+DEPLOY_ORDER = ["dev", "staging-platform", "staging", "prod-platform", "prod"]
+ENVIRONMENTS = {"dev": "dev", "staging": "staging", "prod": "production"}
+
+
+def needs_of(job: dict) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def up_jobs(wf: dict) -> dict[str, str]:
+    """stack -> the job that runs `up` on it."""
+    found: dict[str, str] = {}
+    for job_id, job in wf["jobs"].items():
+        given = job.get("with", {})
+        calls_stack = job.get("uses") in (f"./{STACK_WORKFLOW}", f"$/{STACK_WORKFLOW}")
+        if calls_stack and given.get("command") == "up":
+            found[str(given.get("stack"))] = job_id
+    return found
+
+
+def ancestors(wf: dict, job_id: str) -> set[str]:
+    seen: set[str] = set()
+    todo = needs_of(wf["jobs"][job_id])
+    while todo:
+        job = todo.pop()
+        if job not in seen and job in wf["jobs"]:
+            seen.add(job)
+            todo.extend(needs_of(wf["jobs"][job]))
+    return seen
+
+
+def order_problems(wf: dict, stack_files: list[str]) -> list[str]:
+    """Every stack deployed, each after the one before it in DEPLOY_ORDER; a services stack
+    needs its platform stack's job itself and is the only kind that copies images; each stack
+    in its environment's GitHub environment (prod ones behind the approval)."""
+    problems: list[str] = []
+    jobs = up_jobs(wf)
+    if list(jobs) != DEPLOY_ORDER:
+        problems.append(f"deploy.yml runs up on {list(jobs)}, not {DEPLOY_ORDER}")
+    for stack in stack_files:
+        if stack not in jobs:
+            problems.append(f"Pulumi.{stack}.yaml is never deployed")
+    for before, stack in itertools.pairwise(DEPLOY_ORDER):
+        if stack in jobs and before in jobs and jobs[before] not in ancestors(wf, jobs[stack]):
+            problems.append(f"{stack} may run before {before} (needs)")
+    for stack, job_id in jobs.items():
+        given = wf["jobs"][job_id]["with"]
+        platform = jobs.get(f"{stack}-platform")
+        services = platform is not None
+        if services and platform not in needs_of(wf["jobs"][job_id]):
+            problems.append(f"{stack} does not need its platform job {platform}")
+        if bool(given.get("copy-images", False)) != services:
+            what = "services stack without" if services else "stack that is no services stack with"
+            problems.append(f"{stack}: a {what} copy-images")
+        env = ENVIRONMENTS.get(stack.removesuffix("-platform"))
+        if given.get("environment") != env:
+            problems.append(f"{stack} runs in {given.get('environment')!r}, not {env!r}")
+    return problems
+
+
+def stack_file_names() -> list[str]:
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml")
+    )
+
+
+def test_deploy_runs_each_platform_stack_before_its_services_stack():
+    wf = load("deploy.yml")
+    assert order_problems(wf, stack_file_names()) == []
+    jobs = wf["jobs"]
+    assert jobs["staging"]["needs"] == "staging-platform"
+    assert jobs["prod"]["needs"] == "prod-platform"
+    assert jobs["prod-platform"]["with"]["environment"] == "production"
+
+
+def plant_no_needs(wf: dict) -> None:
+    del wf["jobs"]["prod"]["needs"]
+
+
+def plant_needs_staging(wf: dict) -> None:
+    # after staging, but now alongside prod-platform instead of after it
+    wf["jobs"]["prod"]["needs"] = "staging"
+
+
+def plant_platform_in_parallel(wf: dict) -> None:
+    wf["jobs"]["prod-platform"]["needs"] = "dev"
+
+
+def plant_no_copy(wf: dict) -> None:
+    del wf["jobs"]["staging"]["with"]["copy-images"]
+
+
+def plant_copy_on_platform(wf: dict) -> None:
+    wf["jobs"]["prod-platform"]["with"]["copy-images"] = True
+
+
+def plant_unapproved_platform(wf: dict) -> None:
+    wf["jobs"]["prod-platform"]["with"]["environment"] = "staging"
+
+
+def plant_no_platform_job(wf: dict) -> None:
+    del wf["jobs"]["staging-platform"]
+    wf["jobs"]["staging"]["needs"] = "dev"
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (plant_no_needs, "prod does not need its platform job prod-platform"),
+        (plant_needs_staging, "prod does not need its platform job"),
+        (plant_platform_in_parallel, "prod-platform may run before staging"),
+        (plant_no_copy, "staging: a services stack without copy-images"),
+        (plant_copy_on_platform, "prod-platform: a stack that is no services stack with"),
+        (plant_unapproved_platform, "prod-platform runs in 'staging', not 'production'"),
+        (plant_no_platform_job, "runs up on ['dev', 'staging', 'prod-platform', 'prod']"),
+    ],
+)
+def test_order_rule_catches_a_planted_violation(plant, expected):
+    wf = load("deploy.yml")
+    plant(wf)
+    problems = order_problems(wf, stack_file_names())
+    assert any(expected in p for p in problems), problems
+
+
+def test_order_rule_sees_a_stack_file_never_deployed():
+    problems = order_problems(load("deploy.yml"), [*stack_file_names(), "qa"])
+    assert problems == ["Pulumi.qa.yaml is never deployed"]
+
+
+COPY_IF = "inputs.copy-images && inputs.command == 'up'"
+
+
+def is_copy_step(step: dict) -> bool:
+    return "crane copy" in str(step.get("run", ""))
+
+
+def copy_problems(wf: dict) -> list[str]:
+    """The image copy: an opt-in boolean input, run only for `up`, after the cloud logins and
+    before the Pulumi step, with crane from a setup action pinned by commit installing a pinned
+    crane release, and the Pulumi CLI there to read the platform's outputs."""
+    problems: list[str] = []
+    given = wf["on"]["workflow_call"]["inputs"].get("copy-images")
+    if given is None or given.get("type") != "boolean" or given.get("default") is not False:
+        problems.append("copy-images must be a boolean input, false unless a caller asks")
+    job = stack_job(wf)
+    index = step_index(job, is_copy_step)
+    if index is None:
+        return [*problems, "no step runs crane copy"]
+    copy_step = steps(job)[index]
+    pulumi = pulumi_step_index(job)
+    if pulumi is None or pulumi < index:
+        problems.append("the images are copied after the Pulumi step")
+    for action in ("aws-actions/configure-aws-credentials@", "google-github-actions/auth@"):
+        login = step_index(job, lambda s, a=action: str(s.get("uses", "")).startswith(a))
+        if login is None or login > index:
+            problems.append(f"the images are copied before the cloud login ({action[:-1]})")
+    crane = step_index(job, lambda s: str(s.get("uses", "")).startswith("imjasonh/setup-crane@"))
+    if crane is None:
+        problems.append("crane is not installed (imjasonh/setup-crane)")
+    else:
+        setup = steps(job)[crane]
+        if not re.fullmatch(r"imjasonh/setup-crane@[0-9a-f]{40}", setup["uses"]):
+            problems.append("imjasonh/setup-crane is not pinned by commit")
+        if not re.fullmatch(r"v\d+\.\d+\.\d+", str(setup.get("with", {}).get("version", ""))):
+            problems.append("the crane release is not pinned (version: vX.Y.Z)")
+        if crane > index:
+            problems.append("crane is installed after the copy")
+        if setup.get("if") != COPY_IF:
+            problems.append(f"crane is installed unless {COPY_IF}")
+    cli = step_index(job, lambda s: is_pulumi_action(s) and "command" not in s.get("with", {}))
+    if cli is None or cli > index:
+        problems.append("no Pulumi CLI before the copy (pulumi stack output)")
+    elif steps(job)[cli].get("if") != COPY_IF:
+        problems.append(f"the extra Pulumi CLI step runs unless {COPY_IF}")
+    if copy_step.get("if") != COPY_IF:
+        problems.append(f"the images are copied unless {COPY_IF}")
+    script = str(copy_step.get("run", ""))
+    for needed in ("pulumi stack output --json", ".venv/bin/slipway images", "--format tsv"):
+        if needed not in script:
+            problems.append(f"the copy step does not run {needed!r}")
+    return problems
+
+
+def test_images_are_copied_before_up_of_a_services_stack_only():
+    wf = load("pulumi-stack.yml")
+    assert copy_problems(wf) == []
+    # what deploy.yml asks for is what the stack workflow offers
+    for job in load("deploy.yml")["jobs"].values():
+        assert set(job.get("with", {})) <= set(wf["on"]["workflow_call"]["inputs"])
+    assert all(
+        "copy-images" not in job.get("with", {}) for job in load("preview.yml")["jobs"].values()
+    )
+
+
+def copy_step_of(wf: dict) -> dict:
+    (step,) = [s for s in steps(stack_job(wf)) if is_copy_step(s)]
+    return step
+
+
+def crane_step(wf: dict) -> dict:
+    (step,) = uses(stack_job(wf), "imjasonh/setup-crane@")
+    return step
+
+
+def plant_copy_after_up(wf: dict) -> None:
+    job = stack_job(wf)
+    job["steps"].remove(step := copy_step_of(wf))
+    job["steps"].append(step)
+
+
+def plant_copy_first(wf: dict) -> None:
+    job = stack_job(wf)
+    job["steps"].remove(step := copy_step_of(wf))
+    job["steps"].insert(1, step)
+
+
+def plant_copy_always(wf: dict) -> None:
+    del copy_step_of(wf)["if"]
+
+
+def plant_copy_on_preview(wf: dict) -> None:
+    copy_step_of(wf)["if"] = "inputs.copy-images"
+
+
+def plant_crane_by_tag(wf: dict) -> None:
+    crane_step(wf)["uses"] = "imjasonh/setup-crane@v0.5"
+
+
+def plant_crane_latest(wf: dict) -> None:
+    crane_step(wf)["with"]["version"] = "latest-release"
+
+
+def plant_no_crane(wf: dict) -> None:
+    stack_job(wf)["steps"].remove(crane_step(wf))
+
+
+def plant_copy_by_default(wf: dict) -> None:
+    wf["on"]["workflow_call"]["inputs"]["copy-images"]["default"] = True
+
+
+def plant_no_copy_step(wf: dict) -> None:
+    stack_job(wf)["steps"].remove(copy_step_of(wf))
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (plant_copy_after_up, "after the Pulumi step"),
+        (plant_copy_first, "before the cloud login (aws-actions/configure-aws-credentials)"),
+        (plant_copy_always, "the images are copied unless"),
+        (plant_copy_on_preview, "the images are copied unless"),
+        (plant_crane_by_tag, "not pinned by commit"),
+        (plant_crane_latest, "crane release is not pinned"),
+        (plant_no_crane, "crane is not installed"),
+        (plant_copy_by_default, "false unless a caller asks"),
+        (plant_no_copy_step, "no step runs crane copy"),
+    ],
+)
+def test_copy_rule_catches_a_planted_violation(plant, expected):
+    wf = load("pulumi-stack.yml")
+    plant(wf)
+    problems = copy_problems(wf)
+    assert any(expected in p for p in problems), problems
+
+
+# The copy step run by bash with stand-ins for pulumi, slipway, aws, gcloud and crane, each
+# writing what it was asked into calls.log.
+FAKES = {
+    "pulumi": 'echo "pulumi $*" >> "$CALLS"; echo \'{"registries": {}}\'',
+    "slipway": (
+        'echo "slipway $*" >> "$CALLS"\n'
+        'test -f "$4" || { echo "no outputs file $4" >&2; exit 2; }\n'
+        'cat "$COPIES"\n'
+        'if [ "$SLIPWAY_EXIT" != 0 ]; then echo "slipway: bad input" >&2; exit "$SLIPWAY_EXIT"; fi'
+    ),
+    "aws": 'echo "aws $*" >> "$CALLS"; echo "ecr-password-$4"',
+    "gcloud": 'echo "gcloud $*" >> "$CALLS"; echo gcp-token',
+    "crane": (
+        'case "$1" in\n'
+        '  auth) echo "crane auth login $3 $4 $5 $(cat)" >> "$CALLS" ;;\n'
+        '  digest) grep -F "$2 " "$HELD" | cut -d" " -f2 | grep . || exit 1 ;;\n'
+        '  copy) echo "crane copy $2 $3" >> "$CALLS" ;;\n'
+        "  *) exit 9 ;;\n"
+        "esac"
+    ),
+}
+
+ORDERS = "ghcr.io/shop/orders:1.4.2@sha256:" + "a" * 64
+PAYMENTS = "ghcr.io/shop/payments:2.0.0@sha256:" + "b" * 64
+ECR_EAST = "111122223333.dkr.ecr.us-east-1.amazonaws.com"
+ECR_WEST = "111122223333.dkr.ecr.eu-west-1.amazonaws.com"
+GAR = "europe-west1-docker.pkg.dev"
+PROD_COPIES = [
+    (ORDERS, f"{ECR_EAST}/prod/orders:1.4.2"),
+    (ORDERS, f"{ECR_WEST}/prod/orders:1.4.2"),
+    (ORDERS, f"{GAR}/slipway-prod/services/orders:1.4.2"),
+    (PAYMENTS, f"{ECR_EAST}/prod/payments:2.0.0"),
+]
+
+
+def run_copy_step(
+    tmp_path: Path,
+    copies: str,
+    *,
+    stack: str = "prod",
+    org: str = "acme",
+    held: dict[str, str] | None = None,
+    slipway_exit: int = 0,
+    platform_file: bool = True,
+) -> tuple[int, list[str], str]:
+    """(exit code, calls made, log) of the copy step in a checkout-like folder."""
+    work = tmp_path / "work"
+    (work / ".venv" / "bin").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in FAKES.items():
+        target = work / ".venv" / "bin" / name if name == "slipway" else bin_dir / name
+        target.write_text(f"#!/bin/bash\nset -e\n{body}\n")
+        target.chmod(0o755)
+    if platform_file:
+        (work / f"Pulumi.{stack}-platform.yaml").write_text("config: {}\n")
+    (tmp_path / "copies.tsv").write_text(copies)
+    (tmp_path / "held").write_text("".join(f"{ref} {d}\n" for ref, d in (held or {}).items()))
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    calls = tmp_path / "calls.log"
+    calls.write_text("")
+    result = subprocess.run(
+        # how the runner runs a `shell: bash` step
+        [
+            "bash",
+            "--noprofile",
+            "--norc",
+            "-e",
+            "-o",
+            "pipefail",
+            "-c",
+            copy_step_of(load("pulumi-stack.yml"))["run"],
+        ],
+        cwd=work,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "STACK": stack,
+            "PULUMI_ORG": org,
+            "PULUMI_ACCESS_TOKEN": "token",
+            "RUNNER_TEMP": str(runner_temp),
+            "CALLS": str(calls),
+            "COPIES": str(tmp_path / "copies.tsv"),
+            "HELD": str(tmp_path / "held"),
+            "SLIPWAY_EXIT": str(slipway_exit),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode, calls.read_text().splitlines(), result.stdout + result.stderr
+
+
+def tsv(rows: list[tuple[str, str]]) -> str:
+    return "".join(f"{src}\t{dst}\n" for src, dst in rows)
+
+
+def test_the_copy_step_logs_in_once_per_registry_and_copies_each_image(tmp_path):
+    code, calls, log = run_copy_step(tmp_path, tsv(PROD_COPIES))
+    assert code == 0, log
+    outputs = tmp_path / "runner-temp" / "platform-outputs.json"
+    assert calls[:2] == [
+        "pulumi stack output --json -s acme/prod-platform",
+        f"slipway images prod --platform-outputs {outputs} --format tsv",
+    ]
+    assert calls[2:8] == [
+        "aws ecr get-login-password --region eu-west-1",
+        f"crane auth login {ECR_WEST} --username AWS ecr-password-eu-west-1",
+        "aws ecr get-login-password --region us-east-1",
+        f"crane auth login {ECR_EAST} --username AWS ecr-password-us-east-1",
+        "gcloud auth print-access-token",
+        f"crane auth login {GAR} -u oauth2accesstoken gcp-token",
+    ]
+    assert calls[8:] == [f"crane copy {src} {dst}" for src, dst in PROD_COPIES]
+    assert outputs.read_text() == '{"registries": {}}\n'
+
+
+def test_the_copy_step_skips_what_a_registry_already_holds(tmp_path):
+    held = {PROD_COPIES[0][1]: ORDERS.split("@")[1], PROD_COPIES[3][1]: "sha256:" + "c" * 64}
+    code, calls, log = run_copy_step(tmp_path, tsv(PROD_COPIES), held=held)
+    assert code == 0, log
+    copies = [c for c in calls if c.startswith("crane copy")]
+    # the first is there with its digest; the last's tag holds another digest: copied again
+    assert copies == [f"crane copy {src} {dst}" for src, dst in PROD_COPIES[1:]]
+    assert f"{PROD_COPIES[0][1]} is already sha256:" in log
+
+
+def test_the_copy_step_without_org_and_without_images(tmp_path):
+    code, calls, log = run_copy_step(tmp_path, "", stack="staging", org="")
+    assert code == 0, log
+    assert calls[0] == "pulumi stack output --json -s staging-platform"
+    assert len(calls) == 2  # no login, no copy
+    assert "No image to copy for staging" in log
+
+
+def test_the_copy_step_takes_a_last_line_without_newline(tmp_path):
+    code, calls, log = run_copy_step(tmp_path, tsv(PROD_COPIES[:1]).rstrip("\n"))
+    assert code == 0, log
+    assert calls[-1] == f"crane copy {ORDERS} {PROD_COPIES[0][1]}"
+
+
+@pytest.mark.parametrize(
+    ("copies", "kwargs", "expected"),
+    [
+        (tsv(PROD_COPIES), {"slipway_exit": 2}, "slipway: bad input"),
+        (
+            tsv(PROD_COPIES),
+            {"platform_file": False},
+            "no platform stack (Pulumi.prod-platform.yaml)",
+        ),
+        (tsv([("ghcr.io/shop/orders:1.4.2", PROD_COPIES[0][1])]), {}, "line 1: not"),
+        (tsv(PROD_COPIES) + f"{ORDERS}\n", {}, "line 5: not"),
+        (tsv(PROD_COPIES) + f"{ORDERS}\t{ECR_EAST}/a:1\textra\n", {}, "line 5: not"),
+        (
+            tsv([*PROD_COPIES, (ORDERS, "registry.example.com/prod/orders:1.4.2")]),
+            {},
+            "line 5: no login known for the registry registry.example.com",
+        ),
+    ],
+)
+def test_the_copy_step_copies_nothing_from_bad_input(tmp_path, copies, kwargs, expected):
+    code, calls, log = run_copy_step(tmp_path, copies, **kwargs)
+    assert code != 0
+    assert not [c for c in calls if c.startswith(("aws", "gcloud", "crane"))], calls
+    assert expected in log
+
+
+# --- stack names after the split ----------------------------------------------------------------
+
+LAYERED = ["dev", "prod", "prod-platform", "staging", "staging-platform"]
+
+
+def test_preview_lists_the_layered_stack_files(tmp_path):
+    (step,) = [s for s in steps(load("preview.yml")["jobs"]["stacks"]) if s.get("id") == "list"]
+    for name in ["Pulumi.yaml", *(f"Pulumi.{stack}.yaml" for stack in LAYERED)]:
+        (tmp_path / name).write_text("config: {}\n")
+    output = tmp_path / "output"
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert output.read_text() == f"stacks={json.dumps(LAYERED, separators=(',', ':'))}\n"
+
+
+def test_layered_stack_names_pass_the_stack_job_and_queue_apart():
+    job = stack_job(load("pulumi-stack.yml"))
+    script = steps(job)[0]["run"]
+    for stack in LAYERED:
+        result = subprocess.run(
+            ["bash", "-e", "-c", script],
+            env={"PATH": "/usr/bin:/bin", "COMMAND": "up", "STACK": stack, "COPY_IMAGES": "false"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, (stack, result.stdout)
+    groups = {render(job["concurrency"]["group"], {"stack": stack}) for stack in LAYERED}
+    assert len(groups) == len(LAYERED)
+
+
+def test_the_stack_job_refuses_copy_images_with_preview():
+    script = steps(stack_job(load("pulumi-stack.yml")))[0]["run"]
+    for command, copy_images, code in [
+        ("up", "true", 0),
+        ("preview", "false", 0),
+        ("preview", "true", 1),
+    ]:
+        result = subprocess.run(
+            ["bash", "-e", "-c", script],
+            env={
+                "PATH": "/usr/bin:/bin",
+                "COMMAND": command,
+                "STACK": "prod",
+                "COPY_IMAGES": copy_images,
+            },
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == code, (command, copy_images, result.stdout)
