@@ -1,0 +1,113 @@
+"""The images a services stack pulls, and where they must be copied first.
+
+A services stack pulls every image by digest from its targets' own registries (the platform's
+ECR repositories or Artifact Registry), which start empty. Before `pulumi up` each released
+image is copied there from the repository the catalog names: `crane copy SRC DST` keeps the
+digest, so the pod pulls exactly the bytes that were released. This module lists the copies;
+the workflow (docs/ci.md) or a person runs them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.errors import BadInput
+
+if TYPE_CHECKING:
+    from stacks.catalog import Service, Version
+
+
+@dataclass(frozen=True, order=True)
+class Copy:
+    """One image to copy into one target's registry."""
+
+    service: str
+    target: str
+    source: str
+    destination: str
+
+
+def versions_of(service: Service) -> list[Version]:
+    """Every version the stack deploys of a service: its own, its slots' and its canary's."""
+    st = service.strategy
+    found = [service.version]
+    for track in [*st.slots.values(), st.canary]:
+        if track is not None and track.version is not None:
+            found.append(track.version)
+    unique: list[Version] = []
+    for v in found:
+        if v not in unique:
+            unique.append(v)
+    return unique
+
+
+def read_platform_outputs(path: Path) -> dict[str, Any]:
+    """`pulumi stack output --json -s <platform>` saved to a file; BadInput when it is not."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInput(f"cannot read it: {exc.strerror}", file=str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(
+            f"not JSON ({exc}); save `pulumi stack output --json -s <platform stack>`",
+            file=str(path),
+        ) from None
+    if not isinstance(doc, dict):
+        raise BadInput("expected the JSON object `pulumi stack output --json` prints", file=str(path))
+    return doc
+
+
+def plan(
+    services: list[Service], targets: list[tuple[str, str]], outputs: dict[str, Any], source: str
+) -> list[Copy]:
+    """The copies for `targets` ((name, cloud)) from the platform's `outputs`; `source` names
+    where the outputs came from in errors."""
+    exported = outputs.get("targets")
+    if not isinstance(exported, dict):
+        raise BadInput(
+            "the platform stack's outputs have no `targets` map (is it a platform stack, "
+            "and has it been deployed?)",
+            file=source,
+            field="targets",
+        )
+    copies: set[Copy] = set()
+    for name, cloud in targets:
+        if cloud == "existing":
+            continue
+        entry = exported.get(name)
+        images = entry.get("images") if isinstance(entry, dict) else None
+        if not isinstance(images, dict):
+            raise BadInput(
+                f"target {name!r} has no image repositories in the platform's outputs "
+                f"(targets: {', '.join(sorted(exported)) or 'none'})",
+                file=source,
+                field=f"targets.{name}.images",
+            )
+        for service in services:
+            repo = images.get(service.name)
+            if not isinstance(repo, str) or not repo or repo.startswith("["):
+                raise BadInput(
+                    f"no repository for {service.name!r} in target {name!r}: the platform "
+                    "creates one per catalog service, so `pulumi up` the platform stack after "
+                    "adding a service",
+                    file=source,
+                    field=f"targets.{name}.images.{service.name}",
+                )
+            for version in versions_of(service):
+                if not version.digest:
+                    raise BadInput(
+                        f"{service.name} {version.tag}: a cloud target pulls by digest; give "
+                        "version.digest",
+                        file=service.source or f"{service.name}.yaml",
+                        field="version.digest",
+                    )
+                src = service.image
+                if version.tag:
+                    src += f":{version.tag}"
+                src += f"@{version.digest}"
+                dst = f"{repo}:{version.tag}" if version.tag else f"{repo}@{version.digest}"
+                copies.add(Copy(service.name, name, src, dst))
+    return sorted(copies)
