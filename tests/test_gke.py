@@ -28,10 +28,12 @@ class DepsMonitor(RecordingMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.deps: dict[str, set[str]] = {}
+        self.ignored: dict[str, list[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.deps[response.urn] = set(request.dependencies)
+        self.ignored[response.urn] = list(request.ignoreChanges)
         return response
 
 
@@ -112,6 +114,36 @@ def test_secrets_encrypted_with_rotating_cloud_kms_key(mon: RecordingMonitor) ->
     assert key.inputs["rotationPeriod"] == "7776000s", key.urn
     grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
     assert grant.inputs["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
+
+
+KMS = ("gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey")
+
+
+def test_key_ring_and_key_are_auto_named_so_a_recreated_stack_gets_new_ones(
+    mon: DepsMonitor,
+) -> None:
+    # Neither can ever be deleted: a fixed name fails a recreated stack on "already exists".
+    build(mon)
+    for type_ in KMS:
+        r = mon.one(type_)
+        assert "name" not in r.inputs, f"{r.urn} has the fixed name {r.inputs.get('name')!r}"
+        # A stack made with the old fixed names keeps them instead of replacing its key.
+        assert mon.ignored[r.urn] == ["name"], r.urn
+    assert mon.one(KMS[1]).inputs["keyRing"] == "ew1-keyring-id"
+
+
+def test_longest_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> None:
+    name = "a" * 43
+    run(lambda: GkeCluster(name, args_of()))
+    # The provider appends "-" and 7 hex digits; Cloud KMS ids are at most 63 characters.
+    assert max(len(mon.one(t).name) + 8 for t in KMS) == 63
+
+
+@pytest.mark.parametrize("name", ["a" * 44, "ew1.prod"])
+def test_name_the_kms_auto_names_cannot_hold_is_refused(mon: DepsMonitor, name: str) -> None:
+    with pytest.raises(ValueError, match="use at most 43 of those characters"):
+        GkeCluster(name, args_of())
+    assert mon.registered == []
 
 
 def test_release_channel_network_policy_binary_authorization(mon: RecordingMonitor) -> None:

@@ -33,10 +33,12 @@ class DepsMonitor(RecordingMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.deps: dict[str, set[str]] = {}
+        self.ignored: dict[str, list[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.deps[response.urn] = set(request.dependencies)
+        self.ignored[response.urn] = list(request.ignoreChanges)
         return response
 
 
@@ -192,6 +194,37 @@ def test_artifact_registry_apis_managed_elsewhere_are_left_alone(mon: DepsMonito
     run(lambda: artifact_registry(manage_project_services=False))
     assert mon.of_type(SERVICE) == [] and mon.of_type(AGENT) == []
     assert mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+
+
+KMS = ("gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey")
+
+
+def test_artifact_registry_key_ring_and_key_are_auto_named(mon: DepsMonitor) -> None:
+    # Neither can ever be deleted: a fixed name (it was `<repository>-<region>-registry`, the
+    # same for every stack of a project) fails a recreated or second stack on "already exists".
+    run(artifact_registry)
+    for type_ in KMS:
+        r = mon.one(type_)
+        assert "name" not in r.inputs, f"{r.urn} has the fixed name {r.inputs.get('name')!r}"
+        # A stack made with the old fixed names keeps them instead of replacing its key.
+        assert mon.ignored[r.urn] == ["name"], r.urn
+    assert mon.one(KMS[1]).inputs["keyRing"] == "ew1-registry-keyring-id"
+
+
+def test_longest_registry_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> None:
+    name = "r" * 47
+    run(lambda: ArtifactRegistry(name, ArtifactRegistryArgs(project="p", region="r", tags=TAGS)))
+    # The provider appends "-" and 7 hex digits; Cloud KMS ids are at most 63 characters.
+    assert max(len(mon.one(t).name) + 8 for t in KMS) == 63
+
+
+@pytest.mark.parametrize("name", ["r" * 48, "ew1/registry"])
+def test_registry_name_the_kms_auto_names_cannot_hold_is_refused(
+    mon: DepsMonitor, name: str
+) -> None:
+    with pytest.raises(ValueError, match="use at most 47 of those characters"):
+        ArtifactRegistry(name, ArtifactRegistryArgs(project="p", region="r", tags=TAGS))
+    assert mon.registered == []
 
 
 def test_artifact_registry_protected_only_in_prod(mon: DepsMonitor) -> None:
