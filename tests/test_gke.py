@@ -10,6 +10,7 @@ import pulumi
 import pytest
 from pydantic import ValidationError
 
+from policies.compliance import STATEFUL_TYPES
 from slipway.engine import run_program
 from slipway.judges import typed_inputs
 from slipway_components.gke import GkeCluster, GkeClusterArgs
@@ -342,21 +343,29 @@ def test_provider_cluster_identifier_is_known_on_a_first_preview() -> None:
 # --- protect ----------------------------------------------------------------------------------
 
 
-def test_cluster_and_node_pool_protected_in_prod(mon: DepsMonitor) -> None:
-    build(mon, protect=True)
-    for type_ in (
-        "gcp:container/cluster:Cluster",
-        "gcp:container/nodePool:NodePool",
-        "gcp:kms/keyRing:KeyRing",
-        "gcp:kms/cryptoKey:CryptoKey",
-        "gcp:compute/address:Address",
-    ):
-        assert mon.one(type_).protect, type_
+STATEFUL = {
+    "gcp:container/cluster:Cluster",
+    "gcp:container/nodePool:NodePool",
+    "gcp:kms/keyRing:KeyRing",
+    "gcp:kms/cryptoKey:CryptoKey",
+    "gcp:compute/address:Address",
+}
+"""The children a deletion would lose for good (a key, the address DNS points at) or that
+take the workloads down with them: `protect` covers these and nothing else."""
 
 
-def test_nothing_protected_outside_prod(mon: DepsMonitor) -> None:
-    build(mon)
-    assert not [r.urn for r in mon.registered if r.protect]
+@pytest.mark.parametrize("protect", [True, False])
+def test_protect_covers_every_stateful_child_and_only_those(
+    mon: DepsMonitor, protect: bool
+) -> None:
+    build(mon, protect=protect)
+    registered = {r.type for r in mon.registered}
+    assert registered >= STATEFUL
+    # What the stateful-resources-protected policy judges is among them.
+    assert registered & STATEFUL_TYPES <= STATEFUL
+    stateful = {r.urn for r in mon.registered if r.type in STATEFUL}
+    protected = {r.urn for r in mon.registered if r.protect}
+    assert protected == (stateful if protect else set())
 
 
 # --- the SDK accepts what is registered ------------------------------------------------------
