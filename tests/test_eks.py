@@ -9,10 +9,11 @@ import pulumi
 import pytest
 from pydantic import ValidationError
 
+from policies.compliance import STATEFUL_TYPES
 from slipway.engine import run_program
 from slipway.judges import typed_inputs
 from slipway_components.eks import LOG_TYPES, EksCluster, EksClusterArgs, subnet_plan
-from tests.cloud_mocks import CloudMocks, RecordingMonitor, run
+from tests.cloud_mocks import CloudMocks, RecordingMonitor, Registered, run
 
 TAGS = {"team": "platform", "cost-center": "platform"}
 ADMINS = "arn:aws:iam::123456789012:role/platform-admins"
@@ -141,11 +142,6 @@ def test_protect_in_prod_and_deletion_protection(mon: RecordingMonitor) -> None:
     build(mon, protect=True)
     assert mon.one("aws:kms/key:Key").protect
     assert mon.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is True
-
-
-def test_key_not_protected_outside_prod(mon: RecordingMonitor) -> None:
-    build(mon)
-    assert not mon.one("aws:kms/key:Key").protect
 
 
 def test_urns_are_pinned(mon: RecordingMonitor) -> None:
@@ -332,17 +328,31 @@ def test_provider_cluster_identifier_is_known_on_a_first_preview() -> None:
 # --- protect ----------------------------------------------------------------------------------
 
 
-def test_cluster_and_node_group_protected_in_prod(mon: DepsMonitor) -> None:
-    build(mon, protect=True)
-    for type_ in ("aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:kms/key:Key"):
-        assert mon.one(type_).protect, type_
-    assert all(e.protect for e in mon.of_type("aws:ec2/eip:Eip") if "ingress" in e.name)
+STATEFUL = {"aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:kms/key:Key"}
+"""The children a deletion would lose for good (the secrets key) or that take the workloads
+down with them; with the ingress addresses, `protect` covers these and nothing else."""
 
 
-def test_cluster_and_node_group_not_protected_outside_prod(mon: DepsMonitor) -> None:
-    build(mon)
-    assert not mon.one("aws:eks/cluster:Cluster").protect
-    assert not mon.one("aws:eks/nodeGroup:NodeGroup").protect
+def stateful(r: Registered) -> bool:
+    """A stateful child: one of `STATEFUL`, or an entry point's Elastic IP (DNS points at
+    it; the NAT gateways' addresses can change freely)."""
+    return r.type in STATEFUL or (r.type == "aws:ec2/eip:Eip" and "-ingress-" in r.name)
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_protect_covers_every_stateful_child_and_only_those(
+    mon: DepsMonitor, protect: bool
+) -> None:
+    build(mon, protect=protect)
+    registered = {r.type for r in mon.registered}
+    assert registered >= STATEFUL
+    # What the stateful-resources-protected policy judges is among them.
+    assert registered & STATEFUL_TYPES <= STATEFUL
+    eips = [r.name for r in mon.registered if stateful(r) and r.type == "aws:ec2/eip:Eip"]
+    assert len(eips) == 3, eips
+    expected = {r.urn for r in mon.registered if stateful(r)}
+    protected = {r.urn for r in mon.registered if r.protect}
+    assert protected == (expected if protect else set())
 
 
 # --- the SDK accepts what is registered ------------------------------------------------------

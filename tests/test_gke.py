@@ -10,6 +10,7 @@ import pulumi
 import pytest
 from pydantic import ValidationError
 
+from policies.compliance import STATEFUL_TYPES
 from slipway.engine import run_program
 from slipway.judges import typed_inputs
 from slipway_components.gke import GkeCluster, GkeClusterArgs
@@ -28,10 +29,12 @@ class DepsMonitor(RecordingMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.deps: dict[str, set[str]] = {}
+        self.ignored: dict[str, list[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.deps[response.urn] = set(request.dependencies)
+        self.ignored[response.urn] = list(request.ignoreChanges)
         return response
 
 
@@ -112,6 +115,36 @@ def test_secrets_encrypted_with_rotating_cloud_kms_key(mon: RecordingMonitor) ->
     assert key.inputs["rotationPeriod"] == "7776000s", key.urn
     grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
     assert grant.inputs["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
+
+
+KMS = ("gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey")
+
+
+def test_key_ring_and_key_are_auto_named_so_a_recreated_stack_gets_new_ones(
+    mon: DepsMonitor,
+) -> None:
+    # Neither can ever be deleted: a fixed name fails a recreated stack on "already exists".
+    build(mon)
+    for type_ in KMS:
+        r = mon.one(type_)
+        assert "name" not in r.inputs, f"{r.urn} has the fixed name {r.inputs.get('name')!r}"
+        # A stack made with the old fixed names keeps them instead of replacing its key.
+        assert mon.ignored[r.urn] == ["name"], r.urn
+    assert mon.one(KMS[1]).inputs["keyRing"] == "ew1-keyring-id"
+
+
+def test_longest_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> None:
+    name = "a" * 43
+    run(lambda: GkeCluster(name, args_of()))
+    # The provider appends "-" and 7 hex digits; Cloud KMS ids are at most 63 characters.
+    assert max(len(mon.one(t).name) + 8 for t in KMS) == 63
+
+
+@pytest.mark.parametrize("name", ["a" * 44, "ew1.prod"])
+def test_name_the_kms_auto_names_cannot_hold_is_refused(mon: DepsMonitor, name: str) -> None:
+    with pytest.raises(ValueError, match="use at most 43 of those characters"):
+        GkeCluster(name, args_of())
+    assert mon.registered == []
 
 
 def test_release_channel_network_policy_binary_authorization(mon: RecordingMonitor) -> None:
@@ -310,21 +343,29 @@ def test_provider_cluster_identifier_is_known_on_a_first_preview() -> None:
 # --- protect ----------------------------------------------------------------------------------
 
 
-def test_cluster_and_node_pool_protected_in_prod(mon: DepsMonitor) -> None:
-    build(mon, protect=True)
-    for type_ in (
-        "gcp:container/cluster:Cluster",
-        "gcp:container/nodePool:NodePool",
-        "gcp:kms/keyRing:KeyRing",
-        "gcp:kms/cryptoKey:CryptoKey",
-        "gcp:compute/address:Address",
-    ):
-        assert mon.one(type_).protect, type_
+STATEFUL = {
+    "gcp:container/cluster:Cluster",
+    "gcp:container/nodePool:NodePool",
+    "gcp:kms/keyRing:KeyRing",
+    "gcp:kms/cryptoKey:CryptoKey",
+    "gcp:compute/address:Address",
+}
+"""The children a deletion would lose for good (a key, the address DNS points at) or that
+take the workloads down with them: `protect` covers these and nothing else."""
 
 
-def test_nothing_protected_outside_prod(mon: DepsMonitor) -> None:
-    build(mon)
-    assert not [r.urn for r in mon.registered if r.protect]
+@pytest.mark.parametrize("protect", [True, False])
+def test_protect_covers_every_stateful_child_and_only_those(
+    mon: DepsMonitor, protect: bool
+) -> None:
+    build(mon, protect=protect)
+    registered = {r.type for r in mon.registered}
+    assert registered >= STATEFUL
+    # What the stateful-resources-protected policy judges is among them.
+    assert registered & STATEFUL_TYPES <= STATEFUL
+    stateful = {r.urn for r in mon.registered if r.type in STATEFUL}
+    protected = {r.urn for r in mon.registered if r.protect}
+    assert protected == (stateful if protect else set())
 
 
 # --- the SDK accepts what is registered ------------------------------------------------------

@@ -9,6 +9,7 @@ import pulumi
 import pytest
 from pydantic import ValidationError
 
+from policies.compliance import STATEFUL_TYPES
 from slipway.engine import run_program
 from slipway.judges import typed_inputs
 from slipway_components.registry import (
@@ -33,10 +34,12 @@ class DepsMonitor(RecordingMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.deps: dict[str, set[str]] = {}
+        self.ignored: dict[str, list[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.deps[response.urn] = set(request.dependencies)
+        self.ignored[response.urn] = list(request.ignoreChanges)
         return response
 
 
@@ -102,15 +105,27 @@ def test_lifecycle_policy_expires_untagged_images(mon: RecordingMonitor) -> None
     assert rules[0]["selection"]["tagStatus"] == "untagged", pols[0].urn
 
 
-def test_repositories_and_key_protected_in_prod(mon: RecordingMonitor) -> None:
-    build_ecr(mon, protect=True)
-    assert all(r.protect for r in mon.of_type("aws:ecr/repository:Repository"))
-    assert mon.one("aws:kms/key:Key").protect
+def protect_covers_exactly(mon: RecordingMonitor, stateful: set[str], protect: bool) -> None:
+    """Every child of a `stateful` type (all of them registered) is protected when `protect`
+    is set, and nothing else is; what the stateful-resources-protected policy judges is
+    among those types."""
+    registered = {r.type for r in mon.registered}
+    assert registered >= stateful
+    assert registered & STATEFUL_TYPES <= stateful
+    expected = {r.urn for r in mon.registered if r.type in stateful}
+    protected = {r.urn for r in mon.registered if r.protect}
+    assert protected == (expected if protect else set())
 
 
-def test_repositories_not_protected_outside_prod(mon: RecordingMonitor) -> None:
-    build_ecr(mon)
-    assert not any(r.protect for r in mon.of_type("aws:ecr/repository:Repository"))
+@pytest.mark.parametrize("protect", [True, False])
+def test_ecr_protect_covers_the_repositories_and_key_and_only_those(
+    mon: RecordingMonitor, protect: bool
+) -> None:
+    build_ecr(mon, protect=protect)
+    assert len(mon.of_type("aws:ecr/repository:Repository")) == 2
+    protect_covers_exactly(
+        mon, {"aws:ecr/repository:Repository", "aws:kms/key:Key"}, protect=protect
+    )
 
 
 def test_replication_to_the_other_regions(mon: RecordingMonitor) -> None:
@@ -194,17 +209,48 @@ def test_artifact_registry_apis_managed_elsewhere_are_left_alone(mon: DepsMonito
     assert mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
 
 
-def test_artifact_registry_protected_only_in_prod(mon: DepsMonitor) -> None:
-    run(lambda: artifact_registry(protect=True))
-    stateful = (
+KMS = ("gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey")
+
+
+def test_artifact_registry_key_ring_and_key_are_auto_named(mon: DepsMonitor) -> None:
+    # Neither can ever be deleted: a fixed name (it was `<repository>-<region>-registry`, the
+    # same for every stack of a project) fails a recreated or second stack on "already exists".
+    run(artifact_registry)
+    for type_ in KMS:
+        r = mon.one(type_)
+        assert "name" not in r.inputs, f"{r.urn} has the fixed name {r.inputs.get('name')!r}"
+        # A stack made with the old fixed names keeps them instead of replacing its key.
+        assert mon.ignored[r.urn] == ["name"], r.urn
+    assert mon.one(KMS[1]).inputs["keyRing"] == "ew1-registry-keyring-id"
+
+
+def test_longest_registry_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> None:
+    name = "r" * 47
+    run(lambda: ArtifactRegistry(name, ArtifactRegistryArgs(project="p", region="r", tags=TAGS)))
+    # The provider appends "-" and 7 hex digits; Cloud KMS ids are at most 63 characters.
+    assert max(len(mon.one(t).name) + 8 for t in KMS) == 63
+
+
+@pytest.mark.parametrize("name", ["r" * 48, "ew1/registry"])
+def test_registry_name_the_kms_auto_names_cannot_hold_is_refused(
+    mon: DepsMonitor, name: str
+) -> None:
+    with pytest.raises(ValueError, match="use at most 47 of those characters"):
+        ArtifactRegistry(name, ArtifactRegistryArgs(project="p", region="r", tags=TAGS))
+    assert mon.registered == []
+
+
+@pytest.mark.parametrize("protect", [True, False])
+def test_artifact_registry_protect_covers_the_repository_key_ring_and_key_and_only_those(
+    mon: DepsMonitor, protect: bool
+) -> None:
+    run(lambda: artifact_registry(protect=protect))
+    stateful = {
         "gcp:artifactregistry/repository:Repository",
         "gcp:kms/keyRing:KeyRing",
         "gcp:kms/cryptoKey:CryptoKey",
-    )
-    assert all(mon.one(t).protect for t in stateful)
-    mon.registered.clear()
-    run(artifact_registry)
-    assert not any(mon.one(t).protect for t in stateful)
+    }
+    protect_covers_exactly(mon, stateful, protect=protect)
 
 
 def test_every_input_fits_the_sdk_types() -> None:

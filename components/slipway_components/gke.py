@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from slipway_components.cloud_common import NodeBounds, check_tags, gcp_labels, short_name
+from slipway_components.registry import KEEP_KMS_NAME, check_kms_names
 
 NODE_ROLES = [
     "roles/logging.logWriter",
@@ -107,7 +108,7 @@ class GkeClusterArgs(BaseModel):
     region: str = Field(min_length=1)
     """GCP region; the cluster is regional (control plane and nodes over the region's zones)."""
     cluster_name: str = Field(min_length=1, max_length=40)
-    """Cluster name and prefix of the network, key and account names (e.g. `prod-gcp-ew1`)."""
+    """Cluster name and prefix of the network and account names (e.g. `prod-gcp-ew1`)."""
     tags: dict[str, str]
     """Labels on every resource; must include `team` and `cost-center`."""
     kubernetes_version: str | None = None
@@ -139,8 +140,8 @@ class GkeClusterArgs(BaseModel):
     ingress_address: bool = True
     """Reserve a regional static address for the entry point; default: true."""
     protect: bool = False
-    """Protect the cluster, node pool, KMS key and ingress address from deletion and enable
-    the cluster's deletion protection (prod); default: false."""
+    """Protect the cluster, node pool, KMS key ring, key and ingress address from deletion and
+    enable the cluster's deletion protection (prod); default: false."""
     render_yaml_directory: str | None = None
     """When set, the Kubernetes provider writes manifests there instead of applying them."""
 
@@ -225,7 +226,11 @@ def gke_kubeconfig(cluster_name: str, endpoint: str, ca_data: str) -> str:
 
 
 class GkeCluster(pulumi.ComponentResource):
-    """A private regional GKE cluster with its network, KMS key, node pool and a k8s provider."""
+    """A private regional GKE cluster with its network, KMS key, node pool and a k8s provider.
+
+    The KMS key ring and key are auto-named after the component (e.g. `<name>-keyring-` and 7
+    random hex digits): neither can be deleted, so a recreated stack gets new ones. The name
+    is therefore at most 43 characters of `a-z A-Z 0-9 _ -`."""
 
     cluster_name: pulumi.Output[str]
     """The GKE cluster name."""
@@ -259,6 +264,7 @@ class GkeCluster(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_kms_names(name, "keyring", "secrets-key")
         super().__init__("slipway:gcp:GkeCluster", name, {}, opts)
         project, region, cname = args.project, args.region, args.cluster_name
         labels = gcp_labels(args.tags)
@@ -349,21 +355,20 @@ class GkeCluster(pulumi.ComponentResource):
         )
 
         # --- encryption key for Kubernetes secrets ------------------------------------------
+        # Auto-named: neither can ever be deleted, so a recreated stack needs new ones.
         key_ring = gcp.kms.KeyRing(
             f"{name}-keyring",
-            name=cname,
             project=project,
             location=region,
-            opts=needs(kms, protect=args.protect),
+            opts=needs(kms, protect=args.protect).merge(KEEP_KMS_NAME),
         )
         key = gcp.kms.CryptoKey(
             f"{name}-secrets-key",
-            name=f"{cname}-secrets",
             key_ring=key_ring.id,
             purpose="ENCRYPT_DECRYPT",
             rotation_period="7776000s",  # 90 days
             labels=labels,
-            opts=needs(kms, protect=args.protect),
+            opts=needs(kms, protect=args.protect).merge(KEEP_KMS_NAME),
         )
         # The GKE service agent encrypts secrets with the key; granting it the key before the
         # agent exists fails on a fresh project.

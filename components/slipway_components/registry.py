@@ -21,6 +21,33 @@ ARTIFACT_REGISTRY_APIS = ("artifactregistry.googleapis.com", "cloudkms.googleapi
 """APIs an Artifact Registry repository with a customer-managed key needs in its project."""
 _REPO = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
+_KMS_ID = re.compile(r"[a-zA-Z0-9_-]+")
+KMS_ID_MAX = 63
+"""Longest key ring or crypto key id Cloud KMS takes (of `[a-zA-Z0-9_-]`)."""
+AUTONAME_SUFFIX = len("-0123456")
+"""What the gcp provider appends to a resource's logical name when its `name` is left out
+(pulumi-gcp `SetAutonaming(255, "-")`: a dash and 7 random hex digits)."""
+KEEP_KMS_NAME = pulumi.ResourceOptions(ignore_changes=["name"])
+"""Merged into the options of key rings and crypto keys: a stack made when they had fixed
+names keeps them (no replacement, which a protected key refuses), while a new stack and a
+replacement get a fresh auto-name (the engine checks a replacement without old inputs)."""
+
+
+def check_kms_names(name: str, *roles: str) -> None:
+    """Refuse a component name whose key rings' and keys' auto-names are no KMS ids.
+
+    Key rings and crypto keys can never be deleted from a project, so a fixed name makes a
+    recreated stack fail on "already exists": they are auto-named (`<name>-<role>-` and 7
+    random hex digits) instead. A name too long for that fails here, in the preview, rather
+    than halfway through `pulumi up`."""
+    limit = KMS_ID_MAX - AUTONAME_SUFFIX - max(len(f"-{r}") for r in roles)
+    if len(name) > limit or not _KMS_ID.fullmatch(name):
+        raise ValueError(
+            f"component name {name!r} cannot prefix its Cloud KMS key ring and key ids "
+            f"(`{name}-{roles[0]}-<7 hex digits>`, at most {KMS_ID_MAX} of a-z A-Z 0-9 _ -): "
+            f"use at most {limit} of those characters"
+        )
+
 
 def _check_services(v: list[str]) -> list[str]:
     bad = [s for s in v if not _REPO.match(s) or len(s) > 200]
@@ -252,7 +279,11 @@ class ArtifactRegistryArgs(BaseModel):
 
 
 class ArtifactRegistry(pulumi.ComponentResource):
-    """A Docker repository in Artifact Registry with CMEK, immutable tags and cleanup rules."""
+    """A Docker repository in Artifact Registry with CMEK, immutable tags and cleanup rules.
+
+    The KMS key ring and key are auto-named after the component (e.g. `<name>-keyring-` and 7
+    random hex digits): neither can be deleted, so a recreated stack gets new ones. The name
+    is therefore at most 47 characters of `a-z A-Z 0-9 _ -`."""
 
     url: pulumi.Output[str]
     """Repository URL prefix; append `/<service>` for an image."""
@@ -266,6 +297,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ArtifactRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_kms_names(name, "keyring", "key")
         super().__init__("slipway:gcp:ArtifactRegistry", name, {}, opts)
         gcp = cloud_sdk("gcp")
         labels = gcp_labels(args.tags)
@@ -291,21 +323,20 @@ class ArtifactRegistry(pulumi.ComponentResource):
             waits = [self.apis[a] for a in apis if a in self.apis] + list(also or [])
             return pulumi.ResourceOptions(parent=self, protect=protect, depends_on=waits)
 
+        # Auto-named: neither can ever be deleted, so a recreated stack needs new ones.
         key_ring = gcp.kms.KeyRing(
             f"{name}-keyring",
-            name=f"{args.repository_id}-{args.region}-registry",
             project=args.project,
             location=args.region,
-            opts=needs(kms_api, protect=args.protect),
+            opts=needs(kms_api, protect=args.protect).merge(KEEP_KMS_NAME),
         )
         key = gcp.kms.CryptoKey(
             f"{name}-key",
-            name="images",
             key_ring=key_ring.id,
             purpose="ENCRYPT_DECRYPT",
             rotation_period="7776000s",  # 90 days
             labels=labels,
-            opts=needs(kms_api, protect=args.protect),
+            opts=needs(kms_api, protect=args.protect).merge(KEEP_KMS_NAME),
         )
         # Google creates the Artifact Registry agent only when first needed: granting it the
         # key before then fails on a fresh project.
