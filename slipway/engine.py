@@ -98,6 +98,9 @@ class Record:
     target: str | None = None
     dependencies: list[str] = field(default_factory=list)
     """URNs it waits for (`depends_on` and the resources its inputs came from)."""
+    read: str | None = None
+    """For a read (`Resource.get`): the id read. The engine reads it in every preview and
+    manages nothing of it; its inputs are empty."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class Record:
             "aliases": self.aliases,
             "target": self.target,
             "dependencies": self.dependencies,
+            "read": self.read,
             "inputs": self.inputs,
         }
 
@@ -280,6 +284,30 @@ def _make_monitor_class() -> type:
                     urn = f"urn:pulumi:{stack}::{project}::{head[2]}"
                 urns.append(urn)
             return sorted(set(urns))
+
+        def ReadResource(self, request: Any) -> Any:
+            response = super().ReadResource(request)
+            record = Record(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=request.parent
+                if request.parent and "::" + STACK_TYPE + "::" not in request.parent
+                else "",
+                provider=request.provider,
+                protect=False,
+                aliases=[],
+                inputs={},
+                dependencies=sorted(set(request.dependencies)),
+                read=request.id,
+            )
+            with self.lock:
+                if self.on_record is None:
+                    self.records[record.urn] = record
+                else:
+                    self.on_record(record)
+            return response
 
         def RegisterResource(self, request: Any) -> Any:
             if request.type == STACK_TYPE:

@@ -143,6 +143,10 @@ def load_script(name: str) -> ModuleType:
 
 KNOWN_FINDINGS = ROOT / "tests" / "data" / "known-findings.yaml"
 
+ALL_STACKS = ("dev", "staging-platform", "staging", "prod-platform", "prod")
+"""Every stack file of the project: dev (one stack), and a platform and a services stack for
+staging and for prod."""
+
 
 def known_findings(judge: str, stack: str) -> set[str]:
     """The real defects a judge reports on a stack today, as `tests/data/known-findings.yaml`
@@ -155,12 +159,13 @@ def known_findings(judge: str, stack: str) -> set[str]:
 
 @pytest.fixture(scope="session")
 def stacks() -> dict[str, list[dict[str, Any]]]:
-    """resources.json of dev, staging and prod as the preview writes it (unknowns and secrets
-    marked), rendered once for every judge's tests; read-only: copy a record to change it."""
+    """resources.json of every stack (`ALL_STACKS`) as the preview writes it (unknowns and
+    secrets marked), rendered once for every judge's tests; read-only: copy a record to
+    change it."""
     from slipway import preview
     from slipway.engine import to_json_bytes
 
     return {
         s: json.loads(to_json_bytes(preview.render(ROOT, s).resources))
-        for s in ("dev", "staging", "prod")
+        for s in ALL_STACKS
     }

@@ -55,6 +55,9 @@ def images(
             )
         root = resolve_project_dir(project_dir)
         config = stack_config(root, stack)
+        if all(t.cloud == "existing" for t in config.targets):
+            print(f"stack {stack}: nothing to copy (no cloud target)")
+            return
         if config.layer != "services":
             raise BadInput(
                 f"stack {stack!r} is of layer {config.layer!r}; images are copied for a "
@@ -86,10 +89,9 @@ def images(
         for c in copies:
             sys.stdout.write(f"{c.source}\t{c.destination}\n")
         return
-    if not copies:
-        print(f"stack {stack}: nothing to copy (no cloud target)")
-        return
     table = Table("service", "target", "source", "destination")
+    for column in table.columns:
+        column.overflow = "fold"
     for c in copies:
         table.add_row(c.service, c.target, c.source, c.destination)
     Console(soft_wrap=True).print(table)

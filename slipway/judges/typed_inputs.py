@@ -265,8 +265,11 @@ def _custom_resource(token: str, inputs: dict[str, Any]) -> list[tuple[str, str]
 
 
 def judged(record: dict[str, Any]) -> bool:
-    """Custom resources only: components register no inputs, providers take JSON strings."""
+    """Custom resources only: components register no inputs, providers take JSON strings, and
+    a read (`Resource.get`) gives none."""
     typ = str(record.get("type", ""))
+    if record.get("read"):
+        return False
     return record.get("custom", True) is not False and not typ.startswith(("pulumi:", "slipway:"))
 
 

@@ -1,0 +1,297 @@
+"""Layered stacks: the platform builds clusters, registries and add-ons and exports what the
+services stack reads through a StackReference; the services stack never holds a cluster,
+pulls images by digest from the platform's registries and waits for the CRDs it needs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slipway import preview
+from slipway.errors import BadInput
+from slipway.judges import crds_installed, typed_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLATFORM_ONLY = re.compile(
+    r"^(aws:eks/|aws:ec2/|aws:kms/|aws:ecr/|aws:iam/openIdConnectProvider|gcp:container/|"
+    r"gcp:compute/|gcp:kms/|gcp:artifactregistry/|kubernetes:helm\.sh/)"
+)
+"""What a services change must never be able to replace: networks, clusters, node pools,
+keys, registries and the add-ons' releases."""
+
+
+def by_type(records: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["type"] == type_]
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_services_stack_holds_no_cluster_network_registry_or_addon(
+    stacks: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    held = sorted({r["type"] for r in stacks[env] if PLATFORM_ONLY.match(r["type"])})
+    assert held == []
+    platform = {r["type"] for r in stacks[f"{env}-platform"]}
+    assert "kubernetes:helm.sh/v3:Release" in platform
+    assert platform & {"aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster"}
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_platform_stack_holds_no_workload(
+    stacks: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    kinds = {r["type"] for r in stacks[f"{env}-platform"]}
+    assert not kinds & {
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:argoproj.io/v1alpha1:Rollout",
+        "slipway:apps:Microservice",
+    }
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_every_custom_resource_of_a_services_stack_waits_for_its_crd(
+    stacks: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    records = stacks[env]
+    by_urn = {r["urn"]: r for r in records}
+    reads = {
+        r["urn"]: r["read"]
+        for r in by_type(records, "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition")
+    }
+    assert reads, "the services stack reads the CRDs it needs"
+    checked = 0
+    for record in records:
+        found = crds_installed.custom_resource_kind(record)
+        if found is None:
+            continue
+        group, _, kind = found
+        provider = by_urn[record["provider"].rsplit("::", 1)[0]]
+        gated = {reads[d] for d in provider["dependencies"] if d in reads}
+        plural = {c.split(".", 1)[0] for c in gated if c.endswith("." + group)}
+        assert any(p.startswith(kind.lower()) for p in plural), (record["urn"], sorted(gated))
+        checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_services_stack_crds_are_installed_by_its_platform_and_only_there(
+    stacks: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    pair = {env: stacks[env], f"{env}-platform": stacks[f"{env}-platform"]}
+    assert crds_installed.judge(pair, {env: [f"{env}-platform"]}) == []
+    alone = crds_installed.judge({env: stacks[env]}, {env: []})
+    assert len(alone) > 20  # without the platform's add-ons nothing is installed
+
+
+def test_services_images_by_digest_from_the_platforms_registries(
+    stacks: dict[str, list[dict[str, Any]]],
+) -> None:
+    job = preview.prepare(ROOT, "prod")
+    ref = preview.platform_stack_of(job.config, job.project)
+    assert ref == ("prod-platform", "organization/slipway/prod-platform")
+    images = {
+        (t, svc): repo
+        for t, entry in job.stack_outputs[ref[1]]["targets"].items()
+        for svc, repo in entry["images"].items()
+    }
+    seen = 0
+    for record in stacks["prod"]:
+        if record["type"] not in (
+            "kubernetes:apps/v1:Deployment",
+            "kubernetes:argoproj.io/v1alpha1:Rollout",
+        ):
+            continue
+        spec = record["inputs"]["spec"]["template"]["spec"]
+        for container in spec["containers"]:
+            repo, _, rest = container["image"].partition(":")
+            assert "@sha256:" in rest, container["image"]
+            service = repo.rsplit("/", 1)[1]
+            assert images[(record["target"], service)] == repo
+            seen += 1
+    assert seen >= 12
+
+
+def test_platform_exports_targets_plainly_and_kubeconfigs_as_a_secret() -> None:
+    job = preview.prepare(ROOT, "prod-platform")
+    outputs: dict[str, Any] = {}
+    preview.run_job(job, outputs=outputs)
+    assert set(outputs) == {"targets", "kubeconfigs"}
+    assert outputs["kubeconfigs"] == {
+        name: "[secret]" for name in ("aws-eu-west-1", "aws-us-east-1", "gcp-europe-west1")
+    }
+    aws = outputs["targets"]["aws-us-east-1"]
+    assert aws["cloud"] == "aws" and aws["region"] == "us-east-1"
+    assert aws["clusterIdentifier"].endswith("prod-aws-us-east-1")
+    assert set(aws["images"]) == {"frontend", "inventory", "orders", "payments"}
+    assert all("/prod/" in url for url in aws["images"].values())  # per environment
+    assert "argo-rollouts" in aws["addons"] and "istiod" in aws["addons"]
+    assert "rollouts.argoproj.io" in aws["crds"]
+    gcp = outputs["targets"]["gcp-europe-west1"]
+    assert gcp["ingressAddressName"] and gcp["clusterIdentifier"]
+
+
+def test_recorded_platform_outputs_win_over_the_offline_preview(tmp_path: Path) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging", "staging-platform"))
+    job = preview.prepare(project, "staging-platform")
+    outputs: dict[str, Any] = {}
+    preview.run_job(job, outputs=outputs)
+    outputs["targets"]["aws-us-east-1"]["images"]["orders"] = (
+        "444455556666.dkr.ecr.us-east-1.amazonaws.com/staging/orders-recorded"
+    )
+    (project / preview.STACK_OUTPUTS).write_text(
+        yaml.safe_dump({"organization/slipway/staging-platform": outputs})
+    )
+    services = preview.prepare(project, "staging")
+    assert services.warnings == []
+    rendered = preview.render(project, "staging")
+    images = [
+        c["image"]
+        for r in rendered.records
+        if r.type == "kubernetes:apps/v1:Deployment"
+        for c in r.inputs["spec"]["template"]["spec"]["containers"]
+    ]
+    assert any("/staging/orders-recorded:1.4.2@sha256:" in i for i in images)
+
+
+def test_a_target_the_platform_does_not_export_fails_naming_both(tmp_path: Path) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging", "staging-platform"))
+    (project / preview.STACK_OUTPUTS).write_text(
+        yaml.safe_dump(
+            {
+                "organization/slipway/staging-platform": {
+                    "targets": {"aws-eu-west-1": {"cloud": "aws", "region": "eu-west-1"}},
+                    "kubeconfigs": {"aws-eu-west-1": "[secret]"},
+                }
+            }
+        )
+    )
+    with pytest.raises(Exception) as err:
+        preview.render(project, "staging")
+    text = str(err.value)
+    assert "aws-us-east-1" in text and "staging-platform" in text and "aws-eu-west-1" in text
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"slipway:platformStack": "prod-platform"}, "platformStack is for layer 'services'"),
+    ],
+)
+def test_platform_stack_setting_outside_services_is_refused(
+    tmp_path: Path, edit: dict[str, str], message: str
+) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("dev",))
+    doc = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
+    doc["config"].update(edit)
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(BadInput, match=message):
+        preview.render(project, "dev")
+
+
+def test_cluster_settings_in_a_services_stack_are_refused(tmp_path: Path) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging", "staging-platform"))
+    doc = yaml.safe_load((project / "Pulumi.staging.yaml").read_text())
+    doc["config"]["slipway:targets"][0]["cluster"] = {"vpcCidr": "10.9.0.0/16"}
+    (project / "Pulumi.staging.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(BadInput, match="belong in the platform stack's file"):
+        preview.render(project, "staging")
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_istio_namespaces_are_labelled_for_injection(
+    stacks: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    namespaces = [
+        r
+        for r in by_type(stacks[env], "kubernetes:core/v1:Namespace")
+        if r["inputs"]["metadata"]["labels"].get("team") not in (None, "platform")
+    ]
+    assert len(namespaces) >= 3  # the teams'
+    for ns in namespaces:
+        assert ns["inputs"]["metadata"]["labels"]["istio-injection"] == "enabled"
+
+
+def test_no_injection_label_without_a_mesh(stacks: dict[str, list[dict[str, Any]]]) -> None:
+    team = [
+        r
+        for r in by_type(stacks["dev"], "kubernetes:core/v1:Namespace")
+        if r["inputs"]["metadata"]["labels"].get("team") not in (None, "platform")
+    ]
+    assert team
+    assert all("istio-injection" not in r["inputs"]["metadata"]["labels"] for r in team)
+
+
+def test_dev_installs_its_addons_and_workloads_wait_for_them(
+    stacks: dict[str, list[dict[str, Any]]],
+) -> None:
+    records = stacks["dev"]
+    releases = {r["name"] for r in by_type(records, "kubernetes:helm.sh/v3:Release")}
+    assert "local-addons-kube-prometheus-stack" in releases
+    provider = next(r for r in records if r["name"] == "local-k8s")
+    # depends_on a component waits for its children: the SDK sends their URNs
+    release = next(r for r in records if r["name"] == "local-addons-kube-prometheus-stack")
+    assert release["urn"] in provider["dependencies"]
+    assert crds_installed.judge({"dev": records}, {"dev": []}) == []
+
+
+def test_dev_secrets_are_generated_once_per_key(stacks: dict[str, list[dict[str, Any]]]) -> None:
+    generated = by_type(stacks["dev"], "random:index/randomPassword:RandomPassword")
+    assert sorted(r["name"] for r in generated) == [
+        "local-secret-orders-db-password",
+        "local-secret-payments-api-key",
+    ]
+    assert all(r["inputs"]["length"] == 32 for r in generated)
+    assert typed_inputs.judge(generated) == []
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_staging_and_prod_need_no_pulumi_config_secret(stack: str) -> None:
+    rendered = preview.render(ROOT, stack)
+    assert [k for k in rendered.required if k.missing] == []
+
+
+def test_a_generated_secret_outside_dev_is_refused(tmp_path: Path) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging", "staging-platform"))
+    orders = project / "services" / "orders.yaml"
+    doc = yaml.safe_load(orders.read_text())
+    doc["environments"]["staging"]["secrets"][0]["source"] = "generated"
+    orders.write_text(yaml.safe_dump(doc))
+    with pytest.raises(BadInput, match="for dev only") as err:
+        preview.render(project, "staging")
+    assert err.value.field == "secrets"
+
+
+def test_a_cloud_target_image_without_digest_is_refused(tmp_path: Path) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging", "staging-platform"))
+    inventory = project / "services" / "inventory.yaml"
+    doc = yaml.safe_load(inventory.read_text())
+    del doc["version"]["digest"]
+    inventory.write_text(yaml.safe_dump(doc))
+    with pytest.raises(BadInput, match="by digest") as err:
+        preview.render(project, "staging")
+    assert err.value.field == "version.digest"
+
+
+def test_every_stack_previews_with_its_policy_config() -> None:
+    for stack_file in ROOT.glob("Pulumi.*.yaml"):
+        stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        config = ROOT / "policies" / "config" / f"{stack}.json"
+        assert config.is_file(), stack
+        assert json.loads(config.read_text())
