@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from slipway import __version__
-from slipway.commands import check, deploy, images, preview, strategy
+from slipway.commands import check, deploy, images, preview, secrets, strategy
 from slipway.errors import BadInput
 
 
@@ -112,7 +112,7 @@ def main(
     redact.install()  # also when the app is invoked in-process (tests, other programs)
 
 
-for command_module in (preview, check, deploy, strategy, images):
+for command_module in (preview, check, deploy, strategy, images, secrets):
     command_module.register(app)
 for command_info in app.registered_commands:
     if command_info.cls in (None, TyperCommand):  # typer fills in its own class

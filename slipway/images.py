@@ -56,7 +56,9 @@ def read_platform_outputs(path: Path) -> dict[str, Any]:
             file=str(path),
         ) from None
     if not isinstance(doc, dict):
-        raise BadInput("expected the JSON object `pulumi stack output --json` prints", file=str(path))
+        raise BadInput(
+            "expected the JSON object `pulumi stack output --json` prints", file=str(path)
+        )
     return doc
 
 

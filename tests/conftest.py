@@ -165,7 +165,4 @@ def stacks() -> dict[str, list[dict[str, Any]]]:
     from slipway import preview
     from slipway.engine import to_json_bytes
 
-    return {
-        s: json.loads(to_json_bytes(preview.render(ROOT, s).resources))
-        for s in ALL_STACKS
-    }
+    return {s: json.loads(to_json_bytes(preview.render(ROOT, s).resources)) for s in ALL_STACKS}

@@ -60,14 +60,18 @@ def _preview(project: Path, stack: str, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """dev, staging, prod as the stacks stand, plus dev with flagd (OpenFeature kinds)."""
+    """dev, staging, prod and prod-platform (the add-ons' GatewayClass and ClusterIssuer) as the
+    stacks stand, plus dev with flagd (OpenFeature kinds, and cert-manager's ClusterIssuer)."""
     base = tmp_path_factory.mktemp("crd")
-    out = {s: _preview(REPO, s, base / s) for s in ("dev", "staging", "prod")}
+    out = {s: _preview(REPO, s, base / s) for s in ("dev", "staging", "prod", "prod-platform")}
     project = copy_project(base / "flagd", stacks=("dev",))
     stack_file = project / "Pulumi.dev.yaml"
     text = stack_file.read_text()
     assert "  slipway:traffic:\n    layer: none\n" in text
-    stack_file.write_text(text.replace("    layer: none\n", "    layer: none\n    flags: flagd\n"))
+    stack_file.write_text(
+        text.replace("    layer: none\n", "    layer: none\n    flags: flagd\n")
+        + "  slipway:addons:\n    acmeEmail: dev@example.com\n"
+    )
     out["dev-flagd"] = _preview(project, "dev", base / "dev-flagd")
     return out
 
@@ -102,6 +106,8 @@ def test_every_kind_the_stacks_render_is_in_the_data_set(rendered: dict[str, Pat
     assert {
         ("core.openfeature.dev/v1beta1", "FeatureFlag"),
         ("argoproj.io/v1alpha1", "Rollout"),
+        ("gateway.networking.k8s.io/v1", "GatewayClass"),
+        ("cert-manager.io/v1", "ClusterIssuer"),
     } <= kinds
     for api_version, kind in kinds:
         assert cv.schema_file(api_version, kind).is_file(), (api_version, kind)
@@ -271,7 +277,7 @@ def test_every_kind_rejects_an_unknown_spec_field(
 ) -> None:
     """No schema in the data set is open at `spec` (else the clean pass would prove nothing)."""
     seen: set[str] = set()
-    for root in (rendered["prod"], rendered["dev-flagd"]):
+    for root in (rendered["prod"], rendered["prod-platform"], rendered["dev-flagd"]):
         for path in cv.manifest_files([root]):
             doc = yaml.safe_load(path.read_text())
             if doc["apiVersion"] in cv.CORE_GROUPS or doc["kind"] in seen:
@@ -281,7 +287,7 @@ def test_every_kind_rejects_an_unknown_spec_field(
             assert [f.message for f in cv.judge([_write(tmp_path, doc)])[0]] == [
                 'unknown field "spec.bogus"'
             ], doc["kind"]
-    assert len(seen) == 13
+    assert len(seen) == 15
 
 
 def _write(tmp_path: Path, doc: dict[str, Any]) -> Path:

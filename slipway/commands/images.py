@@ -50,9 +50,7 @@ def images(
 
     try:
         if fmt not in FORMATS:
-            raise BadInput(
-                f"--format {fmt!r} is not one of {', '.join(FORMATS)}", field="--format"
-            )
+            raise BadInput(f"--format {fmt!r} is not one of {', '.join(FORMATS)}", field="--format")
         root = resolve_project_dir(project_dir)
         config = stack_config(root, stack)
         if all(t.cloud == "existing" for t in config.targets):
@@ -79,9 +77,7 @@ def images(
             source = f"the outputs of {ref[1]}"
             for warning in job.warnings:
                 print(f"note: {warning}", file=sys.stderr)
-        copies = im.plan(
-            services, [(t.name, t.cloud) for t in config.targets], outputs, source
-        )
+        copies = im.plan(services, [(t.name, t.cloud) for t in config.targets], outputs, source)
     except BadInput as exc:
         say.error(exc)
         raise typer.Exit(code=2) from None

@@ -18,12 +18,13 @@ Kubernetes SDK registers (the same test `typed_inputs.args_class` uses), so the 
 list kept here, decides what is built in.
 
 The installed set is the stack's own plus that of the stacks it builds on (a services stack's
-platform stack, `builds_on`), or the union over all the stacks given when that is not said. Limits: whether that add-on is in the same cluster as the custom
-resource is not judged; neither is the CRD's served version (a Rollout at a version its CRD
-does not serve is `scripts/crd_validate.py`'s concern) nor install order. Only inline
-`values` are read (not `valueYamlFiles`), values the preview could not know count as unset,
-and the Python-side `helm.sh/v3:Chart` and `yaml:ConfigFile` record no inputs, so they install
-only through the CRD records they register.
+platform stack, `builds_on`), or the union over all the stacks given when that is not said.
+Limits: whether that add-on is in the same cluster as the custom resource is not judged;
+neither is the CRD's served version (a Rollout at a version its CRD does not serve is
+`scripts/crd_validate.py`'s concern) nor install order. Only inline `values` are read (not
+`valueYamlFiles`), values the preview could not know count as unset, and the Python-side
+`helm.sh/v3:Chart` and `yaml:ConfigFile` record no inputs, so they install only through the
+CRD records they register.
 """
 
 from __future__ import annotations
