@@ -355,6 +355,7 @@ def _services_provider(
     name: str,
     depends_on: list[pulumi.Resource] | None = None,
     render_dir: str | None = None,
+    aliases: list[pulumi.Alias] | None = None,
 ) -> k8s.Provider:
     """A provider for a cloud target's cluster; `cluster_identifier` (known from config or
     the platform's outputs) keeps a changed kubeconfig from replacing what it manages."""
@@ -368,8 +369,23 @@ def _services_provider(
         enable_server_side_apply=True,
         enable_config_map_mutable=True,
         **extra,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=depends_on or [], aliases=aliases or []
+        ),
     )
+
+
+CLUSTER_TYPES = {"aws": "slipway:aws:EksCluster", "gcp": "slipway:gcp:GkeCluster"}
+
+
+def _former_provider(target: TargetConfig) -> pulumi.Alias:
+    """Where the workloads' provider was before the layers: a child of the target's cluster
+    component in the same stack. A stack migrated in place keeps its workloads on it."""
+    cluster = (
+        f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::"
+        f"{TARGET_TYPE}${CLUSTER_TYPES[target.cloud]}::{target.name}"
+    )
+    return pulumi.Alias(parent=cluster)
 
 
 def _render_dir(stack: StackConfig, target: TargetConfig) -> str | None:
@@ -409,6 +425,7 @@ def _services_access(
         f"{target.name}-k8s",
         depends_on=gate,
         render_dir=_render_dir(stack, target),
+        aliases=[_former_provider(target)],
     )
     if target.cloud == "aws":
         addresses = facts["ingressAddresses"]

@@ -295,3 +295,22 @@ def test_every_stack_previews_with_its_policy_config() -> None:
         config = ROOT / "policies" / "config" / f"{stack}.json"
         assert config.is_file(), stack
         assert json.loads(config.read_text())
+
+
+def test_services_provider_keeps_the_urn_of_the_single_stack_provider(
+    stacks: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Before the layers, the workloads' provider was the cluster component's child in the
+    same stack; the alias lets a stack migrated in place keep its workloads on it."""
+    providers = {
+        r["name"]: r for r in stacks["prod"] if r["type"] == "pulumi:providers:kubernetes"
+    }
+    assert providers["aws-us-east-1-k8s"]["aliases"] == [
+        "urn:pulumi:prod::slipway::slipway:stacks:Target$slipway:aws:EksCluster"
+        "$pulumi:providers:kubernetes::aws-us-east-1-k8s"
+    ]
+    assert providers["gcp-europe-west1-k8s"]["aliases"] == [
+        "urn:pulumi:prod::slipway::slipway:stacks:Target$slipway:gcp:GkeCluster"
+        "$pulumi:providers:kubernetes::gcp-europe-west1-k8s"
+    ]
+    assert providers["aws-us-east-1-k8s-crds"]["aliases"] == []
