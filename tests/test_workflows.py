@@ -1312,3 +1312,28 @@ def test_the_stack_job_refuses_copy_images_with_preview():
             check=False,
         )
         assert result.returncode == code, (command, copy_images, result.stdout)
+
+
+
+def preview_environment_problems(wf: dict) -> list[str]:
+    """Why the real-engine previews would not run with their own stack's identities."""
+    given = wf["jobs"]["pulumi"].get("with", {})
+    if given.get("environment") != "preview-${{ matrix.stack }}":
+        return [f"previews run in environment {given.get('environment')!r}, not preview-<stack>"]
+    return []
+
+
+def test_each_real_engine_preview_runs_in_its_stacks_own_environment() -> None:
+    """Previews take the identities of their stack's `preview-<stack>` environment, not one
+    repository-level role for every stack."""
+    assert preview_environment_problems(load("preview.yml")) == []
+
+
+@pytest.mark.parametrize("planted", [None, "production", "preview"])
+def test_a_preview_not_in_its_stacks_environment_is_caught(planted: str | None) -> None:
+    wf = load("preview.yml")
+    if planted is None:
+        del wf["jobs"]["pulumi"]["with"]["environment"]
+    else:
+        wf["jobs"]["pulumi"]["with"]["environment"] = planted
+    assert preview_environment_problems(wf)
