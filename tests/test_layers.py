@@ -314,3 +314,67 @@ def test_services_provider_keeps_the_urn_of_the_single_stack_provider(
         "$pulumi:providers:kubernetes::gcp-europe-west1-k8s"
     ]
     assert providers["aws-us-east-1-k8s-crds"]["aliases"] == []
+
+
+def ci_reach(records: list[dict[str, Any]], cidrs: set[str], ci_role: str) -> list[str]:
+    """Why CI (egress `cidrs`, role `ci_role`) could not reach a cluster of these records."""
+    problems = []
+    entries = {
+        r["inputs"].get("principalArn")
+        for r in by_type(records, "aws:eks/accessEntry:AccessEntry")
+    }
+    for r in by_type(records, "aws:eks/cluster:Cluster"):
+        vpc = r["inputs"]["vpcConfig"]
+        if not vpc.get("endpointPublicAccess") or not cidrs <= set(vpc["publicAccessCidrs"]):
+            problems.append(f"{r['name']}: API not public to {sorted(cidrs)}")
+        if ci_role not in entries:
+            problems.append(f"{r['name']}: no access entry for {ci_role}")
+    for r in by_type(records, "gcp:container/cluster:Cluster"):
+        nets = r["inputs"]["masterAuthorizedNetworksConfig"]["cidrBlocks"]
+        if not cidrs <= {n["cidrBlock"] for n in nets}:
+            problems.append(f"{r['name']}: {sorted(cidrs)} not authorized")
+        if r["inputs"]["privateClusterConfig"]["enablePrivateEndpoint"]:
+            problems.append(f"{r['name']}: private endpoint only")
+    return problems
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_ci_runners_reach_every_cluster_of_the_platform(
+    stacks: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    doc = yaml.safe_load((ROOT / f"Pulumi.{env}-platform.yaml").read_text())
+    targets = doc["config"]["slipway:targets"]
+    cidrs = {c for t in targets for c in t["cluster"]["publicAccessCidrs"]}
+    (ci_role,) = {a for t in targets for a in t["cluster"].get("ciPrincipalArns", [])}
+    assert cidrs
+    assert ci_reach(stacks[f"{env}-platform"], cidrs, ci_role) == []
+
+
+def test_a_private_cluster_or_a_missing_ci_entry_is_caught(
+    stacks: dict[str, list[dict[str, Any]]],
+) -> None:
+    import copy
+
+    records = copy.deepcopy(stacks["prod-platform"])
+    for r in by_type(records, "aws:eks/cluster:Cluster"):
+        r["inputs"]["vpcConfig"]["endpointPublicAccess"] = False
+    problems = ci_reach(records, {"203.0.113.0/26"}, "arn:aws:iam::111122223333:role/other")
+    assert any("API not public" in p for p in problems)
+    assert any("no access entry" in p for p in problems)
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_clusters_pools_keys_and_registries_are_protected_in_staging_and_prod(
+    stacks: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    stateful = re.compile(
+        r"^(aws:eks/(cluster|nodeGroup)|aws:kms/key|aws:ecr/repository|gcp:container/"
+        r"(cluster|nodePool)|gcp:kms/(keyRing|cryptoKey)|gcp:artifactregistry/repository):"
+    )
+    found = [r for r in stacks[f"{env}-platform"] if stateful.match(r["type"])]
+    assert len(found) >= 6
+    assert [r["name"] for r in found if not r["protect"]] == []
+
+
+def test_dev_protects_nothing(stacks: dict[str, list[dict[str, Any]]]) -> None:
+    assert [r["name"] for r in stacks["dev"] if r["protect"]] == []
