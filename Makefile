@@ -47,8 +47,9 @@ unit: $(STAMP)
 render: $(STAMP)
 	@for s in $(STACKS); do \
 	  if [ -f Pulumi.$$s.yaml ]; then \
-	    echo "slipway preview $$s"; \
+	    echo "slipway preview $$s (and --first-run)"; \
 	    $(BIN)/slipway preview $$s --out $(CI_OUT)/$$s > /dev/null || exit $$?; \
+	    $(BIN)/slipway preview $$s --first-run --out $(CI_OUT)-first-run/$$s > /dev/null || exit $$?; \
 	  fi; \
 	done
 
