@@ -72,6 +72,9 @@ _EXPORTS = {
     # cluster add-ons (Kubernetes only)
     "ClusterAddons": "addons",
     "ClusterAddonsArgs": "addons",
+    # the AWS Load Balancer Controller's IAM role (aws)
+    "LoadBalancerControllerRole": "lbc",
+    "LoadBalancerControllerRoleArgs": "lbc",
 }
 
 _EXTRAS = {"pulumi_aws": "aws", "pulumi_gcp": "gcp"}
@@ -103,6 +106,7 @@ def __dir__() -> list[str]:
 # Names for type checkers and IDEs (`__all__` lists them); at run time they load on first use.
 if TYPE_CHECKING:
     from .addons import ClusterAddons, ClusterAddonsArgs
+    from .lbc import LoadBalancerControllerRole, LoadBalancerControllerRoleArgs
     from .dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs, HealthCheckArgs
     from .eks import EksCluster, EksClusterArgs, EksNodeGroupArgs
     from .exposure import BackendRef, Exposure, ExposureArgs, PublicRoute
