@@ -72,7 +72,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def copy_project(dest: Path, stacks: tuple[str, ...] | None = None) -> Path:
-    """Copy the program, catalog, pack and stack files (all, or those of `stacks`) to `dest`."""
+    """Copy the program, catalog, pack and stack files (all, or those of `stacks` with the
+    platform stacks they build on) to `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         src = ROOT / name
@@ -80,8 +81,9 @@ def copy_project(dest: Path, stacks: tuple[str, ...] | None = None) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("venv", "__pycache__"))
         elif src.exists():
             shutil.copy2(src, dest / name)
+    wanted = None if stacks is None else {*stacks, *(f"{s}-platform" for s in stacks)}
     for stack_file in ROOT.glob("Pulumi.*.yaml"):
-        if stacks is None or stack_file.name in {f"Pulumi.{s}.yaml" for s in stacks}:
+        if wanted is None or stack_file.name in {f"Pulumi.{s}.yaml" for s in wanted}:
             shutil.copy2(stack_file, dest / stack_file.name)
     return dest
 
