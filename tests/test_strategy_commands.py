@@ -172,10 +172,11 @@ def test_canary_of_an_argo_rollouts_service_is_refused(project, run):
 
 def test_canary_on_a_stack_without_traffic_layer_is_refused(project, run):
     path = project / "services" / "payments.yaml"
-    dev_blue_green = "  dev:\n    strategy:\n      type: blue-green\n"
-    assert dev_blue_green in path.read_text()
+    dev_blue_green = "        key: payments-api-key\n    strategy:\n      type: blue-green\n"
+    assert dev_blue_green in path.read_text(), "dev's override: its secrets, then its strategy"
     dev_canary = (
-        '  dev:\n    strategy:\n      type: canary\n      canary: {version: {tag: "3.1.0"}}\n'
+        "        key: payments-api-key\n    strategy:\n      type: canary\n"
+        '      canary: {version: {tag: "3.1.0"}}\n'
     )
     path.write_text(path.read_text().replace(dev_blue_green, dev_canary))
     before = path.read_bytes()
