@@ -1,8 +1,9 @@
 """First-run mode: the offline preview answers as the engine's first preview of an empty stack.
 
 Ids and what only the cloud computes are unknown, `apply` on them does not run, other stacks'
-outputs come from `stack-outputs.yaml`, and a required key without a value stops the run.
-Every stack must register the same resources both ways (`slipway.judges.first_run`).
+outputs come from `stack-outputs.yaml` (else the platform stack's own offline preview), and a
+required key without a value stops the run. Every stack must register the same resources both
+ways (`slipway.judges.first_run`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,33 @@ from slipway import preview as pv
 from slipway.engine import UNKNOWN, _quiet_about_bad_input, run_program
 from slipway.errors import BadInput
 from slipway.judges import first_run as fr
-from tests.conftest import ROOT
+from tests.conftest import ALL_STACKS, ROOT
 
-STACKS = ("dev", "staging", "prod")
-SECURE = (
-    "  slipway:orders-db-password:\n    secure: v1:AAAABBBB\n"
-    "  slipway:payments-api-key:\n    secure: v1:CCCCDDDD\n"
-)
+STACKS = ALL_STACKS
+SECURE = "  slipway:orders-db-password:\n    secure: v1:AAAABBBB\n"
+GENERATED = "        source: generated\n        key: orders-db-password\n"
+
+
+def plant_config_secret(project: Path) -> None:
+    """dev's orders reads its database password from a Pulumi config secret instead of a
+    generated one: a key the stack file does not set (dev needs none as it ships)."""
+    orders = project / "services" / "orders.yaml"
+    text = orders.read_text()
+    assert text.count(GENERATED) == 1
+    orders.write_text(text.replace(GENERATED, GENERATED.replace("generated", "pulumi-config")))
+
+
+def unknown_leaves(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(resource name, input path) of every unknown leaf, in record order."""
+
+    def walk(value: Any, path: str) -> list[str]:
+        if isinstance(value, dict):
+            return [p for k, v in value.items() for p in walk(v, f"{path}.{k}".lstrip("."))]
+        if isinstance(value, list):
+            return [p for i, v in enumerate(value) for p in walk(v, f"{path}[{i}]")]
+        return [path] if value == fr.UNKNOWN else []
+
+    return [(r["name"], p) for r in records for p in walk(r["inputs"], "")]
 
 
 @pytest.fixture(scope="module")
@@ -45,38 +66,63 @@ def test_every_stack_registers_the_same_resources_on_a_first_run(
 
 
 def test_cloud_stacks_have_unknowns_where_the_engine_has_them(
-    reports: dict[str, fr.Report],
+    reports: dict[str, fr.Report], stacks: dict[str, list[dict[str, Any]]]
 ) -> None:
-    # dev deploys to an existing cluster: nothing the cloud computes is read.
-    assert reports["dev"].unknowns == 0
-    assert reports["staging"].unknowns > 0 and reports["prod"].unknowns > 0
-    first = {r["urn"]: r for r in pv.render(ROOT, "prod", first_run=True).resources}
-    normal = {r["urn"]: r for r in pv.render(ROOT, "prod").resources}
-    assert sum(fr.count_unknowns(r["inputs"]) for r in normal.values()) == 0
+    # Every stack's first run has something only the engine or the cloud computes.
+    assert all(reports[s].unknowns > 0 for s in STACKS)
+    # The platform stacks create what the cloud computes: most of their unknowns.
+    assert reports["prod-platform"].unknowns > reports["prod"].unknowns
+    assert reports["staging-platform"].unknowns > reports["staging"].unknowns
 
-    def inputs_of(records: dict[str, dict[str, Any]], type_: str) -> list[dict[str, Any]]:
-        return [r["inputs"] for r in records.values() if r["type"] == type_]
+    def inputs_of(records: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+        return [r["inputs"] for r in records if r["type"] == type_]
 
+    first = pv.render(ROOT, "prod-platform", first_run=True).resources
+    normal = stacks["prod-platform"]
     # ids: the VPC's id a subnet needs; ARNs: the role an EKS cluster assumes.
     assert {i["vpcId"] for i in inputs_of(first, "aws:ec2/subnet:Subnet")} == {"[unknown]"}
     assert {i["roleArn"] for i in inputs_of(first, "aws:eks/cluster:Cluster")} == {"[unknown]"}
     assert all(i["vpcId"] != "[unknown]" for i in inputs_of(normal, "aws:ec2/subnet:Subnet"))
-    # A GCP service account's email only exists once it is created.
-    annotations = [
-        i["metadata"].get("annotations", {}).get("iam.gke.io/gcp-service-account")
-        for i in inputs_of(first, "kubernetes:core/v1:ServiceAccount")
-    ]
-    assert "[unknown]" in annotations
+    assert all(i["roleArn"] != "[unknown]" for i in inputs_of(normal, "aws:eks/cluster:Cluster"))
     # Kubeconfigs are built from the cluster's endpoint and certificate: unknown, though
     # secret (a secret with no value yet shows as unknown; a known one stays redacted).
     providers = "pulumi:providers:kubernetes"
     assert {i["kubeconfig"] for i in inputs_of(first, providers)} == {"[unknown]"}
     assert {i["kubeconfig"] for i in inputs_of(normal, providers)} == {"[secret]"}
-    # What the program gives as an input stays known: names, CIDRs, images.
+    # What the program gives as an input stays known: names, CIDRs.
     assert all(
         isinstance(i["cidrBlock"], str) and i["cidrBlock"] != "[unknown]"
         for i in inputs_of(first, "aws:ec2/subnet:Subnet")
     )
+
+    # The services stack reads the platform's outputs, which exist once the platform is up:
+    # its clusters' kubeconfigs (secret, not unknown) and its registries' images are known.
+    services = pv.render(ROOT, "prod", first_run=True).resources
+    assert sum(fr.count_unknowns(r["inputs"]) for r in stacks["prod"]) == 0
+    assert {i["kubeconfig"] for i in inputs_of(services, providers)} == {"[secret]"}
+    images = [
+        c["image"]
+        for i in inputs_of(services, "kubernetes:apps/v1:Deployment")
+        for c in i["spec"]["template"]["spec"]["containers"]
+    ]
+    assert images and all("@sha256:" in image for image in images), images
+    # What it creates itself is unknown: a GCP service account's email only exists once it
+    # is created, an IRSA role's ARN likewise, and the zone a DNS record goes in.
+    annotations = [
+        i["metadata"].get("annotations", {})
+        for i in inputs_of(services, "kubernetes:core/v1:ServiceAccount")
+    ]
+    assert "[unknown]" in {a.get("iam.gke.io/gcp-service-account") for a in annotations}
+    assert "[unknown]" in {a.get("eks.amazonaws.com/role-arn") for a in annotations}
+    assert {i["zoneId"] for i in inputs_of(services, "aws:route53/record:Record")} == {"[unknown]"}
+
+    # dev deploys to an existing cluster: nothing the cloud computes is read, and its only
+    # unknowns are the passwords it generates (RandomPassword), in the Secrets that hold them.
+    dev = pv.render(ROOT, "dev", first_run=True).resources
+    assert unknown_leaves(dev) == [
+        ("local-orders-secrets", "stringData"),
+        ("local-payments-secrets", "stringData"),
+    ]
 
 
 # -- planted programs ------------------------------------------------------------------------
@@ -292,28 +338,37 @@ def test_stack_outputs_file_is_read_and_a_bad_one_refused(tmp_path: Path) -> Non
 def test_first_run_stops_on_missing_required_config_as_the_engine_does(
     run: Any, project: Path
 ) -> None:
+    plant_config_secret(project)
     out = project / "out"
     result = run("preview", "dev", "--first-run", "--no-policy", "--out", str(out))
     assert result.exit_code == 2, result.output
-    assert "pulumi config set --secret slipway:payments-api-key -s dev" in result.output
+    assert "pulumi config set --secret slipway:orders-db-password -s dev" in result.output
     assert not out.exists()
+    # Once its secret is set, the same first run renders.
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text() + SECURE)
+    result = run("preview", "dev", "--first-run", "--no-policy", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert (out / "resources.json").is_file()
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_first_run_command_renders_every_stack_once_its_secrets_are_set(
-    run: Any, project: Path, stack: str
+def test_first_run_command_renders_every_stack_with_no_config_set(
+    run: Any, project: Path, reports: dict[str, fr.Report], stack: str
 ) -> None:
-    stack_file = project / f"Pulumi.{stack}.yaml"
-    stack_file.write_text(stack_file.read_text() + SECURE)
+    """No stack requires a Pulumi config key: dev generates its secrets, staging and prod
+    read theirs from the cloud stores."""
     out = project / "out"
     result = run("preview", stack, "--first-run", "--out", str(out))
     assert result.exit_code == 0, result.output
     records = json.loads((out / "resources.json").read_text())
-    assert len(records) == len(pv.render(ROOT, stack).resources)
+    assert len(records) == reports[stack].resources
     unknowns = sum(fr.count_unknowns(r["inputs"]) for r in records)
-    assert (unknowns > 0) == (stack != "dev")
+    assert unknowns == reports[stack].unknowns
+    assert unknowns > 0
     # The pack gets unknowns as the engine sends them: a rule that reads one cannot run and
-    # says so (advisory), as `pulumi preview --policy-pack` does; it runs on `up`.
+    # says so (advisory), as `pulumi preview --policy-pack` does; it runs on `up`. The rules
+    # on clusters and IAM policies meet unknowns where those are created: the platform stacks.
     cannot_run = {
         d["policy"]
         for d in json.loads((out / "policy.json").read_text())
@@ -321,8 +376,14 @@ def test_first_run_command_renders_every_stack_once_its_secrets_are_set(
     }
     expected = {
         "dev": set(),
-        "staging": {"eks-secrets-encryption", "iam-no-wildcard-admin"},
-        "prod": {"eks-secrets-encryption", "gke-secrets-encryption", "iam-no-wildcard-admin"},
+        "staging-platform": {"eks-secrets-encryption", "iam-no-wildcard-admin"},
+        "staging": set(),
+        "prod-platform": {
+            "eks-secrets-encryption",
+            "gke-secrets-encryption",
+            "iam-no-wildcard-admin",
+        },
+        "prod": set(),
     }
     assert cannot_run == expected[stack]
 
@@ -332,9 +393,9 @@ def test_judge_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     summary = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert summary == {
         "stack": "dev",
-        "resources": 59,
-        "first_run_resources": 59,
-        "unknown_values": 0,
+        "resources": 65,
+        "first_run_resources": 65,
+        "unknown_values": 2,  # the generated passwords
         "differences": 0,
     }
     assert fr.main(["--project-dir", str(ROOT), "nosuchstack"]) == 2

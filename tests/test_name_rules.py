@@ -1,4 +1,5 @@
-"""The name-rules judge: planted bad names are caught by their rule, real stacks report as known."""
+"""The name-rules judge: planted bad names are caught by their rule, real stacks report as known
+(nothing today)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from slipway.judges import name_rules as nr
-from tests.conftest import known_findings
+from tests.conftest import ALL_STACKS, known_findings
 
 Record = dict[str, Any]
 AWS_EAST = "urn:pulumi:t::p::pulumi:providers:aws::east"
@@ -246,17 +247,36 @@ def test_references_are_not_judged_for_uniqueness() -> None:
     assert rules_hit([rec(typ, {"secretId": "k"}, "a"), rec(typ, {"secretId": "k"}, "b")]) == set()
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("stack", ALL_STACKS)
 def test_real_stacks_report_exactly_the_known_findings(
     stacks: dict[str, list[Record]], stack: str
 ) -> None:
-    """What the judge finds is what tests/data/known-findings.yaml lists for the stack."""
+    """What the judge finds is what tests/data/known-findings.yaml lists for the stack: no
+    name-rules defect is listed, so every stack reports none."""
     findings = nr.judge(stacks[stack])
-    assert {str(f) for f in findings} == known_findings("name-rules", stack)
+    assert {str(f) for f in findings} == known_findings("name-rules", stack) == set()
+
+
+def test_a_duplicate_planted_in_a_real_stack_is_found(stacks: dict[str, list[Record]]) -> None:
+    """Scopes resolve on the real provider records: a second EKS cluster of a real cluster's
+    name, under the same provider (account and region), is reported; the real ones are not."""
+    records = stacks["prod-platform"]
+    cluster = next(r for r in records if r["type"] == "aws:eks/cluster:Cluster")
+    twin = json.loads(json.dumps(cluster))
+    twin["name"] = "twin"
+    twin["urn"] = cluster["urn"].rsplit("::", 1)[0] + "::twin"
+    (finding,) = nr.judge([*records, twin])
+    assert (finding.name, finding.rule) == ("twin", "eks-cluster-name")
+    assert f"already used by {cluster['name']}" in finding.message
+    assert "account 111122223333, region " in finding.message
+    assert nr.ACCOUNT_ASSUMED not in finding.message
 
 
 def test_real_stacks_exercise_the_rules(stacks: dict[str, list[Record]]) -> None:
-    """The judge would be vacuous if no real record carried a judged name."""
+    """The judge would be vacuous if no real record carried a judged name (all five stacks:
+    the platform stacks hold clusters, registries and keys, the services stacks IAM roles,
+    secrets and DNS records)."""
+    assert set(stacks) == set(ALL_STACKS)
     judged = {
         r.rule
         for recs in stacks.values()
@@ -264,10 +284,14 @@ def test_real_stacks_exercise_the_rules(stacks: dict[str, list[Record]]) -> None
         for r in nr.RULES
         if r.type == record["type"] and isinstance((record.get("inputs") or {}).get(r.prop), str)
     }
+    # Not exercised: gcp-kms-key-ring-id and gcp-kms-crypto-key-id. The GKE and Artifact
+    # Registry key rings and keys are auto-named (neither can ever be deleted, so a recreated
+    # stack needs new names; components/slipway_components/gke.py, registry.py): no `name`
+    # input is recorded offline, the provider picks it on `up`. The IAM paths, policy and
+    # inline policy names and S3 buckets are likewise auto-named or absent.
     assert {
         "gcp-secret-id", "ecr-repository-name", "iam-role-name", "gcp-service-account-id",
-        "kms-alias-name", "gcp-kms-key-ring-id", "gcp-kms-crypto-key-id",
-        "route53-record-name", "eks-cluster-name",
+        "kms-alias-name", "route53-record-name", "eks-cluster-name",
     } <= judged  # fmt: skip
 
 
