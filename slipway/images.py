@@ -30,17 +30,19 @@ class Copy:
     destination: str
 
 
-def versions_of(service: Service) -> list[Version]:
-    """Every version the stack deploys of a service: its own, its slots' and its canary's."""
+def versions_of(service: Service) -> list[tuple[str | None, Version]]:
+    """Every version the stack deploys of a service, with the slot or canary it is declared
+    for (None: the service's own), each build once."""
     st = service.strategy
-    found = [service.version]
-    for track in [*st.slots.values(), st.canary]:
+    found: list[tuple[str | None, Version]] = [(None, service.version)]
+    tracks = [*st.slots.items(), ("canary", st.canary)]
+    for name, track in tracks:
         if track is not None and track.version is not None:
-            found.append(track.version)
-    unique: list[Version] = []
-    for v in found:
-        if v not in unique:
-            unique.append(v)
+            found.append((name, track.version))
+    unique: list[tuple[str | None, Version]] = []
+    for name, v in found:
+        if all(v != seen for _, seen in unique):
+            unique.append((name, v))
     return unique
 
 
@@ -63,10 +65,14 @@ def read_platform_outputs(path: Path) -> dict[str, Any]:
 
 
 def plan(
-    services: list[Service], targets: list[tuple[str, str]], outputs: dict[str, Any], source: str
+    services: list[Service],
+    targets: list[tuple[str, str]],
+    outputs: dict[str, Any],
+    source: str,
+    environment: str,
 ) -> list[Copy]:
     """The copies for `targets` ((name, cloud)) from the platform's `outputs`; `source` names
-    where the outputs came from in errors."""
+    where the outputs came from in errors, `environment` the catalog overrides applied."""
     exported = outputs.get("targets")
     if not isinstance(exported, dict):
         raise BadInput(
@@ -98,13 +104,17 @@ def plan(
                     file=source,
                     field=f"targets.{name}.images.{service.name}",
                 )
-            for version in versions_of(service):
+            for track, version in versions_of(service):
                 if not version.digest:
+                    from stacks.catalog import version_field
+
+                    file = service.source or f"{service.name}.yaml"
+                    field = version_field(service, track, environment) + ".digest"
                     raise BadInput(
                         f"{service.name} {version.tag}: a cloud target pulls by digest; give "
-                        "version.digest",
-                        file=service.source or f"{service.name}.yaml",
-                        field="version.digest",
+                        f"{field}",
+                        file=file,
+                        field=field,
                     )
                 src = service.image
                 if version.tag:

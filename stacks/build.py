@@ -22,7 +22,7 @@ from slipway_components.naming import check_workload_namespace
 from slipway_components.observability import ServiceObservability, ServiceObservabilityArgs
 from slipway_components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
 from slipway_components.traffic import RetryArgs, TrafficArgs
-from stacks.catalog import Service, Track
+from stacks.catalog import Service, Track, version_field
 from stacks.config import StackConfig, TargetConfig
 from stacks.layers import PlatformReference
 
@@ -64,19 +64,25 @@ def namespace_for(stack: StackConfig, team: str) -> str:
 
 
 def image_for(
-    service: Service, target: TargetConfig, cloud: Any = None, stack: StackConfig | None = None
+    service: Service,
+    target: TargetConfig,
+    cloud: Any = None,
+    stack: StackConfig | None = None,
+    track: str | None = None,
 ) -> pulumi.Input[str]:
     """Image reference in a target: by digest from the target's own registry (a cloud
     target's, through the platform), else the registry mirror named in the stack file, else
-    the catalog's repository."""
+    the catalog's repository. `track` names the slot or canary whose version this is."""
     if cloud is not None:
         digest = service.version.digest
         if not digest:
+            file = source_of(service, stack) if stack else f"{service.name}.yaml"
+            field = version_field(service, track, stack.environment if stack else "") + ".digest"
             raise BadInput(
                 f"{service.name} {service.version.tag}: a cloud target pulls images by digest "
-                f"from its own registry (copied there by `slipway images`); give version.digest",
-                file=source_of(service, stack) if stack else f"{service.name}.yaml",
-                field="version.digest",
+                f"from its own registry (copied there by `slipway images`); give {field}",
+                file=file,
+                field=field,
             )
         tag = f":{service.version.tag}" if service.version.tag else ""
         name = service.name
@@ -272,6 +278,7 @@ def _track(
     track: Track | None,
     cloud: Any = None,
     stack: StackConfig | None = None,
+    name: str | None = None,
 ) -> TrackArgs:
     if track is None:
         return TrackArgs()
@@ -279,7 +286,7 @@ def _track(
         return TrackArgs(config=track.config)
     return TrackArgs(
         image=image_for(
-            service.model_copy(update={"version": track.version}), target, cloud, stack
+            service.model_copy(update={"version": track.version}), target, cloud, stack, name
         ),
         version_label=track.version.tag,
         config=track.config,
@@ -307,9 +314,13 @@ def strategy_args(
         )
     return StrategyArgs(
         **shared(st, StrategyArgs, skip=("canary", "steps", "analysis")),
-        blue=_track(service, target, st.slots.get("blue"), cloud, stack),
-        green=_track(service, target, st.slots.get("green"), cloud, stack),
-        canary=_track(service, target, st.canary, cloud, stack) if st.canary is not None else None,
+        blue=_track(service, target, st.slots.get("blue"), cloud, stack, "blue"),
+        green=_track(service, target, st.slots.get("green"), cloud, stack, "green"),
+        canary=(
+            _track(service, target, st.canary, cloud, stack, "canary")
+            if st.canary is not None
+            else None
+        ),
         analysis=analysis,
         **extra,
     )

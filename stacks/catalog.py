@@ -403,11 +403,17 @@ class Service(Spec):
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Per-environment overrides, merged over the base (maps deep, lists replaced)."""
     _source: str | None = PrivateAttr(default=None)
+    _override: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str | None:
         """The catalog file this service was read from, when read from one (for messages)."""
         return self._source
+
+    @property
+    def override(self) -> dict[str, Any]:
+        """The `environments.<env>` override it was read with, as written (for messages)."""
+        return self._override
 
     @field_validator("name")
     @classmethod
@@ -685,6 +691,7 @@ def parse_service(data: dict[str, Any], env: str, source: str) -> Service:
         if name == env:
             chosen = merged
     chosen._source = source
+    chosen._override = base.environments.get(env) or {}
     return chosen
 
 
@@ -721,3 +728,15 @@ def load_catalog(directory: Path, env: str) -> list[Service]:
                 field="allowFrom",
             )
     return sorted(services, key=lambda s: s.name)
+
+
+def version_field(service: Service, track: str | None, environment: str) -> str:
+    """Where a version is declared: `version`, or a slot's or the canary's version, under
+    `environments.<env>.` when the environment's override declares it (for messages)."""
+    if track is None:
+        return "version"
+    path = "strategy.canary" if track == "canary" else f"strategy.slots.{track}"
+    node: Any = service.override
+    for key in [*path.split("."), "version"]:
+        node = node.get(key) if isinstance(node, dict) else None
+    return f"environments.{environment}.{path}.version" if node else f"{path}.version"

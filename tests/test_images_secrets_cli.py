@@ -127,3 +127,19 @@ def test_secrets_of_a_platform_stack_are_none(run: Any) -> None:
 def test_secrets_of_an_unknown_stack_is_bad_input(run: Any) -> None:
     result = run("secrets", "qa")
     assert result.exit_code == 2
+
+
+def test_images_names_the_canarys_own_version_when_its_digest_is_missing(
+    run: Any, project: Path
+) -> None:
+    path = project / "services" / "payments.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    canary_digest = max(i for i, line in enumerate(lines) if line.strip().startswith("digest:"))
+    del lines[canary_digest]
+    path.write_text("".join(lines))
+    outputs = platform_outputs(project, "prod-platform")
+    saved = project / "outputs.json"
+    saved.write_text(json.dumps(outputs))
+    result = run("images", "prod", "--platform-outputs", str(saved))
+    assert result.exit_code == 2
+    assert "environments.prod.strategy.canary.version.digest" in result.output

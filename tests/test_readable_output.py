@@ -191,11 +191,6 @@ def test_different_findings_on_one_field_are_all_shown() -> None:
     assert lines[1] == "  also: data key 'STRIPE_KEY' looks like a credential"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stacks/build.py image_for names the service's own version.digest for a canary "
-    "track's or a slot's missing digest",
-)
 def test_a_canary_tracks_finding_names_the_tracks_own_version(project: Path, run) -> None:
     """The canary's build is declared under the prod override; a cloud target pulls it by
     digest, so its missing digest is bad input, to be added there, not to the service's own

@@ -77,7 +77,8 @@ def images(
             source = f"the outputs of {ref[1]}"
             for warning in job.warnings:
                 print(f"note: {warning}", file=sys.stderr)
-        copies = im.plan(services, [(t.name, t.cloud) for t in config.targets], outputs, source)
+        targets = [(t.name, t.cloud) for t in config.targets]
+        copies = im.plan(services, targets, outputs, source, config.environment)
     except BadInput as exc:
         say.error(exc)
         raise typer.Exit(code=2) from None
