@@ -1,4 +1,4 @@
-"""Run the six offline judges on every stack and hold their findings to the known-defects list.
+"""Run the seven offline judges on every stack and hold their findings to the known-defects list.
 
 The judges (docs/architecture.md, "What the offline judges prove"):
 
@@ -8,7 +8,8 @@ The judges (docs/architecture.md, "What the offline judges prove"):
 - `crd-schemas`: every custom resource against its CRD's OpenAPI schema (scripts/crd_validate);
 - `crds-installed`: every custom resource's CRD is installed by some stack;
 - `name-rules`: provider-side name patterns, lengths and uniqueness scopes;
-- `required-config`: every key the program requires has a value in the stack file.
+- `required-config`: every key the program requires has a value in the stack file;
+- `default-providers`: no resource needs a default provider the stack file disables.
 
 Real defects the judges find on main are listed in `tests/data/known-findings.yaml`, each
 with the issue that fixes it. This run fails (exit 1) on a finding that is not listed (a new
@@ -40,6 +41,7 @@ JUDGES = (
     "crds-installed",
     "name-rules",
     "required-config",
+    "default-providers",
 )
 
 
@@ -63,6 +65,8 @@ class Stack:
     missing_config: list[str]
     builds_on: list[str]
     """The stacks whose installs count for this one (a services stack's platform stack)."""
+    disabled_providers: set[str]
+    """The packages whose default provider the stack file disables."""
 
 
 def render(project_dir: Path, stack: str) -> Stack:
@@ -71,6 +75,8 @@ def render(project_dir: Path, stack: str) -> Stack:
 
     normal = pv.render(project_dir, stack)
     first = pv.render(project_dir, stack, first_run=True)
+    from slipway.judges import default_providers
+
     job = pv.prepare(project_dir, stack)
     platform = pv.platform_stack_of(job.config, job.project)
     return Stack(
@@ -80,6 +86,7 @@ def render(project_dir: Path, stack: str) -> Stack:
         manifests=normal.manifests,
         missing_config=pv.missing_config_lines(normal),
         builds_on=[platform[0]] if platform else [],
+        disabled_providers=default_providers.disabled_packages(job.config),
     )
 
 
@@ -98,7 +105,7 @@ def _crd_schema_findings(stack: Stack) -> list[str]:
 
 def judge_all(stacks: list[Stack]) -> list[Found]:
     """Every finding of every judge on every stack, in a stable order."""
-    from slipway.judges import crds_installed, name_rules, typed_inputs
+    from slipway.judges import crds_installed, default_providers, name_rules, typed_inputs
     from slipway.judges import first_run as fr
 
     per_stack: dict[str, Callable[[Stack], list[str]]] = {
@@ -107,6 +114,9 @@ def judge_all(stacks: list[Stack]) -> list[Found]:
         "crd-schemas": _crd_schema_findings,
         "name-rules": lambda s: [str(f) for f in name_rules.judge(s.resources)],
         "required-config": lambda s: list(s.missing_config),
+        "default-providers": lambda s: [
+            str(f) for f in default_providers.judge(s.resources, s.disabled_providers)
+        ],
     }
     found: set[Found] = set()
     for stack in stacks:
