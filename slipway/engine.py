@@ -119,6 +119,10 @@ class Record:
         }
 
 
+class DuplicateUrn(Exception):
+    """Two resources of one stack with one URN: the engine stops the preview on it."""
+
+
 @dataclass(frozen=True)
 class RequiredKey:
     """A config key the program required (`Config.require*`) during a run.
@@ -250,6 +254,7 @@ def _make_monitor_class() -> type:
         def __init__(self, mocks: Any, on_record: Callable[[Record], None] | None) -> None:
             super().__init__(mocks)
             self.records: dict[str, Record] = {}
+            self.urns: set[str] = set()
             self.on_record = on_record
             self.local = threading.local()
             self.lock = threading.Lock()
@@ -286,6 +291,7 @@ def _make_monitor_class() -> type:
             return sorted(set(urns))
 
         def ReadResource(self, request: Any) -> Any:
+            self._claim(self.make_urn(request.parent, request.type, request.name))
             response = super().ReadResource(request)
             record = Record(
                 urn=response.urn,
@@ -309,9 +315,19 @@ def _make_monitor_class() -> type:
                     self.on_record(record)
             return response
 
+        def _claim(self, urn: str) -> None:
+            """The engine refuses a second resource with a URN already registered."""
+            with self.lock:
+                if urn in self.urns:
+                    raise DuplicateUrn(
+                        f"Duplicate resource URN '{urn}'; try giving it a unique name"
+                    )
+                self.urns.add(urn)
+
         def RegisterResource(self, request: Any) -> Any:
             if request.type == STACK_TYPE:
                 return super().RegisterResource(request)
+            self._claim(self.make_urn(request.parent, request.type, request.name))
             self.local.inputs = None
             response = super().RegisterResource(request)
             inputs = self.local.inputs or {}

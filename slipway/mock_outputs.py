@@ -99,6 +99,19 @@ def _iam_role(name: str, inputs: dict) -> dict:
     return {"name": role, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{role}"}
 
 
+@_register("aws:iam/policy:Policy")
+def _iam_policy(name: str, inputs: dict) -> dict:
+    policy = inputs.get("name") or name
+    return {"name": policy, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:policy/{policy}"}
+
+
+@_register("random:index/randomPassword:RandomPassword")
+def _random_password(name: str, inputs: dict) -> dict:
+    # A deterministic stand-in of the asked length; it is a secret output, never shown.
+    length = int(inputs.get("length") or 16)
+    return {"result": (_digest("password", name, n=64) * 4)[:length]}
+
+
 @_register("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 def _oidc_provider(name: str, inputs: dict) -> dict:
     host = str(inputs.get("url", name)).removeprefix("https://")

@@ -529,16 +529,21 @@ def _generator(target: TargetConfig, parent: Target) -> SecretLookup:
     """Dev's generated secrets: one random value per key and target, made once and kept in
     the stack's state (a secret output), shared by the services that read that key."""
     made: dict[str, pulumi.Output[str]] = {}
+    provider: list[pulumi.ProviderResource] = []
 
     def generate(key: str) -> pulumi.Output[str]:
-        if key not in made:
-            import pulumi_random as random
+        import pulumi_random as random
 
+        if not provider:  # every stack disables default providers: name one
+            provider.append(
+                random.Provider(f"{target.name}-random", opts=pulumi.ResourceOptions(parent=parent))
+            )
+        if key not in made:
             made[key] = random.RandomPassword(
                 f"{target.name}-secret-{key}",
                 length=32,
                 special=False,
-                opts=pulumi.ResourceOptions(parent=parent),
+                opts=pulumi.ResourceOptions(parent=parent, provider=provider[0]),
             ).result
         return made[key]
 
@@ -590,10 +595,9 @@ def build_target(
 
     built = BuiltTarget(config=target, component=component, k8s_provider=provider, extras=extras)
     catalog = {s.name: s for s in services}
+    generate = _generator(target, component)  # one per target: its names are the target's
     for service in services:
-        args = microservice_args(
-            service, stack, target, catalog, secrets, extras, _generator(target, component)
-        )
+        args = microservice_args(service, stack, target, catalog, secrets, extras, generate)
         obs = stack.observability
         if service.public and extras is not None and stack.dns.domain:
             # The entry point's proxies must reach public services.
