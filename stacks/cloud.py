@@ -220,6 +220,11 @@ def _aws_target(
             public_access_cidrs=list(cc.public_access_cidrs),
             admin_principal_arns=list(cc.admin_principal_arns),
             ci_principal_arns=list(cc.ci_principal_arns),
+            bootstrap_creator_admin=(
+                cc.bootstrap_creator_admin
+                if cc.bootstrap_creator_admin is not None
+                else not (cc.admin_principal_arns or cc.ci_principal_arns)
+            ),
             node_group=EksNodeGroupArgs(
                 instance_type=pool.instance_type or "m6i.large",
                 min_nodes=pool.min_nodes,

@@ -61,6 +61,11 @@ class ClusterConfig(Model):
     ci_principal_arns: list[str] = Field(default_factory=list)
     """AWS: the CI role(s) that run `pulumi up`, given cluster-admin through access entries;
     default: none."""
+    bootstrap_creator_admin: bool | None = None
+    """AWS: EKS gives the principal that creates the cluster admin access of its own. Fixed
+    when the cluster is created (a change replaces it). Default: only when no admin or CI
+    principal is listed, since an access entry of ours for the creator would collide with
+    the one EKS makes; set true for a cluster created with it."""
     node_pool: NodePoolConfig = Field(default_factory=NodePoolConfig)
 
 

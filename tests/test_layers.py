@@ -302,9 +302,7 @@ def test_services_provider_keeps_the_urn_of_the_single_stack_provider(
 ) -> None:
     """Before the layers, the workloads' provider was the cluster component's child in the
     same stack; the alias lets a stack migrated in place keep its workloads on it."""
-    providers = {
-        r["name"]: r for r in stacks["prod"] if r["type"] == "pulumi:providers:kubernetes"
-    }
+    providers = {r["name"]: r for r in stacks["prod"] if r["type"] == "pulumi:providers:kubernetes"}
     assert providers["aws-us-east-1-k8s"]["aliases"] == [
         "urn:pulumi:prod::slipway::slipway:stacks:Target$slipway:aws:EksCluster"
         "$pulumi:providers:kubernetes::aws-us-east-1-k8s"
@@ -320,8 +318,7 @@ def ci_reach(records: list[dict[str, Any]], cidrs: set[str], ci_role: str) -> li
     """Why CI (egress `cidrs`, role `ci_role`) could not reach a cluster of these records."""
     problems = []
     entries = {
-        r["inputs"].get("principalArn")
-        for r in by_type(records, "aws:eks/accessEntry:AccessEntry")
+        r["inputs"].get("principalArn") for r in by_type(records, "aws:eks/accessEntry:AccessEntry")
     }
     for r in by_type(records, "aws:eks/cluster:Cluster"):
         vpc = r["inputs"]["vpcConfig"]
@@ -378,3 +375,39 @@ def test_clusters_pools_keys_and_registries_are_protected_in_staging_and_prod(
 
 def test_dev_protects_nothing(stacks: dict[str, list[dict[str, Any]]]) -> None:
     assert [r["name"] for r in stacks["dev"] if r["protect"]] == []
+
+
+def _access_config(records: list[Any]) -> list[Any]:
+    return [
+        r["inputs"]["accessConfig"]["bootstrapClusterCreatorAdminPermissions"]
+        for r in by_type(records, "aws:eks/cluster:Cluster")
+    ]
+
+
+def test_listed_principals_replace_the_creators_own_admin_entry(
+    stacks: dict[str, list[dict[str, Any]]],
+) -> None:
+    """CI creates the cluster and is listed: EKS's own creator entry would collide with ours."""
+    assert _access_config(stacks["staging-platform"]) == [False]
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, True), (False, False)])
+def test_without_listed_principals_the_creator_keeps_admin_unless_told(
+    tmp_path: Path, setting: bool | None, expected: bool
+) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging",))
+    path = project / "Pulumi.staging-platform.yaml"
+    doc = yaml.safe_load(path.read_text())
+    cluster = doc["config"]["slipway:targets"][0]["cluster"]
+    del cluster["ciPrincipalArns"], cluster["adminPrincipalArns"]
+    if setting is not None:
+        cluster["bootstrapCreatorAdmin"] = setting
+    path.write_text(yaml.safe_dump(doc))
+    if setting is False:
+        with pytest.raises(BadInput, match="nobody could reach the cluster"):
+            preview.render(project, "staging-platform")
+        return
+    rendered = preview.render(project, "staging-platform")
+    assert _access_config(rendered.resources) == [expected]
