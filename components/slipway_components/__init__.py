@@ -106,7 +106,6 @@ def __dir__() -> list[str]:
 # Names for type checkers and IDEs (`__all__` lists them); at run time they load on first use.
 if TYPE_CHECKING:
     from .addons import ClusterAddons, ClusterAddonsArgs
-    from .lbc import LoadBalancerControllerRole, LoadBalancerControllerRoleArgs
     from .dns import DnsEndpoint, GlobalTraffic, GlobalTrafficArgs, HealthCheckArgs
     from .eks import EksCluster, EksClusterArgs, EksNodeGroupArgs
     from .exposure import BackendRef, Exposure, ExposureArgs, PublicRoute
@@ -119,6 +118,7 @@ if TYPE_CHECKING:
     )
     from .gke import GkeCluster, GkeClusterArgs, GkeNodePoolArgs
     from .kit import AutoscalingArgs, Peer, RollingArgs
+    from .lbc import LoadBalancerControllerRole, LoadBalancerControllerRoleArgs
     from .microservice import Microservice, MicroserviceArgs
     from .observability import ServiceObservability, ServiceObservabilityArgs
     from .podspec import ContainerPort, HttpProbe, ResourceArgs, SecurityArgs

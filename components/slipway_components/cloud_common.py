@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import ipaddress
 import json
 import re
 from types import ModuleType
@@ -132,3 +133,24 @@ def irsa_trust_policy(
         )
 
     return pulumi.Output.all(oidc_provider_arn, oidc_issuer).apply(policy)
+
+
+def check_public_cidrs(cidrs: list[str], *, any_ip: bool) -> list[str]:
+    """IPv4 networks for a cluster's public API endpoint, none repeated; `0.0.0.0/0` only when
+    `any_ip` says so (secure default)."""
+    out = []
+    for cidr in cidrs:
+        try:
+            net = ipaddress.IPv4Network(cidr)
+        except ValueError as exc:
+            raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
+        if net.prefixlen == 0 and not any_ip:
+            raise ValueError(
+                f"public_access_cidrs entry {cidr!r} opens the API to the internet; allowed: "
+                "specific networks (e.g. an office range /24), or set allow_any_ip"
+            )
+        out.append(str(net))
+    repeated = sorted({c for c in out if out.count(c) > 1})
+    if repeated:
+        raise ValueError(f"public_access_cidrs repeat {repeated}")
+    return out

@@ -29,7 +29,12 @@ from pydantic import (
     model_validator,
 )
 
-from slipway_components.cloud_common import NodeBounds, check_tags, irsa_trust_policy
+from slipway_components.cloud_common import (
+    NodeBounds,
+    check_public_cidrs,
+    check_tags,
+    irsa_trust_policy,
+)
 from slipway_components.podspec import StrInput
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -61,26 +66,6 @@ def check_principal_arn(arn: str) -> str:
             "(arn:aws:iam::<account>:role/<name> or :user/<name>)"
         )
     return arn
-
-
-def check_public_cidrs(cidrs: list[str], *, any_ip: bool) -> list[str]:
-    """IPv4 networks, none repeated; `0.0.0.0/0` only when `any_ip` says so (secure default)."""
-    out = []
-    for cidr in cidrs:
-        try:
-            net = ipaddress.IPv4Network(cidr)
-        except ValueError as exc:
-            raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
-        if net.prefixlen == 0 and not any_ip:
-            raise ValueError(
-                f"public_access_cidrs entry {cidr!r} opens the API to the internet; allowed: "
-                "specific networks (e.g. an office range /24), or set allow_any_ip"
-            )
-        out.append(str(net))
-    repeated = sorted({c for c in out if out.count(c) > 1})
-    if repeated:
-        raise ValueError(f"public_access_cidrs repeat {repeated}")
-    return out
 
 
 PrincipalArn = Annotated[str | Awaitable[str] | pulumi.Output[str], StrInput(check_principal_arn)]

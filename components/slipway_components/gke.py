@@ -26,7 +26,13 @@ from pydantic import (
     model_validator,
 )
 
-from slipway_components.cloud_common import NodeBounds, check_tags, gcp_labels, short_name
+from slipway_components.cloud_common import (
+    NodeBounds,
+    check_public_cidrs,
+    check_tags,
+    gcp_labels,
+    short_name,
+)
 from slipway_components.registry import KEEP_KMS_NAME, check_kms_names
 
 NODE_ROLES = [
@@ -58,24 +64,9 @@ MAX_AUTHORIZED_NETWORKS = 50
 one of them)."""
 
 
-def check_public_cidrs(cidrs: list[str], *, any_ip: bool) -> list[str]:
-    """IPv4 networks, none repeated, within GKE's limit; `0.0.0.0/0` only when `any_ip` says so
-    (secure default)."""
-    out = []
-    for cidr in cidrs:
-        try:
-            net = ipaddress.IPv4Network(cidr)
-        except ValueError as exc:
-            raise ValueError(f"public_access_cidrs entry {cidr!r} is invalid ({exc})") from None
-        if net.prefixlen == 0 and not any_ip:
-            raise ValueError(
-                f"public_access_cidrs entry {cidr!r} opens the API to the internet; allowed: "
-                "specific networks, or set allow_any_ip"
-            )
-        out.append(str(net))
-    repeated = sorted({c for c in out if out.count(c) > 1})
-    if repeated:
-        raise ValueError(f"public_access_cidrs repeat {repeated}")
+def check_gke_public_cidrs(cidrs: list[str], *, any_ip: bool) -> list[str]:
+    """`check_public_cidrs`, within GKE's limit of authorized networks."""
+    out = check_public_cidrs(cidrs, any_ip=any_ip)
     if len(out) > MAX_AUTHORIZED_NETWORKS - 1:
         raise ValueError(
             f"public_access_cidrs has {len(out)} networks; GKE allows "
@@ -163,7 +154,7 @@ class GkeClusterArgs(BaseModel):
     @field_validator("public_access_cidrs")
     @classmethod
     def _public_cidrs(cls, v: list[str], info: ValidationInfo) -> list[str]:
-        return check_public_cidrs(v, any_ip=bool(info.data.get("allow_any_ip")))
+        return check_gke_public_cidrs(v, any_ip=bool(info.data.get("allow_any_ip")))
 
     @model_validator(mode="after")
     def _ranges(self) -> GkeClusterArgs:
