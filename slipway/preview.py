@@ -214,9 +214,14 @@ def _platform_outputs(
             file=f"Pulumi.{stack}.yaml",
             field=f"{project}:platformStack",
         )
-    outputs: dict[str, Any] = {}
-    run_job(platform, outputs=outputs)
-    recorded[ref] = outputs
+    from slipway.render_process import RenderRun
+
+    # In a child process like any render: an interrupt ends it cleanly, and its memory goes
+    # back before the services stack runs.
+    with RenderRun(platform) as run:
+        for _ in run.batches():
+            pass
+    recorded[ref] = dict(run.outputs or {})
     warnings.append(
         f"{ref}: no outputs recorded in {STACK_OUTPUTS}; using those of its offline preview"
     )

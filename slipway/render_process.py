@@ -8,10 +8,10 @@ feed each record to the pack and turn it into YAML on the other core, and the ch
 is shallower (the SDK walks it for every resource it registers).
 
 Protocol: the child writes pickled messages to a pipe: `("records", [Record, ...])` as
-registrations happen (parents and providers before the resources that use them), then
-exactly one of `("done", None)`, `("bad", BadInput)` or `("failed", traceback text)`. A
-child that dies without one of those is reported with its exit status. The child never
-returns into the caller's code: it leaves with `os._exit`.
+registrations happen (parents and providers before the resources that use them), then exactly
+one of `("done", (required keys, stack outputs))`, `("bad", BadInput)` or `("failed",
+traceback text)`. A child that dies without one of those is reported with its exit status. The
+child never returns into the caller's code: it leaves with `os._exit`.
 
 Where `fork` is not available (or not Linux), the program runs in this process and its
 records come out as one batch at the end: the same records, only later.
@@ -60,6 +60,8 @@ class RenderRun:
     fork: bool | None = None
     """Run the program in a forked child; None: where `can_fork()`."""
     rendered: Rendered | None = None
+    outputs: dict[str, Any] | None = None
+    """The stack's outputs (`engine.RunResult.outputs`), once the run is done."""
     _pid: int = 0
     _reader: BinaryIO | None = None
 
@@ -89,8 +91,9 @@ class RenderRun:
         Afterwards `rendered` holds every record sorted by URN, targets assigned."""
         if not self.fork:
             required: list[RequiredKey] = []
-            records = run_job(self.job, required=required)
-            self._finish(records, required)
+            outputs: dict[str, Any] = {}
+            records = run_job(self.job, required=required, outputs=outputs)
+            self._finish(records, required, outputs)
             yield records
             return
         assert self._reader is not None
@@ -116,10 +119,15 @@ class RenderRun:
             raise payload
         if kind == "failed":
             raise ProgramFailed(payload)
-        self._finish(received, payload or [])
+        required, outputs = payload
+        self._finish(received, required, outputs)
 
-    def _finish(self, records: list[Record], required: list[RequiredKey]) -> None:
-        """`rendered`: the records sorted by URN, each with its target (as `run_job` gives)."""
+    def _finish(
+        self, records: list[Record], required: list[RequiredKey], outputs: dict[str, Any]
+    ) -> None:
+        """`rendered`: the records sorted by URN, each with its target (as `run_job` gives);
+        `outputs`: the stack's outputs."""
+        self.outputs = outputs
         records = sorted(records, key=lambda r: r.urn)
         assign_targets(records)
         self.rendered = Rendered(
@@ -181,12 +189,13 @@ def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through th
         def work() -> None:
             try:
                 required: list[RequiredKey] = []
-                run_job(job, on_record=on_record, required=required)
+                outputs: dict[str, Any] = {}
+                run_job(job, on_record=on_record, required=required, outputs=outputs)
                 with lock:
                     if pending:
                         send(("records", pending[:]))
                         pending.clear()
-                send(("done", required))
+                send(("done", (required, outputs)))
             except BadInput as exc:
                 send(("bad", exc))
             except BaseException as exc:  # a bug in the program: its traceback
