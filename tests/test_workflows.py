@@ -1314,7 +1314,6 @@ def test_the_stack_job_refuses_copy_images_with_preview():
         assert result.returncode == code, (command, copy_images, result.stdout)
 
 
-
 def preview_environment_problems(wf: dict) -> list[str]:
     """Why the real-engine previews would not run with their own stack's identities."""
     given = wf["jobs"]["pulumi"].get("with", {})
