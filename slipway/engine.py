@@ -649,7 +649,14 @@ async def _stack_outputs() -> dict[str, Any]:
     if not exported:
         return {}
     struct = await rpc.serialize_properties(massage(exported, []), {})
-    return clean(rpc.deserialize_properties(struct, keep_unknowns=True))
+    values = rpc.deserialize_properties(struct, keep_unknowns=True)
+    # `pulumi stack output --json` shows a secret output as one "[secret]", whatever its shape
+    return {
+        key: REDACTED
+        if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
+        else clean(value)
+        for key, value in values.items()
+    }
 
 
 def _quiet_about_bad_input(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

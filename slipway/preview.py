@@ -189,6 +189,11 @@ def platform_stack_of(config: dict[str, str], project: str) -> tuple[str, str] |
     return name.rsplit("/", 1)[-1], ref
 
 
+PLATFORM_FROM_PREVIEW = "no outputs recorded in " + "stack-outputs.yaml"
+"""How the note on a services stack's platform outputs begins when they come from the
+platform's offline preview (mock ids and accounts, not the deployed ones)."""
+
+
 def _platform_outputs(
     project_dir: Path,
     project: str,
@@ -198,22 +203,47 @@ def _platform_outputs(
     warnings: list[str],
 ) -> None:
     """A services stack reads its platform stack's outputs: the recorded ones
-    (`STACK_OUTPUTS`) when there are, else those of the platform's own offline preview, as
-    after its `pulumi up` (the order a first deployment follows)."""
+    (`STACK_OUTPUTS`, under the reference's name, whatever the organization) when there are,
+    else those of the platform's own offline preview, as after its `pulumi up` (the order a
+    first deployment follows)."""
     found = platform_stack_of(config, project)
     if found is None or found[1] in recorded:
         return
     name, ref = found
-    if name == stack or not (project_dir / f"Pulumi.{name}.yaml").is_file():
-        return  # the program's StackReference then names what is missing
-    platform = prepare(project_dir, name)
-    if platform_stack_of(platform.config, project) is not None:
+    here = f"Pulumi.{stack}.yaml"
+    field = f"{project}:platformStack"
+    parts = ref.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise BadInput(
+            f"{ref!r} is not a stack reference; give <stack> or <org>/<project>/<stack>",
+            file=here,
+            field=field,
+        )
+    same_stack = [k for k in recorded if k.split("/")[1:] == parts[1:]]
+    if len(same_stack) == 1:  # recorded under the real organization's name
+        recorded[ref] = recorded[same_stack[0]]
+        return
+    if parts[1] != project:
+        return  # another project's stack: only a recording can answer (the program says so)
+    if name == stack:
+        raise BadInput(f"stack {stack!r} names itself as its platform", file=here, field=field)
+    platform_file = project_dir / f"Pulumi.{name}.yaml"
+    if not platform_file.is_file():
+        raise BadInput(
+            f"the platform stack {name!r} has no file {platform_file.name} in the project, "
+            f"and {STACK_OUTPUTS} records no outputs for {ref!r}; name an existing platform "
+            f"stack, or record its outputs (`pulumi stack output --json -s {ref}`)",
+            file=here,
+            field=field,
+        )
+    if platform_stack_of(read_stack_file(project_dir, name).config, project) is not None:
         raise BadInput(
             f"stack {stack!r} builds on {name!r}, which is a services stack too; "
             "platformStack must name a stack of layer platform",
-            file=f"Pulumi.{stack}.yaml",
-            field=f"{project}:platformStack",
+            file=here,
+            field=field,
         )
+    platform = prepare(project_dir, name)
     from slipway.render_process import RenderRun
 
     # In a child process like any render: an interrupt ends it cleanly, and its memory goes
@@ -222,9 +252,7 @@ def _platform_outputs(
         for _ in run.batches():
             pass
     recorded[ref] = dict(run.outputs or {})
-    warnings.append(
-        f"{ref}: no outputs recorded in {STACK_OUTPUTS}; using those of its offline preview"
-    )
+    warnings.append(f"{ref}: {PLATFORM_FROM_PREVIEW}; using those of its offline preview")
 
 
 STACK_OUTPUTS = "stack-outputs.yaml"

@@ -86,9 +86,20 @@ def image_for(
             )
         tag = f":{service.version.tag}" if service.version.tag else ""
         name = service.name
+
+        def repository(images: Any) -> str:
+            if not isinstance(images, dict) or not images.get(name):
+                raise BadInput(
+                    f"target {target.name!r} has no image repository for {name!r} yet: the "
+                    "platform stack creates one per catalog service, so `pulumi up` it first",
+                    file=source_of(service, stack) if stack else f"{name}.yaml",
+                    field="name",
+                )
+            return str(images[name])
+
         return (
             pulumi.Output.from_input(cloud.images)
-            .apply(lambda images: images[name])
+            .apply(repository)
             .apply(lambda repo: f"{repo}{tag}@{digest}")
         )
     if target.registry:
@@ -169,6 +180,9 @@ def microservice_args(
             )
         check_secret_name(ref.key, target.cloud, service, stack)
         external_keys.append(ref.env)
+    # A services stack pulls from the registries its platform filled before its `up`; a stack
+    # of layer `all` creates its registries in the same `up`, so it pulls from the catalog's.
+    own_registry = cloud if stack.layer == "services" else None
     r = service.resources
     st = service.strategy
     source = source_of(service, stack)
@@ -179,7 +193,7 @@ def microservice_args(
             namespace=ns,
             team=service.team,
             cost_center=service.cost_center,
-            image=image_for(service, target, cloud, stack),
+            image=image_for(service, target, own_registry, stack),
             ports=service.ports,
             liveness=service.probes.liveness,
             readiness=service.probes.readiness,
@@ -200,7 +214,7 @@ def microservice_args(
             allow_from=callers,
             calls=callees,
             version_label=service.version.tag,
-            strategy=strategy_args(service, target, cloud, stack),
+            strategy=strategy_args(service, target, own_registry, stack),
             traffic=traffic_args(service, stack),
             flags=service.flags,
             flag_provider=stack.traffic.flags,
@@ -417,7 +431,8 @@ def _services_access(
     from stacks.cloud import CloudTarget, Endpoint, services_cloud_provider
     from stacks.layers import crd_gate, needed_crds
 
-    crds = needed_crds(stack, target, services)
+    # Rendering to YAML talks to no cluster, so there is nothing to read the CRDs from.
+    crds = [] if stack.render.yaml_directory else needed_crds(stack, target, services)
     if target.cloud == "existing":
         reader = _existing_provider_named(target, component, f"{target.name}-k8s-crds")
         gate = crd_gate(target, crds, reader, component)
@@ -651,7 +666,7 @@ def _external_secrets(
     remote = [
         RemoteSecret(key=ref.env, remote_name=ref.key, property=ref.property)
         for ref in service.secrets
-        if ref.source != "pulumi-config"
+        if ref.source not in ("pulumi-config", "generated")
     ]
     if not remote:
         return
@@ -797,7 +812,7 @@ def build(stack: StackConfig, services: list[Service], secrets: SecretLookup) ->
     check_namespaces(stack, services)
     if stack.layer == "platform":
         return build_platform(stack, services)
-    platform = PlatformReference(stack) if stack.layer == "services" else None
+    platform = PlatformReference(stack, services) if stack.layer == "services" else None
     built = [build_target(stack, t, services, secrets, platform) for t in stack.targets]
     public = sorted(s.name for s in services if s.public)
     cloud_targets = [b for b in built if b.extras is not None]

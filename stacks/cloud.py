@@ -503,7 +503,12 @@ def build_registry_replication(
     assert isinstance(source.registry, EcrRepositories)
     return EcrReplication(
         f"{stack.environment}-ecr-replication",
-        EcrReplicationArgs(source_region=_target_of(source).region, destination_regions=regions),
+        EcrReplicationArgs(
+            source_region=_target_of(source).region,
+            destination_regions=regions,
+            # only this environment's repositories: staging and prod may share an account
+            repository_prefix=f"{stack.environment}/",
+        ),
         registry_id=source.registry.registry_id,
         opts=pulumi.ResourceOptions(parent=parent, providers=[source.cloud_provider]),
     )

@@ -61,7 +61,9 @@ def addon_choice(stack: StackConfig, target: TargetConfig, services: list[Servic
         "prometheus_namespace": stack.observability.prometheus_namespace,
         "rollouts": any(s.strategy.engine == "argo-rollouts" for s in services),
         "external_secrets": cloud_target
-        and any(ref.source != "pulumi-config" for s in services for ref in s.secrets),
+        and any(
+            ref.source not in ("pulumi-config", "generated") for s in services for ref in s.secrets
+        ),
         "cert_manager": public or flagd,
         "openfeature": flagd,
         "acme_email": stack.addons.acme_email,
@@ -113,33 +115,26 @@ def install_addons(
 class PlatformReference:
     """The platform stack as a services stack sees it: one `StackReference`, read per target.
 
-    A target the platform does not export, or exports for another cloud or region, fails the
-    preview naming both stacks: the services layer must not guess where a cluster is."""
+    A target the platform does not export (or exports for another cloud, region, project or
+    account), or without an add-on the services need, fails the preview as bad input naming
+    both stack files: the services layer must not guess where a cluster is."""
 
-    def __init__(self, stack: StackConfig) -> None:
+    def __init__(self, stack: StackConfig, services: list[Service] | None = None) -> None:
+        self.stack = stack
+        self.services = services or []
         self.name = stack.platform_reference(pulumi.get_organization(), pulumi.get_project())
         self.ref = pulumi.StackReference(self.name)
         self._targets = self.ref.require_output("targets")
         self._kubeconfigs = self.ref.require_output("kubeconfigs")
 
     def _entry(self, target: TargetConfig) -> pulumi.Output[dict[str, Any]]:
-        name, stack_name = target.name, self.name
+        needed = selected_addons(self.stack, target, self.services)
+        stack_name, here = self.name, f"Pulumi.{pulumi.get_stack()}.yaml"
+        there = f"Pulumi.{stack_name.rsplit('/', 1)[-1]}.yaml"
 
         def pick(targets: Any) -> dict[str, Any]:
-            entry = (targets or {}).get(name) if isinstance(targets, dict) else None
-            if not isinstance(entry, dict):
-                known = sorted(targets) if isinstance(targets, dict) else []
-                raise ValueError(
-                    f"target {name!r} is not in the outputs of platform stack {stack_name!r} "
-                    f"(it has: {', '.join(known) or 'none'}); `pulumi up` that stack first"
-                )
-            for key, want in (("cloud", target.cloud), ("region", target.region)):
-                if entry.get(key) != want:
-                    raise ValueError(
-                        f"target {name!r}: {key} is {want!r} here but {entry.get(key)!r} in "
-                        f"platform stack {stack_name!r}"
-                    )
-            return entry
+            check_platform_entry(target, targets, needed, stack_name, here, there)
+            return targets[target.name]
 
         return self._targets.apply(pick)
 
@@ -154,16 +149,69 @@ class PlatformReference:
         return facts
 
     def kubeconfig(self, target: TargetConfig) -> pulumi.Output[str]:
-        """The target's kubeconfig, kept secret."""
+        """The target's kubeconfig, kept secret (offline, a recorded secret output is one
+        "[secret]", as `pulumi stack output --json` shows it)."""
         name = target.name
-        return pulumi.Output.secret(self._kubeconfigs.apply(lambda k: k[name]))
+        return pulumi.Output.secret(
+            self._kubeconfigs.apply(lambda k: k[name] if isinstance(k, dict) else str(k))
+        )
+
+
+def check_platform_entry(
+    target: TargetConfig,
+    targets: Any,
+    needed_addons: list[str],
+    platform: str,
+    here: str,
+    there: str,
+) -> None:
+    """What the services layer needs of the platform's export for one target; BadInput
+    naming both stack files when it is not there."""
+    entry = targets.get(target.name) if isinstance(targets, dict) else None
+    if not isinstance(entry, dict):
+        known = ", ".join(sorted(targets)) if isinstance(targets, dict) else ""
+        raise BadInput(
+            f"target {target.name!r} is not in the outputs of platform stack {platform!r} "
+            f"(it has: {known or 'none'}): add it to {there} and `pulumi up` that stack "
+            "first, or remove it here",
+            file=here,
+            field=f"slipway:targets[{target.name}]",
+        )
+    wanted = {"cloud": target.cloud, "region": target.region}
+    if target.cloud == "gcp":
+        wanted["project"] = target.project
+    if target.cloud == "aws" and target.aws_account:
+        wanted["accountId"] = target.aws_account
+    for key, want in wanted.items():
+        # project and account are compared when the platform exports them
+        if entry.get(key) != want and (key in ("cloud", "region") or key in entry):
+            raise BadInput(
+                f"target {target.name!r}: {key} is {want!r} here but {entry.get(key)!r} in "
+                f"platform stack {platform!r} ({there}); the two files must agree",
+                file=here,
+                field=f"slipway:targets[{target.name}].{key}",
+            )
+    installed = entry.get("addons")
+    missing = [a for a in needed_addons if isinstance(installed, list) and a not in installed]
+    if missing:
+        raise BadInput(
+            f"target {target.name!r} needs the add-ons {', '.join(missing)}, which platform "
+            f"stack {platform!r} has not installed there: give {there} the same traffic layer, "
+            "observability and dns as this stack, then `pulumi up` it",
+            file=here,
+            field=f"slipway:targets[{target.name}]",
+        )
 
 
 def platform_export(
     target: TargetConfig, facts: dict[str, Any], addons: ClusterAddons | None
 ) -> dict[str, Any]:
     """One target's entry of the platform's `targets` output."""
-    out = {"cloud": target.cloud, "region": target.region}
+    out: dict[str, Any] = {"cloud": target.cloud, "region": target.region}
+    if target.cloud == "gcp":
+        out["project"] = target.project
+    if target.cloud == "aws" and target.aws_account:
+        out["accountId"] = target.aws_account
     out.update({k: facts[k] for k in FACT_KEYS[target.cloud] if k in facts})
     installed = addons.addon_names if addons is not None else []
     out["addons"] = installed

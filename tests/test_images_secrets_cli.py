@@ -35,7 +35,9 @@ def test_images_lists_one_copy_per_service_version_and_target(run: Any, project:
 
 
 def test_images_lists_the_slot_and_canary_versions_too(run: Any, project: Path) -> None:
-    result = run("images", "prod", "--format", "tsv")
+    saved = project / "outputs.json"
+    saved.write_text(json.dumps(platform_outputs(project, "prod-platform")))
+    result = run("images", "prod", "--platform-outputs", str(saved), "--format", "tsv")
     assert result.exit_code == 0, result.output
     sources = {line.split("\t")[0] for line in result.output.splitlines()}
     assert any(s.startswith("ghcr.io/slipway-demo/orders:1.5.0@") for s in sources)
@@ -143,3 +145,24 @@ def test_images_names_the_canarys_own_version_when_its_digest_is_missing(
     result = run("images", "prod", "--platform-outputs", str(saved))
     assert result.exit_code == 2
     assert "environments.prod.strategy.canary.version.digest" in result.output
+
+
+def test_images_without_deployed_outputs_refuses_to_guess(run: Any) -> None:
+    """The offline preview's registries are mock ones: copying there would be a guess."""
+    result = run("images", "staging", "--format", "tsv")
+    assert result.exit_code == 2
+    assert "--platform-outputs" in result.output
+    assert "\t" not in result.output
+
+
+def test_images_reads_outputs_recorded_under_the_real_organization(
+    run: Any, project: Path
+) -> None:
+    outputs = platform_outputs(project)
+    (project / "stack-outputs.yaml").write_text(
+        yaml.safe_dump({"acme/slipway/staging-platform": outputs})
+    )
+    result = run("images", "staging", "--format", "tsv")
+    assert result.exit_code == 0, result.output
+    repos = outputs["targets"]["aws-us-east-1"]["images"]
+    assert f"{repos['orders']}:1.4.2" in result.output

@@ -121,9 +121,8 @@ def test_platform_exports_targets_plainly_and_kubeconfigs_as_a_secret() -> None:
     outputs: dict[str, Any] = {}
     preview.run_job(job, outputs=outputs)
     assert set(outputs) == {"targets", "kubeconfigs"}
-    assert outputs["kubeconfigs"] == {
-        name: "[secret]" for name in ("aws-eu-west-1", "aws-us-east-1", "gcp-europe-west1")
-    }
+    # as `pulumi stack output --json` shows a secret output: one "[secret]"
+    assert outputs["kubeconfigs"] == "[secret]"
     aws = outputs["targets"]["aws-us-east-1"]
     assert aws["cloud"] == "aws" and aws["region"] == "us-east-1"
     assert aws["clusterIdentifier"].endswith("prod-aws-us-east-1")
@@ -174,10 +173,11 @@ def test_a_target_the_platform_does_not_export_fails_naming_both(tmp_path: Path)
             }
         )
     )
-    with pytest.raises(Exception) as err:
+    with pytest.raises(BadInput) as err:
         preview.render(project, "staging")
     text = str(err.value)
     assert "aws-us-east-1" in text and "staging-platform" in text and "aws-eu-west-1" in text
+    assert err.value.file == "Pulumi.staging.yaml"
 
 
 @pytest.mark.parametrize(
@@ -411,3 +411,100 @@ def test_without_listed_principals_the_creator_keeps_admin_unless_told(
         return
     rendered = preview.render(project, "staging-platform")
     assert _access_config(rendered.resources) == [expected]
+
+
+def _edit(path: Path, change: Any) -> None:
+    doc = yaml.safe_load(path.read_text())
+    change(doc["config"])
+    path.write_text(yaml.safe_dump(doc))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("staging-platfrom", "has no file Pulumi.staging-platfrom.yaml"),
+        ("a/b", "is not a stack reference"),
+        ("staging", "names itself"),
+    ],
+)
+def test_a_platform_stack_that_is_not_there_is_bad_input_naming_the_setting(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging",))
+    _edit(project / "Pulumi.staging.yaml", lambda c: c.update({"slipway:platformStack": value}))
+    with pytest.raises(BadInput, match=message) as err:
+        preview.prepare(project, "staging")
+    assert err.value.file == "Pulumi.staging.yaml"
+    assert err.value.field == "slipway:platformStack"
+
+
+def test_two_services_stacks_naming_each_other_are_refused(tmp_path: Path) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging", "prod"))
+    _edit(project / "Pulumi.staging.yaml", lambda c: c.update({"slipway:platformStack": "prod"}))
+    _edit(project / "Pulumi.prod.yaml", lambda c: c.update({"slipway:platformStack": "staging"}))
+    with pytest.raises(BadInput, match="services stack too"):
+        preview.prepare(project, "staging")
+
+
+@pytest.mark.parametrize(("key", "value"), [("region", "us-east-2"), ("accountId", "999988887777")])
+def test_targets_that_disagree_between_the_two_files_are_bad_input(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging",))
+
+    def change(config: dict[str, Any]) -> None:
+        config["slipway:targets"][0][key] = value
+        config["slipway:allowedRegions"] = ["us-east-1", "us-east-2"]
+
+    _edit(project / "Pulumi.staging.yaml", change)
+    with pytest.raises(BadInput, match=f"{key} is '{value}' here") as err:
+        preview.render(project, "staging")
+    assert err.value.field == f"slipway:targets[aws-us-east-1].{key}"
+
+
+def test_an_addon_the_services_need_but_the_platform_lacks_is_bad_input(tmp_path: Path) -> None:
+    """dns.domain only in the services file: public services, but no cert-manager."""
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging",))
+    _edit(project / "Pulumi.staging-platform.yaml", lambda c: c.pop("slipway:dns"))
+    with pytest.raises(BadInput, match="cert-manager") as err:
+        preview.render(project, "staging")
+    assert err.value.file == "Pulumi.staging.yaml"
+
+
+def test_recorded_secret_outputs_in_the_clis_form_are_read(tmp_path: Path) -> None:
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("staging",))
+    outputs = {"targets": _outputs_of(project, "staging-platform")["targets"]}
+    outputs["kubeconfigs"] = "[secret]"
+    (project / preview.STACK_OUTPUTS).write_text(
+        yaml.safe_dump({"acme/slipway/staging-platform": outputs})
+    )
+    job = preview.prepare(project, "staging")
+    assert job.warnings == []
+    assert preview.render(project, "staging").records
+
+
+def _outputs_of(project: Path, stack: str) -> dict[str, Any]:
+    outputs: dict[str, Any] = {}
+    preview.run_job(preview.prepare(project, stack), outputs=outputs)
+    return outputs
+
+
+def test_ecr_replication_covers_only_the_environments_repositories(
+    stacks: dict[str, list[dict[str, Any]]],
+) -> None:
+    (config,) = by_type(
+        stacks["prod-platform"], "aws:ecr/replicationConfiguration:ReplicationConfiguration"
+    )
+    rules = config["inputs"]["replicationConfiguration"]["rules"]
+    filters = [f for rule in rules for f in rule.get("repositoryFilters", [])]
+    assert filters == [{"filter": "prod/", "filterType": "PREFIX_MATCH"}]

@@ -23,7 +23,7 @@ def images(
         typer.Option(
             "--platform-outputs",
             help="`pulumi stack output --json -s <platform stack>` saved to a file; default: "
-            "the outputs recorded in stack-outputs.yaml, else the platform's offline preview.",
+            "the outputs recorded in stack-outputs.yaml (never the offline preview's).",
         ),
     ] = None,
     fmt: Annotated[
@@ -40,12 +40,12 @@ def images(
     `slipway images prod --platform-outputs p.json --format tsv | while IFS=$'\\t' read -r src
     dst; do crane copy "$src" "$dst"; done` (crane keeps the digest). Nothing is written.
     Exit codes: 0 listed (nothing to copy for a stack without cloud targets), 2 bad input:
-    not a services stack, unreadable outputs, a target or repository the platform lacks, a
-    version without a digest.
+    not a services stack, no platform outputs given or recorded, unreadable outputs, a
+    target or repository the platform lacks, a version without a digest.
     """
     from slipway import images as im
     from slipway.declared import stack_config
-    from slipway.preview import platform_stack_of, prepare
+    from slipway.preview import PLATFORM_FROM_PREVIEW, STACK_OUTPUTS, platform_stack_of, prepare
     from slipway.stackfile import resolve_project_dir
 
     try:
@@ -73,10 +73,16 @@ def images(
             job = prepare(root, stack)
             ref = platform_stack_of(job.config, job.project)
             assert ref is not None  # a services stack has a platform
+            if any(PLATFORM_FROM_PREVIEW in w for w in job.warnings):
+                # the offline preview's registries are mock ones: copying there is a guess
+                raise BadInput(
+                    f"no outputs of {ref[1]} are recorded in {STACK_OUTPUTS}; pass the "
+                    f"deployed platform's with --platform-outputs (`pulumi stack output "
+                    f"--json -s {ref[1]} > platform.json`)",
+                    field="--platform-outputs",
+                )
             outputs = job.stack_outputs.get(ref[1], {})
-            source = f"the outputs of {ref[1]}"
-            for warning in job.warnings:
-                print(f"note: {warning}", file=sys.stderr)
+            source = STACK_OUTPUTS
         targets = [(t.name, t.cloud) for t in config.targets]
         copies = im.plan(services, targets, outputs, source, config.environment)
     except BadInput as exc:
