@@ -155,9 +155,7 @@ def test_images_without_deployed_outputs_refuses_to_guess(run: Any) -> None:
     assert "\t" not in result.output
 
 
-def test_images_reads_outputs_recorded_under_the_real_organization(
-    run: Any, project: Path
-) -> None:
+def test_images_reads_outputs_recorded_under_the_real_organization(run: Any, project: Path) -> None:
     outputs = platform_outputs(project)
     (project / "stack-outputs.yaml").write_text(
         yaml.safe_dump({"acme/slipway/staging-platform": outputs})
