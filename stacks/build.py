@@ -745,12 +745,17 @@ def stack_file() -> str:
 def platform_namespaces(stack: StackConfig) -> dict[str, str]:
     """Namespaces this stack's platform uses, with what uses them: a team's services must not
     land there (their deny-by-default policies and restricted labels would hit the add-on)."""
+    from slipway_components.addons import NAMESPACES
+
     used: dict[str, str] = {}
     if stack.observability.enabled:
         used[stack.observability.prometheus_namespace] = "slipway:observability.prometheusNamespace"
     for target in stack.targets:
         for ns in GATEWAY_DATAPLANE_NAMESPACES.get(target.cloud, []):
             used.setdefault(ns, f"the {target.cloud} entry point's proxies")
+    for addon, (ns, _) in sorted(NAMESPACES.items()):
+        if addon != "kube-prometheus-stack":  # it lives in prometheusNamespace
+            used.setdefault(ns, f"the cluster add-on {addon}")
     return used
 
 
@@ -816,21 +821,24 @@ def build(stack: StackConfig, services: list[Service], secrets: SecretLookup) ->
     built = [build_target(stack, t, services, secrets, platform) for t in stack.targets]
     public = sorted(s.name for s in services if s.public)
     cloud_targets = [b for b in built if b.extras is not None]
+    name_servers = None
     if public and stack.dns.domain and cloud_targets:
         from stacks.cloud import build_global_traffic
 
-        build_global_traffic(stack, [b.extras for b in cloud_targets], public, None)
+        dns = build_global_traffic(stack, [b.extras for b in cloud_targets], public, None)
+        name_servers = getattr(dns, "name_servers", None)
     if cloud_targets and stack.layer == "all":
         from stacks.cloud import build_registry_replication
 
         build_registry_replication(stack, [b.extras for b in cloud_targets])
-    return BuiltStack(
-        targets=built,
-        outputs={
-            "targets": [t.name for t in stack.targets],
-            "services": [s.name for s in services],
-        },
-    )
+    outputs: dict[str, Any] = {
+        "targets": [t.name for t in stack.targets],
+        "services": [s.name for s in services],
+    }
+    if name_servers is not None:
+        # where to delegate the domain to, when the stack created its zone
+        outputs["nameServers"] = name_servers
+    return BuiltStack(targets=built, outputs=outputs)
 
 
 def build_platform(stack: StackConfig, services: list[Service]) -> BuiltStack:

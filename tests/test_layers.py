@@ -508,3 +508,24 @@ def test_ecr_replication_covers_only_the_environments_repositories(
     rules = config["inputs"]["replicationConfiguration"]["rules"]
     filters = [f for rule in rules for f in rule.get("repositoryFilters", [])]
     assert filters == [{"filter": "prod/", "filterType": "PREFIX_MATCH"}]
+
+
+@pytest.mark.parametrize("team", ["cert-manager", "argo-rollouts", "external-secrets"])
+def test_a_team_in_an_addons_namespace_is_refused(tmp_path: Path, team: str) -> None:
+    """Its deny-by-default policies and restricted labels would land on the add-on."""
+    from tests.conftest import copy_project
+
+    project = copy_project(tmp_path / "p", ("dev",))
+    orders = project / "services" / "orders.yaml"
+    doc = yaml.safe_load(orders.read_text())
+    doc["team"] = team
+    orders.write_text(yaml.safe_dump(doc))
+    with pytest.raises(BadInput, match="the cluster add-on") as err:
+        preview.render(project, "dev")
+    assert err.value.field == "team"
+
+
+def test_services_stack_exports_the_name_servers_to_delegate_to() -> None:
+    outputs = _outputs_of(ROOT, "prod")
+    assert len(outputs["nameServers"]) == 4
+    assert "nameServers" not in _outputs_of(ROOT, "dev")
