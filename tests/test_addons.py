@@ -24,6 +24,7 @@ from slipway_components.addons import (
     LBC_SERVICE_ACCOUNT,
     NAMESPACES,
     ROLLOUTS_IMAGE_TAG,
+    SYSTEM_NAMESPACES,
     ClusterAddons,
     ClusterAddonsArgs,
 )
@@ -132,10 +133,10 @@ LAYER_RELEASES = {
     ("existing", "none"): set(),
     ("existing", "istio"): {"istio-base", "istio-cni", "istiod"},
     ("existing", "gateway-api"): {"envoy-gateway"},
-    ("aws", "none"): {"aws-load-balancer-controller", "envoy-gateway"},
+    ("aws", "none"): {"aws-load-balancer-controller", "envoy-gateway", "metrics-server"},
     ("aws", "istio"): {"aws-load-balancer-controller", "envoy-gateway", "istio-base"}
-    | {"istio-cni", "istiod"},
-    ("aws", "gateway-api"): {"aws-load-balancer-controller", "envoy-gateway"},
+    | {"istio-cni", "istiod", "metrics-server"},
+    ("aws", "gateway-api"): {"aws-load-balancer-controller", "envoy-gateway", "metrics-server"},
     ("gcp", "none"): set(),
     ("gcp", "istio"): {"istio-base", "istio-cni", "istiod"},
     ("gcp", "gateway-api"): {"envoy-gateway"},
@@ -353,9 +354,10 @@ def test_openfeature_waits_for_cert_manager() -> None:
 def test_crds_ready_is_every_crd_installer_and_istiod() -> None:
     _, (addons,) = with_deps(make_args("aws", "istio", **ALL_ON))
     ready = {id(r) for r in addons.crds_ready}
-    expected = set(addons.releases) - {"istio-cni"}
+    expected = set(addons.releases) - {"istio-cni", "metrics-server"}
     assert ready == {id(addons.releases[a]) for a in expected}
-    assert "istio-cni" in addons.releases  # installed, but brings no CRD
+    # installed, but bring no CRD
+    assert {"istio-cni", "metrics-server"} <= set(addons.releases)
 
 
 # ---- secure defaults
@@ -369,6 +371,8 @@ def test_namespaces_are_labelled_for_pod_security_and_ownership() -> None:
         if r.type == NAMESPACE
     }
     for addon, rec in releases(records).items():
+        if rec.inputs["namespace"] in SYSTEM_NAMESPACES:
+            continue  # the cluster's own (kube-system)
         labels = spaces[rec.inputs["namespace"]]
         assert labels["pod-security.kubernetes.io/enforce"] == NAMESPACES[addon][1], addon
         assert labels["pod-security.kubernetes.io/warn"] == "restricted", addon
@@ -472,3 +476,33 @@ def test_bad_email_and_tags_are_refused() -> None:
     assert "acme_email" in _error(cloud="existing", cert_manager=True, acme_email="nobody")
     with pytest.raises(ValidationError, match="cost-center"):
         ClusterAddonsArgs(cloud="existing", tags={"team": "platform"})
+
+
+@pytest.mark.parametrize(
+    ("cloud", "over", "wanted"),
+    [
+        ("aws", {}, True),  # EKS has no metrics-server: the HPAs would never scale
+        ("gcp", {}, False),  # GKE runs its own
+        ("existing", {}, False),
+        ("existing", {"metrics_server": True}, True),
+        ("aws", {"metrics_server": False}, False),
+    ],
+)
+def test_metrics_server_where_the_cluster_has_none(
+    cloud: str, over: dict[str, Any], wanted: bool
+) -> None:
+    assert ("metrics-server" in make_args(cloud, **over).addons()) is wanted
+
+
+def test_metrics_server_goes_to_kube_system_which_is_not_created() -> None:
+    records = render(make_args("aws"))
+    rel = releases(records)["metrics-server"]
+    assert rel.inputs["namespace"] == "kube-system"
+    assert rel.inputs["chart"] == "metrics-server" and rel.inputs["version"] == "3.13.1"
+    assert rel.inputs["values"]["podDisruptionBudget"] == {"enabled": True, "minAvailable": 1}
+    created = [
+        r.inputs["metadata"]["name"]
+        for r in records.values()
+        if r.type == "kubernetes:core/v1:Namespace"
+    ]
+    assert "kube-system" not in created and created

@@ -374,3 +374,20 @@ def test_every_input_fits_the_sdk_types() -> None:
     types = {r.type for r in result.records}
     assert {ENTRY, ASSOCIATION} <= types
     assert typed_inputs.judge([r.to_json() for r in result.records]) == []
+
+
+def test_network_policies_are_enforced_by_the_managed_vpc_cni(mon: DepsMonitor) -> None:
+    """Without the VPC CNI's agent, EKS accepts NetworkPolicies and enforces none."""
+    build(mon)
+    cni = mon.one("aws:eks/addon:Addon")
+    assert cni.inputs["addonName"] == "vpc-cni"
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert cni.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
+    nodes = mon.one("aws:eks/nodeGroup:NodeGroup")
+    assert cni.urn in mon.deps[nodes.urn], "the nodes start on the enforcing CNI"
+    assert typed_inputs.judge([{"urn": cni.urn, "type": cni.type, "inputs": cni.inputs}]) == []
+
+
+def test_network_policy_enforcement_can_be_left_to_the_cluster_owner(mon: DepsMonitor) -> None:
+    build(mon, network_policy=False)
+    assert mon.of_type("aws:eks/addon:Addon") == []

@@ -15,6 +15,7 @@ add-on's controller runs. This component installs them, each into a namespace of
 | `external_secrets` | `external-secrets` (same) | SecretStore, ExternalSecret |
 | `cert_manager` | `cert-manager` (same) | ClusterIssuer `letsencrypt` |
 | `openfeature` | `open-feature-operator` (`open-feature-operator-system`) | FeatureFlag(Source) |
+| `metrics_server`, or AWS | `metrics-server` (`kube-system`) | the HPAs' CPU and memory metrics |
 
 Envoy Gateway comes with the GatewayClass `eg`; its chart carries the Gateway API v1.6.1 CRDs
 (Gateway, HTTPRoute). Istio's VirtualService, DestinationRule and PeerAuthentication come with
@@ -116,8 +117,15 @@ CHARTS: dict[str, ChartPin] = {
         "v0.9.2",
         "v0.9.2",
     ),
+    "metrics-server": ChartPin(
+        "metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1", "0.8.1"
+    ),
 }
 """Every add-on's chart, keyed by add-on (also its Helm release name)."""
+
+SYSTEM_NAMESPACES = frozenset({"kube-system"})
+"""Namespaces the cluster has already: an add-on installed there creates no Namespace (its
+`system-cluster-critical` priority is admitted only in kube-system)."""
 
 NAMESPACES: dict[str, tuple[str, PodSecurity]] = {
     "aws-load-balancer-controller": (LBC_NAMESPACE, "restricted"),
@@ -130,6 +138,7 @@ NAMESPACES: dict[str, tuple[str, PodSecurity]] = {
     "argo-rollouts": ("argo-rollouts", "restricted"),
     "external-secrets": ("external-secrets", "restricted"),
     "open-feature-operator": ("open-feature-operator-system", "baseline"),
+    "metrics-server": ("kube-system", "privileged"),
 }
 """Namespace and enforced Pod Security level per add-on. `restricted` where the chart's pods
 (and, for Envoy Gateway, the proxies it creates) set what the level requires, with the values
@@ -232,6 +241,9 @@ class ClusterAddonsArgs(Args):
     """Its namespace; default: gateway."""
     openfeature: bool = False
     """OpenFeature Operator, for `traffic.flags: flagd`; needs cert_manager; default: off."""
+    metrics_server: bool | None = None
+    """metrics-server, which the HPAs read CPU and memory from; default: on for AWS (EKS has
+    none), off elsewhere (GKE has its own; an existing cluster may)."""
     cluster_name: InputStr | None = None
     """AWS: the EKS cluster name (required there)."""
     vpc_id: InputStr | None = None
@@ -332,6 +344,8 @@ class ClusterAddonsArgs(Args):
             out.append("external-secrets")
         if self.openfeature:
             out.append("open-feature-operator")
+        if self.metrics_server if self.metrics_server is not None else self.cloud == "aws":
+            out.append("metrics-server")
         return out
 
 
@@ -479,6 +493,9 @@ def release_values(addon: str, args: ClusterAddonsArgs) -> dict[str, Any]:
             "webhook": {"resources": _requests("10m", "32Mi")},
             "certController": {"resources": _requests("10m", "64Mi")},
         }
+    if addon == "metrics-server":
+        # the chart's defaults run restricted (non-root, read-only root, no capabilities)
+        return {"replicas": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}
     if addon == "open-feature-operator":
         # The chart would create its namespace itself; it is created here, labelled.
         return {"namespace": {"create": False}}
@@ -520,8 +537,10 @@ class ClusterAddons(pulumi.ComponentResource):
         owner = {"team": args.tags["team"], "cost-center": args.tags["cost-center"]}
         namespaces: dict[str, k8s.core.v1.Namespace] = {}
 
-        def namespace(addon: str) -> k8s.core.v1.Namespace:
+        def namespace(addon: str) -> k8s.core.v1.Namespace | None:
             ns = namespace_of(addon, args)
+            if ns in SYSTEM_NAMESPACES:
+                return None
             if ns not in namespaces:
                 level = NAMESPACES[addon][1]
                 namespaces[ns] = k8s.core.v1.Namespace(
@@ -561,7 +580,9 @@ class ClusterAddons(pulumi.ComponentResource):
                 wait_for_jobs=True,
                 timeout=900 if addon == "kube-prometheus-stack" else 600,
                 max_history=10,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, *after]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*([ns] if ns is not None else []), *after]
+                ),
             )
             self.releases[addon] = rel
             if addon in CRD_ADDONS or addon == "istiod":
@@ -600,7 +621,12 @@ class ClusterAddons(pulumi.ComponentResource):
             # With its Gateway API shim on, cert-manager needs the Gateway API CRDs at start.
             cert_manager = release("cert-manager", [envoy] if envoy else [])
             self._cluster_issuer(name, args, labels, cert_manager)
-        for addon in ("kube-prometheus-stack", "argo-rollouts", "external-secrets"):
+        for addon in (
+            "kube-prometheus-stack",
+            "argo-rollouts",
+            "external-secrets",
+            "metrics-server",
+        ):
             if addon in wanted:
                 release(addon, [])
         if "open-feature-operator" in wanted:

@@ -122,6 +122,10 @@ class EksClusterArgs(BaseModel):
     """Control-plane log retention in CloudWatch; default: 365 days."""
     ingress_addresses: bool = True
     """Reserve one Elastic IP per zone for the entry point; default: true."""
+    network_policy: bool = True
+    """Enforce Kubernetes NetworkPolicies: the VPC CNI as an EKS managed add-on with its
+    network policy agent on (`enableNetworkPolicy`). Without it EKS accepts NetworkPolicy
+    objects and enforces none, so deny-by-default would be a label only; default: true."""
     protect: bool = False
     """Protect the cluster, its node group, KMS key and ingress addresses from deletion and
     enable the cluster's deletion protection (prod); default: false."""
@@ -619,6 +623,23 @@ class EksCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        cni = []
+        if args.network_policy:
+            # Before the nodes, so their pods start on a CNI that enforces the policies. The
+            # version is EKS's default for the cluster's (any since v1.14 has the agent).
+            cni.append(
+                aws.eks.Addon(
+                    f"{name}-vpc-cni",
+                    cluster_name=cluster.name,
+                    addon_name="vpc-cni",
+                    configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+                    resolve_conflicts_on_create="OVERWRITE",
+                    resolve_conflicts_on_update="PRESERVE",
+                    region=region,
+                    tags=tags,
+                    opts=child,
+                )
+            )
         ng = args.node_group
         self.node_group = aws.eks.NodeGroup(
             f"{name}-nodes",
@@ -644,7 +665,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                depends_on=node_policies,
+                depends_on=[*node_policies, *cni],
                 # The autoscaler owns the current size; Pulumi owns the bounds.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
