@@ -67,7 +67,7 @@ MAX_DOC_BYTES = 256 * 1024
 def check_config_keys(config: dict[str, str]) -> dict[str, str]:
     """Config keys become environment variables (envFrom) and ConfigMap keys: both must
     accept them, or Kubernetes refuses the object (or silently drops the variable)."""
-    bad = sorted(k for k in config if not ENV_NAME.match(k))
+    bad = sorted(k for k in config if not ENV_NAME.fullmatch(k))
     if bad:
         raise ValueError(
             f"config keys {bad} are not environment variable names ([A-Za-z_][A-Za-z0-9_]*)"
@@ -108,14 +108,14 @@ class Version(Spec):
             return v
         if v == "latest":
             raise ValueError("tag 'latest' names no build; use a release tag or a digest")
-        if not TAG.match(v):
+        if not TAG.fullmatch(v):
             raise ValueError(f"{v!r} is not a valid image tag ([A-Za-z0-9_.-], max 128)")
         return v
 
     @field_validator("digest")
     @classmethod
     def _digest(cls, v: str | None) -> str | None:
-        if v is not None and not DIGEST.match(v):
+        if v is not None and not DIGEST.fullmatch(v):
             raise ValueError(f"{v!r} is not a digest; expected sha256:<64 lower-case hex>")
         return v
 
@@ -138,7 +138,7 @@ class ResourceQuantities(Spec):
     @classmethod
     def _cpu(cls, v: Any) -> str:
         v = str(v)
-        if not QUANTITY_CPU.match(v):
+        if not QUANTITY_CPU.fullmatch(v):
             raise ValueError(f"{v!r} is not a CPU quantity (e.g. 250m or 1)")
         return v
 
@@ -146,7 +146,7 @@ class ResourceQuantities(Spec):
     @classmethod
     def _mem(cls, v: Any) -> str:
         v = str(v)
-        if not QUANTITY_MEM.match(v):
+        if not QUANTITY_MEM.fullmatch(v):
             raise ValueError(f"{v!r} is not a memory quantity (e.g. 256Mi)")
         return v
 
@@ -202,7 +202,7 @@ class SecretRef(Spec):
     @field_validator("env")
     @classmethod
     def _env(cls, v: str) -> str:
-        if not ENV_NAME.match(v):
+        if not ENV_NAME.fullmatch(v):
             raise ValueError(f"{v!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
         return v
 
@@ -252,7 +252,7 @@ def duration_seconds(v: int | str) -> int:
     """`90`, `90s`, `5m`, `1h` -> seconds; anything else is a ValueError."""
     if isinstance(v, int):
         return v
-    m = DURATION.match(v)
+    m = DURATION.fullmatch(v)
     if not m:
         raise ValueError(f"{v!r} is not a duration; use e.g. 30s, 5m or 1h")
     return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
@@ -430,7 +430,7 @@ class Service(Spec):
     def _image(cls, v: str) -> str:
         if "@" in v or (":" in v.rsplit("/", 1)[-1]):
             raise ValueError(f"{v!r}: give the repository only; tag and digest go under version")
-        if not IMAGE_REPO.match(v):
+        if not IMAGE_REPO.fullmatch(v):
             raise ValueError(f"{v!r} is not an image repository (e.g. ghcr.io/acme/orders)")
         return v
 

@@ -389,3 +389,20 @@ def test_catalog_folder_with_one_service_file_is_loaded(tmp_path: Path, filename
     (svc,) = load_catalog(tmp_path, "dev")
     assert svc.name == "extra"
     assert svc.source == str(tmp_path / filename)
+
+
+# A YAML block scalar (`maxSurge: |`) ends its value with a newline; `$` alone matches before
+# it, so each check must match the whole value.
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"strategy": {"maxSurge": "25%\n"}}, "strategy.maxSurge"),
+        ({"version": {"tag": "1.0.0\n"}}, "version"),
+        ({"version": {"digest": "sha256:" + "a" * 64 + "\n"}}, "version"),
+        ({"image": "ghcr.io/acme/extra\n"}, "image"),
+        ({"config": {"LOG_LEVEL\n": "info"}}, "config"),
+    ],
+)
+def test_a_value_ending_in_a_newline_is_refused(changes: dict[str, Any], field: str) -> None:
+    message = refused(doc(**changes))
+    assert field in message, message

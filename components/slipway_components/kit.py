@@ -82,7 +82,7 @@ class AutoscalingArgs(Args):
 
 def check_count_or_percentage(v: int | str) -> int | str:
     """A Deployment's maxSurge / maxUnavailable: a count ≥ 0 or a whole percentage ≤ 100%."""
-    if isinstance(v, str) and not re.match(r"^([0-9]|[1-9][0-9]|100)%$", v):
+    if isinstance(v, str) and not re.fullmatch(r"^([0-9]|[1-9][0-9]|100)%$", v):
         shown = repr(v) if len(v) <= 40 else repr(v[:40]) + f" (and {len(v) - 40} more)"
         raise ValueError(f"{shown} is neither a count nor a percentage like 25%")
     if isinstance(v, int) and v < 0:
