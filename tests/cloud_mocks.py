@@ -58,9 +58,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registered: list[Registered] = []
+        self.deps: dict[str, set[str]] = {}
+        """URN -> what it waits for (`depends_on` and its inputs' resources), which the
+        engine orders creation by."""
+        self.ignored: dict[str, list[str]] = {}
+        """URN -> its `ignore_changes`."""
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
+        self.deps[response.urn] = set(request.dependencies)
+        self.ignored[response.urn] = list(request.ignoreChanges)
         if request.type != "pulumi:pulumi:Stack":
             raw = json_format.MessageToDict(request.object)
             self.registered.append(
@@ -78,6 +85,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     # --- queries ----------------------------------------------------------------------------
+
+    def urn(self, name: str) -> str:
+        """The URN of the one registration named `name`."""
+        (found,) = [r.urn for r in self.registered if r.name == name]
+        return found
+
+    def depends(self, name: str, on: str) -> bool:
+        """Whether the registration `name` waits for the one named `on`."""
+        return self.urn(on) in self.deps[self.urn(name)]
+
     def of_type(self, type_: str) -> list[Registered]:
         """Registrations of one type token."""
         return [r for r in self.registered if r.type == type_]

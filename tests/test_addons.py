@@ -98,28 +98,8 @@ def releases(records: dict[str, Record]) -> dict[str, Record]:
     return {r.inputs["name"]: r for r in records.values() if r.type == RELEASE}
 
 
-class DepsMonitor(RecordingMonitor):
-    """Also keeps each registration's dependencies (explicit `depends_on` included)."""
-
-    def __init__(self) -> None:
-        super().__init__(CloudMocks())
-        self.deps: dict[str, set[str]] = {}
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        self.deps[request.name] = set(request.dependencies)
-        return response
-
-    def urn(self, name: str) -> str:
-        (found,) = [r.urn for r in self.registered if r.name == name]
-        return found
-
-    def depends(self, name: str, on: str) -> bool:
-        return self.urn(on) in self.deps[name]
-
-
-def with_deps(args: ClusterAddonsArgs) -> tuple[DepsMonitor, list[ClusterAddons]]:
-    mon = DepsMonitor()
+def with_deps(args: ClusterAddonsArgs) -> tuple[RecordingMonitor, list[ClusterAddons]]:
+    mon = RecordingMonitor(CloudMocks())
     pulumi.runtime.set_mocks(CloudMocks(), project="slipway", stack="test", monitor=mon)
     built: list[ClusterAddons] = []
     run(lambda: built.append(ClusterAddons("c", args)))

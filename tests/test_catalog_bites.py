@@ -15,6 +15,7 @@ import pytest
 
 from slipway.errors import BadInput
 from stacks.catalog import Service, load_catalog, parse_service
+from tests.test_catalog import GOOD
 
 SOURCE = "services/extra.yaml"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -27,17 +28,6 @@ BASE: dict[str, Any] = {
     "ports": [{"name": "http", "port": 8080}],
     "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
 }
-
-GOOD_YAML = """\
-name: extra
-team: web
-image: ghcr.io/acme/extra
-version: {tag: "1.0.0"}
-ports: [{name: http, port: 8080}]
-probes:
-  liveness: {path: /healthz}
-  readiness: {path: /ready}
-"""
 
 
 def doc(**changes: Any) -> dict[str, Any]:
@@ -367,7 +357,7 @@ def test_missing_catalog_folder_is_refused(tmp_path: Path) -> None:
 
 def test_a_file_in_place_of_the_catalog_folder_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "services.yaml"
-    path.write_text(GOOD_YAML)
+    path.write_text(GOOD)
     with pytest.raises(BadInput, match="catalog folder not found"):
         load_catalog(path, "dev")
 
@@ -375,7 +365,7 @@ def test_a_file_in_place_of_the_catalog_folder_is_refused(tmp_path: Path) -> Non
 @pytest.mark.parametrize("contents", [[], ["README.md", "extra.yaml.bak", "notes.txt"]])
 def test_catalog_folder_without_yaml_files_is_refused(tmp_path: Path, contents: list[str]) -> None:
     for name in contents:
-        (tmp_path / name).write_text(GOOD_YAML)
+        (tmp_path / name).write_text(GOOD)
     (tmp_path / "nested.yaml").mkdir()  # a folder named like a service file is no service
     with pytest.raises(BadInput, match=r"catalog folder has no \*\.yaml service files") as info:
         load_catalog(tmp_path, "dev")
@@ -384,7 +374,7 @@ def test_catalog_folder_without_yaml_files_is_refused(tmp_path: Path, contents: 
 
 @pytest.mark.parametrize("filename", ["extra.yaml", "extra.yml"])
 def test_catalog_folder_with_one_service_file_is_loaded(tmp_path: Path, filename: str) -> None:
-    (tmp_path / filename).write_text(GOOD_YAML)
+    (tmp_path / filename).write_text(GOOD)
     (tmp_path / "README.md").write_text("not a service")
     (svc,) = load_catalog(tmp_path, "dev")
     assert svc.name == "extra"

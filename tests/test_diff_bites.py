@@ -13,49 +13,7 @@ from __future__ import annotations
 import copy
 
 from slipway.diff import compute_diff
-
-STACK = "urn:pulumi:dev::slipway"
-K8S_PROVIDER = f"{STACK}::pulumi:providers:kubernetes::local"
-
-
-def urn(type_: str, name: str) -> str:
-    return f"{STACK}::{type_}::{name}"
-
-
-def rec(type_: str, name: str, inputs: dict, **extra) -> dict:
-    out = {
-        "urn": urn(type_, name),
-        "type": type_,
-        "name": name,
-        "parent": "",
-        "provider": f"{K8S_PROVIDER}::id-1" if type_.startswith("kubernetes:") else "",
-        "protect": False,
-        "aliases": [],
-        "inputs": inputs,
-        "target": "local",
-    }
-    out.update(extra)
-    return out
-
-
-def k8s_provider(**inputs) -> dict:
-    return rec("pulumi:providers:kubernetes", "local", inputs, urn=K8S_PROVIDER, provider="")
-
-
-def changed(old: dict, mutate) -> dict:
-    new = copy.deepcopy(old)
-    mutate(new["inputs"])
-    return new
-
-
-def only(diff: dict, kind: str) -> dict:
-    """The single entry of `kind`, asserting every other kind is empty."""
-    for k in ("added", "deleted", "updated", "replaced"):
-        if k != kind:
-            assert diff[k] == [], f"unexpected {k}: {diff[k]}"
-    assert len(diff[kind]) == 1, diff[kind]
-    return diff[kind][0]
-
+from tests.test_diff import changed, k8s_provider, only, rec
 
 # --- a Secret's type is immutable ---------------------------------------------------------------
 

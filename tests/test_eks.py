@@ -23,23 +23,9 @@ ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 PROVIDER = "pulumi:providers:kubernetes"
 
 
-class DepsMonitor(RecordingMonitor):
-    """Also keeps what each registration waits for (`depends_on` and its inputs' resources),
-    which the engine orders creation by."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.deps: dict[str, set[str]] = {}
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        self.deps[response.urn] = set(request.dependencies)
-        return response
-
-
 @pytest.fixture
-def mon() -> DepsMonitor:
-    monitor = DepsMonitor(CloudMocks())
+def mon() -> RecordingMonitor:
+    monitor = RecordingMonitor(CloudMocks())
     pulumi.runtime.set_mocks(
         CloudMocks(), project="slipway", stack="test", preview=False, monitor=monitor
     )
@@ -196,7 +182,7 @@ def test_workload_trust_policy_lets_one_service_account_of_this_cluster_in(
 # --- access: admins and CI get access entries in code --------------------------------------
 
 
-def test_admins_and_ci_get_cluster_admin_access_entries(mon: DepsMonitor) -> None:
+def test_admins_and_ci_get_cluster_admin_access_entries(mon: RecordingMonitor) -> None:
     build(mon, admin_principal_arns=[ADMINS], ci_principal_arns=[CI])
     entries = {e.inputs["principalArn"]: e for e in mon.of_type(ENTRY)}
     assert sorted(entries) == sorted([ADMINS, CI])
@@ -217,7 +203,7 @@ def test_admins_and_ci_get_cluster_admin_access_entries(mon: DepsMonitor) -> Non
         assert entries[a.inputs["principalArn"]].urn in mon.deps[a.urn], a.urn
 
 
-def test_kubernetes_provider_waits_for_the_deployers_access(mon: DepsMonitor) -> None:
+def test_kubernetes_provider_waits_for_the_deployers_access(mon: RecordingMonitor) -> None:
     build(mon, admin_principal_arns=[ADMINS], ci_principal_arns=[CI])
     provider = mon.one(PROVIDER)
     waited = mon.deps[provider.urn]
@@ -225,21 +211,21 @@ def test_kubernetes_provider_waits_for_the_deployers_access(mon: DepsMonitor) ->
         assert r.urn in waited, f"{provider.urn} does not wait for {r.urn}"
 
 
-def test_no_principals_keeps_the_creator_as_the_only_admin(mon: DepsMonitor) -> None:
+def test_no_principals_keeps_the_creator_as_the_only_admin(mon: RecordingMonitor) -> None:
     build(mon)
     assert mon.of_type(ENTRY) == [] and mon.of_type(ASSOCIATION) == []
     access = mon.one("aws:eks/cluster:Cluster").inputs["accessConfig"]
     assert access == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
 
 
-def test_creator_bootstrap_can_be_turned_off_for_explicit_entries(mon: DepsMonitor) -> None:
+def test_creator_bootstrap_can_be_turned_off_for_explicit_entries(mon: RecordingMonitor) -> None:
     build(mon, ci_principal_arns=[CI], bootstrap_creator_admin=False)
     access = mon.one("aws:eks/cluster:Cluster").inputs["accessConfig"]
     assert access["bootstrapClusterCreatorAdminPermissions"] is False
     assert mon.one(ENTRY).inputs["principalArn"] == CI
 
 
-def test_removing_a_principal_leaves_the_others_entries_alone(mon: DepsMonitor) -> None:
+def test_removing_a_principal_leaves_the_others_entries_alone(mon: RecordingMonitor) -> None:
     other = "arn:aws:iam::123456789012:role/ci-deploy-staging"
     build(mon, ci_principal_arns=[other, CI])
     before = {e.inputs["principalArn"]: e.urn for e in mon.of_type(ENTRY)}
@@ -248,7 +234,7 @@ def test_removing_a_principal_leaves_the_others_entries_alone(mon: DepsMonitor) 
     assert mon.one(ENTRY).urn == before[CI]
 
 
-def test_a_principal_given_as_an_output_gets_its_entry(mon: DepsMonitor) -> None:
+def test_a_principal_given_as_an_output_gets_its_entry(mon: RecordingMonitor) -> None:
     def program() -> None:
         EksCluster("use1", args_of(ci_principal_arns=[pulumi.Output.from_input(CI)]))
 
@@ -292,7 +278,7 @@ def test_any_ip_is_refused_without_allow_any_ip_naming_the_field() -> None:
     assert err.value.errors()[0]["loc"] == ("public_access_cidrs",)
 
 
-def test_any_ip_with_allow_any_ip_opens_the_public_endpoint(mon: DepsMonitor) -> None:
+def test_any_ip_with_allow_any_ip_opens_the_public_endpoint(mon: RecordingMonitor) -> None:
     build(mon, public_access_cidrs=["0.0.0.0/0"], allow_any_ip=True)
     vpc = mon.one("aws:eks/cluster:Cluster").inputs["vpcConfig"]
     assert vpc["endpointPublicAccess"] is True
@@ -341,7 +327,7 @@ def stateful(r: Registered) -> bool:
 
 @pytest.mark.parametrize("protect", [True, False])
 def test_protect_covers_every_stateful_child_and_only_those(
-    mon: DepsMonitor, protect: bool
+    mon: RecordingMonitor, protect: bool
 ) -> None:
     build(mon, protect=protect)
     registered = {r.type for r in mon.registered}
@@ -376,7 +362,7 @@ def test_every_input_fits_the_sdk_types() -> None:
     assert typed_inputs.judge([r.to_json() for r in result.records]) == []
 
 
-def test_network_policies_are_enforced_by_the_managed_vpc_cni(mon: DepsMonitor) -> None:
+def test_network_policies_are_enforced_by_the_managed_vpc_cni(mon: RecordingMonitor) -> None:
     """Without the VPC CNI's agent, EKS accepts NetworkPolicies and enforces none."""
     build(mon)
     cni = mon.one("aws:eks/addon:Addon")
@@ -388,6 +374,6 @@ def test_network_policies_are_enforced_by_the_managed_vpc_cni(mon: DepsMonitor) 
     assert typed_inputs.judge([{"urn": cni.urn, "type": cni.type, "inputs": cni.inputs}]) == []
 
 
-def test_network_policy_enforcement_can_be_left_to_the_cluster_owner(mon: DepsMonitor) -> None:
+def test_network_policy_enforcement_can_be_left_to_the_cluster_owner(mon: RecordingMonitor) -> None:
     build(mon, network_policy=False)
     assert mon.of_type("aws:eks/addon:Addon") == []

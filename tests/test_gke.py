@@ -22,25 +22,9 @@ AGENT = "gcp:projects/serviceIdentity:ServiceIdentity"
 PROVIDER = "pulumi:providers:kubernetes"
 
 
-class DepsMonitor(RecordingMonitor):
-    """Also keeps what each registration waits for (`depends_on` and its inputs' resources),
-    which the engine orders creation by."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.deps: dict[str, set[str]] = {}
-        self.ignored: dict[str, list[str]] = {}
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        self.deps[response.urn] = set(request.dependencies)
-        self.ignored[response.urn] = list(request.ignoreChanges)
-        return response
-
-
 @pytest.fixture
-def mon() -> DepsMonitor:
-    monitor = DepsMonitor(CloudMocks())
+def mon() -> RecordingMonitor:
+    monitor = RecordingMonitor(CloudMocks())
     pulumi.runtime.set_mocks(
         CloudMocks(), project="slipway", stack="test", preview=False, monitor=monitor
     )
@@ -121,7 +105,7 @@ KMS = ("gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey")
 
 
 def test_key_ring_and_key_are_auto_named_so_a_recreated_stack_gets_new_ones(
-    mon: DepsMonitor,
+    mon: RecordingMonitor,
 ) -> None:
     # Neither can ever be deleted: a fixed name fails a recreated stack on "already exists".
     build(mon)
@@ -133,7 +117,7 @@ def test_key_ring_and_key_are_auto_named_so_a_recreated_stack_gets_new_ones(
     assert mon.one(KMS[1]).inputs["keyRing"] == "ew1-keyring-id"
 
 
-def test_longest_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> None:
+def test_longest_name_whose_kms_auto_names_fit(mon: RecordingMonitor) -> None:
     name = "a" * 43
     run(lambda: GkeCluster(name, args_of()))
     # The provider appends "-" and 7 hex digits; Cloud KMS ids are at most 63 characters.
@@ -141,7 +125,7 @@ def test_longest_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> None:
 
 
 @pytest.mark.parametrize("name", ["a" * 44, "ew1.prod"])
-def test_name_the_kms_auto_names_cannot_hold_is_refused(mon: DepsMonitor, name: str) -> None:
+def test_name_the_kms_auto_names_cannot_hold_is_refused(mon: RecordingMonitor, name: str) -> None:
     with pytest.raises(ValueError, match="use at most 43 of those characters"):
         GkeCluster(name, args_of())
     assert mon.registered == []
@@ -211,7 +195,7 @@ def test_urns_are_pinned(mon: RecordingMonitor) -> None:
     assert pool.urn.endswith("slipway:gcp:GkeCluster$gcp:container/nodePool:NodePool::ew1-nodes")
 
 
-def test_default_authorizes_only_the_node_subnet(mon: DepsMonitor) -> None:
+def test_default_authorizes_only_the_node_subnet(mon: RecordingMonitor) -> None:
     build(mon)
     urn, c = cluster(mon)
     blocks = [b["cidrBlock"] for b in c["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
@@ -221,7 +205,7 @@ def test_default_authorizes_only_the_node_subnet(mon: DepsMonitor) -> None:
 # --- a fresh project: APIs and the GKE service agent ---------------------------------------
 
 
-def test_the_apis_the_cluster_uses_are_enabled_and_left_on_destroy(mon: DepsMonitor) -> None:
+def test_the_apis_the_cluster_uses_are_enabled_and_left_on_destroy(mon: RecordingMonitor) -> None:
     build(mon)
     services = mon.of_type(SERVICE)
     assert sorted(r.inputs["service"] for r in services) == [
@@ -240,7 +224,7 @@ def test_the_apis_the_cluster_uses_are_enabled_and_left_on_destroy(mon: DepsMoni
         assert r.inputs["disableOnDestroy"] is False, r.urn
 
 
-def test_every_resource_waits_for_the_apis_it_needs(mon: DepsMonitor) -> None:
+def test_every_resource_waits_for_the_apis_it_needs(mon: RecordingMonitor) -> None:
     build(mon)
     apis = api_urns(mon)
     wants = {
@@ -272,7 +256,7 @@ def test_every_resource_waits_for_the_apis_it_needs(mon: DepsMonitor) -> None:
                 assert apis[f"{api}.googleapis.com"] in mon.deps[r.urn], f"{r.urn} vs {api}"
 
 
-def test_the_gke_agent_exists_before_it_is_granted_the_key(mon: DepsMonitor) -> None:
+def test_the_gke_agent_exists_before_it_is_granted_the_key(mon: RecordingMonitor) -> None:
     build(mon)
     agent = mon.one(AGENT)
     assert agent.inputs == {"project": "slipway-prod", "service": "container.googleapis.com"}
@@ -283,7 +267,7 @@ def test_the_gke_agent_exists_before_it_is_granted_the_key(mon: DepsMonitor) -> 
     assert grant.urn in mon.deps[mon.one("gcp:container/cluster:Cluster").urn]
 
 
-def test_apis_managed_elsewhere_are_left_alone(mon: DepsMonitor) -> None:
+def test_apis_managed_elsewhere_are_left_alone(mon: RecordingMonitor) -> None:
     build(mon, manage_project_services=False)
     assert mon.of_type(SERVICE) == [] and mon.of_type(AGENT) == []
     grant = mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
@@ -299,7 +283,7 @@ def test_any_ip_is_refused_without_allow_any_ip_naming_the_field() -> None:
     assert err.value.errors()[0]["loc"] == ("public_access_cidrs",)
 
 
-def test_any_ip_with_allow_any_ip_opens_the_public_endpoint(mon: DepsMonitor) -> None:
+def test_any_ip_with_allow_any_ip_opens_the_public_endpoint(mon: RecordingMonitor) -> None:
     build(mon, public_access_cidrs=["0.0.0.0/0"], allow_any_ip=True)
     urn, c = cluster(mon)
     assert c["privateClusterConfig"]["enablePrivateEndpoint"] is False, urn
@@ -356,7 +340,7 @@ take the workloads down with them: `protect` covers these and nothing else."""
 
 @pytest.mark.parametrize("protect", [True, False])
 def test_protect_covers_every_stateful_child_and_only_those(
-    mon: DepsMonitor, protect: bool
+    mon: RecordingMonitor, protect: bool
 ) -> None:
     build(mon, protect=protect)
     registered = {r.type for r in mon.registered}

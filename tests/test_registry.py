@@ -27,25 +27,9 @@ SERVICE = "gcp:projects/service:Service"
 AGENT = "gcp:projects/serviceIdentity:ServiceIdentity"
 
 
-class DepsMonitor(RecordingMonitor):
-    """Also keeps what each registration waits for (`depends_on` and its inputs' resources),
-    which the engine orders creation by."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.deps: dict[str, set[str]] = {}
-        self.ignored: dict[str, list[str]] = {}
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        self.deps[response.urn] = set(request.dependencies)
-        self.ignored[response.urn] = list(request.ignoreChanges)
-        return response
-
-
 @pytest.fixture
-def mon() -> DepsMonitor:
-    monitor = DepsMonitor(CloudMocks())
+def mon() -> RecordingMonitor:
+    monitor = RecordingMonitor(CloudMocks())
     pulumi.runtime.set_mocks(
         CloudMocks(), project="slipway", stack="test", preview=False, monitor=monitor
     )
@@ -176,7 +160,9 @@ def test_artifact_registry_cmek_immutable_cleanup(mon: RecordingMonitor) -> None
     assert out["url"] == "europe-west1-docker.pkg.dev/slipway-prod/services"
 
 
-def test_artifact_registry_enables_its_apis_and_leaves_them_on_destroy(mon: DepsMonitor) -> None:
+def test_artifact_registry_enables_its_apis_and_leaves_them_on_destroy(
+    mon: RecordingMonitor,
+) -> None:
     run(artifact_registry)
     services = mon.of_type(SERVICE)
     assert sorted(r.inputs["service"] for r in services) == [
@@ -188,7 +174,7 @@ def test_artifact_registry_enables_its_apis_and_leaves_them_on_destroy(mon: Deps
         assert r.inputs["disableOnDestroy"] is False, r.urn
 
 
-def test_registry_agent_exists_before_it_is_granted_the_key(mon: DepsMonitor) -> None:
+def test_registry_agent_exists_before_it_is_granted_the_key(mon: RecordingMonitor) -> None:
     run(artifact_registry)
     apis = {r.inputs["service"]: r.urn for r in mon.of_type(SERVICE)}
     agent = mon.one(AGENT)
@@ -203,7 +189,7 @@ def test_registry_agent_exists_before_it_is_granted_the_key(mon: DepsMonitor) ->
         assert apis["cloudkms.googleapis.com"] in mon.deps[r.urn], r.urn
 
 
-def test_artifact_registry_apis_managed_elsewhere_are_left_alone(mon: DepsMonitor) -> None:
+def test_artifact_registry_apis_managed_elsewhere_are_left_alone(mon: RecordingMonitor) -> None:
     run(lambda: artifact_registry(manage_project_services=False))
     assert mon.of_type(SERVICE) == [] and mon.of_type(AGENT) == []
     assert mon.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
@@ -212,7 +198,7 @@ def test_artifact_registry_apis_managed_elsewhere_are_left_alone(mon: DepsMonito
 KMS = ("gcp:kms/keyRing:KeyRing", "gcp:kms/cryptoKey:CryptoKey")
 
 
-def test_artifact_registry_key_ring_and_key_are_auto_named(mon: DepsMonitor) -> None:
+def test_artifact_registry_key_ring_and_key_are_auto_named(mon: RecordingMonitor) -> None:
     # Neither can ever be deleted: a fixed name (it was `<repository>-<region>-registry`, the
     # same for every stack of a project) fails a recreated or second stack on "already exists".
     run(artifact_registry)
@@ -224,7 +210,7 @@ def test_artifact_registry_key_ring_and_key_are_auto_named(mon: DepsMonitor) -> 
     assert mon.one(KMS[1]).inputs["keyRing"] == "ew1-registry-keyring-id"
 
 
-def test_longest_registry_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> None:
+def test_longest_registry_name_whose_kms_auto_names_fit(mon: RecordingMonitor) -> None:
     name = "r" * 47
     run(lambda: ArtifactRegistry(name, ArtifactRegistryArgs(project="p", region="r", tags=TAGS)))
     # The provider appends "-" and 7 hex digits; Cloud KMS ids are at most 63 characters.
@@ -233,7 +219,7 @@ def test_longest_registry_name_whose_kms_auto_names_fit(mon: DepsMonitor) -> Non
 
 @pytest.mark.parametrize("name", ["r" * 48, "ew1/registry"])
 def test_registry_name_the_kms_auto_names_cannot_hold_is_refused(
-    mon: DepsMonitor, name: str
+    mon: RecordingMonitor, name: str
 ) -> None:
     with pytest.raises(ValueError, match="use at most 47 of those characters"):
         ArtifactRegistry(name, ArtifactRegistryArgs(project="p", region="r", tags=TAGS))
@@ -242,7 +228,7 @@ def test_registry_name_the_kms_auto_names_cannot_hold_is_refused(
 
 @pytest.mark.parametrize("protect", [True, False])
 def test_artifact_registry_protect_covers_the_repository_key_ring_and_key_and_only_those(
-    mon: DepsMonitor, protect: bool
+    mon: RecordingMonitor, protect: bool
 ) -> None:
     run(lambda: artifact_registry(protect=protect))
     stateful = {
