@@ -353,19 +353,18 @@ def traffic_args(service: Service, stack: StackConfig) -> TrafficArgs:
 
 
 def _existing_provider(
-    stack: StackConfig,
     target: TargetConfig,
     parent: Target,
+    role: str = "",
     depends_on: list[pulumi.Resource] | None = None,
+    render_dir: str | None = None,
 ) -> k8s.Provider:
+    """A provider for an existing cluster's context: `<target>-k8s` for the workloads,
+    `<target>-k8s-<role>` for the add-ons or the CRD reads."""
     return k8s.Provider(
-        f"{target.name}-k8s",
+        f"{target.name}-k8s" + (f"-{role}" if role else ""),
         context=target.kubeconfig_context,
-        render_yaml_to_directory=(
-            f"{stack.render.yaml_directory.rstrip('/')}/{target.name}"
-            if stack.render.yaml_directory
-            else None
-        ),
+        render_yaml_to_directory=render_dir,
         enable_server_side_apply=True,
         enable_config_map_mutable=True,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
@@ -434,9 +433,12 @@ def _services_access(
     # Rendering to YAML talks to no cluster, so there is nothing to read the CRDs from.
     crds = [] if stack.render.yaml_directory else needed_crds(stack, target, services)
     if target.cloud == "existing":
-        reader = _existing_provider_named(target, component, f"{target.name}-k8s-crds")
+        reader = _existing_provider(target, component, "crds")
         gate = crd_gate(target, crds, reader, component)
-        return _existing_provider(stack, target, component, depends_on=gate), None
+        workloads = _existing_provider(
+            target, component, depends_on=gate, render_dir=_render_dir(stack, target)
+        )
+        return workloads, None
     facts = platform.facts(target)
     kubeconfig = platform.kubeconfig(target)
     reader = _services_provider(
@@ -472,15 +474,6 @@ def _services_access(
     return provider, cloud
 
 
-def _existing_provider_named(target: TargetConfig, parent: Target, name: str) -> k8s.Provider:
-    return k8s.Provider(
-        name,
-        context=target.kubeconfig_context,
-        enable_server_side_apply=True,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-
-
 def _all_access(
     stack: StackConfig,
     target: TargetConfig,
@@ -494,10 +487,12 @@ def _all_access(
     if target.cloud == "existing":
         if stack.render.yaml_directory:
             # Helm releases cannot be rendered to YAML: a rendering stack installs no add-on.
-            return _existing_provider(stack, target, component), None
-        addons_provider = _existing_provider_named(target, component, f"{target.name}-k8s-addons")
+            return _existing_provider(
+                target, component, render_dir=_render_dir(stack, target)
+            ), None
+        addons_provider = _existing_provider(target, component, "addons")
         addons = install_addons(stack, target, services, addons_provider, component)
-        return _existing_provider(stack, target, component, depends_on=[addons]), None
+        return _existing_provider(target, component, depends_on=[addons]), None
     from stacks.cloud import build_cloud_target
 
     cloud = build_cloud_target(target, stack, [s.name for s in services], component)
@@ -854,7 +849,7 @@ def build_platform(stack: StackConfig, services: list[Service]) -> BuiltStack:
     for target in stack.targets:
         component = Target(target)
         if target.cloud == "existing":
-            provider = _existing_provider_named(target, component, f"{target.name}-k8s-addons")
+            provider = _existing_provider(target, component, "addons")
             addons = install_addons(stack, target, services, provider, component)
             facts: dict[str, Any] = {}
             extras = None
