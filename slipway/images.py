@@ -46,15 +46,23 @@ def versions_of(service: Service) -> list[tuple[str | None, Version]]:
     return unique
 
 
+MAX_OUTPUTS_BYTES = 64 << 20
+"""A stack's outputs are kilobytes; anything near this is not a `pulumi stack output` file."""
+
+
 def read_platform_outputs(path: Path) -> dict[str, Any]:
-    """`pulumi stack output --json -s <platform>` saved to a file; BadInput when it is not."""
+    """`pulumi stack output --json -s <platform>` saved to a file; BadInput when it is not
+    one. Read through the project's bounded reader: a device, a FIFO, a folder or an
+    oversized file is refused instead of read for ever."""
+    from slipway.yamlfile import read_text
+
+    text = read_text(path, max_bytes=MAX_OUTPUTS_BYTES)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadInput(f"cannot read it: {exc.strerror}", file=str(path)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise BadInput(
-            f"not JSON ({exc}); save `pulumi stack output --json -s <platform stack>`",
+            f"not JSON ({why}); save `pulumi stack output --json -s <platform stack>`",
             file=str(path),
         ) from None
     if not isinstance(doc, dict):

@@ -164,3 +164,25 @@ def test_images_reads_outputs_recorded_under_the_real_organization(run: Any, pro
     assert result.exit_code == 0, result.output
     repos = outputs["targets"]["aws-us-east-1"]["images"]
     assert f"{repos['orders']}:1.4.2" in result.output
+
+
+def test_images_refuses_outputs_that_are_a_device_a_fifo_or_a_folder(
+    run: Any, project: Path
+) -> None:
+    """Read through the bounded reader: never read for ever."""
+    import os
+
+    fifo = project / "outputs.fifo"
+    os.mkfifo(fifo)
+    for given in ("/dev/zero", str(fifo), str(project)):
+        result = run("images", "staging", "--platform-outputs", given)
+        assert result.exit_code == 2, given
+        assert given in result.output
+
+
+def test_images_refuses_outputs_nested_too_deeply(run: Any, project: Path) -> None:
+    deep = project / "outputs.json"
+    deep.write_text('{"targets": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = run("images", "staging", "--platform-outputs", str(deep))
+    assert result.exit_code == 2
+    assert "nested too deeply" in result.output
