@@ -323,6 +323,10 @@ def strategy_args(
         extra["steps"] = tuple(
             StepArgs(set_weight=s.set_weight)
             if s.set_weight is not None
+            else StepArgs(set_header_route=s.set_header_route)
+            if s.set_header_route is not None
+            else StepArgs(set_mirror_route=s.set_mirror_route)
+            if s.set_mirror_route is not None
             else StepArgs(pause=True, pause_seconds=s.pause.seconds if s.pause else None)
             for s in st.steps
         )

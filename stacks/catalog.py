@@ -51,6 +51,12 @@ from slipway_components import (
     TrafficArgs,
 )
 from slipway_components.slo import SloArgs
+from slipway_components.strategies import (
+    HeaderRouteArgs,
+    MirrorRouteArgs,
+    NotificationsArgs,
+    PreRolloutArgs,
+)
 from stacks.config import check_dns_label
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -258,16 +264,30 @@ def duration_seconds(v: int | str) -> int:
     return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
+class HeaderRoute(HeaderRouteArgs, Spec):
+    """An A/B route: requests with a header (exact value) or a cookie go to the new version."""
+
+
+class MirrorRoute(MirrorRouteArgs, Spec):
+    """A copy of matching safe requests goes to the new version (istio layer only)."""
+
+
 class Step(Spec):
-    """An Argo Rollouts canary step: `setWeight: 25` or `pause: {duration: 5m}`."""
+    """An Argo Rollouts canary step: `setWeight: 25`, `pause: {duration: 5m}`, `pause: {}`
+    (wait for `kubectl argo rollouts promote`), `setHeaderRoute` or `setMirrorRoute`."""
 
     set_weight: int | None = field_of(StepArgs, "set_weight")
     pause: Pause | None = None
+    set_header_route: HeaderRoute | None = field_of(StepArgs, "set_header_route")
+    set_mirror_route: MirrorRoute | None = field_of(StepArgs, "set_mirror_route")
 
     @model_validator(mode="after")
     def _one(self) -> Step:
-        if (self.set_weight is None) == (self.pause is None):
-            raise ValueError("a step is exactly one of setWeight or pause")
+        kinds = (self.set_weight, self.pause, self.set_header_route, self.set_mirror_route)
+        if sum(k is not None for k in kinds) != 1:
+            raise ValueError(
+                "a step is exactly one of setWeight, pause, setHeaderRoute or setMirrorRoute"
+            )
         return self
 
 
@@ -282,6 +302,16 @@ class Analysis(Spec):
     failure_limit: int = field_of(AnalysisArgs, "failure_limit")
     count: int = field_of(AnalysisArgs, "count")
     prometheus_address: str = field_of(AnalysisArgs, "prometheus_address")
+    min_requests: int = field_of(AnalysisArgs, "min_requests")
+    inconclusive_limit: int = field_of(AnalysisArgs, "inconclusive_limit")
+
+
+class PreRollout(PreRolloutArgs, Spec):
+    """A webhook or load test answering JSON, run before the new version takes traffic."""
+
+
+class Notifications(NotificationsArgs, Spec):
+    """Argo Rollouts notifications (a webhook) on promote, abort and pause."""
 
 
 # Not a RetryArgs: which failures are retried (`retry_on`) is not the file's to set.
@@ -339,7 +369,9 @@ class Strategy(Spec):
     analysis: Analysis = Analysis()
     """argo-rollouts: Prometheus thresholds and failure limit."""
     auto_promotion: bool = field_of(StrategyArgs, "auto_promotion")
-    scale_down_delay_seconds: int = field_of(StrategyArgs, "scale_down_delay_seconds")
+    scale_down_delay_seconds: int | None = field_of(StrategyArgs, "scale_down_delay_seconds")
+    pre_rollout: PreRollout | None = field_of(StrategyArgs, "pre_rollout")
+    notifications: Notifications | None = field_of(StrategyArgs, "notifications")
     mesh: Mesh = Mesh()
     """Retries, timeouts, outlier detection (and drills' fault injection) with istio."""
 

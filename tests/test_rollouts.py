@@ -26,8 +26,9 @@ def test_blue_green_rollout_fields():
     assert bg["activeService"] == "shop"
     assert bg["previewService"] == "shop-preview"
     assert bg["autoPromotionEnabled"] is False
-    assert bg["scaleDownDelaySeconds"] == 30
-    assert bg["prePromotionAnalysis"]["templates"] == [{"templateName": "shop-analysis"}]
+    assert bg["scaleDownDelaySeconds"] == 60 * 5 + 60, "outlasts the post-promotion analysis"
+    assert bg["postPromotionAnalysis"]["templates"] == [{"templateName": "shop-analysis"}]
+    assert "prePromotionAnalysis" not in bg, "no user traffic reaches the preview"
     assert sorted(by_kind(records, "Service")) == ["shop", "shop-preview"]
     assert by_kind(records, "Deployment") == {}
 
@@ -80,11 +81,14 @@ def test_analysis_template_measures_success_rate_and_p99_with_thresholds():
     strategy = StrategyArgs(type="blue-green", engine="argo-rollouts", analysis=analysis)
     at = by_kind(run(make_args(strategy=strategy)), "AnalysisTemplate")["shop-analysis"].inputs
     metrics = {m["name"]: m for m in at["spec"]["metrics"]}
-    assert metrics["success-rate"]["successCondition"] == "result[0] >= 0.995"
-    assert metrics["latency-p99"]["successCondition"] == "result[0] <= 0.3"
+    measured = "len(result) > 0 && !isNaN(result[0]) && result[0]"
+    assert metrics["success-rate"]["successCondition"] == f"{measured} >= 0.995"
+    assert metrics["success-rate"]["failureCondition"] == f"{measured} < 0.995"
+    assert metrics["latency-p99"]["successCondition"] == f"{measured} <= 0.3"
+    assert metrics["latency-p99"]["failureCondition"] == f"{measured} > 0.3"
     for m in metrics.values():
         assert m["failureLimit"] == 3
-        assert m["count"] == 5, "pre-promotion analysis must end"
+        assert m["count"] == 5, "post-promotion analysis must end"
         prom = m["provider"]["prometheus"]
         assert prom["address"].startswith("http://prometheus-operated.monitoring")
         assert 'pod=~"{{args.service-name}}-{{args.pod-template-hash}}-.*"' in prom["query"]
@@ -98,22 +102,10 @@ def test_background_analysis_has_no_count():
         assert "count" not in m
 
 
-def test_manual_promotion_waits_for_available_not_healthy():
+def test_manual_promotion_waits_for_available_within_the_progress_deadline():
     meta = _rollout(run(make_args(strategy=ARGO_BG)))["metadata"]["annotations"]
     assert meta["pulumi.com/waitFor"] == "condition=Available"
-    assert meta["pulumi.com/timeoutSeconds"] == str(600 + 60 * 5 + 30)
-
-
-def test_unattended_rollout_waits_for_healthy():
-    strategy = StrategyArgs(type="blue-green", engine="argo-rollouts", auto_promotion=True)
-    meta = _rollout(run(make_args(strategy=strategy)))["metadata"]["annotations"]
-    assert meta["pulumi.com/waitFor"] == "jsonpath={.status.phase}=Healthy"
-
-
-def test_canary_with_timed_pauses_waits_for_healthy_within_its_pauses():
-    meta = _rollout(run(make_args(strategy=ARGO_CANARY, traffic=istio())))["metadata"]
-    assert meta["annotations"]["pulumi.com/waitFor"] == "jsonpath={.status.phase}=Healthy"
-    assert meta["annotations"]["pulumi.com/timeoutSeconds"] == str(600 + 300 + 300 + 600)
+    assert meta["pulumi.com/timeoutSeconds"] == "600"
 
 
 def test_rollout_uses_the_hardened_pod_template():

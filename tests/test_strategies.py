@@ -103,7 +103,7 @@ def test_argo_rollouts_with_rolling_is_refused():
 
 
 def test_step_with_weight_and_pause_is_refused():
-    with pytest.raises(ValidationError, match="exactly one of setWeight or pause"):
+    with pytest.raises(ValidationError, match="exactly one of setWeight, pause"):
         Strategy.model_validate({"steps": [{"setWeight": 10, "pause": {}}]})
 
 

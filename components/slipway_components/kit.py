@@ -424,9 +424,14 @@ class WorkloadKit:
         )
 
     def service(
-        self, resource_name: str, object_name: str, selector: Mapping[str, str]
+        self,
+        resource_name: str,
+        object_name: str,
+        selector: Mapping[str, str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> k8s.core.v1.Service:
-        """A ClusterIP Service over `selector`'s pods, one port per container port."""
+        """A ClusterIP Service over `selector`'s pods, one port per container port (`opts`:
+        instead of the plain child options)."""
         return k8s.core.v1.Service(
             resource_name,
             metadata=self.meta(object_name),
@@ -443,7 +448,7 @@ class WorkloadKit:
                     for p in self.args.ports
                 ],
             },
-            opts=self.opts(),
+            opts=opts or self.opts(),
         )
 
     def pdb(

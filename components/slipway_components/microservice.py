@@ -123,6 +123,17 @@ class MicroserviceArgs(WorkloadArgs):
                 "traffic.layer is 'none' (allowed: istio, gateway-api; or use strategy.type "
                 "rolling or blue-green)"
             )
+        if (
+            st is not None
+            and st.engine == "argo-rollouts"
+            and st.type == "canary"
+            and traffic.layer != "istio"
+            and any(s.set_mirror_route is not None for s in st.steps)
+        ):
+            raise ValueError(
+                f"set_mirror_route needs the istio traffic layer (here {traffic.layer!r}): "
+                "the Gateway API plugin pinned for Argo Rollouts does not mirror"
+            )
         return traffic
 
 
@@ -204,6 +215,8 @@ class Microservice(pulumi.ComponentResource):
     """argo-rollouts: `<name>-rollout`."""
     analysis_template: k8s.apiextensions.CustomResource | None = None
     """argo-rollouts: `<name>-analysis`."""
+    pre_rollout_template: k8s.apiextensions.CustomResource | None = None
+    """argo-rollouts with `strategy.pre_rollout`: `<name>-pre-rollout`."""
     service: k8s.core.v1.Service
     """`<name>-service`: the live Service `<svc>`."""
     preview_service: k8s.core.v1.Service | None = None

@@ -107,6 +107,33 @@ class StrategyActiveSlot(StrEnum):
     GREEN = "green"
 
 
+class MirrorRouteMethod(StrEnum):
+    """Values of `method` in MirrorRoute."""
+
+    GET = "GET"
+    HEAD = "HEAD"
+    OPTIONS = "OPTIONS"
+
+
+class PreRolloutMethod(StrEnum):
+    """Values of `method` in PreRollout."""
+
+    GET = "GET"
+    POST = "POST"
+
+
+class NotificationsOn(StrEnum):
+    """Values of `on` in Notifications."""
+
+    ON_ROLLOUT_COMPLETED = "on-rollout-completed"
+    ON_ROLLOUT_ABORTED = "on-rollout-aborted"
+    ON_ROLLOUT_PAUSED = "on-rollout-paused"
+    ON_ROLLOUT_UPDATED = "on-rollout-updated"
+    ON_ROLLOUT_STEP_COMPLETED = "on-rollout-step-completed"
+    ON_ANALYSIS_RUN_FAILED = "on-analysis-run-failed"
+    ON_ANALYSIS_RUN_ERROR = "on-analysis-run-error"
+
+
 class TrafficLayer(StrEnum):
     """Values of `layer` in Traffic."""
 
@@ -274,9 +301,44 @@ Track.__doc__ = (
 )
 
 
-class Step(TypedDict):
-    """One Argo Rollouts canary step: a weight, or a pause (timed, or until promoted)."""
+class HeaderRoute(TypedDict):
+    name: str
+    """Route name (DNS-1123 label); Argo lists it under `trafficRouting.managedRoutes`."""
+    header: NotRequired[str]
+    """Header to match, e.g. `X-Canary`; default: None (match a cookie)."""
+    cookie: NotRequired[str]
+    """Cookie to match (a regex on the `Cookie` header); default: None (match a header)."""
+    value: str
+    """Header value (exact match) or cookie value."""
 
+
+HeaderRoute.__doc__ = (
+    "An A/B route (Argo Rollouts `setHeaderRoute`): requests carrying a header, or a cookie, go to "
+    "the new version whatever the weight. Exactly one of `header` and `cookie`."
+)
+
+
+class MirrorRoute(TypedDict):
+    name: str
+    """Route name (DNS-1123 label); Argo lists it under `trafficRouting.managedRoutes`."""
+    percentage: NotRequired[int]
+    """Percent of matching requests copied; default: 100. Allowed: ≥ 1, ≤ 100."""
+    method: NotRequired[MirrorRouteMethod]
+    (
+        "Only requests of this method are mirrored: a mirrored POST would run its side effects "
+        "twice, so only safe methods are allowed; default: GET."
+    )
+    path_prefix: NotRequired[str]
+    """Only requests under this path are mirrored; default: `/`."""
+
+
+MirrorRoute.__doc__ = (
+    "Traffic mirroring (Argo Rollouts `setMirrorRoute`, Istio only): a copy of matching requests "
+    "goes to the new version, whose responses are dropped."
+)
+
+
+class Step(TypedDict):
     set_weight: NotRequired[int]
     (
         "Percent of traffic the new version gets from this step on; default: None (a pause). "
@@ -289,6 +351,19 @@ class Step(TypedDict):
         "Length of a timed pause, in seconds (setting it makes the step a pause); default: None, "
         "wait until promoted. Allowed: ≥ 1, ≤ 86400."
     )
+    set_header_route: NotRequired[HeaderRoute]
+    ("From this step on, requests with the header or cookie go to the new version. Default: none.")
+    set_mirror_route: NotRequired[MirrorRoute]
+    (
+        "From this step on, a copy of matching requests goes to the new version (Istio). Default: "
+        "none."
+    )
+
+
+Step.__doc__ = (
+    "One Argo Rollouts canary step: a weight, a pause (timed, or until promoted: a manual "
+    "approval), a header route (A/B test) or a mirror route."
+)
 
 
 class Analysis(TypedDict):
@@ -316,6 +391,63 @@ class Analysis(TypedDict):
     """Request counter with a `code` label; default: http_requests_total."""
     duration_metric: NotRequired[str]
     """Request-duration histogram without `_bucket`; default: http_request_duration_seconds."""
+    min_requests: NotRequired[int]
+    (
+        "Requests the new version must have served in a measurement's window for the measurement to"
+        " count; with fewer (a quiet canary, a slot without traffic) it is inconclusive, which "
+        "pauses the rollout instead of aborting it; default: 20. Allowed: ≥ 1, ≤ 1000000."
+    )
+    inconclusive_limit: NotRequired[int]
+    (
+        "Consecutive inconclusive measurements (too few requests) tolerated before the analysis is "
+        "inconclusive and the rollout pauses for a person to look; default: 2. Allowed: ≥ 0, ≤ 100."
+    )
+
+
+class PreRollout(TypedDict):
+    url: str
+    (
+        "Endpoint called once per measurement; https, or http to an in-cluster Service. May use "
+        "`{{args.service-name}}` and `{{args.namespace}}`."
+    )
+    method: NotRequired[PreRolloutMethod]
+    """HTTP method; default: GET."""
+    json_path: NotRequired[str]
+    """Where in the JSON answer the verdict is (Argo's `jsonPath`); default: `{$.ok}`."""
+    success_condition: NotRequired[str]
+    """Argo expression over the verdict; default: `result == true`."""
+    timeout_seconds: NotRequired[int]
+    """Per-call timeout; default: 60 (a load test takes a while). Allowed: ≥ 1, ≤ 600."""
+    count: NotRequired[int]
+    """Calls made; all must pass; default: 1. Allowed: ≥ 1, ≤ 100."""
+    interval_seconds: NotRequired[int]
+    """Time between calls (with count > 1); default: 30. Allowed: ≥ 1, ≤ 3600."""
+
+
+PreRollout.__doc__ = (
+    "A check Argo Rollouts runs before the new version takes traffic: a webhook or a load test "
+    "answering JSON (Argo's `web` metric provider). blue-green: the pre-promotion analysis, on the "
+    "preview; canary: an analysis step before the first step."
+)
+
+
+class Notifications(TypedDict):
+    service: NotRequired[str]
+    """Notifier service (`service.webhook.<name>` in the ConfigMap); default: slipway."""
+    recipient: NotRequired[str]
+    """Recipient for services that need one (a Slack channel); a webhook needs none. Default: ``."""
+    on: NotRequired[list[NotificationsOn]]
+    (
+        "Triggers subscribed: promoted (`on-rollout-completed`), aborted and rolled back "
+        "(`on-rollout-aborted`), waiting for approval (`on-rollout-paused`); default: those three."
+    )
+
+
+Notifications.__doc__ = (
+    "Argo Rollouts notifications for this Rollout: subscription annotations naming a notifier "
+    "service of the argo-rollouts-notification-configmap (the platform's `rollouts_webhook_url` "
+    "add-on setting configures a webhook service `slipway`)."
+)
 
 
 class Strategy(TypedDict):
@@ -368,9 +500,18 @@ class Strategy(TypedDict):
     )
     scale_down_delay_seconds: NotRequired[int]
     (
-        "blue-green (argo-rollouts): how long the old slot stays up after a promote. Allowed: ≥ 0, "
-        "≤ 86400. Default: `30`."
+        "argo-rollouts: how long the old version stays up (warm, for an instant rollback) after the"
+        " new one takes all traffic; blue-green: longer than the post-promotion analysis, whose "
+        "failure switches back to it; default: None, the analysis's duration plus 60 s (blue-green)"
+        " or 300 s (canary). Allowed: ≥ 0, ≤ 86400."
     )
+    pre_rollout: NotRequired[PreRollout]
+    (
+        "argo-rollouts: a webhook or load test that must pass before the new version takes traffic;"
+        " default: none."
+    )
+    notifications: NotRequired[Notifications]
+    """argo-rollouts: notify a webhook on promote, abort and pause; default: none."""
 
 
 Strategy.__doc__ = (

@@ -11,18 +11,44 @@ Children of the Microservice, built from its `WorkloadKit`:
 - `<name>-hpa`: HPA targeting the Rollout (with autoscaling); `<name>-pdb`: PDB
 - traffic: Istio VirtualService/DestinationRule (subset-level split) or a Gateway API HTTPRoute
 
-Argo Rollouts owns what it changes at run time: the Services' pod-template-hash selector key
-(server-side apply keeps Pulumi's keys and Argo's apart), and the route weights and subsets'
-labels, which sit in atomic lists: Pulumi creates those lists and then leaves them whole to
-Argo (`traffic.ARGO_OWNED`), so the route's timeout, retries and fault are set at creation.
+Argo Rollouts owns what it changes at run time. The Services' `spec.selector` is an atomic map
+(core/v1 `+mapType=atomic`): when Argo adds `rollouts-pod-template-hash` it owns the whole map,
+and re-applying Pulumi's selector would either conflict with the controller or drop the hash
+(every pod of both versions behind the Service). So the Services Argo steers (`activeService`,
+`previewService`, `stableService`, `canaryService`) are created with the plain selector and
+then leave `spec.selector` to Argo (`ARGO_OWNED_SERVICE`), the way `traffic.ARGO_OWNED`
+leaves the route weights and subsets' labels. The route's timeout, retries and fault are set
+at creation.
 The analysis measures only the new version's pods: its `pod-template-hash` argument comes from
 the Rollout (`podTemplateHashValue: Latest`), and pod names start with `<svc>-<hash>-`.
 
-`pulumi up` waits for the Rollout through the provider's `pulumi.com/waitFor` annotation:
-`jsonpath={.status.phase}=Healthy` when the rollout can finish on its own (auto-promotion, or
-canary steps without an open-ended pause); `condition=Available` when a person has to promote
-(waiting for Healthy would block `pulumi up` until the timeout). `pulumi.com/timeoutSeconds`
-covers the progress deadline, every timed pause and the analysis.
+Analysis tells "no traffic" from "bad version". A Prometheus ratio over no requests is NaN,
+and a selector matching nothing gives an empty vector; Argo counts a failed condition, and an
+error (`result[0]` of an empty result), against the failure and error limits, so a quiet
+canary aborted. Now each query returns nothing unless the new pods served `min_requests` in
+the window, the success condition needs a non-empty, non-NaN result that meets the
+threshold, and the failure condition only a measured breach: no data is Inconclusive, which
+pauses the rollout (after `inconclusive_limit`) instead of aborting it. Blue-green runs the
+Prometheus analysis after promotion (`postPromotionAnalysis`), once the new pods serve
+traffic; a failure aborts and Argo switches the active Service back to the old ReplicaSet, so
+`scaleDownDelaySeconds` is longer than that analysis. Pre-promotion is only for a check that
+needs no user traffic (`pre_rollout`, a webhook or load test).
+
+Capacity: blue-green switches only once the preview runs the full `spec.replicas` (no
+`previewReplicaCount`; with an HPA the Rollout's replicas are the HPA's live count). A canary
+with traffic routing keeps the stable ReplicaSet at full size (`dynamicStableScale: false`)
+so an abort sends traffic back to warm pods, and the old version stays up for
+`scaleDownDelaySeconds` after a promote.
+
+`pulumi up` does not wait for a rollout. pulumi-kubernetes (provider/pkg/await, ReadyCondition
+and condition/jsonpath.go) evaluates `pulumi.com/waitFor` on the object the apply returns and
+its watch events, without comparing `status.observedGeneration` with `metadata.generation`
+(a JSON list of conditions is supported, but no expression can refer to the new
+generation). Right after a spec change the Rollout still carries the previous revision's
+status, so `{.status.phase}=Healthy` was satisfied at once and `up` returned before the
+rollout started. The annotation is therefore `condition=Available` (at least the minimum of
+pods serve, which a stale status states truthfully), with the progress deadline as its
+timeout; `slipway deploy`'s gate does the real wait for the new revision.
 """
 
 from __future__ import annotations
@@ -35,7 +61,7 @@ import pulumi_kubernetes as k8s
 
 from slipway_components.kit import WorkloadKit
 from slipway_components.podspec import pod_template
-from slipway_components.strategies import StrategyArgs
+from slipway_components.strategies import PreRolloutArgs, StrategyArgs
 from slipway_components.traffic import (
     SKIP_AWAIT,
     IstioParts,
@@ -48,6 +74,9 @@ from slipway_components.traffic import (
 
 ARGO = "argoproj.io/v1alpha1"
 GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
+ARGO_OWNED_SERVICE = ("spec.selector",)
+"""What Argo Rollouts owns in the Services it steers: the selector, an atomic map to which it
+adds `rollouts-pod-template-hash`. Pulumi sets it at creation and ignores it afterwards."""
 
 
 def _analysis_args(kit: WorkloadKit) -> list[dict[str, Any]]:
@@ -58,64 +87,93 @@ def _analysis_args(kit: WorkloadKit) -> list[dict[str, Any]]:
     ]
 
 
+def _measured(value: str, compare: str) -> str:
+    """`result[0] <compare>` on a non-empty, non-NaN result only (Argo's expr: `len`,
+    `isNaN`; `&&` short-circuits, so `result[0]` is never read on an empty result)."""
+    return f"len(result) > 0 && !isNaN(result[0]) && result[0] {compare} {value}"
+
+
 def analysis_template_spec(strategy: StrategyArgs, *, bounded: bool) -> dict[str, Any]:
     """Success rate and p99 latency of the new version's pods, with thresholds and a
-    failure limit. `bounded`: a fixed number of measurements (pre-promotion analysis must
-    end); otherwise it runs in the background until the rollout completes."""
+    failure limit. `bounded`: a fixed number of measurements (post-promotion analysis must
+    end); otherwise it runs in the background until the rollout completes.
+
+    Each query returns an empty vector unless the new pods served `min_requests` in the
+    window (`and on() ... >= min_requests`); an empty or NaN result meets neither condition
+    and is Inconclusive, not Failed."""
     an = strategy.analysis
     pods = (
         'namespace="{{args.namespace}}",pod=~"{{args.service-name}}-{{args.pod-template-hash}}-.*"'
     )
     window = f"{max(2 * an.interval_seconds, 60)}s"
+    served = f"sum(increase({an.requests_metric}{{{pods}}}[{window}]))"
+    enough = f" and on() ({served} >= {an.min_requests})"
     success = (
-        f'sum(rate({an.requests_metric}{{{pods},code!~"5.."}}[{window}]))'
-        f" / sum(rate({an.requests_metric}{{{pods}}}[{window}]))"
+        f'(sum(rate({an.requests_metric}{{{pods},code!~"5.."}}[{window}]))'
+        f" / sum(rate({an.requests_metric}{{{pods}}}[{window}])))" + enough
     )
     latency = (
         f"histogram_quantile(0.99, sum by (le) "
-        f"(rate({an.duration_metric}_bucket{{{pods}}}[{window}])))"
+        f"(rate({an.duration_metric}_bucket{{{pods}}}[{window}])))" + enough
     )
     common: dict[str, Any] = {
         "interval": f"{an.interval_seconds}s",
         "failureLimit": an.failure_limit,
+        "inconclusiveLimit": an.inconclusive_limit,
     }
     if bounded:
         common["count"] = an.count
+    rate_min = f"{an.success_rate_min:g}"
+    p99_max = f"{an.latency_p99_max_seconds:g}"
     return {
         "args": [{"name": "service-name"}, {"name": "namespace"}, {"name": "pod-template-hash"}],
         "metrics": [
             {
                 "name": "success-rate",
                 **common,
-                "successCondition": f"result[0] >= {an.success_rate_min:g}",
+                "successCondition": _measured(rate_min, ">="),
+                "failureCondition": _measured(rate_min, "<"),
                 "provider": {"prometheus": {"address": an.prometheus_address, "query": success}},
             },
             {
                 "name": "latency-p99",
                 **common,
-                "successCondition": f"result[0] <= {an.latency_p99_max_seconds:g}",
+                "successCondition": _measured(p99_max, "<="),
+                "failureCondition": _measured(p99_max, ">"),
                 "provider": {"prometheus": {"address": an.prometheus_address, "query": latency}},
             },
         ],
     }
 
 
+def pre_rollout_template_spec(check: PreRolloutArgs) -> dict[str, Any]:
+    """A `web` metric: Argo calls the URL and judges the JSON answer; any failure aborts."""
+    metric: dict[str, Any] = {
+        "name": "pre-rollout",
+        "count": check.count,
+        "failureLimit": 0,
+        "successCondition": check.success_condition,
+        "provider": {
+            "web": {
+                "url": check.url,
+                "method": check.method,
+                "timeoutSeconds": check.timeout_seconds,
+                "jsonPath": check.json_path,
+            }
+        },
+    }
+    if check.count > 1:
+        metric["interval"] = f"{check.interval_seconds}s"
+    return {"args": [{"name": "service-name"}, {"name": "namespace"}], "metrics": [metric]}
+
+
 def await_annotations(kit: WorkloadKit, strategy: StrategyArgs) -> dict[str, str]:
-    """What `pulumi up` waits for, and for how long."""
-    st = strategy
-    an = st.analysis
-    if st.type == "blue-green":
-        unattended = st.auto_promotion
-        budget = an.interval_seconds * an.count + st.scale_down_delay_seconds
-    else:
-        unattended = all(s.set_weight is not None or s.pause_seconds for s in st.steps)
-        budget = sum(s.pause_seconds or 0 for s in st.steps)
-    timeout = kit.args.rolling.progress_deadline_seconds + budget
+    """What `pulumi up` waits for, and for how long: availability within the progress deadline
+    (see the module docstring for why not the rollout's end)."""
+    del strategy
     return {
-        "pulumi.com/waitFor": (
-            "jsonpath={.status.phase}=Healthy" if unattended else "condition=Available"
-        ),
-        "pulumi.com/timeoutSeconds": str(timeout),
+        "pulumi.com/waitFor": "condition=Available",
+        "pulumi.com/timeoutSeconds": str(kit.args.rolling.progress_deadline_seconds),
     }
 
 
@@ -131,6 +189,8 @@ class RolloutParts:
     """`<name>-service`: Service `<svc>`."""
     pdb: k8s.policy.v1.PodDisruptionBudget
     """`<name>-pdb`."""
+    pre_rollout_template: k8s.apiextensions.CustomResource | None = None
+    """`<name>-pre-rollout`: AnalysisTemplate `<svc>-pre-rollout` (with `pre_rollout`)."""
     hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
     """`<name>-hpa`: scales the Rollout (with autoscaling)."""
     preview_service: k8s.core.v1.Service | None = None
@@ -158,29 +218,60 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
         opts=kit.opts(),
     )
     analysis_ref = {"templates": [{"templateName": analysis_name}], "args": _analysis_args(kit)}
+    pre_rollout_template: k8s.apiextensions.CustomResource | None = None
+    pre_rollout_ref: dict[str, Any] | None = None
+    if st.pre_rollout is not None:
+        pre_rollout_template = k8s.apiextensions.CustomResource(
+            f"{kit.name}-pre-rollout",
+            api_version=ARGO,
+            kind="AnalysisTemplate",
+            metadata=kit.meta(f"{svc}-pre-rollout", annotations=SKIP_AWAIT),
+            spec=pre_rollout_template_spec(st.pre_rollout),
+            opts=kit.opts(),
+        )
+        pre_rollout_ref = {
+            "templates": [{"templateName": f"{svc}-pre-rollout"}],
+            "args": _analysis_args(kit)[:2],
+        }
+    templates = [t for t in (analysis_template, pre_rollout_template) if t is not None]
 
-    service = kit.service(f"{kit.name}-service", svc, kit.selector)
+    def argo_service(resource_name: str, object_name: str) -> k8s.core.v1.Service:
+        return kit.service(
+            resource_name,
+            object_name,
+            kit.selector,
+            opts=kit.opts(ignore_changes=list(ARGO_OWNED_SERVICE)),
+        )
+
+    service = argo_service(f"{kit.name}-service", svc)
     preview_service: k8s.core.v1.Service | None = None
     track_services: dict[str, k8s.core.v1.Service] = {}
     mesh: IstioParts | None = None
     http_route: k8s.apiextensions.CustomResource | None = None
     traffic_objects: list[pulumi.Resource] = []
     if st.type == "blue-green":
-        preview_service = kit.service(f"{kit.name}-preview", f"{svc}-preview", kit.selector)
-        strategy_spec: dict[str, Any] = {
-            "blueGreen": {
-                "activeService": svc,
-                "previewService": f"{svc}-preview",
-                "autoPromotionEnabled": st.auto_promotion,
-                "prePromotionAnalysis": analysis_ref,
-                "scaleDownDelaySeconds": st.scale_down_delay_seconds,
-            }
+        preview_service = argo_service(f"{kit.name}-preview", f"{svc}-preview")
+        blue_green: dict[str, Any] = {
+            "activeService": svc,
+            "previewService": f"{svc}-preview",
+            "autoPromotionEnabled": st.auto_promotion,
+            "postPromotionAnalysis": analysis_ref,
+            "scaleDownDelaySeconds": st.scale_down_delay,
         }
+        if pre_rollout_ref is not None:
+            blue_green["prePromotionAnalysis"] = pre_rollout_ref
+        strategy_spec: dict[str, Any] = {"blueGreen": blue_green}
         traffic_objects = [service, preview_service]
     else:
+        steps = [s.render() for s in st.steps]
+        if pre_rollout_ref is not None:
+            steps.insert(0, {"analysis": pre_rollout_ref})
         canary: dict[str, Any] = {
-            "steps": [s.render() for s in st.steps],
-            "analysis": {**analysis_ref, "startingStep": 1},
+            "steps": steps,
+            # The background analysis starts with the first traffic step after the check.
+            "analysis": {**analysis_ref, "startingStep": 2 if pre_rollout_ref else 1},
+            "dynamicStableScale": False,
+            "scaleDownDelaySeconds": st.scale_down_delay,
         }
         split = canary_split(0)
         if traffic.layer == "istio":
@@ -198,7 +289,7 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
             traffic_objects = [service, mesh.virtual_service, mesh.destination_rule]
         else:
             track_services = {
-                t: kit.service(f"{kit.name}-service-{t}", f"{svc}-{t}", kit.selector)
+                t: argo_service(f"{kit.name}-service-{t}", f"{svc}-{t}")
                 for t in ("stable", "canary")
             }
             http_route = build_http_route(kit, traffic, split, argo_managed=True)
@@ -210,6 +301,8 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
                 }
             }
             traffic_objects = [*track_services.values(), http_route]
+        if st.managed_routes:
+            canary["trafficRouting"]["managedRoutes"] = [{"name": n} for n in st.managed_routes]
         strategy_spec = {"canary": canary}
 
     spec: dict[str, Any] = {
@@ -223,13 +316,16 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
     }
     if a.autoscaling is None:
         spec["replicas"] = a.replicas
+    annotations = await_annotations(kit, st)
+    if st.notifications is not None:
+        annotations |= st.notifications.annotations()
     rollout = k8s.apiextensions.CustomResource(
         f"{kit.name}-rollout",
         api_version=ARGO,
         kind="Rollout",
-        metadata=kit.meta(svc, annotations=await_annotations(kit, st)),
+        metadata=kit.meta(svc, annotations=annotations),
         spec=spec,
-        opts=kit.workload_opts(analysis_template, *traffic_objects),
+        opts=kit.workload_opts(*templates, *traffic_objects),
     )
     return RolloutParts(
         rollout=rollout,
@@ -237,6 +333,7 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
         service=service,
         hpa=kit.hpa("Rollout", svc, api_version=ARGO),
         pdb=kit.pdb(f"{kit.name}-pdb", svc, kit.selector),
+        pre_rollout_template=pre_rollout_template,
         preview_service=preview_service,
         track_services=track_services,
         mesh=mesh,

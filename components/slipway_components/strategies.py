@@ -9,10 +9,13 @@ analysis saying so.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from slipway_components.naming import check_dns_label
 from slipway_components.podspec import Args, ImageInput, InputStr
 
 SLOTS = ("blue", "green")
@@ -34,8 +37,102 @@ class TrackArgs(Args):
     """Settings (Input values) merged over the service config for this slot or track only."""
 
 
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+"""An HTTP header name (RFC 9110 token)."""
+COOKIE_NAME = HEADER_NAME
+"""A cookie name (RFC 6265: a token)."""
+COOKIE_VALUE = re.compile(r"^[A-Za-z0-9!#$%&'()*+./:<=>?@\[\]^_`{|}~-]+$")
+"""A cookie value (RFC 6265 cookie-octets, no quotes, commas, semicolons or spaces)."""
+PATH_PREFIX = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+
+
+class HeaderRouteArgs(Args):
+    """An A/B route (Argo Rollouts `setHeaderRoute`): requests carrying a header, or a cookie,
+    go to the new version whatever the weight. Exactly one of `header` and `cookie`."""
+
+    name: str
+    """Route name (DNS-1123 label); Argo lists it under `trafficRouting.managedRoutes`."""
+    header: str | None = None
+    """Header to match, e.g. `X-Canary`; default: None (match a cookie)."""
+    cookie: str | None = None
+    """Cookie to match (a regex on the `Cookie` header); default: None (match a header)."""
+    value: str
+    """Header value (exact match) or cookie value."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns_label(v, max_len=40)
+
+    @field_validator("header", "cookie")
+    @classmethod
+    def _token(cls, v: str | None) -> str | None:
+        if v is not None and not HEADER_NAME.fullmatch(v):
+            raise ValueError(f"{v!r} is not a header or cookie name (an RFC 9110 token)")
+        return v
+
+    @model_validator(mode="after")
+    def _one(self) -> HeaderRouteArgs:
+        if (self.header is None) == (self.cookie is None):
+            raise ValueError("a header route matches exactly one of header or cookie")
+        if self.header is not None and self.header.lower() == "cookie":
+            raise ValueError("match a cookie with `cookie: <name>`, not `header: Cookie`")
+        if not self.value or (self.cookie is not None and not COOKIE_VALUE.fullmatch(self.value)):
+            raise ValueError(
+                f"cookie value {self.value!r} must be non-empty cookie-octets (no spaces, "
+                "quotes, commas, semicolons or backslashes)"
+                if self.cookie is not None
+                else "a header route needs a non-empty value"
+            )
+        return self
+
+    def render(self) -> dict:
+        if self.header is not None:
+            name, match = self.header, {"exact": self.value}
+        else:
+            # `Cookie: a=1; <cookie>=<value>; b=2`: the pair at the start or after "; ".
+            pair = re.escape(f"{self.cookie}={self.value}")
+            name, match = "Cookie", {"regex": f"^(.*; )?{pair}(;.*)?$"}
+        return {"name": self.name, "match": [{"headerName": name, "headerValue": match}]}
+
+
+class MirrorRouteArgs(Args):
+    """Traffic mirroring (Argo Rollouts `setMirrorRoute`, Istio only): a copy of matching
+    requests goes to the new version, whose responses are dropped."""
+
+    name: str
+    """Route name (DNS-1123 label); Argo lists it under `trafficRouting.managedRoutes`."""
+    percentage: int = Field(default=100, ge=1, le=100)
+    """Percent of matching requests copied; default: 100."""
+    method: Literal["GET", "HEAD", "OPTIONS"] = "GET"
+    """Only requests of this method are mirrored: a mirrored POST would run its side effects
+    twice, so only safe methods are allowed; default: GET."""
+    path_prefix: str = "/"
+    """Only requests under this path are mirrored; default: `/`."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_dns_label(v, max_len=40)
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not PATH_PREFIX.fullmatch(v):
+            raise ValueError(f"path_prefix {v!r} must be an absolute URL path such as /api")
+        return v
+
+    def render(self) -> dict:
+        return {
+            "name": self.name,
+            "percentage": self.percentage,
+            "match": [{"method": {"exact": self.method}, "path": {"prefix": self.path_prefix}}],
+        }
+
+
 class StepArgs(Args):
-    """One Argo Rollouts canary step: a weight, or a pause (timed, or until promoted)."""
+    """One Argo Rollouts canary step: a weight, a pause (timed, or until promoted: a manual
+    approval), a header route (A/B test) or a mirror route."""
 
     set_weight: int | None = Field(default=None, ge=0, le=100)
     """Percent of traffic the new version gets from this step on; default: None (a pause)."""
@@ -44,18 +141,41 @@ class StepArgs(Args):
     pause_seconds: int | None = Field(default=None, ge=1, le=86400)
     """Length of a timed pause, in seconds (setting it makes the step a pause); default: None,
     wait until promoted."""
+    set_header_route: HeaderRouteArgs | None = None
+    """From this step on, requests with the header or cookie go to the new version."""
+    set_mirror_route: MirrorRouteArgs | None = None
+    """From this step on, a copy of matching requests goes to the new version (Istio)."""
 
     @model_validator(mode="after")
     def _one(self) -> StepArgs:
         if self.pause_seconds is not None and not self.pause:
             object.__setattr__(self, "pause", True)
-        if (self.set_weight is None) == (not self.pause):
-            raise ValueError("a step is either set_weight or a pause, exactly one of them")
+        kinds = [
+            self.set_weight is not None,
+            self.pause,
+            self.set_header_route is not None,
+            self.set_mirror_route is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError(
+                "a step is either set_weight, a pause, set_header_route or set_mirror_route, "
+                "exactly one of them"
+            )
         return self
+
+    @property
+    def route_name(self) -> str | None:
+        """The managed route this step sets, if any."""
+        route = self.set_header_route or self.set_mirror_route
+        return route.name if route is not None else None
 
     def render(self) -> dict:
         if self.set_weight is not None:
             return {"setWeight": self.set_weight}
+        if self.set_header_route is not None:
+            return {"setHeaderRoute": self.set_header_route.render()}
+        if self.set_mirror_route is not None:
+            return {"setMirrorRoute": self.set_mirror_route.render()}
         return {"pause": {"duration": f"{self.pause_seconds}s"} if self.pause_seconds else {}}
 
 
@@ -89,6 +209,133 @@ class AnalysisArgs(Args):
     """Request counter with a `code` label; default: http_requests_total."""
     duration_metric: str = "http_request_duration_seconds"
     """Request-duration histogram without `_bucket`; default: http_request_duration_seconds."""
+    min_requests: int = Field(default=20, ge=1, le=1_000_000)
+    """Requests the new version must have served in a measurement's window for the
+    measurement to count; with fewer (a quiet canary, a slot without traffic) it is
+    inconclusive, which pauses the rollout instead of aborting it; default: 20."""
+    inconclusive_limit: int = Field(default=2, ge=0, le=100)
+    """Consecutive inconclusive measurements (too few requests) tolerated before the analysis
+    is inconclusive and the rollout pauses for a person to look; default: 2."""
+
+    @property
+    def duration_seconds(self) -> int:
+        """How long a bounded analysis (`count` measurements) runs."""
+        return self.interval_seconds * self.count
+
+
+CLUSTER_LOCAL = (".svc", ".svc.cluster.local")
+"""Host suffixes of in-cluster Services, the only hosts a check may call over plain http."""
+
+
+def check_hook_url(v: str) -> str:
+    """A pre-rollout check's URL: https, or http to an in-cluster Service; no credentials."""
+    try:
+        parts = urlsplit(v)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        raise ValueError(f"{v!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError(f"{v!r} is not an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise ValueError(
+            f"URL {parts.scheme}://{host}... carries credentials; put them in a header from a "
+            "secret instead"
+        )
+    if parts.scheme == "http" and not host.endswith(CLUSTER_LOCAL):
+        raise ValueError(
+            f"{v!r}: plain http is allowed only to an in-cluster Service "
+            "(<svc>.<namespace>.svc[.cluster.local]); use https"
+        )
+    return v
+
+
+class PreRolloutArgs(Args):
+    """A check Argo Rollouts runs before the new version takes traffic: a webhook or a load
+    test answering JSON (Argo's `web` metric provider). blue-green: the pre-promotion
+    analysis, on the preview; canary: an analysis step before the first step."""
+
+    url: str
+    """Endpoint called once per measurement; https, or http to an in-cluster Service. May use
+    `{{args.service-name}}` and `{{args.namespace}}`."""
+    method: Literal["GET", "POST"] = "GET"
+    """HTTP method; default: GET."""
+    json_path: str = "{$.ok}"
+    """Where in the JSON answer the verdict is (Argo's `jsonPath`); default: `{$.ok}`."""
+    success_condition: str = "result == true"
+    """Argo expression over the verdict; default: `result == true`."""
+    timeout_seconds: int = Field(default=60, ge=1, le=600)
+    """Per-call timeout; default: 60 (a load test takes a while)."""
+    count: int = Field(default=1, ge=1, le=100)
+    """Calls made; all must pass; default: 1."""
+    interval_seconds: int = Field(default=30, ge=1, le=3600)
+    """Time between calls (with count > 1); default: 30."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_hook_url(v)
+
+    @field_validator("json_path")
+    @classmethod
+    def _json_path(cls, v: str) -> str:
+        if not (v.startswith("{$") and v.endswith("}")):
+            raise ValueError(f"json_path {v!r} must look like {{$.field}} (Argo's jsonPath)")
+        return v
+
+
+NOTIFICATION_TRIGGERS = (
+    "on-rollout-completed",
+    "on-rollout-aborted",
+    "on-rollout-paused",
+    "on-rollout-updated",
+    "on-rollout-step-completed",
+    "on-analysis-run-failed",
+    "on-analysis-run-error",
+)
+"""Argo Rollouts' built-in notification triggers (docs/features/notifications.md)."""
+
+
+class NotificationsArgs(Args):
+    """Argo Rollouts notifications for this Rollout: subscription annotations naming a
+    notifier service of the argo-rollouts-notification-configmap (the platform's
+    `rollouts_webhook_url` add-on setting configures a webhook service `slipway`)."""
+
+    service: str = "slipway"
+    """Notifier service (`service.webhook.<name>` in the ConfigMap); default: slipway."""
+    recipient: str = ""
+    """Recipient for services that need one (a Slack channel); a webhook needs none."""
+    on: tuple[
+        Literal[
+            "on-rollout-completed",
+            "on-rollout-aborted",
+            "on-rollout-paused",
+            "on-rollout-updated",
+            "on-rollout-step-completed",
+            "on-analysis-run-failed",
+            "on-analysis-run-error",
+        ],
+        ...,
+    ] = ("on-rollout-completed", "on-rollout-aborted", "on-rollout-paused")
+    """Triggers subscribed: promoted (`on-rollout-completed`), aborted and rolled back
+    (`on-rollout-aborted`), waiting for approval (`on-rollout-paused`); default: those three."""
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str) -> str:
+        return check_dns_label(v)
+
+    @field_validator("on")
+    @classmethod
+    def _on(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("on is empty; name at least one trigger")
+        return tuple(dict.fromkeys(v))
+
+    def annotations(self) -> dict[str, str]:
+        return {
+            f"notifications.argoproj.io/subscribe.{t}.{self.service}": self.recipient
+            for t in self.on
+        }
 
 
 class StrategyArgs(Args):
@@ -123,8 +370,16 @@ class StrategyArgs(Args):
     auto_promotion: bool = False
     """blue-green (argo-rollouts): promote once pre-promotion analysis passes; default: False
     (a person promotes)."""
-    scale_down_delay_seconds: int = Field(default=30, ge=0, le=86400)
-    """blue-green (argo-rollouts): how long the old slot stays up after a promote."""
+    scale_down_delay_seconds: int | None = Field(default=None, ge=0, le=86400)
+    """argo-rollouts: how long the old version stays up (warm, for an instant rollback) after
+    the new one takes all traffic; blue-green: longer than the post-promotion analysis, whose
+    failure switches back to it; default: None, the analysis's duration plus 60 s (blue-green)
+    or 300 s (canary)."""
+    pre_rollout: PreRolloutArgs | None = None
+    """argo-rollouts: a webhook or load test that must pass before the new version takes
+    traffic; default: none."""
+    notifications: NotificationsArgs | None = None
+    """argo-rollouts: notify a webhook on promote, abort and pause; default: none."""
 
     @model_validator(mode="after")
     def _coherent(self) -> StrategyArgs:
@@ -142,7 +397,43 @@ class StrategyArgs(Args):
             raise ValueError(
                 "engine argo-rollouts needs type blue-green or canary (rolling is a Deployment)"
             )
+        if (
+            self.type == "blue-green"
+            and self.engine == "argo-rollouts"
+            and self.scale_down_delay_seconds is not None
+            and self.scale_down_delay_seconds <= self.analysis.duration_seconds
+        ):
+            raise ValueError(
+                f"scale_down_delay_seconds {self.scale_down_delay_seconds} must exceed the "
+                f"post-promotion analysis ({self.analysis.interval_seconds} s x "
+                f"{self.analysis.count} = {self.analysis.duration_seconds} s): a failed "
+                "analysis switches back to the old version, which must still be running; "
+                "leave it unset to derive it"
+            )
+        kinds: dict[str, str] = {}
+        for s in self.steps:
+            if s.route_name is not None:
+                kind = "header" if s.set_header_route is not None else "mirror"
+                if kinds.setdefault(s.route_name, kind) != kind:
+                    raise ValueError(
+                        f"route name {s.route_name!r} is used by a header and a mirror route; "
+                        "give each its own name"
+                    )
         return self
+
+    @property
+    def managed_routes(self) -> list[str]:
+        """Names of the header and mirror routes the steps set, in order of first use."""
+        return list(dict.fromkeys(s.route_name for s in self.steps if s.route_name))
+
+    @property
+    def scale_down_delay(self) -> int:
+        """`scaleDownDelaySeconds` as rendered (see `scale_down_delay_seconds`)."""
+        if self.scale_down_delay_seconds is not None:
+            return self.scale_down_delay_seconds
+        if self.type == "blue-green":
+            return self.analysis.duration_seconds + 60
+        return 300
 
     def track(self, slot: str) -> TrackArgs:
         """The build of a slot (`blue`, `green`) or of the canary track."""
