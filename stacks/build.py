@@ -327,6 +327,8 @@ def strategy_args(
             if s.set_header_route is not None
             else StepArgs(set_mirror_route=s.set_mirror_route)
             if s.set_mirror_route is not None
+            else StepArgs(set_canary_replicas=s.set_canary_replicas)
+            if s.set_canary_replicas is not None
             else StepArgs(pause=True, pause_seconds=s.pause.seconds if s.pause else None)
             for s in st.steps
         )

@@ -274,19 +274,28 @@ class MirrorRoute(MirrorRouteArgs, Spec):
 
 class Step(Spec):
     """An Argo Rollouts canary step: `setWeight: 25`, `pause: {duration: 5m}`, `pause: {}`
-    (wait for `kubectl argo rollouts promote`), `setHeaderRoute` or `setMirrorRoute`."""
+    (wait for `kubectl argo rollouts promote`), `setHeaderRoute`, `setMirrorRoute` or
+    `setCanaryReplicas`."""
 
     set_weight: int | None = field_of(StepArgs, "set_weight")
     pause: Pause | None = None
     set_header_route: HeaderRoute | None = field_of(StepArgs, "set_header_route")
     set_mirror_route: MirrorRoute | None = field_of(StepArgs, "set_mirror_route")
+    set_canary_replicas: int | None = field_of(StepArgs, "set_canary_replicas")
 
     @model_validator(mode="after")
     def _one(self) -> Step:
-        kinds = (self.set_weight, self.pause, self.set_header_route, self.set_mirror_route)
+        kinds = (
+            self.set_weight,
+            self.pause,
+            self.set_header_route,
+            self.set_mirror_route,
+            self.set_canary_replicas,
+        )
         if sum(k is not None for k in kinds) != 1:
             raise ValueError(
-                "a step is exactly one of setWeight, pause, setHeaderRoute or setMirrorRoute"
+                "a step is exactly one of setWeight, pause, setHeaderRoute, setMirrorRoute or "
+                "setCanaryReplicas"
             )
         return self
 

@@ -194,6 +194,10 @@ class AddonsConfig(Model):
     acme_email: str | None = None
     """Let's Encrypt account contact, for the certificates of public services; required when
     a cloud target has public services."""
+    rollouts_webhook_url: str | None = None
+    """Argo Rollouts notifications: URL of the webhook service `slipway` (https, or http to
+    an in-cluster Service) that services' `strategy.notifications` subscribe to; default:
+    none."""
 
 
 Layer = Literal["all", "platform", "services"]

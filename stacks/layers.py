@@ -67,6 +67,7 @@ def addon_choice(stack: StackConfig, target: TargetConfig, services: list[Servic
         "cert_manager": public or flagd,
         "openfeature": flagd,
         "acme_email": stack.addons.acme_email,
+        "rollouts_webhook_url": stack.addons.rollouts_webhook_url,
     }
 
 

@@ -37,6 +37,7 @@ NET_RAW and runs as root, which the `restricted` team namespaces refuse.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,6 +49,7 @@ from pydantic import field_validator, model_validator
 from slipway_components.cloud_common import check_tags
 from slipway_components.naming import check_dns_label
 from slipway_components.podspec import Args, InputStr, given
+from slipway_components.strategies import NOTIFICATION_TRIGGERS, check_hook_url
 
 CERT_MANAGER_API = "cert-manager.io/v1"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -226,6 +228,9 @@ class ClusterAddonsArgs(Args):
     rollouts_plugin_sha256: str | None = None
     """Checksum of the Gateway API plugin binary Argo Rollouts downloads (gateway-api layer);
     default: none, the pinned release URL alone."""
+    rollouts_webhook_url: str | None = None
+    """Argo Rollouts notifications: the webhook service `slipway` that Rollouts subscribe to
+    with `strategy.notifications` (https, or http to an in-cluster Service); default: none."""
     external_secrets: bool = False
     """External Secrets Operator, for secrets from a cloud secret manager; default: off."""
     cert_manager: bool = False
@@ -279,6 +284,11 @@ class ClusterAddonsArgs(Args):
         if not v.startswith("https://"):
             raise ValueError(f"acme_server {v!r} must be an https:// URL")
         return v
+
+    @field_validator("rollouts_webhook_url")
+    @classmethod
+    def _webhook(cls, v: str | None) -> str | None:
+        return None if v is None else check_hook_url(v)
 
     @field_validator("rollouts_plugin_sha256")
     @classmethod
@@ -347,6 +357,38 @@ class ClusterAddonsArgs(Args):
         if self.metrics_server if self.metrics_server is not None else self.cloud == "aws":
             out.append("metrics-server")
         return out
+
+
+ROLLOUTS_WEBHOOK = "slipway"
+"""The notifier service a Rollout's `strategy.notifications` subscribes to by default."""
+
+
+def rollouts_notifications(url: str) -> dict[str, Any]:
+    """argo-rollouts-notification-configmap entries (the chart's `notifications` values): the
+    webhook service `slipway`, and for each built-in trigger `on-<event>` its template
+    `<event>` with a JSON body for that webhook (the built-in triggers send the template of
+    their own name; without a `webhook` section the service would get a bare GET)."""
+    notifier = {
+        "url": url,
+        "headers": [{"name": "Content-Type", "value": "application/json"}],
+    }
+    templates: dict[str, str] = {}
+    for trigger in NOTIFICATION_TRIGGERS:
+        event = trigger.removeprefix("on-")
+        body = (
+            f'{{"event": "{event}", "rollout": "{{{{.rollout.metadata.name}}}}", '
+            '"namespace": "{{.rollout.metadata.namespace}}", '
+            '"phase": "{{.rollout.status.phase}}"}'
+        )
+        template = {
+            "message": f"Rollout {{{{.rollout.metadata.name}}}}: {event}",
+            "webhook": {ROLLOUTS_WEBHOOK: {"method": "POST", "body": body}},
+        }
+        templates[f"template.{event}"] = json.dumps(template, sort_keys=True)
+    return {
+        "notifiers": {f"service.webhook.{ROLLOUTS_WEBHOOK}": json.dumps(notifier, sort_keys=True)},
+        "templates": templates,
+    }
 
 
 def _requests(cpu: str, memory: str) -> dict[str, Any]:
@@ -474,7 +516,7 @@ def release_values(addon: str, args: ClusterAddonsArgs) -> dict[str, Any]:
             if args.rollouts_plugin_sha256:
                 plugin["sha256"] = args.rollouts_plugin_sha256
             controller["trafficRouterPlugins"] = [plugin]
-        return {
+        values: dict[str, Any] = {
             "installCRDs": True,
             "keepCRDs": True,
             "controller": controller,
@@ -482,6 +524,9 @@ def release_values(addon: str, args: ClusterAddonsArgs) -> dict[str, Any]:
             "providerRBAC": {"enabled": True, "providers": providers},
             "dashboard": {"enabled": False},
         }
+        if args.rollouts_webhook_url:
+            values["notifications"] = rollouts_notifications(args.rollouts_webhook_url)
+        return values
     if addon == "external-secrets":
         return {
             "installCRDs": True,

@@ -122,8 +122,8 @@ class PreRolloutMethod(StrEnum):
     POST = "POST"
 
 
-class NotificationsOn(StrEnum):
-    """Values of `on` in Notifications."""
+class NotificationsTriggers(StrEnum):
+    """Values of `triggers` in Notifications."""
 
     ON_ROLLOUT_COMPLETED = "on-rollout-completed"
     ON_ROLLOUT_ABORTED = "on-rollout-aborted"
@@ -358,6 +358,12 @@ class Step(TypedDict):
         "From this step on, a copy of matching requests goes to the new version (Istio). Default: "
         "none."
     )
+    set_canary_replicas: NotRequired[int]
+    (
+        "Run this many new-version pods whatever the weight (`setCanaryScale`), so a header or "
+        "mirror route has pods to reach before any weight is set; the next `setWeight` step makes "
+        "the pod count follow the weight again. Allowed: ≥ 1, ≤ 1000. Default: none."
+    )
 
 
 Step.__doc__ = (
@@ -436,7 +442,7 @@ class Notifications(TypedDict):
     """Notifier service (`service.webhook.<name>` in the ConfigMap); default: slipway."""
     recipient: NotRequired[str]
     """Recipient for services that need one (a Slack channel); a webhook needs none. Default: ``."""
-    on: NotRequired[list[NotificationsOn]]
+    triggers: NotRequired[list[NotificationsTriggers]]
     (
         "Triggers subscribed: promoted (`on-rollout-completed`), aborted and rolled back "
         "(`on-rollout-aborted`), waiting for approval (`on-rollout-paused`); default: those three."

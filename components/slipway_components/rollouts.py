@@ -243,7 +243,13 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
             opts=kit.opts(ignore_changes=list(ARGO_OWNED_SERVICE)),
         )
 
-    service = argo_service(f"{kit.name}-service", svc)
+    # The canary's `<svc>` selects both versions (Argo steers the subsets or the track
+    # Services); blue-green's is the `activeService`, whose selector Argo sets.
+    service = (
+        argo_service(f"{kit.name}-service", svc)
+        if st.type == "blue-green"
+        else kit.service(f"{kit.name}-service", svc, kit.selector)
+    )
     preview_service: k8s.core.v1.Service | None = None
     track_services: dict[str, k8s.core.v1.Service] = {}
     mesh: IstioParts | None = None
@@ -263,7 +269,7 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
         strategy_spec: dict[str, Any] = {"blueGreen": blue_green}
         traffic_objects = [service, preview_service]
     else:
-        steps = [s.render() for s in st.steps]
+        steps = st.rendered_steps()
         if pre_rollout_ref is not None:
             steps.insert(0, {"analysis": pre_rollout_ref})
         canary: dict[str, Any] = {

@@ -145,6 +145,10 @@ class StepArgs(Args):
     """From this step on, requests with the header or cookie go to the new version."""
     set_mirror_route: MirrorRouteArgs | None = None
     """From this step on, a copy of matching requests goes to the new version (Istio)."""
+    set_canary_replicas: int | None = Field(default=None, ge=1, le=1000)
+    """Run this many new-version pods whatever the weight (`setCanaryScale`), so a header or
+    mirror route has pods to reach before any weight is set; the next `set_weight` step
+    makes the pod count follow the weight again."""
 
     @model_validator(mode="after")
     def _one(self) -> StepArgs:
@@ -155,11 +159,12 @@ class StepArgs(Args):
             self.pause,
             self.set_header_route is not None,
             self.set_mirror_route is not None,
+            self.set_canary_replicas is not None,
         ]
         if sum(kinds) != 1:
             raise ValueError(
-                "a step is either set_weight, a pause, set_header_route or set_mirror_route, "
-                "exactly one of them"
+                "a step is either set_weight, a pause, set_header_route, set_mirror_route or "
+                "set_canary_replicas, exactly one of them"
             )
         return self
 
@@ -176,6 +181,8 @@ class StepArgs(Args):
             return {"setHeaderRoute": self.set_header_route.render()}
         if self.set_mirror_route is not None:
             return {"setMirrorRoute": self.set_mirror_route.render()}
+        if self.set_canary_replicas is not None:
+            return {"setCanaryScale": {"replicas": self.set_canary_replicas}}
         return {"pause": {"duration": f"{self.pause_seconds}s"} if self.pause_seconds else {}}
 
 
@@ -304,7 +311,7 @@ class NotificationsArgs(Args):
     """Notifier service (`service.webhook.<name>` in the ConfigMap); default: slipway."""
     recipient: str = ""
     """Recipient for services that need one (a Slack channel); a webhook needs none."""
-    on: tuple[
+    triggers: tuple[
         Literal[
             "on-rollout-completed",
             "on-rollout-aborted",
@@ -324,17 +331,17 @@ class NotificationsArgs(Args):
     def _service(cls, v: str) -> str:
         return check_dns_label(v)
 
-    @field_validator("on")
+    @field_validator("triggers")
     @classmethod
-    def _on(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+    def _triggers(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if not v:
-            raise ValueError("on is empty; name at least one trigger")
+            raise ValueError("triggers is empty; name at least one")
         return tuple(dict.fromkeys(v))
 
     def annotations(self) -> dict[str, str]:
         return {
             f"notifications.argoproj.io/subscribe.{t}.{self.service}": self.recipient
-            for t in self.on
+            for t in self.triggers
         }
 
 
@@ -410,6 +417,14 @@ class StrategyArgs(Args):
                 "analysis switches back to the old version, which must still be running; "
                 "leave it unset to derive it"
             )
+        has_pods = False
+        for i, s in enumerate(self.steps):
+            has_pods = has_pods or bool(s.set_weight) or s.set_canary_replicas is not None
+            if s.route_name is not None and not has_pods and self.type == "canary":
+                raise ValueError(
+                    f"step {i} sets route {s.route_name!r} before the new version has pods: "
+                    "put a set_weight above 0 or a set_canary_replicas step before it"
+                )
         kinds: dict[str, str] = {}
         for s in self.steps:
             if s.route_name is not None:
@@ -420,6 +435,21 @@ class StrategyArgs(Args):
                         "give each its own name"
                     )
         return self
+
+    def rendered_steps(self) -> list[dict]:
+        """The Argo steps: after a `set_canary_replicas`, the next weight step is preceded by
+        `setCanaryScale: {matchTrafficWeight: true}`, so the pods follow the weight again
+        instead of staying at the fixed count while the weight grows."""
+        out: list[dict] = []
+        fixed = False
+        for s in self.steps:
+            if s.set_canary_replicas is not None:
+                fixed = True
+            elif s.set_weight is not None and fixed:
+                out.append({"setCanaryScale": {"matchTrafficWeight": True}})
+                fixed = False
+            out.append(s.render())
+        return out
 
     @property
     def managed_routes(self) -> list[str]:
