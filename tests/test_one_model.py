@@ -26,6 +26,12 @@ from slipway_components import (
     StrategyArgs,
     TrafficArgs,
 )
+from slipway_components.strategies import (
+    HeaderRouteArgs,
+    MirrorRouteArgs,
+    NotificationsArgs,
+    PreRolloutArgs,
+)
 from stacks import catalog
 from stacks.build import microservice_args
 from stacks.config import StackConfig, TargetConfig
@@ -37,6 +43,10 @@ IS_COMPONENT: dict[type[BaseModel], type[BaseModel]] = {
     catalog.Autoscaling: AutoscalingArgs,
     catalog.OutlierDetection: OutlierArgs,
     catalog.Fault: FaultArgs,
+    catalog.HeaderRoute: HeaderRouteArgs,
+    catalog.MirrorRoute: MirrorRouteArgs,
+    catalog.PreRollout: PreRolloutArgs,
+    catalog.Notifications: NotificationsArgs,
 }
 """Catalog blocks of the component's shape: the component model itself, in camelCase."""
 
