@@ -167,10 +167,9 @@ def pre_rollout_template_spec(check: PreRolloutArgs) -> dict[str, Any]:
     return {"args": [{"name": "service-name"}, {"name": "namespace"}], "metrics": [metric]}
 
 
-def await_annotations(kit: WorkloadKit, strategy: StrategyArgs) -> dict[str, str]:
+def await_annotations(kit: WorkloadKit) -> dict[str, str]:
     """What `pulumi up` waits for, and for how long: availability within the progress deadline
     (see the module docstring for why not the rollout's end)."""
-    del strategy
     return {
         "pulumi.com/waitFor": "condition=Available",
         "pulumi.com/timeoutSeconds": str(kit.args.rolling.progress_deadline_seconds),
@@ -322,7 +321,7 @@ def build_rollout(kit: WorkloadKit, strategy: StrategyArgs, traffic: TrafficArgs
     }
     if a.autoscaling is None:
         spec["replicas"] = a.replicas
-    annotations = await_annotations(kit, st)
+    annotations = await_annotations(kit)
     if st.notifications is not None:
         annotations |= st.notifications.annotations()
     rollout = k8s.apiextensions.CustomResource(
