@@ -67,13 +67,27 @@ def _judge(records: dict) -> list[str]:
 # -- Argo's verdict on a measurement ---------------------------------------------------------
 
 
+INDEXED = re.compile(r"\bresult\s*\[")
+"""argo-rollouts evaluate.go (validateIndexedResultAccess): a condition matching this is an
+Error on an empty result, however it is guarded."""
+
+
 def _expr(condition: str, result: list[float]) -> bool:
-    """An Argo condition over `result`, evaluated as expr-lang does for these operators."""
-    allowed = re.compile(r"^[\w\s\[\]().<>=!&|]+$")
+    """An Argo condition over `result`, evaluated as expr-lang does for these operators:
+    `&&`, `!`, `len`, `isNaN`, comparisons, and `all`/`any(result, {... # ...})`."""
+    if INDEXED.search(condition) and not result:
+        raise IndexError("indexes an empty result")
+    allowed = re.compile(r"^[\w\s\[\]().<>=!&|{},#]+$")
     assert allowed.match(condition), condition
-    py = condition.replace("&&", " and ").replace("||", " or ").replace("!isNaN(", " not isNaN(")
-    env = {"result": result, "len": len, "isNaN": math.isnan}
-    return bool(eval(py, {"__builtins__": {}}, env))  # the pattern is checked above
+    py = re.sub(
+        r"\b(all|any)\(result, \{(.*?)\}\)",
+        lambda m: f"{m.group(1)}(({m.group(2).replace('#', 'x')}) for x in result)",
+        condition,
+    )
+    py = py.replace("&&", " and ").replace("||", " or ").replace("!isNaN(", " not isNaN(")
+    env = {"__builtins__": {}, "result": result, "len": len, "isNaN": math.isnan}
+    env |= {"all": all, "any": any}  # globals: the generator's scope reads these
+    return bool(eval(py, env))  # the pattern is checked above
 
 
 def verdict(metric: dict[str, Any], result: list[float]) -> str:
@@ -110,6 +124,12 @@ def test_a_quiet_canary_is_inconclusive_not_failed(quiet: list[float]) -> None:
     for name, metric in _metrics(ARGO_CANARY, istio()).items():
         assert verdict(metric, quiet) == "Inconclusive", name
         assert metric["inconclusiveLimit"] == 2
+
+
+def test_conditions_never_index_the_result() -> None:
+    """Newer Argo refuses `result[...]` on an empty result even behind `len(result) > 0`."""
+    for metric in _metrics(ARGO_CANARY, istio()).values():
+        assert not INDEXED.search(metric["successCondition"] + metric["failureCondition"])
 
 
 def test_a_measured_breach_still_fails_and_a_good_value_passes() -> None:

@@ -81,11 +81,20 @@ def test_analysis_template_measures_success_rate_and_p99_with_thresholds():
     strategy = StrategyArgs(type="blue-green", engine="argo-rollouts", analysis=analysis)
     at = by_kind(run(make_args(strategy=strategy)), "AnalysisTemplate")["shop-analysis"].inputs
     metrics = {m["name"]: m for m in at["spec"]["metrics"]}
-    measured = "len(result) > 0 && !isNaN(result[0]) && result[0]"
-    assert metrics["success-rate"]["successCondition"] == f"{measured} >= 0.995"
-    assert metrics["success-rate"]["failureCondition"] == f"{measured} < 0.995"
-    assert metrics["latency-p99"]["successCondition"] == f"{measured} <= 0.3"
-    assert metrics["latency-p99"]["failureCondition"] == f"{measured} > 0.3"
+    guard = "len(result) > 0 && "
+    assert metrics["success-rate"]["successCondition"] == (
+        guard + "all(result, {!isNaN(#) && # >= 0.995})"
+    )
+    assert (
+        metrics["success-rate"]["failureCondition"]
+        == guard + "any(result, {!isNaN(#) && # < 0.995})"
+    )
+    assert (
+        metrics["latency-p99"]["successCondition"] == guard + "all(result, {!isNaN(#) && # <= 0.3})"
+    )
+    assert (
+        metrics["latency-p99"]["failureCondition"] == guard + "any(result, {!isNaN(#) && # > 0.3})"
+    )
     for m in metrics.values():
         assert m["failureLimit"] == 3
         assert m["count"] == 5, "post-promotion analysis must end"

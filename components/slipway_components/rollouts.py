@@ -87,10 +87,13 @@ def _analysis_args(kit: WorkloadKit) -> list[dict[str, Any]]:
     ]
 
 
-def _measured(value: str, compare: str) -> str:
-    """`result[0] <compare>` on a non-empty, non-NaN result only (Argo's expr: `len`,
-    `isNaN`; `&&` short-circuits, so `result[0]` is never read on an empty result)."""
-    return f"len(result) > 0 && !isNaN(result[0]) && result[0] {compare} {value}"
+def _measured(quantifier: str, value: str, compare: str) -> str:
+    """`<compare> <value>` on a non-empty, non-NaN result only. Written with expr-lang's
+    `len`, `all`/`any` and Argo's `isNaN`, never `result[0]`: argo-rollouts' evaluate.go
+    (validateIndexedResultAccess, on main after v1.9) refuses any condition that indexes
+    `result` when the result is empty, guarded or not, and calls that an Error. The queries
+    are sums, one element each, so `all` and `any` read that element."""
+    return f"len(result) > 0 && {quantifier}(result, {{!isNaN(#) && # {compare} {value}}})"
 
 
 def analysis_template_spec(strategy: StrategyArgs, *, bounded: bool) -> dict[str, Any]:
@@ -131,15 +134,15 @@ def analysis_template_spec(strategy: StrategyArgs, *, bounded: bool) -> dict[str
             {
                 "name": "success-rate",
                 **common,
-                "successCondition": _measured(rate_min, ">="),
-                "failureCondition": _measured(rate_min, "<"),
+                "successCondition": _measured("all", rate_min, ">="),
+                "failureCondition": _measured("any", rate_min, "<"),
                 "provider": {"prometheus": {"address": an.prometheus_address, "query": success}},
             },
             {
                 "name": "latency-p99",
                 **common,
-                "successCondition": _measured(p99_max, "<="),
-                "failureCondition": _measured(p99_max, ">"),
+                "successCondition": _measured("all", p99_max, "<="),
+                "failureCondition": _measured("any", p99_max, ">"),
                 "provider": {"prometheus": {"address": an.prometheus_address, "query": latency}},
             },
         ],
