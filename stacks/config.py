@@ -170,6 +170,23 @@ class ObservabilityConfig(Model):
     """Namespace Prometheus scrapes from; allowed in by each service's NetworkPolicy."""
     runbook_base_url: str | None = None
     """Where alerts' `runbook_url` point; default: the project's docs/runbooks on GitHub."""
+    prometheus_labels: dict[str, str] = Field(default_factory=dict)
+    """Labels on every ServiceMonitor and PrometheusRule, for a Prometheus that selects them by
+    label: a kube-prometheus-stack installed with its defaults selects `release: <its Helm
+    release name>` (e.g. `{release: kube-prometheus-stack}`); default: none (the add-ons'
+    kube-prometheus-stack selects every rule and monitor)."""
+
+    @field_validator("prometheus_labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not re.fullmatch(
+                r"([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", key
+            ):
+                raise ValueError(f"{key!r} is not a Kubernetes label key")
+            if not re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?", value):
+                raise ValueError(f"label {key}: {value!r} is not a Kubernetes label value")
+        return v
 
 
 def check_catalog_path(v: str) -> str:
