@@ -300,6 +300,7 @@ def run_deploy(
     waves: Sequence[Wave] | None = None,
     target_urns: dict[str, list[str]] | None = None,
     record: DeployRecord | None = None,
+    stack_wide: bool = True,
 ) -> DeployReport:
     """Preview with policies, then each wave: up, gate, record; on failure stop there and,
     with `auto_rollback`, restore that wave's targets to their last deployed state.
@@ -307,6 +308,7 @@ def run_deploy(
     `waves=None` is one untargeted wave of every target (a plain deploy); otherwise each
     wave's `up` is targeted at `target_urns` of its targets. `gate=None` skips the health
     gate (reported as skipped, never as passed). `rollback_ref` overrides the record.
+    `stack_wide=False` (`--target`) leaves out the last untargeted `up` of a waved deploy.
     """
     report = DeployReport(stack=stack, gate_skipped=gate is None)
     all_targets = list(dict.fromkeys(s.target for s in services)) or [""]
@@ -348,13 +350,14 @@ def run_deploy(
                     ref=rollback_ref,
                     record=record,
                     catalog_dir=catalog_dir,
-                    target_urns=target_urns if targeted else None,
+                    target_urns=target_urns,
+                    targeted=targeted,
                     echo=echo,
                 )
             return report
         w.recorded = _record(record, wave, commit, not_recorded, gate is None)
 
-    if targeted:
+    if targeted and stack_wide:
         echo(f"up {stack}: stack-wide resources after every wave ...")
         report.final_up = runner.up(project_dir, stack, policy, targets=None)
         if not report.final_up.ok:
@@ -400,11 +403,12 @@ def rollback_wave(
     record: DeployRecord | None,
     catalog_dir: str,
     target_urns: dict[str, list[str]] | None,
+    targeted: bool = True,
     echo: Callable[[str], None] = lambda _line: None,
 ) -> list[RollbackReport]:
     """Put the wave's targets back to their last deployed state: one rollback per distinct
-    commit (`ref` if given, else each target's record). Untargeted (`target_urns=None`)
-    only when one commit covers the whole wave; never raises."""
+    commit (`ref` if given, else each target's record). Untargeted only for an untargeted
+    wave whose targets all go back to one commit; never raises."""
     groups: dict[str, list[str]] = {}
     unknown: list[str] = []
     for t in wave.targets:
@@ -425,7 +429,7 @@ def rollback_wave(
         )
     for where, targets in groups.items():
         urns = None
-        if target_urns is not None or len(groups) > 1:
+        if targeted or len(groups) > 1 or unknown:
             urns = [u for t in targets for u in (target_urns or {}).get(t, [])]
         echo(f"rolling back {', '.join(t for t in targets if t) or stack} to {where} ...")
         rb = rollback(
@@ -456,7 +460,10 @@ def rollback(
     report = RollbackReport(ref=ref)
     try:
         if targets is not None and not targets:
-            raise RuntimeError("no resources of these targets in the offline render")
+            raise RuntimeError(
+                "these targets go back to different commits, and the offline render that "
+                "names their resources is missing: give --rollback-to <ref> for all of them"
+            )
         with last_good_worktree(project_dir, ref, stack, catalog_dir) as (work_dir, commit):
             report.commit = commit
             report.result = runner.up(work_dir, stack, policy, targets=targets)

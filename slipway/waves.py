@@ -44,9 +44,7 @@ class Wave:
 def plan(settings: Any) -> list[Wave]:
     """The waves of a stack (`StackConfig`): `waves` if set, else one per target in order."""
     spec: Sequence[str | Sequence[str]] = settings.waves or [t.name for t in settings.targets]
-    return [
-        Wave(i, (w,) if isinstance(w, str) else tuple(w)) for i, w in enumerate(spec, start=1)
-    ]
+    return [Wave(i, (w,) if isinstance(w, str) else tuple(w)) for i, w in enumerate(spec, start=1)]
 
 
 def single_wave(targets: Iterable[str]) -> Wave:
