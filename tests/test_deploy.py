@@ -445,3 +445,61 @@ def test_the_rollback_never_removes_a_path_outside_its_worktree(project, tmp_pat
     assert report.error and "outside the temporary worktree" in report.error
     assert (outside / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_automation_runner_preview_reports_the_urns_that_would_change(monkeypatch):
+    """The gate judges what the engine says will change (main judged the whole stack)."""
+    from types import SimpleNamespace as NS
+
+    from pulumi import automation as auto
+
+    class EventStack(_RecordingStack):
+        def preview(self, **kwargs):
+            for urn, op in (("urn:a", auto.OpType.SAME), ("urn:b", auto.OpType.UPDATE)):
+                kwargs["on_event"](NS(resource_pre_event=NS(metadata=NS(urn=urn, op=op))))
+            kwargs["on_event"](NS(resource_pre_event=None))
+            return super().preview(**kwargs)
+
+    _patch_select(monkeypatch, EventStack())
+    assert d.AutomationRunner().preview(Path("/p"), "dev", POLICY).changed == ("urn:b",)
+
+
+def test_automation_runner_targets_an_up_at_the_given_urns(monkeypatch):
+    stack = _RecordingStack()
+    _patch_select(monkeypatch, stack)
+    d.AutomationRunner().up(Path("/p"), "dev", POLICY, targets=["urn:x", "urn:y"])
+    ((_op, kwargs),) = stack.calls
+    assert kwargs["target"] == ["urn:x", "urn:y"] and kwargs["target_dependents"] is True
+    d.AutomationRunner().up(Path("/p"), "dev", POLICY)
+    assert "target" not in stack.calls[1][1]
+
+
+MULTI = """\
+config:
+  slipway:environment: dev
+  slipway:catalog: services
+  slipway:targets:
+    - {name: one, cloud: existing, region: local, kubeconfigContext: kind-one}
+    - {name: two, cloud: existing, region: local, kubeconfigContext: kind-two}
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prometheus-url", "http://prom:9090"], "none is set for one, two"),
+        (["--waves", "--target", "one"], "--waves or --target, not both"),
+        (["--target", "three"], "unknown target(s) three"),
+    ],
+)
+def test_cli_deploy_refuses_one_prometheus_for_several_targets(project, monkeypatch, args, message):
+    """Main queried one --prometheus-url for every region of the stack."""
+    (project / "Pulumi.dev.yaml").write_text(MULTI)
+    (project / "services" / "extra.yaml").unlink()
+    monkeypatch.setattr(d, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
+    monkeypatch.setattr(d, "AutomationRunner", lambda **kw: pytest.fail("must not run"))
+    from slipway.cli import app
+
+    result = CliRunner().invoke(app, ["deploy", "dev", *args, "--project-dir", str(project)])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
