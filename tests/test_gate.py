@@ -393,3 +393,34 @@ def test_each_target_is_read_through_its_own_prometheus_and_context():
     assert not by["az-1/orders"].ok and "targets[].gate.prometheusUrl" in by["az-1/orders"].detail
     assert proms["http://p-aws"].queries and not proms["http://p-gcp"].queries
     assert kube.calls[0][:2] == ["--context", "ctx-gcp"]
+
+
+# ---- runbooks: the rollback command of each service matches its engine (defect 10)
+
+
+def test_fast_burn_runbook_rolls_each_service_back_the_way_its_engine_allows():
+    """Only an `engine: argo-rollouts` service has a Rollout for `kubectl argo rollouts`; a
+    native blue-green or canary service goes back through its declared state."""
+    from pathlib import Path
+
+    from stacks.catalog import load_catalog
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "docs" / "runbooks" / "alert-error-budget-fast-burn.md").read_text()
+    rows = [
+        [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.strip().startswith("| `")
+    ]
+    catalog = {s.name: s for s in load_catalog(repo / "services", "prod")}
+    assert {r[0] for r in rows} == set(catalog), "one row per service of the catalog"
+    for name, strategy, how in rows:
+        s = catalog[name]
+        argo = s.strategy.engine == "argo-rollouts"
+        assert strategy.startswith(s.strategy.type), (name, strategy, s.strategy.type)
+        assert ("Argo Rollouts" in strategy) == argo, name
+        assert ("kubectl argo rollouts" in how) == argo, name
+        if s.strategy.type == "blue-green" and not argo:
+            assert f"slipway promote {name} --stack prod" in how
+        if s.strategy.type == "canary" and not argo:
+            assert f"slipway abort {name} --stack prod" in how
