@@ -339,7 +339,10 @@ def _wave_plan(
     from slipway import waves as wv
     from slipway.deploy import read_stack_settings
 
-    settings = read_stack_settings(project_dir, stack)
+    try:
+        settings = read_stack_settings(project_dir, stack)
+    except BadInput:  # the program accepted it; the plan is a courtesy, never a failure
+        return [], None
     plan = wv.plan(settings)
     urns = wv.urns_by_target(rendered.records)
     shown = len(settings.targets) > 1 or settings.waves is not None
