@@ -503,3 +503,25 @@ def test_cli_deploy_refuses_one_prometheus_for_several_targets(project, monkeypa
     result = CliRunner().invoke(app, ["deploy", "dev", *args, "--project-dir", str(project)])
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+def test_cli_deploy_needs_each_cloud_targets_kube_context_for_rollouts(project, monkeypatch):
+    """Main read every region's Rollouts through one kube context (kubectl's current one)."""
+    targets = "\n".join(
+        f"    - {{name: {n}, cloud: aws, region: us-east-1, "
+        f"gate: {{prometheusUrl: 'http://p-{n}:9090'{ctx}}}}}"
+        for n, ctx in (("one", ", kubeContext: ctx-one"), ("two", ""))
+    )
+    (project / "Pulumi.dev.yaml").write_text(
+        "config:\n  slipway:environment: dev\n  slipway:targets:\n" + targets + "\n"
+    )
+    (project / "services" / "extra.yaml").unlink()
+    orders = project / "services" / "orders.yaml"
+    orders.write_text(orders.read_text() + "strategy: {type: canary, engine: argo-rollouts}\n")
+    monkeypatch.setattr(d, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
+    monkeypatch.setattr(d, "AutomationRunner", lambda **kw: pytest.fail("must not run"))
+    from slipway.cli import app
+
+    result = CliRunner().invoke(app, ["deploy", "dev", "--project-dir", str(project)])
+    assert result.exit_code == 2, result.output
+    assert "no kube context is set for two" in " ".join(result.output.split())

@@ -147,6 +147,21 @@ def deploy(
                 "--skip-gate to deploy without a health check",
                 field="--prometheus-url",
             )
+        # Rollouts and blue-green Services are read in each target's own cluster; only a
+        # one-target stack may fall back to kubectl's current context.
+        needs_kube = {
+            s.target for s in project.services if s.argo_rollouts or s.strategy == "blue-green"
+        }
+        if plan is not None:
+            needs_kube &= in_plan
+        no_context = sorted(t for t in needs_kube if not endpoints[t].kube_context)
+        if not skip_gate and len(names) > 1 and no_context:
+            raise BadInput(
+                "the health gate reads Rollouts and blue-green Services in each target's "
+                f"cluster; no kube context is set for {', '.join(no_context)}: set "
+                f"targets[].gate.kubeContext in Pulumi.{stack}.yaml, or give --skip-gate",
+                field="--kube-context",
+            )
         target_urns = None
         if plan is not None or (auto_rollback and not rollback_to and len(names) > 1):
             # A wave is a targeted up of its targets' resources; a rollback of targets
