@@ -46,6 +46,7 @@ def deploy(
         list[str] | None,
         typer.Option(
             "--target",
+            metavar="<name>",
             help="Apply and gate only this target's resources (repeatable); stack-wide "
             "resources are left as they are. E.g. a flag toggle in one region first.",
             show_default=False,
