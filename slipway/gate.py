@@ -36,6 +36,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 KubeCtl = Callable[[list[str]], str]
@@ -165,6 +166,17 @@ def _kubectl(args: list[str]) -> str:
     return proc.stdout
 
 
+def _time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp of a Kubernetes status (`2026-01-02T03:04:05Z`), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _with_context(context: str | None, args: list[str]) -> list[str]:
     return ["--context", context, *args] if context else args
 
@@ -187,8 +199,12 @@ class ArgoRolloutStatus:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         echo: Callable[[str], None] = lambda _line: None,
+        started_at: datetime | None = None,
     ) -> None:
         self.kube_context = kube_context
+        # When this deploy started: an abort (`status.abortedAt`) before it is an earlier
+        # revision's.
+        self.started_at = started_at or datetime.now(UTC)
         self.timeout_seconds = timeout_seconds
         self.poll_seconds = poll_seconds
         self.kubectl = kubectl or _kubectl
@@ -231,6 +247,16 @@ class ArgoRolloutStatus:
                     + ")",
                 )
             if observed_now and status.get("abort"):
+                aborted_at = _time(status.get("abortedAt"))
+                if aborted_at is not None and aborted_at < self.started_at:
+                    # Spec changed without a new revision (Argo clears the abort on a new
+                    # pod template): the abort is the earlier revision's, the stable serves.
+                    return Check(
+                        label,
+                        True,
+                        f"Rollout: an earlier revision's abort (at {status['abortedAt']}) is "
+                        f"still set, stable {stable or '?'} serves ({last})",
+                    )
                 return Check(label, False, f"Rollout of this revision aborted ({last})")
             if observed_now and phase == "Degraded":
                 return Check(label, False, f"Rollout of this revision {last}")

@@ -145,6 +145,32 @@ def test_an_earlier_revisions_abort_does_not_fail_a_deploy_that_left_the_rollout
     assert "not changed by this deploy" in check.detail and "abort" in check.detail
 
 
+def test_an_abort_from_before_this_deploy_does_not_fail_a_rollout_change_without_a_new_revision():
+    """Argo clears `status.abort` on a new pod template; a change of the steps alone leaves
+    an earlier abort set. Its `abortedAt` before the deploy started tells them apart."""
+    from datetime import UTC, datetime
+
+    status = g.ArgoRolloutStatus(
+        kubectl=FakeKube(
+            rollout(
+                "Degraded",
+                current="bad",
+                stable="good",
+                abort=True,
+                abortedAt="2026-01-01T10:00:00Z",
+            )
+        ),
+        started_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+    )
+    check = status.status(ARGO)
+    assert check.ok and "earlier revision's abort" in check.detail and "stable good" in check.detail
+    now_aborted = g.ArgoRolloutStatus(
+        kubectl=FakeKube(rollout("Degraded", abort=True, abortedAt="2026-01-01T12:05:00Z")),
+        started_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+    )
+    assert not now_aborted.status(ARGO).ok
+
+
 def test_argo_progressing_past_the_timeout_fails():
     clock = Clock()
     check = argo(FakeKube(rollout("Progressing", stable="old")), clock, timeout=60).status(ARGO)
