@@ -1,37 +1,35 @@
 """`slipway deploy <stack>`: policy-checked preview, `up`, a health gate, automated rollback.
 
 The real engine is driven through Pulumi's Automation API (a `LocalWorkspace` on this project
-directory, `select_stack`); everything the flow needs from the outside world sits behind two
+directory, `select_stack`); everything the flow needs from the outside world sits behind
 small interfaces so tests drive the same code with fakes:
 
-- `StackRunner`: `preview(work_dir, stack, policy)` and `up(work_dir, stack, policy)`;
-- `HealthGate`: `check(services) -> GateResult`, after `up`.
+- `StackRunner`: `preview(work_dir, stack, policy)` (which also says which resources would
+  change) and `up(work_dir, stack, policy, targets=None)` (`targets`: only those URNs);
+- `HealthGate` (`slipway.gate`): `check(services) -> GateResult`, after `up`, on the
+  services this deploy changed, each judged through its own target's endpoints;
+- `DeployRecord` (`slipway.rollback`): the commit each target last deployed (a stack tag).
 
-With `auto_rollback`, a failed `up` or a failed gate re-applies the last good declared state:
-the catalog folder and `Pulumi.<stack>.yaml` of an earlier commit (default `HEAD~1`), laid over
-today's program in a temporary `git worktree`, then `up` there.
+The deploy runs in waves (`slipway.waves`): without `--waves` one wave holds every target
+and its `up` is the whole stack; with `--waves` each wave is a targeted `up` of its targets'
+resources, then its gate, and a failed wave stops the deploy. A wave that passed records
+its targets' commit. With `auto_rollback`, a failed `up` or gate re-applies, for the failed
+wave's targets only, the catalog and `Pulumi.<stack>.yaml` of the commit recorded as last
+deployed there (or `rollback_ref`), laid over today's program in a temporary `git worktree`.
 
 Exit codes (`DeployReport.exit_code`), as everywhere in the CLI plus one:
 
 - 0: preview, up and health gate passed;
-- 1: deploy failed (preview refused by a mandatory policy, up failed, or the gate failed);
-  with `--auto-rollback` the last good state was re-applied successfully;
+- 1: deploy failed (preview refused by a mandatory policy, up failed, or the gate failed or
+  stayed inconclusive); with `--auto-rollback` the last deployed state was re-applied;
 - 2: bad input, or the Pulumi CLI is missing (`ToolMissing`);
 - 3: the rollback itself failed: the stack is in an unknown state and a human must act now.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import shutil
-import subprocess
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,8 +37,49 @@ from typing import Any, Protocol
 import yaml
 from pydantic import ValidationError
 
-from slipway import children
 from slipway.errors import BadInput, ToolMissing
+from slipway.gate import (
+    UNCHANGED_OPS,
+    ArgoRolloutStatus,
+    Check,
+    GateResult,
+    GateService,
+    HealthGate,
+    PrometheusSlo,
+    SloGate,
+    SloPolicy,
+    TargetEndpoints,
+    TargetGates,
+    changed_services,
+    target_gates,
+)
+from slipway.rollback import (
+    DeployRecord,
+    MemoryRecord,
+    StackTagRecord,
+    deployable_commit,
+    last_good_worktree,
+)
+from slipway.waves import Wave, single_wave
+
+__all__ = [
+    "ArgoRolloutStatus",
+    "Check",
+    "DeployRecord",
+    "GateResult",
+    "GateService",
+    "HealthGate",
+    "MemoryRecord",
+    "PrometheusSlo",
+    "SloGate",
+    "SloPolicy",
+    "StackTagRecord",
+    "TargetEndpoints",
+    "TargetGates",
+    "Wave",
+    "changed_services",
+    "target_gates",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,7 +96,7 @@ OUTPUT_TAIL_CHARS = 4000
 
 
 # --------------------------------------------------------------------------------------------
-# What the flow needs from the engine and from the cluster
+# What the flow needs from the engine
 
 
 @dataclass(frozen=True)
@@ -77,6 +116,9 @@ class OpResult:
     """Change counts, e.g. `create 3, update 1, same 40`."""
     error: str = ""
     """Tail of the engine's output when `ok` is false."""
+    changed: tuple[str, ...] | None = None
+    """Preview: URNs of the resources that would change; None when the engine did not say
+    (then every service is judged)."""
 
 
 class StackRunner(Protocol):
@@ -84,45 +126,13 @@ class StackRunner(Protocol):
 
     def preview(self, work_dir: Path, stack: str, policy: PolicyArgs) -> OpResult: ...
 
-    def up(self, work_dir: Path, stack: str, policy: PolicyArgs) -> OpResult: ...
-
-
-@dataclass(frozen=True)
-class GateService:
-    """One service the health gate looks at."""
-
-    name: str
-    namespace: str
-    team: str
-    argo_rollouts: bool
-    slo: Any
-    """`slipway_components.observability.SloArgs` of the service."""
-
-
-@dataclass(frozen=True)
-class Check:
-    """One health check result, for the report."""
-
-    service: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """All checks of one gate run; the gate passes when every check passes."""
-
-    checks: tuple[Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-
-class HealthGate(Protocol):
-    """Decides whether the services are healthy after `up`."""
-
-    def check(self, services: Sequence[GateService]) -> GateResult: ...
+    def up(
+        self,
+        work_dir: Path,
+        stack: str,
+        policy: PolicyArgs,
+        targets: Sequence[str] | None = None,
+    ) -> OpResult: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,16 +141,39 @@ class HealthGate(Protocol):
 
 @dataclass
 class RollbackReport:
-    """What the rollback did."""
+    """What the rollback of one group of targets did."""
 
     ref: str
     commit: str = ""
     result: OpResult | None = None
     error: str = ""
+    targets: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.result is not None and self.result.ok and not self.error
+
+
+@dataclass
+class WaveReport:
+    """One wave: its up, its gate, its rollback."""
+
+    wave: Wave
+    targeted: bool
+    up: OpResult | None = None
+    gate: GateResult | None = None
+    judged: tuple[str, ...] = ()
+    rollbacks: list[RollbackReport] = field(default_factory=list)
+    recorded: str = ""
+    """The commit recorded as deployed in the wave's targets, or why none was."""
+
+    @property
+    def failure(self) -> str:
+        if self.up is not None and not self.up.ok:
+            return "up"
+        if self.gate is not None and not self.gate.ok:
+            return "gate"
+        return ""
 
 
 @dataclass
@@ -149,16 +182,38 @@ class DeployReport:
 
     stack: str
     preview: OpResult | None = None
-    up: OpResult | None = None
-    gate: GateResult | None = None
+    waves: list[WaveReport] = field(default_factory=list)
+    final_up: OpResult | None = None
+    """With --waves: the untargeted `up` after every wave passed (stack-wide resources)."""
     gate_skipped: bool = False
-    rollback: RollbackReport | None = None
     failure: str = ""
-    """Which step failed first (`preview`, `up`, `gate`), empty on success."""
+    """Which step failed first (`preview`, `up`, `gate`, `wave N up`, ...), empty on success."""
+
+    @property
+    def up(self) -> OpResult | None:
+        """The last `up` of the deploy's waves."""
+        ups = [w.up for w in self.waves if w.up is not None]
+        return ups[-1] if ups else None
+
+    @property
+    def gate(self) -> GateResult | None:
+        gates = [w.gate for w in self.waves if w.gate is not None]
+        return gates[-1] if gates else None
+
+    @property
+    def rollbacks(self) -> list[RollbackReport]:
+        return [r for w in self.waves for r in w.rollbacks]
+
+    @property
+    def rollback(self) -> RollbackReport | None:
+        """The first rollback (a wave's targets may need several: one per recorded commit)."""
+        rbs = self.rollbacks
+        bad = [r for r in rbs if not r.ok]
+        return (bad or rbs or [None])[0]
 
     @property
     def exit_code(self) -> int:
-        if self.rollback is not None and not self.rollback.ok:
+        if any(not r.ok for r in self.rollbacks):
             return EXIT_ROLLBACK_FAILED
         return EXIT_FAILED if self.failure else EXIT_OK
 
@@ -167,29 +222,29 @@ class DeployReport:
         out = [f"stack {self.stack}:"]
         if self.preview is not None:
             out.append(_op_line("preview (policy-checked)", self.preview))
-        if self.up is not None:
-            out.append(_op_line("up", self.up))
-        if self.gate_skipped:
-            out.append("health gate: SKIPPED (--skip-gate); health was not verified")
-        elif self.gate is not None:
-            out.append(f"health gate: {'passed' if self.gate.ok else 'FAILED'}")
-            out.extend(
-                f"  {'ok  ' if c.ok else 'FAIL'} {c.service}: {c.detail}" for c in self.gate.checks
-            )
-        if self.rollback is not None:
-            rb = self.rollback
-            target = f"{rb.ref} ({rb.commit[:12]})" if rb.commit else rb.ref
-            if rb.ok:
-                out.append(f"rollback: re-applied the declared state of {target}")
-                if rb.result and rb.result.summary:
-                    out.append(f"  {rb.result.summary}")
-            else:
-                out.append(f"ROLLBACK FAILED while restoring {target}: the stack is in an")
-                out.append("  unknown state; follow docs/runbooks/rollback.md by hand NOW")
-                detail = rb.error or (rb.result.error if rb.result else "")
-                if detail:
-                    out.append(f"  {detail}")
-        elif self.failure and self.failure != "preview":
+        several = len(self.waves) > 1 or any(w.targeted for w in self.waves)
+        for w in self.waves:
+            prefix = f"{w.wave.name}: " if several else ""
+            if w.up is not None:
+                out.append(_op_line(f"{prefix}up", w.up))
+            if self.gate_skipped and w.up is not None and w.up.ok:
+                out.append(f"{prefix}health gate: SKIPPED (--skip-gate); health was not verified")
+            elif w.gate is not None:
+                verdict = "passed" if w.gate.ok else "FAILED"
+                if not w.gate.ok and w.gate.inconclusive:
+                    verdict = "INCONCLUSIVE (not passed)"
+                judged = f" on {', '.join(w.judged)}" if w.judged else " (nothing changed)"
+                out.append(f"{prefix}health gate{judged}: {verdict}")
+                for c in w.gate.checks:
+                    mark = "ok  " if c.ok else ("WAIT" if c.inconclusive else "FAIL")
+                    out.append(f"  {mark} {c.service}: {c.detail}")
+            if w.recorded:
+                out.append(f"{prefix}{w.recorded}")
+            for rb in w.rollbacks:
+                out.extend(_rollback_lines(rb))
+        if self.final_up is not None:
+            out.append(_op_line("stack-wide up (after every wave)", self.final_up))
+        if self.failure and self.failure != "preview" and not self.rollbacks:
             out.append(
                 "rollback: not attempted (run with --auto-rollback to restore automatically)"
             )
@@ -200,6 +255,24 @@ class DeployReport:
         }[self.exit_code]
         out.append(f"result: {verdict} (exit {self.exit_code})")
         return out
+
+
+def _rollback_lines(rb: RollbackReport) -> list[str]:
+    where = f" in {', '.join(rb.targets)}" if rb.targets else ""
+    target = f"{rb.ref} ({rb.commit[:12]})" if rb.commit else rb.ref
+    if rb.ok:
+        out = [f"rollback: re-applied the declared state of {target}{where}"]
+        if rb.result and rb.result.summary:
+            out.append(f"  {rb.result.summary}")
+        return out
+    out = [
+        f"ROLLBACK FAILED while restoring {target}{where}: the stack is in an",
+        "  unknown state; follow docs/runbooks/rollback.md by hand NOW",
+    ]
+    detail = rb.error or (rb.result.error if rb.result else "")
+    if detail:
+        out.append(f"  {detail}")
+    return out
 
 
 def _op_line(what: str, op: OpResult) -> str:
@@ -221,15 +294,28 @@ def run_deploy(
     services: Sequence[GateService],
     policy: PolicyArgs,
     auto_rollback: bool,
-    rollback_ref: str = "HEAD~1",
+    rollback_ref: str | None = None,
     catalog_dir: str = "services",
     echo: Callable[[str], None] = lambda _line: None,
+    waves: Sequence[Wave] | None = None,
+    target_urns: dict[str, list[str]] | None = None,
+    record: DeployRecord | None = None,
+    stack_wide: bool = True,
 ) -> DeployReport:
-    """Preview with policies, up, gate; on failure and `auto_rollback`, restore `rollback_ref`.
+    """Preview with policies, then each wave: up, gate, record; on failure stop there and,
+    with `auto_rollback`, restore that wave's targets to their last deployed state.
 
-    `gate=None` skips the health gate (reported as skipped, never as passed).
+    `waves=None` is one untargeted wave of every target (a plain deploy); otherwise each
+    wave's `up` is targeted at `target_urns` of its targets. `gate=None` skips the health
+    gate (reported as skipped, never as passed). `rollback_ref` overrides the record.
+    `stack_wide=False` (`--target`) leaves out the last untargeted `up` of a waved deploy.
     """
     report = DeployReport(stack=stack, gate_skipped=gate is None)
+    all_targets = list(dict.fromkeys(s.target for s in services)) or [""]
+    targeted = waves is not None
+    plan = list(waves) if waves is not None else [single_wave(all_targets)]
+    if targeted and target_urns is None:
+        raise BadInput("a deploy in waves needs each target's resource URNs", field="--waves")
 
     echo(f"preview {stack} with policy packs {', '.join(policy.packs)} ...")
     report.preview = runner.preview(project_dir, stack, policy)
@@ -237,28 +323,127 @@ def run_deploy(
         # Nothing was applied: there is nothing to roll back.
         report.failure = "preview"
         return report
+    changed = changed_services(services, report.preview.changed)
+    commit, not_recorded = deployable_commit(project_dir, stack, catalog_dir)
 
-    echo(f"up {stack} ...")
-    report.up = runner.up(project_dir, stack, policy)
-    if not report.up.ok:
-        report.failure = "up"
-    elif gate is not None:
-        echo(f"health gate on {len(services)} service(s) ...")
-        report.gate = gate.check(services)
-        if not report.gate.ok:
-            report.failure = "gate"
+    for wave in plan:
+        w = WaveReport(wave=wave, targeted=targeted)
+        report.waves.append(w)
+        urns = _wave_urns(wave, target_urns) if targeted else None
+        label = wave.name if targeted else stack
+        echo(f"up {label} ...")
+        w.up = runner.up(project_dir, stack, policy, targets=urns)
+        if w.up.ok and gate is not None:
+            judged = [s for s in changed if not targeted or s.target in wave.targets]
+            w.judged = tuple(s.label for s in judged)
+            echo(f"health gate on {len(judged)} changed service(s) of {label} ...")
+            w.gate = gate.check(judged)
+        if w.failure:
+            report.failure = f"{wave.name} {w.failure}" if targeted else w.failure
+            if auto_rollback:
+                w.rollbacks = rollback_wave(
+                    stack,
+                    wave,
+                    project_dir=project_dir,
+                    runner=runner,
+                    policy=policy,
+                    ref=rollback_ref,
+                    record=record,
+                    catalog_dir=catalog_dir,
+                    target_urns=target_urns,
+                    targeted=targeted,
+                    echo=echo,
+                )
+            return report
+        w.recorded = _record(record, wave, commit, not_recorded, gate is None)
 
-    if report.failure and auto_rollback:
-        echo(f"rolling back {stack} to the declared state of {rollback_ref} ...")
-        report.rollback = rollback(
+    if targeted and stack_wide:
+        echo(f"up {stack}: stack-wide resources after every wave ...")
+        report.final_up = runner.up(project_dir, stack, policy, targets=None)
+        if not report.final_up.ok:
+            report.failure = "stack-wide up"
+    return report
+
+
+def _wave_urns(wave: Wave, target_urns: dict[str, list[str]] | None) -> list[str]:
+    urns = [u for t in wave.targets for u in (target_urns or {}).get(t, [])]
+    if not urns:
+        raise BadInput(
+            f"{wave.name}: the offline render holds no resource of these targets",
+            field="slipway:waves",
+        )
+    return urns
+
+
+def _record(
+    record: DeployRecord | None, wave: Wave, commit: str | None, why_not: str, skipped: bool
+) -> str:
+    """Record the wave's targets as deployed at `commit`; the report line."""
+    if record is None:
+        return ""
+    if skipped:
+        return "not recorded as deployed: the health gate was skipped"
+    if commit is None:
+        return f"not recorded as deployed: {why_not}"
+    try:
+        record.set(list(wave.targets), commit)
+    except Exception as exc:  # the deploy stands; the next rollback will not know it
+        return f"WARNING: could not record {commit[:12]} as deployed: {exc}"
+    return f"recorded {commit[:12]} as deployed in {', '.join(wave.targets)}"
+
+
+def rollback_wave(
+    stack: str,
+    wave: Wave,
+    *,
+    project_dir: Path,
+    runner: StackRunner,
+    policy: PolicyArgs,
+    ref: str | None,
+    record: DeployRecord | None,
+    catalog_dir: str,
+    target_urns: dict[str, list[str]] | None,
+    targeted: bool = True,
+    echo: Callable[[str], None] = lambda _line: None,
+) -> list[RollbackReport]:
+    """Put the wave's targets back to their last deployed state: one rollback per distinct
+    commit (`ref` if given, else each target's record). Untargeted only for an untargeted
+    wave whose targets all go back to one commit; never raises."""
+    groups: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    for t in wave.targets:
+        where = ref or (record.get(t) if record is not None else None)
+        if where:
+            groups.setdefault(where, []).append(t)
+        else:
+            unknown.append(t)
+    reports: list[RollbackReport] = []
+    if unknown:
+        reports.append(
+            RollbackReport(
+                ref="(none)",
+                targets=tuple(unknown),
+                error="no deployed state is recorded for these targets (a first deploy, or "
+                "one made before slipway recorded it): give --rollback-to <ref>",
+            )
+        )
+    for where, targets in groups.items():
+        urns = None
+        if targeted or len(groups) > 1 or unknown:
+            urns = [u for t in targets for u in (target_urns or {}).get(t, [])]
+        echo(f"rolling back {', '.join(t for t in targets if t) or stack} to {where} ...")
+        rb = rollback(
             stack,
             project_dir=project_dir,
             runner=runner,
             policy=policy,
-            ref=rollback_ref,
+            ref=where,
             catalog_dir=catalog_dir,
+            targets=urns,
         )
-    return report
+        rb.targets = tuple(t for t in targets if t) if urns is not None else ()
+        reports.append(rb)
+    return reports
 
 
 def rollback(
@@ -269,77 +454,22 @@ def rollback(
     policy: PolicyArgs,
     ref: str,
     catalog_dir: str,
+    targets: Sequence[str] | None = None,
 ) -> RollbackReport:
     """Re-apply `ref`'s catalog and stack config with today's program; never raises."""
     report = RollbackReport(ref=ref)
     try:
+        if targets is not None and not targets:
+            raise RuntimeError(
+                "these targets go back to different commits, and the offline render that "
+                "names their resources is missing: give --rollback-to <ref> for all of them"
+            )
         with last_good_worktree(project_dir, ref, stack, catalog_dir) as (work_dir, commit):
             report.commit = commit
-            report.result = runner.up(work_dir, stack, policy)
+            report.result = runner.up(work_dir, stack, policy, targets=targets)
     except Exception as exc:  # report, never hide: the caller exits 3
         report.error = f"{type(exc).__name__}: {exc}"
     return report
-
-
-def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout.strip()
-
-
-@contextlib.contextmanager
-def last_good_worktree(
-    project_dir: Path, ref: str, stack: str, catalog_dir: str
-) -> Iterator[tuple[Path, str]]:
-    """A temporary worktree of HEAD whose catalog and `Pulumi.<stack>.yaml` come from `ref`.
-
-    Yields (project directory inside the worktree, full commit id of `ref`). The worktree is
-    removed afterwards, whatever happened.
-    """
-    project_dir = Path(project_dir).resolve()
-    top = Path(_git(project_dir, "rev-parse", "--show-toplevel"))
-    rel = project_dir.relative_to(top)
-    commit = _git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    children.sweep("rollback", top)  # what killed runs left behind
-    tmp = children.scratch_dir("rollback")
-    tree = tmp / "tree"
-    _git(top, "worktree", "add", "--detach", str(tree), "HEAD")
-    try:
-        paths = [str(rel / catalog_dir), str(rel / f"Pulumi.{stack}.yaml")]
-        work_dir = tree / rel
-        for p in paths:
-            # The catalog and the stack file exactly as at `ref`: files added since are gone.
-            # Only ever inside the temporary worktree, whatever the stack file says.
-            target = _inside(tree, p)
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            _git(tree, "checkout", commit, "--", p)
-        _link_venv(project_dir, work_dir)
-        yield work_dir, commit
-    finally:
-        children.remove_worktree(top, tree)
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _inside(root: Path, relative: str) -> Path:
-    """`root / relative`, refusing any path that would land outside `root` (an absolute
-    catalog, `..`, a symlink out): the rollback deletes what it finds there."""
-    target = root / relative
-    if Path(relative).is_absolute() or not target.resolve().is_relative_to(root.resolve()):
-        raise RuntimeError(f"{relative!r} is outside the temporary worktree; nothing was removed")
-    return target
-
-
-def _link_venv(project_dir: Path, work_dir: Path) -> None:
-    """The program's virtualenv (Pulumi.yaml `virtualenv: .venv`) is not in git: reuse it."""
-    venv = project_dir / ".venv"
-    if venv.is_dir() and not (work_dir / ".venv").exists():
-        (work_dir / ".venv").symlink_to(venv, target_is_directory=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,11 +513,27 @@ class AutomationRunner:
     def preview(self, work_dir: Path, stack: str, policy: PolicyArgs) -> OpResult:
         from pulumi import automation as auto
 
+        changed: list[str] = []
+        saw_steps = False
+
+        def on_event(event: Any) -> None:
+            """Each resource step's URN and op: what the gate will judge."""
+            nonlocal saw_steps
+            pre = getattr(event, "resource_pre_event", None)
+            meta = getattr(pre, "metadata", None)
+            if meta is None:
+                return
+            saw_steps = True
+            op = str(getattr(meta.op, "value", meta.op))
+            if op not in UNCHANGED_OPS:
+                changed.append(meta.urn)
+
         try:
             res = self._stack(work_dir, stack).preview(
                 policy_packs=list(policy.packs),
                 policy_pack_configs=list(policy.configs) or None,
                 on_output=self.on_output,
+                on_event=on_event,
                 color="never",
             )
         except auto.CommandError as exc:
@@ -395,11 +541,26 @@ class AutomationRunner:
         counts = {
             str(getattr(k, "value", k)): int(v) for k, v in (res.change_summary or {}).items()
         }
-        return OpResult(ok=True, summary=_summary(counts))
+        return OpResult(
+            ok=True,
+            summary=_summary(counts),
+            changed=tuple(sorted(set(changed))) if saw_steps else None,
+        )
 
-    def up(self, work_dir: Path, stack: str, policy: PolicyArgs) -> OpResult:
+    def up(
+        self,
+        work_dir: Path,
+        stack: str,
+        policy: PolicyArgs,
+        targets: Sequence[str] | None = None,
+    ) -> OpResult:
         from pulumi import automation as auto
 
+        extra: dict[str, Any] = {}
+        if targets is not None:
+            # Only these resources, and what depends on them (`pulumi up --target ...
+            # --target-dependents`): one wave's targets.
+            extra = {"target": list(targets), "target_dependents": True}
         try:
             res = self._stack(work_dir, stack).up(
                 policy_packs=list(policy.packs),
@@ -407,184 +568,12 @@ class AutomationRunner:
                 on_output=self.on_output,
                 color="never",
                 suppress_outputs=True,
+                **extra,
             )
         except auto.CommandError as exc:
             return OpResult(ok=False, error=_tail(str(exc)))
         counts = res.summary.resource_changes if res.summary else None
         return OpResult(ok=True, summary=_summary(counts))
-
-
-class ArgoRolloutStatus:
-    """Health of an Argo Rollouts service: the Rollout's own `status.phase` via the API.
-
-    `Healthy` passes; `Paused` passes (the rollout stopped at a declared step and waits for
-    `slipway promote`); `Degraded` or an aborted rollout fails; anything else is polled until
-    `timeout_seconds`.
-    """
-
-    def __init__(
-        self,
-        kube_context: str | None = None,
-        timeout_seconds: float = 600,
-        poll_seconds: float = 10,
-        kubectl: Callable[[list[str]], str] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.kube_context = kube_context
-        self.timeout_seconds = timeout_seconds
-        self.poll_seconds = poll_seconds
-        self.kubectl = kubectl or _kubectl
-        self.sleep = sleep
-        self.clock = clock
-
-    def status(self, svc: GateService) -> Check:
-        args = ["get", "rollouts.argoproj.io", svc.name, "-n", svc.namespace, "-o", "json"]
-        if self.kube_context:
-            args = ["--context", self.kube_context, *args]
-        deadline = self.clock() + self.timeout_seconds
-        last = "no status yet"
-        while True:
-            try:
-                obj = json.loads(self.kubectl(args))
-            except (RuntimeError, json.JSONDecodeError) as exc:
-                return Check(svc.name, False, f"cannot read Rollout: {exc}")
-            status = obj.get("status") or {}
-            generation = (obj.get("metadata") or {}).get("generation")
-            observed = status.get("observedGeneration")
-            phase = status.get("phase", "")
-            message = status.get("message", "")
-            current = generation is None or str(observed) == str(generation)
-            last = f"phase {phase or '?'}" + (f": {message}" if message else "")
-            if status.get("abort"):
-                return Check(svc.name, False, f"Rollout aborted ({last})")
-            if current and phase == "Degraded":
-                return Check(svc.name, False, f"Rollout {last}")
-            if current and phase in ("Healthy", "Paused"):
-                return Check(svc.name, True, f"Rollout {last}")
-            if self.clock() >= deadline:
-                return Check(
-                    svc.name,
-                    False,
-                    f"Rollout not healthy after {self.timeout_seconds:.0f}s ({last})",
-                )
-            self.sleep(self.poll_seconds)
-
-
-def _kubectl(args: list[str]) -> str:
-    exe = shutil.which("kubectl")
-    if exe is None:
-        raise RuntimeError("kubectl is not installed; the Argo Rollouts gate reads the Rollout")
-    proc = subprocess.run([exe, *args], capture_output=True, text=True, check=False, timeout=60)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip() or f"kubectl exited {proc.returncode}")
-    return proc.stdout
-
-
-class PrometheusSlo:
-    """Health of a service from its SLO: error ratio, p99 latency and healthy targets.
-
-    The queries are the ones `ServiceObservability` alerts on, over `window`: the gate fails
-    when the error ratio exceeds the error budget, when p99 exceeds the objective, or when no
-    target is up. No traffic in the window (no ratio) is reported, not failed.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        window: str = "5m",
-        query: Callable[[str], float | None] | None = None,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.window = window
-        self.query = query or self._http_query
-
-    def _http_query(self, promql: str) -> float | None:
-        qs = urllib.parse.urlencode({"query": promql})
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/query?{qs}", timeout=30) as resp:
-                body = json.load(resp)
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
-            raise RuntimeError(f"Prometheus at {self.url}: {exc}") from exc
-        if body.get("status") != "success":
-            raise RuntimeError(f"Prometheus at {self.url}: {body.get('error', body)}")
-        result = body["data"]["result"]
-        if not result:
-            return None
-        value = float(result[0]["value"][1])
-        return None if math.isnan(value) else value
-
-    def status(self, svc: GateService) -> list[Check]:
-        from slipway_components.observability import (
-            ServiceObservabilityArgs,
-            error_ratio,
-            latency_quantile,
-            up_targets,
-        )
-
-        args = ServiceObservabilityArgs(
-            service_name=svc.name, namespace=svc.namespace, team=svc.team, slo=svc.slo
-        )
-        budget = args.slo.error_budget
-        p99_objective = args.slo.latency_p99_ms / 1000
-        try:
-            up = self.query(up_targets(args)) or 0.0
-            ratio = self.query(error_ratio(args, self.window))
-            p99 = self.query(latency_quantile(args, 0.99, self.window))
-        except RuntimeError as exc:
-            return [Check(svc.name, False, str(exc))]
-        checks = [Check(svc.name, up >= 1, f"{up:.0f} healthy target(s)")]
-        if ratio is None:
-            checks.append(Check(svc.name, True, f"no requests in the last {self.window}"))
-        else:
-            checks.append(
-                Check(
-                    svc.name,
-                    ratio <= budget,
-                    f"error ratio {ratio:.4%} (budget {budget:.4%}) over {self.window}",
-                )
-            )
-        if p99 is not None:
-            checks.append(
-                Check(
-                    svc.name,
-                    p99 <= p99_objective,
-                    f"p99 {p99 * 1000:.0f} ms (objective {args.slo.latency_p99_ms} ms)",
-                )
-            )
-        return checks
-
-
-class SloGate:
-    """`HealthGate`: Argo Rollouts services by their Rollout, the others by Prometheus.
-
-    Waits `settle_seconds` first so the new pods serve a full query window of traffic.
-    """
-
-    def __init__(
-        self,
-        rollouts: ArgoRolloutStatus,
-        prometheus: PrometheusSlo | None,
-        settle_seconds: float = 0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rollouts = rollouts
-        self.prometheus = prometheus
-        self.settle_seconds = settle_seconds
-        self.sleep = sleep
-
-    def check(self, services: Sequence[GateService]) -> GateResult:
-        checks: list[Check] = []
-        if self.settle_seconds and any(not s.argo_rollouts for s in services):
-            self.sleep(self.settle_seconds)
-        for svc in services:
-            if svc.argo_rollouts:
-                checks.append(self.rollouts.status(svc))
-            elif self.prometheus is None:
-                checks.append(Check(svc.name, False, "no --prometheus-url to check the SLO"))
-            else:
-                checks.extend(self.prometheus.status(svc))
-        return GateResult(tuple(checks))
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +586,27 @@ class Project:
 
     catalog_dir: str
     services: list[GateService] = field(default_factory=list)
+    """Every service in every target (the gate judges those a deploy changed)."""
+    settings: Any = None
+    """The validated `StackConfig`."""
+
+    def endpoints(
+        self, prometheus_url: str | None = None, kube_context: str | None = None
+    ) -> dict[str, TargetEndpoints]:
+        """Each target's gate endpoints: `targets[].gate` of the stack file; the command
+        line's `--prometheus-url` / `--kube-context` stand in only for a one-target stack
+        (three regions behind one Prometheus cannot be told apart)."""
+        targets = self.settings.targets
+        single = len(targets) == 1
+        out = {}
+        for t in targets:
+            out[t.name] = TargetEndpoints(
+                kube_context=t.gate.kube_context
+                or (t.kubeconfig_context if t.cloud == "existing" else None)
+                or (kube_context if single else None),
+                prometheus_url=t.gate.prometheus_url or (prometheus_url if single else None),
+            )
+        return out
 
 
 def read_stack_settings(project_dir: Path, stack: str) -> Any:
@@ -642,10 +652,13 @@ def read_project(project_dir: Path, stack: str) -> Project:
             team=s.team,
             argo_rollouts=s.strategy.engine == "argo-rollouts",
             slo=getattr(s, "slo", None) or SloArgs(),
+            target=t.name,
+            strategy=s.strategy.type,
         )
+        for t in settings.targets
         for s in services
     ]
-    return Project(catalog_dir=settings.catalog, services=gate_services)
+    return Project(catalog_dir=settings.catalog, services=gate_services, settings=settings)
 
 
 def policy_args(project_dir: Path, stack: str, config_file: Path | None) -> PolicyArgs:

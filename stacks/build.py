@@ -718,6 +718,8 @@ def _observe(
     extra = {}
     if stack.observability.runbook_base_url:
         extra["runbook_base_url"] = stack.observability.runbook_base_url
+    if stack.observability.prometheus_labels:
+        extra["prometheus_labels"] = stack.observability.prometheus_labels
     return ServiceObservability(
         f"{target.name}-{service.name}-obs",
         ServiceObservabilityArgs(

@@ -69,6 +69,18 @@ class ClusterConfig(Model):
     node_pool: NodePoolConfig = Field(default_factory=NodePoolConfig)
 
 
+class TargetGateConfig(Model):
+    """Where `slipway deploy`'s health gate reads this target (each region its own)."""
+
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    """Base URL of the Prometheus that scrapes this target's services; default: none (the
+    gate cannot judge a non-Argo service here and fails it; `--prometheus-url` stands in
+    for a one-target stack)."""
+    kube_context: str | None = None
+    """kubeconfig context of this target's cluster, for reading Rollouts and Services;
+    default: `kubeconfigContext` for an `existing` target, else `--kube-context`."""
+
+
 ECR_HOST = re.compile(r"^([0-9]{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:/|$)")
 
 
@@ -98,6 +110,8 @@ class TargetConfig(Model):
     """Share of global traffic (Route53 weight); default: 100."""
     evacuated: bool = False
     """True takes the target out of global DNS; its workloads stay up for a fast restore."""
+    gate: TargetGateConfig = Field(default_factory=TargetGateConfig)
+    """Endpoints of `slipway deploy`'s health gate in this target; default: none set."""
 
     @field_validator("name")
     @classmethod
@@ -170,6 +184,23 @@ class ObservabilityConfig(Model):
     """Namespace Prometheus scrapes from; allowed in by each service's NetworkPolicy."""
     runbook_base_url: str | None = None
     """Where alerts' `runbook_url` point; default: the project's docs/runbooks on GitHub."""
+    prometheus_labels: dict[str, str] = Field(default_factory=dict)
+    """Labels on every ServiceMonitor and PrometheusRule, for a Prometheus that selects them by
+    label: a kube-prometheus-stack installed with its defaults selects `release: <its Helm
+    release name>` (e.g. `{release: kube-prometheus-stack}`); default: none (the add-ons'
+    kube-prometheus-stack selects every rule and monitor)."""
+
+    @field_validator("prometheus_labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not re.fullmatch(
+                r"([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", key
+            ):
+                raise ValueError(f"{key!r} is not a Kubernetes label key")
+            if not re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?", value):
+                raise ValueError(f"label {key}: {value!r} is not a Kubernetes label value")
+        return v
 
 
 def check_catalog_path(v: str) -> str:
@@ -227,6 +258,34 @@ class StackConfig(Model):
     """Services layer: the platform stack it builds on, `<stack>` (same organization and
     project) or `<org>/<project>/<stack>`; default: `<environment>-platform`."""
     addons: AddonsConfig = Field(default_factory=AddonsConfig)
+    waves: list[str | list[str]] | None = None
+    """`slipway deploy --waves`: the order targets are deployed in, one wave after another,
+    each a target name or a list of names deployed together; every target exactly once.
+    Default: the `targets` order, one target per wave (the first is the canary wave)."""
+
+    @model_validator(mode="after")
+    def _waves(self) -> StackConfig:
+        if self.waves is None:
+            return self
+        known = [t.name for t in self.targets]
+        seen: list[str] = []
+        for wave in self.waves:
+            names = [wave] if isinstance(wave, str) else wave
+            if not names:
+                raise ValueError("waves: a wave lists at least one target")
+            for name in names:
+                if name not in known:
+                    raise ValueError(
+                        f"waves: {name!r} is not a target of this stack; targets: "
+                        f"{', '.join(known)}"
+                    )
+                if name in seen:
+                    raise ValueError(f"waves: target {name!r} is in more than one wave")
+                seen.append(name)
+        missing = [n for n in known if n not in seen]
+        if missing:
+            raise ValueError(f"waves: every target needs a wave; missing: {', '.join(missing)}")
+        return self
 
     @field_validator("namespace_prefix")
     @classmethod

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import typer
@@ -106,8 +102,9 @@ class FakeRunner:
             return d.OpResult(True, "create 2")
         return d.OpResult(False, error="mandatory policy violation: no-latest-tag")
 
-    def up(self, work_dir: Path, stack: str, policy: d.PolicyArgs) -> d.OpResult:
+    def up(self, work_dir: Path, stack: str, policy: d.PolicyArgs, targets=None) -> d.OpResult:
         self._record("up", work_dir, stack, policy)
+        self.calls[-1]["targets"] = targets
         ok = self.up_results.pop(0)
         return d.OpResult(True, "update 1") if ok else d.OpResult(False, error="error: boom")
 
@@ -253,226 +250,6 @@ def test_skipped_gate_is_reported_as_skipped_not_passed(project):
     assert "health gate: SKIPPED" in text
     assert "health gate: passed" not in text
     assert report.exit_code == 0
-
-
-# ---- the Argo Rollouts gate
-
-
-def _rollout(phase: str, generation: int = 2, observed: int = 2, **status) -> str:
-    return json.dumps(
-        {
-            "metadata": {"generation": generation},
-            "status": {"phase": phase, "observedGeneration": str(observed), **status},
-        }
-    )
-
-
-class FakeKube:
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.calls: list[list[str]] = []
-
-    def __call__(self, args: list[str]) -> str:
-        self.calls.append(args)
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-ARGO = d.GateService("orders", "commerce", "commerce", True, SloArgs())
-
-
-def _argo(kube: FakeKube, clock: Clock | None = None, timeout: float = 60) -> d.ArgoRolloutStatus:
-    clock = clock or Clock()
-    return d.ArgoRolloutStatus(
-        "kind-slipway", timeout, 10, kubectl=kube, sleep=clock.sleep, clock=clock
-    )
-
-
-def test_argo_healthy_rollout_passes():
-    kube = FakeKube(_rollout("Healthy"))
-    check = _argo(kube).status(ARGO)
-    assert check.ok, check.detail
-    assert kube.calls[0] == [
-        "--context",
-        "kind-slipway",
-        "get",
-        "rollouts.argoproj.io",
-        "orders",
-        "-n",
-        "commerce",
-        "-o",
-        "json",
-    ]
-
-
-def test_argo_paused_rollout_passes_waiting_for_promotion():
-    assert _argo(FakeKube(_rollout("Paused", message="CanaryPauseStep"))).status(ARGO).ok
-
-
-def test_argo_degraded_rollout_fails():
-    check = _argo(FakeKube(_rollout("Degraded", message="RolloutAborted"))).status(ARGO)
-    assert not check.ok
-    assert "Degraded" in check.detail
-
-
-def test_argo_aborted_rollout_fails():
-    assert not _argo(FakeKube(_rollout("Progressing", abort=True))).status(ARGO).ok
-
-
-def test_argo_waits_for_the_controller_to_see_the_new_spec():
-    kube = FakeKube(_rollout("Healthy", generation=3, observed=2), _rollout("Healthy", 3, 3))
-    check = _argo(kube).status(ARGO)
-    assert check.ok
-    assert len(kube.calls) == 2
-
-
-def test_argo_progressing_past_the_timeout_fails():
-    clock = Clock()
-    check = _argo(FakeKube(_rollout("Progressing")), clock, timeout=60).status(ARGO)
-    assert not check.ok
-    assert "not healthy after 60s" in check.detail
-    assert clock.now >= 60
-
-
-def test_argo_unreadable_rollout_fails():
-    def broken(args):
-        raise RuntimeError('rollouts.argoproj.io "orders" not found')
-
-    check = d.ArgoRolloutStatus(kubectl=broken).status(ARGO)
-    assert not check.ok
-    assert "not found" in check.detail
-
-
-# ---- the Prometheus SLO gate
-
-
-class FakeProm:
-    def __init__(self, up: float | None, ratio: float | None, p99: float | None) -> None:
-        self.values = {"up": up, "ratio": ratio, "p99": p99}
-        self.queries: list[str] = []
-
-    def __call__(self, promql: str) -> float | None:
-        self.queries.append(promql)
-        if promql.startswith("sum(up"):
-            return self.values["up"]
-        if promql.startswith("histogram_quantile"):
-            return self.values["p99"]
-        return self.values["ratio"]
-
-
-SVC = d.GateService("orders", "commerce", "commerce", False, SloArgs(latency_p99_ms=200))
-
-
-def test_prometheus_gate_passes_within_budget_and_objective():
-    prom = FakeProm(up=3, ratio=0.0005, p99=0.150)
-    checks = d.PrometheusSlo("http://prom", "5m", query=prom).status(SVC)
-    assert all(c.ok for c in checks), checks
-    assert len(checks) == 3
-    assert any('job="orders"' in q and "[5m]" in q for q in prom.queries)
-
-
-def test_prometheus_gate_fails_above_error_budget():
-    checks = d.PrometheusSlo("http://prom", query=FakeProm(3, 0.02, 0.1)).status(SVC)
-    bad = [c for c in checks if not c.ok]
-    assert len(bad) == 1 and "error ratio 2.0000%" in bad[0].detail
-
-
-def test_prometheus_gate_fails_above_p99_objective():
-    checks = d.PrometheusSlo("http://prom", query=FakeProm(3, 0.0, 0.450)).status(SVC)
-    bad = [c for c in checks if not c.ok]
-    assert len(bad) == 1 and "p99 450 ms (objective 200 ms)" in bad[0].detail
-
-
-def test_prometheus_gate_fails_with_no_healthy_target():
-    checks = d.PrometheusSlo("http://prom", query=FakeProm(0, None, None)).status(SVC)
-    assert not checks[0].ok and "0 healthy" in checks[0].detail
-
-
-def test_prometheus_gate_reports_no_traffic_without_failing():
-    checks = d.PrometheusSlo("http://prom", query=FakeProm(2, None, None)).status(SVC)
-    assert all(c.ok for c in checks)
-    assert any("no requests" in c.detail for c in checks)
-
-
-def _serve(handler_body):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            query = parse_qs(urlparse(self.path).query)["query"][0]
-            status, body = handler_body(self.path, query)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(json.dumps(body).encode())
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def test_prometheus_http_api_is_queried_for_real():
-    seen = []
-
-    def answer(path, query):
-        seen.append((path, query))
-        value = "4" if query.startswith("sum(up") else "0.0001"
-        return 200, {
-            "status": "success",
-            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, value]}]},
-        }
-
-    server = _serve(answer)
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/"
-        checks = d.PrometheusSlo(url).status(SVC)
-    finally:
-        server.shutdown()
-    assert all(c.ok for c in checks), checks
-    assert all(path.startswith("/api/v1/query?") for path, _ in seen)
-    assert len(seen) == 3
-
-
-def test_prometheus_http_error_fails_the_gate():
-    server = _serve(lambda path, q: (400, {"status": "error", "error": "parse error"}))
-    try:
-        checks = d.PrometheusSlo(f"http://127.0.0.1:{server.server_port}").status(SVC)
-    finally:
-        server.shutdown()
-    assert len(checks) == 1 and not checks[0].ok
-
-
-def test_slo_gate_uses_rollout_status_for_argo_and_prometheus_for_others():
-    kube = FakeKube(_rollout("Healthy"))
-    prom = FakeProm(2, 0.0, 0.1)
-    gate = d.SloGate(_argo(kube), d.PrometheusSlo("http://p", query=prom), settle_seconds=0)
-    result = gate.check([ARGO, SVC])
-    assert result.ok
-    assert len(kube.calls) == 1
-    assert len(prom.queries) == 3
-
-
-def test_slo_gate_waits_before_querying_prometheus():
-    waited = []
-    gate = d.SloGate(
-        _argo(FakeKube(_rollout("Healthy"))),
-        d.PrometheusSlo("http://p", query=FakeProm(2, 0.0, 0.1)),
-        settle_seconds=120,
-        sleep=waited.append,
-    )
-    gate.check([SVC])
-    assert waited == [120]
 
 
 # ---- the project and the tool
@@ -668,3 +445,83 @@ def test_the_rollback_never_removes_a_path_outside_its_worktree(project, tmp_pat
     assert report.error and "outside the temporary worktree" in report.error
     assert (outside / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_automation_runner_preview_reports_the_urns_that_would_change(monkeypatch):
+    """The gate judges what the engine says will change (main judged the whole stack)."""
+    from types import SimpleNamespace as NS
+
+    from pulumi import automation as auto
+
+    class EventStack(_RecordingStack):
+        def preview(self, **kwargs):
+            for urn, op in (("urn:a", auto.OpType.SAME), ("urn:b", auto.OpType.UPDATE)):
+                kwargs["on_event"](NS(resource_pre_event=NS(metadata=NS(urn=urn, op=op))))
+            kwargs["on_event"](NS(resource_pre_event=None))
+            return super().preview(**kwargs)
+
+    _patch_select(monkeypatch, EventStack())
+    assert d.AutomationRunner().preview(Path("/p"), "dev", POLICY).changed == ("urn:b",)
+
+
+def test_automation_runner_targets_an_up_at_the_given_urns(monkeypatch):
+    stack = _RecordingStack()
+    _patch_select(monkeypatch, stack)
+    d.AutomationRunner().up(Path("/p"), "dev", POLICY, targets=["urn:x", "urn:y"])
+    ((_op, kwargs),) = stack.calls
+    assert kwargs["target"] == ["urn:x", "urn:y"] and kwargs["target_dependents"] is True
+    d.AutomationRunner().up(Path("/p"), "dev", POLICY)
+    assert "target" not in stack.calls[1][1]
+
+
+MULTI = """\
+config:
+  slipway:environment: dev
+  slipway:catalog: services
+  slipway:targets:
+    - {name: one, cloud: existing, region: local, kubeconfigContext: kind-one}
+    - {name: two, cloud: existing, region: local, kubeconfigContext: kind-two}
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prometheus-url", "http://prom:9090"], "none is set for one, two"),
+        (["--waves", "--target", "one"], "--waves or --target, not both"),
+        (["--target", "three"], "unknown target(s) three"),
+    ],
+)
+def test_cli_deploy_refuses_one_prometheus_for_several_targets(project, monkeypatch, args, message):
+    """Main queried one --prometheus-url for every region of the stack."""
+    (project / "Pulumi.dev.yaml").write_text(MULTI)
+    (project / "services" / "extra.yaml").unlink()
+    monkeypatch.setattr(d, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
+    monkeypatch.setattr(d, "AutomationRunner", lambda **kw: pytest.fail("must not run"))
+    from slipway.cli import app
+
+    result = CliRunner().invoke(app, ["deploy", "dev", *args, "--project-dir", str(project)])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+
+
+def test_cli_deploy_needs_each_cloud_targets_kube_context_for_rollouts(project, monkeypatch):
+    """Main read every region's Rollouts through one kube context (kubectl's current one)."""
+    targets = "\n".join(
+        f"    - {{name: {n}, cloud: aws, region: us-east-1, "
+        f"gate: {{prometheusUrl: 'http://p-{n}:9090'{ctx}}}}}"
+        for n, ctx in (("one", ", kubeContext: ctx-one"), ("two", ""))
+    )
+    (project / "Pulumi.dev.yaml").write_text(
+        "config:\n  slipway:environment: dev\n  slipway:targets:\n" + targets + "\n"
+    )
+    (project / "services" / "extra.yaml").unlink()
+    orders = project / "services" / "orders.yaml"
+    orders.write_text(orders.read_text() + "strategy: {type: canary, engine: argo-rollouts}\n")
+    monkeypatch.setattr(d, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
+    monkeypatch.setattr(d, "AutomationRunner", lambda **kw: pytest.fail("must not run"))
+    from slipway.cli import app
+
+    result = CliRunner().invoke(app, ["deploy", "dev", "--project-dir", str(project)])
+    assert result.exit_code == 2, result.output
+    assert "no kube context is set for two" in " ".join(result.output.split())

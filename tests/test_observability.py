@@ -227,7 +227,29 @@ def test_burn_rate_alerts_use_two_windows_and_the_budget():
     assert fast["labels"]["severity"] == "critical"
     assert "[6h]" in slow["expr"] and "[30m]" in slow["expr"] and "\nand\n" in slow["expr"]
     assert slow["expr"].count("> 0.03") == 2
-    assert slow["labels"]["severity"] == "warning"
+
+
+def test_slow_burn_pages_and_a_three_day_burn_opens_a_ticket():
+    """SRE workbook table 5-8: 14.4x/1h and 6x/6h page, 1x over 3 days is a ticket."""
+    rules = build_alert_rules(_args(slo=SloArgs(availability_target=99.5)))
+    assert _rule(rules, "ErrorBudgetSlowBurn")["labels"]["severity"] == "critical"
+    ticket = _rule(rules, "ErrorBudgetTicketBurn")
+    assert "[3d]" in ticket["expr"] and "[6h]" in ticket["expr"]
+    assert ticket["expr"].count("> 0.005") == 2
+    assert ticket["labels"]["severity"] == "warning"
+
+
+@pytest.mark.parametrize(
+    "alert", ["ErrorBudgetFastBurn", "ErrorBudgetSlowBurn", "ErrorBudgetTicketBurn"]
+)
+def test_burn_alert_value_is_the_short_window_the_text_names(alert):
+    """`A and B` keeps A's value: the short window's ratio must come first, since the
+    description says `Current <short> error ratio: {{ $value }}`."""
+    rule = _rule(build_alert_rules(_args()), alert)
+    first, second = rule["expr"].split("\nand\n")
+    text = rule["annotations"]["description"]
+    window = text.split("Current ", 1)[1].split(" error ratio", 1)[0]
+    assert f"[{window}]" in first and f"[{window}]" not in second
 
 
 def test_default_budget_thresholds_have_no_float_noise():
@@ -432,3 +454,36 @@ def test_args_reject_non_dns_service_name():
 def test_args_reject_non_http_runbook_base():
     with pytest.raises(ValidationError, match="http"):
         _args(runbook_base_url="docs/runbooks")
+
+
+def test_stack_prometheus_labels_reach_every_monitor_and_rule(tmp_path):
+    """`slipway:observability.prometheusLabels` is the rule-selector label a
+    kube-prometheus-stack installed with its defaults needs (`release: <name>`)."""
+    import yaml
+
+    from slipway import preview as pv
+    from tests.conftest import copy_project
+
+    dest = copy_project(tmp_path / "p", stacks=("dev",))
+    path = dest / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["config"]["slipway:observability"] = {"prometheusLabels": {"release": "kps"}}
+    path.write_text(yaml.safe_dump(doc))
+    rendered = pv.render(dest, "dev")
+    kinds = [
+        r.inputs
+        for r in rendered.records
+        if pv.is_manifest(r) and r.inputs["kind"] in ("ServiceMonitor", "PrometheusRule")
+    ]
+    assert len(kinds) >= 2
+    for obj in kinds:
+        assert obj["metadata"]["labels"]["release"] == "kps", obj["metadata"]["name"]
+
+
+def test_stack_prometheus_labels_must_be_label_shaped():
+    from pydantic import ValidationError
+
+    from stacks.config import ObservabilityConfig
+
+    with pytest.raises(ValidationError, match="not a Kubernetes label value"):
+        ObservabilityConfig(prometheus_labels={"release": "kube prometheus"})

@@ -32,14 +32,17 @@ DEFAULT_RUNBOOK_BASE_URL = "https://github.com/slipway-dev/slipway/blob/main/doc
 """Where `runbook_url` annotations point by default: this repository's `docs/runbooks/`."""
 
 # Multi-window, multi-burn-rate alerts (Google SRE workbook, "Alerting on SLOs", table 5-8):
-# a burn rate of 14.4 over 1h spends 2% of a 30-day budget (page); 6 over 6h spends 5% (page
-# or ticket). The short window makes the alert stop soon after the burn stops.
+# a burn rate of 14.4 over 1h spends 2% of a 30-day budget (page); 6 over 6h spends 5% (page);
+# 1 over 3d spends 10% (ticket). The short window makes the alert stop soon after the burn
+# stops. Pages are `critical`, the ticket tier `warning` (kube-prometheus-stack's routing).
 FAST_BURN = {"rate": 14.4, "long": "1h", "short": "5m", "for": "2m", "severity": "critical"}
-SLOW_BURN = {"rate": 6.0, "long": "6h", "short": "30m", "for": "15m", "severity": "warning"}
+SLOW_BURN = {"rate": 6.0, "long": "6h", "short": "30m", "for": "15m", "severity": "critical"}
+TICKET_BURN = {"rate": 1.0, "long": "3d", "short": "6h", "for": "1h", "severity": "warning"}
 
 ALERT_RUNBOOKS: dict[str, str] = {
     "ErrorBudgetFastBurn": "alert-error-budget-fast-burn.md",
     "ErrorBudgetSlowBurn": "alert-error-budget-slow-burn.md",
+    "ErrorBudgetTicketBurn": "alert-error-budget-ticket-burn.md",
     "LatencyP99High": "alert-latency-p99-high.md",
     "ServiceUnavailable": "alert-service-unavailable.md",
 }
@@ -124,16 +127,24 @@ def latency_quantile(args: ServiceObservabilityArgs, quantile: float, window: st
     return f"histogram_quantile({quantile}, sum by (le) (rate({bucket}[{window}])))"
 
 
-def up_targets(args: ServiceObservabilityArgs) -> str:
-    """PromQL: number of healthy scrape targets (0, not no data, when none are up)."""
-    return f"sum(up{_selector(args)}) or vector(0)"
+def up_targets(args: ServiceObservabilityArgs, extra: str = "") -> str:
+    """PromQL: number of healthy scrape targets (0, not no data, when none are up); `extra`
+    narrows them (e.g. `slot="blue"`: the live slot's pods only)."""
+    return f"sum(up{_selector(args, extra)}) or vector(0)"
+
+
+def request_count(args: ServiceObservabilityArgs, window: str) -> str:
+    """PromQL: requests handled over `window` (0, not no data, when there were none)."""
+    return f"sum(increase({args.slo.requests_metric}{_selector(args)}[{window}])) or vector(0)"
 
 
 def _burn_alert(args: ServiceObservabilityArgs, alert: str, burn: dict[str, Any]) -> dict:
     threshold = _num(burn["rate"] * args.slo.error_budget)
+    # The short window first: an `and` keeps its left side's value, so `$value` in the
+    # description is the short window's ratio, as the text says.
     expr = (
-        f"({error_ratio(args, burn['long'])}) > {threshold}\n"
-        f"and\n({error_ratio(args, burn['short'])}) > {threshold}"
+        f"({error_ratio(args, burn['short'])}) > {threshold}\n"
+        f"and\n({error_ratio(args, burn['long'])}) > {threshold}"
     )
     budget_pct = _num(args.slo.error_budget * 100)
     return _alert(
@@ -188,6 +199,7 @@ def build_alert_rules(args: ServiceObservabilityArgs) -> list[dict]:
     rules = [
         _burn_alert(args, "ErrorBudgetFastBurn", FAST_BURN),
         _burn_alert(args, "ErrorBudgetSlowBurn", SLOW_BURN),
+        _burn_alert(args, "ErrorBudgetTicketBurn", TICKET_BURN),
         _alert(
             args,
             "LatencyP99High",

@@ -224,6 +224,7 @@ def preview(
     for line in pv.missing_config_lines(rendered):
         say.note(line)
     mandatory = [d for d in diagnostics or [] if d["level"] == "mandatory"]
+    wave_rows, wave_lines = _wave_plan(project_dir, stack, rendered)
     if fmt is Format.json:
         summary = {
             "stack": stack,
@@ -236,6 +237,7 @@ def preview(
             ],
             "policy": diagnostics,
             "diff": diff,
+            "waves": wave_rows,
         }
         sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     elif fmt is Format.markdown:
@@ -244,7 +246,7 @@ def preview(
         empty = {"added": [], "deleted": [], "updated": [], "replaced": []}
         sys.stdout.write(to_markdown(stack, diff or empty, diagnostics, rendered.resources))
     else:
-        _report(stack, rendered, diagnostics, diff, baseline, out_dir, plan=plan)
+        _report(stack, rendered, diagnostics, diff, baseline, out_dir, plan=plan, waves=wave_lines)
     if mandatory:
         raise typer.Exit(code=1)
 
@@ -271,6 +273,7 @@ def _report(
     out_dir: Path,
     *,
     plan: bool,
+    waves: list[str] | None = None,
 ) -> None:
     """The human report: changes, what they delete, findings, the plan if asked, verdict.
 
@@ -321,7 +324,29 @@ def _report(
             for t, n, k, c in rows:
                 emit(f"  {t}  {n}  {k}  {c}")
         emit()
+    if waves:
+        for line in waves:
+            emit(line)
+        emit()
     emit(verdict(stack, rendered, diagnostics, diff, out_dir))
+
+
+def _wave_plan(
+    project_dir: Path, stack: str, rendered: Rendered
+) -> tuple[list[dict], list[str] | None]:
+    """The region-by-region plan of `slipway deploy --waves` (rows for JSON; lines for the
+    report, shown when the stack has several targets or declares `slipway:waves`)."""
+    from slipway import waves as wv
+    from slipway.deploy import read_stack_settings
+
+    try:
+        settings = read_stack_settings(project_dir, stack)
+    except BadInput:  # the program accepted it; the plan is a courtesy, never a failure
+        return [], None
+    plan = wv.plan(settings)
+    urns = wv.urns_by_target(rendered.records)
+    shown = len(settings.targets) > 1 or settings.waves is not None
+    return wv.plan_rows(plan, urns), (wv.plan_lines(stack, plan, urns) if shown else None)
 
 
 def verdict(
