@@ -149,6 +149,33 @@ class TrafficConfig(Model):
     flags: Literal["configmap", "flagd"] = "configmap"
     """Feature-flag provider: `configmap` (a mounted file) or `flagd` (OpenFeature
     FeatureFlag resources; needs the OpenFeature operator); default: configmap."""
+    mesh: Literal["sidecar", "ambient", "none"] | None = None
+    """The mesh data plane: `sidecar` (Istio's Envoy sidecar in every pod, set up by the Istio
+    CNI node agent so the namespaces stay `restricted`), `ambient` (Istio's ztunnel node proxy:
+    mTLS without sidecars; no L7 routing without a waypoint, so a canary is refused) or `none`
+    (no mesh: a canary is refused, since the Service would split by replicas, not weights).
+    Default: sidecar with `layer: istio`, none otherwise. docs/addons.md, "Choosing the mesh"."""
+
+    @model_validator(mode="after")
+    def _mesh_fits_layer(self) -> TrafficConfig:
+        if self.layer == "istio" and self.mesh == "none":
+            raise ValueError(
+                "mesh 'none' with layer 'istio': the VirtualServices, retries and mTLS would act "
+                "on nothing; allowed: sidecar or ambient (or layer none / gateway-api)"
+            )
+        if self.layer != "istio" and self.mesh not in (None, "none"):
+            raise ValueError(
+                f"mesh {self.mesh!r} is Istio's data plane and needs layer 'istio' (it is "
+                f"{self.layer!r}); allowed here: none"
+            )
+        return self
+
+    @property
+    def mesh_mode(self) -> Literal["sidecar", "ambient", "none"]:
+        """`mesh`, or its default for the layer."""
+        if self.mesh is not None:
+            return self.mesh
+        return "sidecar" if self.layer == "istio" else "none"
 
 
 class DnsConfig(Model):

@@ -43,6 +43,12 @@ from slipway_components.podspec import (
 )
 from slipway_components.strategies import TrackArgs
 
+ISTIO_NAMESPACE = "istio-system"
+ISTIOD_XDS_PORT = 15012
+"""istiod's port for sidecars' configuration (xDS) and certificates."""
+HBONE_PORT = 15008
+"""Ambient: ztunnel tunnels pod-to-pod traffic (HBONE) to this port of the destination pod."""
+
 
 class Peer(Args):
     """Another service, for NetworkPolicy rules."""
@@ -227,6 +233,7 @@ class WorkloadKit:
         *,
         flags_config_map_name: str | None = None,
         pod_annotations: Mapping[str, str] | None = None,
+        mesh: str = "none",
     ) -> None:
         self.owner = owner
         self.name = name
@@ -236,6 +243,8 @@ class WorkloadKit:
         self.depends_on = []
         self._flags_config_map_name = flags_config_map_name
         self._pod_annotations = dict(pod_annotations or {})
+        self.mesh = mesh
+        """The mesh data plane (`sidecar`, `ambient`, `none`): the NetworkPolicy's mesh ports."""
 
     # -- options and metadata -------------------------------------------------------------------
 
@@ -512,6 +521,9 @@ class WorkloadKit:
         args changes nothing); peers wired from Outputs follow, in the order given."""
         a = self.args
         ports = [{"port": p.name, "protocol": p.protocol} for p in a.ports]
+        if self.mesh == "ambient":
+            # ztunnel delivers mesh traffic to the pod's HBONE port, not the service port.
+            ports.append({"port": HBONE_PORT, "protocol": "TCP"})
         ingress: list[dict[str, Any]] = []
         for peer in sorted_peers(a.allow_from):
             ingress.append({"from": [_peer_selector(peer)], "ports": ports})
@@ -531,8 +543,23 @@ class WorkloadKit:
         for peer in sorted_peers(a.calls):
             rule: dict[str, Any] = {"to": [_peer_selector(peer)]}
             if peer.ports:
-                rule["ports"] = [{"port": p, "protocol": "TCP"} for p in sorted(peer.ports)]
+                wanted = {*peer.ports, *([HBONE_PORT] if self.mesh == "ambient" else [])}
+                rule["ports"] = [{"port": p, "protocol": "TCP"} for p in sorted(wanted)]
             egress.append(rule)
+        if self.mesh == "sidecar":
+            # The sidecar fetches its configuration and certificate from istiod; without this
+            # it never becomes ready.
+            egress.append(
+                {
+                    "to": [
+                        {
+                            **_namespace_selector(ISTIO_NAMESPACE),
+                            "podSelector": {"matchLabels": {"app": "istiod"}},
+                        }
+                    ],
+                    "ports": [{"port": ISTIOD_XDS_PORT, "protocol": "TCP"}],
+                }
+            )
         return {
             "podSelector": {"matchLabels": self.selector},
             "policyTypes": ["Ingress", "Egress"],

@@ -17,6 +17,8 @@ another resource's outputs. What it creates, each a child named `<name>-<role>` 
 | `pdb` | PodDisruptionBudget |
 | `netpol` | NetworkPolicy: deny all, allow declared callers in and DNS + declared callees out |
 
+With sidecars the NetworkPolicy also lets the pods reach istiod.
+
 Those are the rolling strategy's children (names pinned by tests). `args.strategy` chooses the
 workload shape instead: blue-green slots (components/slipway_components/bluegreen.py), a
 weighted canary (components/slipway_components/canary.py) or an Argo Rollout
@@ -239,7 +241,12 @@ class Microservice(pulumi.ComponentResource):
 
         mount, annotations = flag_mount(args.service_name, args.flags, args.flag_provider)
         kit = WorkloadKit(
-            self, name, args, flags_config_map_name=mount, pod_annotations=annotations
+            self,
+            name,
+            args,
+            flags_config_map_name=mount,
+            pod_annotations=annotations,
+            mesh=args.traffic.mesh_mode,
         )
         self.service_account = kit.service_account()
         self.config_map = kit.config_map()
