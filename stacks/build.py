@@ -187,6 +187,14 @@ def microservice_args(
     st = service.strategy
     source = source_of(service, stack)
     check_strategy(service, stack, source)
+    if service.flags and stack.traffic.flags == "flagd" and not target.kubernetes_api_cidrs:
+        raise BadInput(
+            f"service {service.name!r} has flags, which flagd reads from the Kubernetes API, "
+            f"and target {target.name!r} does not say where that API is: give its "
+            "kubernetesApiCidrs (the API server's endpoint addresses)",
+            file=stack_file(),
+            field=f"slipway:targets[{target.name}].kubernetesApiCidrs",
+        )
     try:
         return MicroserviceArgs(
             service_name=service.name,
@@ -218,6 +226,7 @@ def microservice_args(
             traffic=traffic_args(service, stack),
             flags=service.flags,
             flag_provider=stack.traffic.flags,
+            kubernetes_api_cidrs=target.kubernetes_api_cidrs,
         )
     except ValidationError as exc:
         errors = exc.errors()

@@ -9,6 +9,7 @@ Prometheus on the metrics port, the public entry's proxies on a public service's
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import yaml
 
 from slipway import preview as pv
 from slipway.errors import BadInput
+from slipway.policy import run_pack
 from slipway_components.addons import ClusterAddonsArgs
 from stacks.build import microservice_args, plaintext_ports
 from stacks.catalog import parse_service
@@ -301,13 +303,13 @@ def test_rendered_peer_authentications_pass_the_istio_crd_schema(prod, tmp_path)
 
 def _doc_blocks(lang: str) -> list[str]:
     text = (REPO / "docs" / "addons.md").read_text()
-    section = text.split("## Choosing the mesh", 1)[1].split("\n## ", 1)[0]
+    section = text.split("## Choosing the mesh", 1)[1].split("\n## Known gaps", 1)[0]
     return re.findall(rf"^```{lang}\n(.*?)^```\n", section, re.S | re.M)
 
 
 def test_the_docs_mesh_examples_are_the_stack_files_settings() -> None:
     blocks = [yaml.safe_load(b) for b in _doc_blocks("yaml")]
-    stacks = [b for b in blocks if "config" in b]
+    stacks = [b for b in blocks if "config" in b and "slipway:targets" not in b["config"]]
     assert len(stacks) == 2
     for block, stack in zip(stacks, ("prod", "dev"), strict=True):
         real = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
@@ -319,3 +321,47 @@ def test_the_docs_peer_authentication_is_the_rendered_one(prod) -> None:
     rendered = prod["manifests/aws-us-east-1/web/PeerAuthentication-frontend.yaml"]
     assert shown["spec"] == rendered["spec"]
     assert shown["metadata"]["namespace"] == rendered["metadata"]["namespace"]
+
+
+def test_the_docs_flagd_example_renders_pods_that_reach_the_api(tmp_path) -> None:
+    (example,) = [
+        b
+        for b in map(yaml.safe_load, _doc_blocks("yaml"))
+        if "slipway:targets" in b.get("config", {})
+    ]
+    project = copy_project(tmp_path / "flagd", stacks=("dev",))
+    stack_file = project / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(stack_file.read_text())
+    doc["config"].update(example["config"])
+    doc["config"]["slipway:addons"] = {"acmeEmail": "dev@example.com"}
+    stack_file.write_text(yaml.safe_dump(doc))
+    records = _render(project, "dev")
+    (pod,) = [
+        r.inputs["spec"]["template"]["spec"]
+        for r in records
+        if r.type == "kubernetes:apps/v1:Deployment" and r.inputs["metadata"]["name"] == "frontend"
+    ]
+    assert pod["automountServiceAccountToken"] is True  # frontend has flags
+    cidrs = example["config"]["slipway:targets"][0]["kubernetesApiCidrs"]
+    egress = _netpol(records, "frontend")["egress"]
+    assert {"to": [{"ipBlock": {"cidr": c}} for c in cidrs]} == {"to": egress[-1]["to"]}
+
+    # The pack's mandatory token rule flags exactly the flagd pods; the docs' exception, one per
+    # such workload, clears them.
+    rule = "pod-no-service-account-token"
+    resources = [r.to_json() for r in records]
+    diags = run_pack(resources, "dev")
+    flagged = sorted(d.urn.rsplit("::", 1)[1] for d in diags if d.policy == rule)
+    assert flagged == ["local-frontend-deployment", "local-inventory-deployment"]
+    (exception,) = [json.loads(b) for b in _doc_blocks("json")]
+    (entry,) = exception[rule]["exceptions"]
+    assert entry["resource"] == "Deployment web/frontend"
+    config = json.loads((REPO / "policies" / "config" / "dev.json").read_text())
+    config[rule] = {
+        **config.get(rule, {}),
+        "exceptions": [entry, {**entry, "resource": "Deployment commerce/inventory"}],
+    }
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(config))
+    left = [d for d in run_pack(resources, "dev", config_path=path) if d.policy == rule]
+    assert left == []

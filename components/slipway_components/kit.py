@@ -17,7 +17,7 @@ object is ever created inside an `apply`: with unknown inputs every child still 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import pulumi
@@ -48,6 +48,8 @@ ISTIOD_XDS_PORT = 15012
 """istiod's port for sidecars' configuration (xDS) and certificates."""
 HBONE_PORT = 15008
 """Ambient: ztunnel tunnels pod-to-pod traffic (HBONE) to this port of the destination pod."""
+KUBE_API_PORTS = (443, 6443)
+"""Ports the Kubernetes API server listens on: 443 on EKS and GKE, 6443 on kubeadm and kind."""
 
 
 class Peer(Args):
@@ -234,6 +236,7 @@ class WorkloadKit:
         flags_config_map_name: str | None = None,
         pod_annotations: Mapping[str, str] | None = None,
         mesh: str = "none",
+        kubernetes_api_cidrs: Sequence[str] = (),
     ) -> None:
         self.owner = owner
         self.name = name
@@ -245,6 +248,9 @@ class WorkloadKit:
         self._pod_annotations = dict(pod_annotations or {})
         self.mesh = mesh
         """The mesh data plane (`sidecar`, `ambient`, `none`): the NetworkPolicy's mesh ports."""
+        self.kubernetes_api_cidrs = list(kubernetes_api_cidrs)
+        """Where the Kubernetes API is, for pods that read it (flagd): they get a token and
+        egress there; empty for every other pod (no token, no such egress)."""
 
     # -- options and metadata -------------------------------------------------------------------
 
@@ -375,6 +381,7 @@ class WorkloadKit:
             external_secret_keys=sorted(a.external_secret_keys),
             flags_config_map_name=self._flags_config_map_name,
             service_account_name=svc,
+            automount_service_account_token=bool(self.kubernetes_api_cidrs),
             labels={
                 **a.common_labels(),
                 **({"app.kubernetes.io/version": version_label} if given(version_label) else {}),
@@ -558,6 +565,15 @@ class WorkloadKit:
                         }
                     ],
                     "ports": [{"port": ISTIOD_XDS_PORT, "protocol": "TCP"}],
+                }
+            )
+        if self.kubernetes_api_cidrs:
+            # flagd watches its FeatureFlag through the API server, which no selector can
+            # name: its endpoint addresses, as the stack gives them.
+            egress.append(
+                {
+                    "to": [{"ipBlock": {"cidr": c}} for c in self.kubernetes_api_cidrs],
+                    "ports": [{"port": p, "protocol": "TCP"} for p in KUBE_API_PORTS],
                 }
             )
         return {
