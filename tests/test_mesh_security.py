@@ -156,8 +156,11 @@ def test_sidecars_may_reach_istiod_and_only_in_sidecar_mode(modes) -> None:
 
 
 def test_ambient_pods_admit_ztunnels_tunnel_port_from_their_callers(modes) -> None:
-    for rule in _netpol(modes["ambient"], "orders")["ingress"]:
+    ingress = _netpol(modes["ambient"], "orders")["ingress"]
+    for rule in ingress:
         assert {"port": 15008, "protocol": "TCP"} in rule["ports"], rule
+    # the kubelet's probes, which the CNI agent sends from this link-local address
+    assert {"ipBlock": {"cidr": "169.254.7.127/32"}} in [p for r in ingress for p in r["from"]]
     for rule in _netpol(modes["sidecar"], "orders")["ingress"]:
         assert {"port": 15008, "protocol": "TCP"} not in rule["ports"], rule
 

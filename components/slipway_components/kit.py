@@ -48,6 +48,9 @@ ISTIOD_XDS_PORT = 15012
 """istiod's port for sidecars' configuration (xDS) and certificates."""
 HBONE_PORT = 15008
 """Ambient: ztunnel tunnels pod-to-pod traffic (HBONE) to this port of the destination pod."""
+AMBIENT_PROBE_SOURCE = "169.254.7.127/32"
+"""Ambient: the address the Istio CNI agent rewrites the kubelet's probes to come from (so
+ztunnel lets them pass); a deny-by-default ingress policy must admit it or probes fail."""
 KUBE_API_PORTS = (443, 6443)
 """Ports the Kubernetes API server listens on: 443 on EKS and GKE, 6443 on kubeadm and kind."""
 
@@ -536,6 +539,8 @@ class WorkloadKit:
             ingress.append({"from": [_peer_selector(peer)], "ports": ports})
         for namespace in sorted_plain_first(a.allow_from_namespaces):
             ingress.append({"from": [_namespace_selector(namespace)], "ports": ports})
+        if self.mesh == "ambient":
+            ingress.append({"from": [{"ipBlock": {"cidr": AMBIENT_PROBE_SOURCE}}], "ports": ports})
         egress: list[dict[str, Any]] = [
             {
                 "to": [
