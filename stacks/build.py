@@ -187,6 +187,14 @@ def microservice_args(
     st = service.strategy
     source = source_of(service, stack)
     check_strategy(service, stack, source)
+    if service.flags and stack.traffic.flags == "flagd" and not target.kubernetes_api_cidrs:
+        raise BadInput(
+            f"service {service.name!r} has flags, which flagd reads from the Kubernetes API, "
+            f"and target {target.name!r} does not say where that API is: give its "
+            "kubernetesApiCidrs (the API server's endpoint addresses)",
+            file=stack_file(),
+            field=f"slipway:targets[{target.name}].kubernetesApiCidrs",
+        )
     try:
         return MicroserviceArgs(
             service_name=service.name,
@@ -218,6 +226,7 @@ def microservice_args(
             traffic=traffic_args(service, stack),
             flags=service.flags,
             flag_provider=stack.traffic.flags,
+            kubernetes_api_cidrs=target.kubernetes_api_cidrs,
         )
     except ValidationError as exc:
         errors = exc.errors()
@@ -266,6 +275,22 @@ def check_strategy(service: Service, stack: StackConfig, source: str) -> None:
             "type canary needs a traffic layer to split requests by weight, and this stack's "
             "slipway:traffic.layer is 'none'; allowed here: rolling or blue-green, or set "
             "the stack's traffic layer to istio or gateway-api",
+            file=source,
+            field=f"{where}.type",
+        )
+    mesh = stack.traffic.mesh_mode
+    if st.type == "canary" and stack.traffic.layer != "none" and mesh != "sidecar":
+        why = {
+            "none": "with no mesh the service's own Service selects both tracks, so callers "
+            "reach the canary by its share of pods, whatever the weight (the Gateway API "
+            "layer's mesh routes need a mesh implementation too)",
+            "ambient": "in ambient mode Istio routes by weight only through a waypoint proxy, "
+            "which this stack does not run, so callers reach the canary by its share of pods",
+        }[mesh]
+        raise BadInput(
+            f"type canary splits requests by weight, and this stack's slipway:traffic.mesh is "
+            f"{mesh!r}: {why}; allowed here: rolling or blue-green, or set the stack's "
+            "traffic to layer istio with mesh sidecar",
             file=source,
             field=f"{where}.type",
         )
@@ -351,6 +376,7 @@ def traffic_args(service: Service, stack: StackConfig) -> TrafficArgs:
     m = service.strategy.mesh
     return TrafficArgs(
         layer=stack.traffic.layer,
+        mesh=stack.traffic.mesh_mode,
         timeout_seconds=m.timeout_seconds,
         retries=RetryArgs(**shared(m.retries, RetryArgs)),
         outlier_detection=m.outlier_detection,
@@ -569,6 +595,35 @@ def _generator(target: TargetConfig, parent: Target) -> SecretLookup:
 INJECTION_LABEL = {"istio-injection": "enabled"}
 """Istio's namespace label for sidecar injection (with the Istio CNI plugin, whose node agent
 sets the pod's traffic redirection, so the pods stay within `restricted`)."""
+AMBIENT_LABEL = {"istio.io/dataplane-mode": "ambient"}
+"""Istio's namespace label that hands the pods to ztunnel (ambient mode: no sidecar at all)."""
+MESH_LABELS: dict[str, dict[str, str]] = {
+    "sidecar": INJECTION_LABEL,
+    "ambient": AMBIENT_LABEL,
+    "none": {},
+}
+"""The team namespaces' mesh label per `traffic.mesh`."""
+
+
+def plaintext_ports(service: Service, stack: StackConfig, exposed: bool) -> list[int]:
+    """Ports where the PeerAuthentication also takes plaintext: callers outside the mesh that
+    the NetworkPolicy lets in. Prometheus (a ServiceMonitor scrapes the pod's metrics port
+    directly; Istio's metrics merge serves annotation-based scraping only) and, for a public
+    service, the entry point's proxies (Envoy Gateway, Google's load balancer), which hold no
+    mesh identity. Istio layer only; the rest stays STRICT."""
+    if stack.traffic.layer != "istio":
+        return []
+    ports: set[int] = set()
+    if stack.observability.enabled:
+        ports |= {p.port for p in service.ports if p.name == service.slo.metrics_port}
+    if exposed:
+        ports.add(public_port(service))
+    return sorted(ports)
+
+
+def public_port(service: Service) -> int:
+    """The port the public entry routes to: `http`, else the first."""
+    return next((p.port for p in service.ports if p.name == "http"), service.ports[0].port)
 
 
 def build_target(
@@ -587,7 +642,7 @@ def build_target(
     k8s_opts = pulumi.ResourceOptions(parent=component, providers=[provider])
 
     namespaces: dict[str, k8s.core.v1.Namespace] = {}
-    mesh = INJECTION_LABEL if stack.traffic.layer == "istio" else {}
+    mesh = MESH_LABELS[stack.traffic.mesh_mode]
     for team in sorted({s.team for s in services}):
         ns = namespace_for(stack, team)
         namespaces[team] = k8s.core.v1.Namespace(
@@ -615,7 +670,13 @@ def build_target(
     for service in services:
         args = microservice_args(service, stack, target, catalog, secrets, extras, generate)
         obs = stack.observability
-        if service.public and extras is not None and stack.dns.domain:
+        exposed = service.public and extras is not None and bool(stack.dns.domain)
+        plain = plaintext_ports(service, stack, exposed)
+        if plain:
+            args = args.model_copy(
+                update={"traffic": args.traffic.model_copy(update={"plaintext_ports": plain})}
+            )
+        if exposed:
             # The entry point's proxies must reach public services.
             gateways = GATEWAY_DATAPLANE_NAMESPACES[target.cloud]
             args = args.model_copy(
@@ -699,7 +760,7 @@ def _expose(services: list[Service], stack: StackConfig, cloud: object, parent: 
             service=s.name,
             namespace=namespace_for(stack, s.team),
             hostname=f"{s.name}.{stack.dns.domain}",
-            port=next((p.port for p in s.ports if p.name == "http"), s.ports[0].port),
+            port=public_port(s),
         )
         for s in public
     ]

@@ -6,6 +6,7 @@ services never name a region. Everything is validated here, before any resource 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import PurePosixPath
 from typing import Literal
@@ -112,6 +113,23 @@ class TargetConfig(Model):
     """True takes the target out of global DNS; its workloads stay up for a fast restore."""
     gate: TargetGateConfig = Field(default_factory=TargetGateConfig)
     """Endpoints of `slipway deploy`'s health gate in this target; default: none set."""
+    kubernetes_api_cidrs: list[str] = Field(default_factory=list)
+    """Addresses (CIDRs) of the cluster's Kubernetes API server, which pods that read the API
+    (flagd's sidecar, with `traffic.flags: flagd`) may reach on 443 and 6443. A NetworkPolicy
+    cannot name the API server by Service: the `kubernetes` Service's ClusterIP is rewritten to
+    the API's endpoint addresses before most network plugins apply the policy, so list those
+    (`kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`; EKS: the
+    VPC's subnets, GKE: the control plane's range). Required with flagd; default: none."""
+
+    @field_validator("kubernetes_api_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"kubernetesApiCidrs: {cidr!r} is not a CIDR ({exc})") from None
+        return v
 
     @field_validator("name")
     @classmethod
@@ -162,7 +180,35 @@ class TrafficConfig(Model):
     """default: none (a canary strategy is then refused)."""
     flags: Literal["configmap", "flagd"] = "configmap"
     """Feature-flag provider: `configmap` (a mounted file) or `flagd` (OpenFeature
-    FeatureFlag resources; needs the OpenFeature operator); default: configmap."""
+    FeatureFlag resources; needs the OpenFeature operator, and each target's
+    `kubernetesApiCidrs`); default: configmap."""
+    mesh: Literal["sidecar", "ambient", "none"] | None = None
+    """The mesh data plane: `sidecar` (Istio's Envoy sidecar in every pod, set up by the Istio
+    CNI node agent so the namespaces stay `restricted`), `ambient` (Istio's ztunnel node proxy:
+    mTLS without sidecars; no L7 routing without a waypoint, so a canary is refused) or `none`
+    (no mesh: a canary is refused, since the Service would split by replicas, not weights).
+    Default: sidecar with `layer: istio`, none otherwise. docs/addons.md, "Choosing the mesh"."""
+
+    @model_validator(mode="after")
+    def _mesh_fits_layer(self) -> TrafficConfig:
+        if self.layer == "istio" and self.mesh == "none":
+            raise ValueError(
+                "mesh 'none' with layer 'istio': the VirtualServices, retries and mTLS would act "
+                "on nothing; allowed: sidecar or ambient (or layer none / gateway-api)"
+            )
+        if self.layer != "istio" and self.mesh not in (None, "none"):
+            raise ValueError(
+                f"mesh {self.mesh!r} is Istio's data plane and needs layer 'istio' (it is "
+                f"{self.layer!r}); allowed here: none"
+            )
+        return self
+
+    @property
+    def mesh_mode(self) -> Literal["sidecar", "ambient", "none"]:
+        """`mesh`, or its default for the layer."""
+        if self.mesh is not None:
+            return self.mesh
+        return "sidecar" if self.layer == "istio" else "none"
 
 
 class DnsConfig(Model):

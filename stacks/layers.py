@@ -57,6 +57,7 @@ def addon_choice(stack: StackConfig, target: TargetConfig, services: list[Servic
     return {
         "cloud": target.cloud,
         "traffic_layer": stack.traffic.layer,
+        "mesh": stack.traffic.mesh_mode,
         "prometheus": stack.observability.enabled,
         "prometheus_namespace": stack.observability.prometheus_namespace,
         "rollouts": any(s.strategy.engine == "argo-rollouts" for s in services),

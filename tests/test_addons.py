@@ -486,3 +486,50 @@ def test_metrics_server_goes_to_kube_system_which_is_not_created() -> None:
         if r.type == "kubernetes:core/v1:Namespace"
     ]
     assert "kube-system" not in created and created
+
+
+# ---- the mesh data plane (`mesh`)
+
+
+@pytest.mark.parametrize("cloud", ["existing", "gcp"])
+def test_ambient_adds_ztunnel_after_istiod_in_a_privileged_namespace(cloud: str) -> None:
+    args = make_args(cloud, "istio", mesh="ambient")
+    order = args.addons()
+    assert order.index("ztunnel") == order.index("istiod") + 1
+    records = render(args)
+    found = releases(records)
+    zt = found["ztunnel"].inputs
+    assert zt["namespace"] == "ztunnel" and zt["chart"] == "ztunnel"
+    assert zt["version"] == CHARTS["ztunnel"].version
+    ns = records["c-ns-ztunnel"].inputs["metadata"]["labels"]
+    assert ns["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert found["istio-cni"].inputs["values"]["profile"] == "ambient"
+    istiod = found["istiod"].inputs["values"]
+    assert istiod["profile"] == "ambient"
+    assert istiod["pilot"]["trustedZtunnelNamespace"] == "ztunnel"
+    if cloud == "gcp":
+        assert zt["values"]["global"]["platform"] == "gke"
+    mon, _ = with_deps(args)
+    assert mon.depends("c-ztunnel", on="c-istiod")
+
+
+def test_sidecar_is_the_istio_default_with_the_cni_agent_and_no_ztunnel() -> None:
+    for args in (make_args("existing", "istio"), make_args("existing", "istio", mesh="sidecar")):
+        assert args.mesh_mode == "sidecar"
+        found = releases(render(args))
+        assert "ztunnel" not in found and "istio-cni" in found
+        assert "profile" not in found["istio-cni"].inputs["values"]
+        assert found["istiod"].inputs["values"]["pilot"]["cni"]["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("layer", "mesh", "match"),
+    [
+        ("istio", "none", "needs a mesh data plane"),
+        ("gateway-api", "sidecar", "needs traffic_layer 'istio'"),
+        ("none", "ambient", "needs traffic_layer 'istio'"),
+    ],
+)
+def test_a_mesh_that_contradicts_the_layer_is_refused(layer: str, mesh: str, match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        make_args("existing", layer, mesh=mesh)

@@ -68,8 +68,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     stack_file = project / "Pulumi.dev.yaml"
     text = stack_file.read_text()
     assert "  slipway:traffic:\n    layer: none\n" in text
+    assert "      kubeconfigContext: kind-slipway\n" in text
     stack_file.write_text(
-        text.replace("    layer: none\n", "    layer: none\n    flags: flagd\n")
+        text.replace("    layer: none\n", "    layer: none\n    flags: flagd\n").replace(
+            "      kubeconfigContext: kind-slipway\n",
+            "      kubeconfigContext: kind-slipway\n      kubernetesApiCidrs: [172.18.0.2/32]\n",
+        )
         + "  slipway:addons:\n    acmeEmail: dev@example.com\n"
     )
     out["dev-flagd"] = _preview(project, "dev", base / "dev-flagd")

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from pydantic import ValidationError
+
 from slipway_components.flags import flag_definitions
 from stacks.catalog import parse_service
 from tests.strategy_fixtures import by_kind, changed_paths, make_args, run
 
 FLAGS = {"new-checkout": True, "dark-mode": False}
+API = ["10.0.0.0/16"]
 
 
 def test_flags_become_a_mutable_configmap_with_flagd_definitions():
@@ -49,7 +53,7 @@ def test_a_toggle_changes_only_the_flags_configmap():
 
 
 def test_flagd_provider_creates_a_feature_flag_and_its_source():
-    records = run(make_args(flags=FLAGS, flag_provider="flagd"))
+    records = run(make_args(flags=FLAGS, flag_provider="flagd", kubernetes_api_cidrs=API))
     ff = by_kind(records, "FeatureFlag")["shop-flags"].inputs
     assert ff["apiVersion"] == "core.openfeature.dev/v1beta1"
     assert ff["spec"]["flagSpec"] == flag_definitions(FLAGS)
@@ -59,7 +63,7 @@ def test_flagd_provider_creates_a_feature_flag_and_its_source():
 
 
 def test_flagd_pods_carry_the_operator_annotations_and_no_flags_volume():
-    records = run(make_args(flags=FLAGS, flag_provider="flagd"))
+    records = run(make_args(flags=FLAGS, flag_provider="flagd", kubernetes_api_cidrs=API))
     pod = by_kind(records, "Deployment")["shop"].inputs["spec"]["template"]
     assert pod["metadata"]["annotations"] == {
         "openfeature.dev/enabled": "true",
@@ -69,8 +73,12 @@ def test_flagd_pods_carry_the_operator_annotations_and_no_flags_volume():
 
 
 def test_a_flagd_toggle_changes_only_the_feature_flag():
-    before = run(make_args(flags=FLAGS, flag_provider="flagd"))
-    after = run(make_args(flags={**FLAGS, "new-checkout": False}, flag_provider="flagd"))
+    before = run(make_args(flags=FLAGS, flag_provider="flagd", kubernetes_api_cidrs=API))
+    after = run(
+        make_args(
+            flags={**FLAGS, "new-checkout": False}, flag_provider="flagd", kubernetes_api_cidrs=API
+        )
+    )
     assert list(changed_paths(before, after)) == ["shop-flags"]
 
 
@@ -94,3 +102,79 @@ def test_environment_override_wins_over_the_base_flags():
     }
     assert parse_service(doc, "dev", "x.yaml").flags == {"new-checkout": True, "dark-mode": True}
     assert parse_service(doc, "prod", "x.yaml").flags == {"new-checkout": False, "dark-mode": True}
+
+
+# -- flagd reaches the Kubernetes API, and only flagd pods do ----------------------------------
+
+
+def _pod_and_policy(records) -> tuple[dict, dict, dict]:
+    pod = by_kind(records, "Deployment")["shop"].inputs["spec"]["template"]["spec"]
+    sa = by_kind(records, "ServiceAccount")["shop"].inputs
+    netpol = by_kind(records, "NetworkPolicy")["shop"].inputs["spec"]
+    return pod, sa, netpol
+
+
+def _api_rules(netpol: dict) -> list[dict]:
+    return [r for r in netpol["egress"] if any("ipBlock" in peer for peer in r["to"])]
+
+
+def test_flagd_pods_mount_a_token_and_may_reach_the_api_server():
+    """The injected flagd sidecar watches the FeatureFlag through the API: it needs the
+    ServiceAccount token and a way out to the API server's addresses."""
+    records = run(make_args(flags=FLAGS, flag_provider="flagd", kubernetes_api_cidrs=API))
+    pod, sa, netpol = _pod_and_policy(records)
+    assert pod["automountServiceAccountToken"] is True
+    assert sa["automountServiceAccountToken"] is False, "only the flagd pods, not the account"
+    assert _api_rules(netpol) == [
+        {
+            "to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}],
+            "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"flags": FLAGS},
+        {"flag_provider": "flagd", "kubernetes_api_cidrs": API},
+    ],
+    ids=["no-flags", "configmap-flags", "flagd-without-flags"],
+)
+def test_pods_without_flagd_flags_keep_no_token_and_no_api_egress(overrides):
+    pod, _, netpol = _pod_and_policy(run(make_args(**overrides)))
+    assert pod["automountServiceAccountToken"] is False
+    assert _api_rules(netpol) == []
+
+
+def test_flagd_flags_without_the_api_address_are_refused():
+    with pytest.raises(ValidationError, match="kubernetes_api_cidrs"):
+        make_args(flags=FLAGS, flag_provider="flagd")
+    with pytest.raises(ValidationError, match="not a CIDR"):
+        make_args(flags=FLAGS, flag_provider="flagd", kubernetes_api_cidrs=["10.0.0.1/8"])
+
+
+def test_a_flagd_stack_needs_each_targets_api_address():
+    from slipway.errors import BadInput
+    from stacks.build import microservice_args
+    from stacks.config import StackConfig, TargetConfig
+
+    doc = {
+        "name": "shop",
+        "team": "retail",
+        "image": "ghcr.io/acme/shop",
+        "version": {"tag": "1.0.0"},
+        "ports": [{"port": 8080}],
+        "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
+        "flags": {"beta": True},
+    }
+    svc = parse_service(doc, "dev", "shop.yaml")
+    bare = TargetConfig(name="local", cloud="existing", region="local", kubeconfig_context="k")
+    stack = StackConfig(environment="dev", targets=[bare], traffic={"flags": "flagd"})
+    with pytest.raises(BadInput, match="kubernetesApiCidrs") as info:
+        microservice_args(svc, stack, bare, {svc.name: svc}, lambda key: key)
+    assert info.value.field == "slipway:targets[local].kubernetesApiCidrs"
+    given = bare.model_copy(update={"kubernetes_api_cidrs": ["172.18.0.2/32"]})
+    args = microservice_args(svc, stack, given, {svc.name: svc}, lambda key: key)
+    assert args.kubernetes_api_cidrs == ["172.18.0.2/32"]

@@ -169,10 +169,14 @@ def test_argo_steps_and_analysis_are_passed_through():
 
 def test_stack_traffic_layer_and_flag_provider_reach_the_component():
     svc = parse_service(_doc(flags={"beta": True}), "dev", "x.yaml")
-    args = _args(svc, _stack("gateway-api", flags="flagd"))
+    target = TARGET.model_copy(update={"kubernetes_api_cidrs": ["10.0.0.1/32"]})
+    args = microservice_args(
+        svc, _stack("gateway-api", flags="flagd"), target, {svc.name: svc}, lambda key: key
+    )
     assert args.traffic.layer == "gateway-api"
     assert args.flag_provider == "flagd"
     assert args.flags == {"beta": True}
+    assert args.kubernetes_api_cidrs == ["10.0.0.1/32"]
 
 
 def test_mesh_policy_reaches_the_component():

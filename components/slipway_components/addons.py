@@ -10,6 +10,7 @@ add-on's controller runs. This component installs them, each into a namespace of
 | `cloud: aws` | `aws-load-balancer-controller` (same) | the public Gateway's NLB |
 | `traffic_layer: gateway-api`, or AWS | `envoy-gateway` (`envoy-gateway-system`) | Gateway API |
 | `traffic_layer: istio` | `istio-base`, `istiod` (`istio-system`), `istio-cni` (same) | Istio |
+| `mesh: ambient` | also `ztunnel` (`ztunnel`) | Istio's ambient data plane |
 | `prometheus` | `kube-prometheus-stack` (`prometheus_namespace`) | ServiceMonitor, rules |
 | `rollouts` | `argo-rollouts` (same) | Rollout, AnalysisTemplate |
 | `external_secrets` | `external-secrets` (same) | SecretStore, ExternalSecret |
@@ -33,6 +34,13 @@ strictest level its pods pass (`NAMESPACES`). Two cannot be restricted: the Isti
 (host network, PID and paths: privileged). The Istio CNI plugin is installed whenever Istio is,
 because without it every injected pod starts an init container that needs NET_ADMIN and
 NET_RAW and runs as root, which the `restricted` team namespaces refuse.
+
+Mesh (`mesh`, the stack's `traffic.mesh`): `sidecar` (the default with Istio) runs an Envoy
+sidecar in every pod of an `istio-injection=enabled` namespace, its redirection set up by the
+CNI node agent; `ambient` runs no sidecar: the CNI agent (chart `profile: ambient`) hands the
+pods of an `istio.io/dataplane-mode=ambient` namespace to the `ztunnel` node proxy (mTLS and
+L4 policy), and istiod (`profile: ambient`) trusts ztunnel's namespace. ztunnel, like the CNI
+agent, needs host access: its namespace is privileged. `none`: no Istio.
 """
 
 from __future__ import annotations
@@ -77,6 +85,10 @@ GATEWAY_PLUGIN_URL = (
 ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
 
 TrafficLayer = Literal["none", "istio", "gateway-api"]
+Mesh = Literal["sidecar", "ambient", "none"]
+ZTUNNEL_NAMESPACE = "ztunnel"
+"""Namespace of the ambient node proxy; istiod issues certificates to ztunnel there only
+(`pilot.trustedZtunnelNamespace`)."""
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
 
@@ -98,6 +110,7 @@ CHARTS: dict[str, ChartPin] = {
     "istio-base": ChartPin("base", ISTIO_REPO, "1.30.3", "1.30.3"),
     "istio-cni": ChartPin("cni", ISTIO_REPO, "1.30.3", "1.30.3"),
     "istiod": ChartPin("istiod", ISTIO_REPO, "1.30.3", "1.30.3"),
+    "ztunnel": ChartPin("ztunnel", ISTIO_REPO, "1.30.3", "1.30.3"),
     "cert-manager": ChartPin(
         "oci://quay.io/jetstack/charts/cert-manager", None, "v1.21.1", "v1.21.1"
     ),
@@ -135,6 +148,7 @@ NAMESPACES: dict[str, tuple[str, PodSecurity]] = {
     "istio-base": ("istio-system", "restricted"),
     "istiod": ("istio-system", "restricted"),
     "istio-cni": ("istio-cni", "privileged"),
+    "ztunnel": (ZTUNNEL_NAMESPACE, "privileged"),
     "cert-manager": ("cert-manager", "restricted"),
     "kube-prometheus-stack": ("monitoring", "privileged"),
     "argo-rollouts": ("argo-rollouts", "restricted"),
@@ -214,6 +228,10 @@ class ClusterAddonsArgs(Args):
     traffic_layer: TrafficLayer = "none"
     """The stack's `traffic.layer`: `istio` installs Istio, `gateway-api` Envoy Gateway;
     default: none."""
+    mesh: Mesh | None = None
+    """The stack's `traffic.mesh`: `sidecar` (Istio with the CNI node agent), `ambient`
+    (Istio's ztunnel and CNI, no sidecars) or `none`; default: sidecar with the istio layer,
+    none otherwise."""
     envoy_gateway: bool | None = None
     """Install Envoy Gateway and GatewayClass `eg`; default: on for the gateway-api layer and
     on AWS, whose public entry Gateway uses class `eg`."""
@@ -309,6 +327,16 @@ class ClusterAddonsArgs(Args):
                 "openfeature needs cert_manager: the OpenFeature Operator's webhook certificate "
                 "is issued by cert-manager"
             )
+        if self.traffic_layer == "istio" and self.mesh == "none":
+            raise ValueError(
+                "traffic_layer 'istio' needs a mesh data plane: mesh 'sidecar' or 'ambient' "
+                "(with none, its routes and mTLS act on nothing)"
+            )
+        if self.traffic_layer != "istio" and self.mesh not in (None, "none"):
+            raise ValueError(
+                f"mesh {self.mesh!r} is Istio's data plane and needs traffic_layer 'istio' "
+                f"(it is {self.traffic_layer!r})"
+            )
         aws = {f: getattr(self, f) for f in _AWS_FIELDS}
         if self.cloud == "aws":
             missing = [f for f, v in aws.items() if not given(v)]
@@ -335,6 +363,13 @@ class ClusterAddonsArgs(Args):
         manages them itself (the cluster enables its standard channel)."""
         return self.installs_envoy_gateway or self.cloud == "gcp"
 
+    @property
+    def mesh_mode(self) -> Mesh:
+        """`mesh`, or its default for the traffic layer."""
+        if self.mesh is not None:
+            return self.mesh
+        return "sidecar" if self.traffic_layer == "istio" else "none"
+
     def addons(self) -> list[str]:
         """The add-ons these args install, in install order."""
         out = []
@@ -344,6 +379,8 @@ class ClusterAddonsArgs(Args):
             out.append("envoy-gateway")
         if self.traffic_layer == "istio":
             out += ["istio-base", "istio-cni", "istiod"]
+            if self.mesh_mode == "ambient":
+                out.append("ztunnel")
         if self.cert_manager:
             out.append("cert-manager")
         if self.prometheus:
@@ -436,16 +473,29 @@ def release_values(addon: str, args: ClusterAddonsArgs) -> dict[str, Any]:
         return {"crds": crds}
     if addon == "istio-base":
         return {"base": {"enableCRDTemplates": True}, "global": _istio_global(args)}
+    ambient = args.mesh_mode == "ambient"
     if addon == "istio-cni":
-        return {"global": _istio_global(args)}
-    if addon == "istiod":
+        # The ambient profile makes the node agent hand pods to ztunnel (it also chains
+        # sidecar redirection, so the default profile is used only without ambient).
+        return {**({"profile": "ambient"} if ambient else {}), "global": _istio_global(args)}
+    if addon == "ztunnel":
         return {
-            "pilot": {
-                # Sidecars then start without the NET_ADMIN init container (see module doc).
-                "cni": {"enabled": True},
-                "seccompProfile": {"type": "RuntimeDefault"},
-                "resources": _requests("500m", "2048Mi"),
-            },
+            "tag": CHARTS["ztunnel"].app_version,
+            "resources": _requests("200m", "512Mi"),
+            "global": _istio_global(args),
+        }
+    if addon == "istiod":
+        pilot: dict[str, Any] = {
+            # Sidecars then start without the NET_ADMIN init container (see module doc).
+            "cni": {"enabled": True},
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "resources": _requests("500m", "2048Mi"),
+        }
+        if ambient:
+            pilot["trustedZtunnelNamespace"] = ZTUNNEL_NAMESPACE
+        return {
+            **({"profile": "ambient"} if ambient else {}),
+            "pilot": pilot,
             "global": _istio_global(args),
         }
     if addon == "cert-manager":
@@ -660,7 +710,9 @@ class ClusterAddons(pulumi.ComponentResource):
         if "istiod" in wanted:
             base = release("istio-base", [])
             cni = release("istio-cni", [base])
-            release("istiod", [base, cni])
+            istiod = release("istiod", [base, cni])
+            if "ztunnel" in wanted:
+                release("ztunnel", [istiod])
         cert_manager = None
         if "cert-manager" in wanted:
             # With its Gateway API shim on, cert-manager needs the Gateway API CRDs at start.

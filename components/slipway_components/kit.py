@@ -17,7 +17,7 @@ object is ever created inside an `apply`: with unknown inputs every child still 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import pulumi
@@ -42,6 +42,17 @@ from slipway_components.podspec import (
     pod_template,
 )
 from slipway_components.strategies import TrackArgs
+
+ISTIO_NAMESPACE = "istio-system"
+ISTIOD_XDS_PORT = 15012
+"""istiod's port for sidecars' configuration (xDS) and certificates."""
+HBONE_PORT = 15008
+"""Ambient: ztunnel tunnels pod-to-pod traffic (HBONE) to this port of the destination pod."""
+AMBIENT_PROBE_SOURCE = "169.254.7.127/32"
+"""Ambient: the address the Istio CNI agent rewrites the kubelet's probes to come from (so
+ztunnel lets them pass); a deny-by-default ingress policy must admit it or probes fail."""
+KUBE_API_PORTS = (443, 6443)
+"""Ports the Kubernetes API server listens on: 443 on EKS and GKE, 6443 on kubeadm and kind."""
 
 
 class Peer(Args):
@@ -227,6 +238,8 @@ class WorkloadKit:
         *,
         flags_config_map_name: str | None = None,
         pod_annotations: Mapping[str, str] | None = None,
+        mesh: str = "none",
+        kubernetes_api_cidrs: Sequence[str] = (),
     ) -> None:
         self.owner = owner
         self.name = name
@@ -236,6 +249,11 @@ class WorkloadKit:
         self.depends_on = []
         self._flags_config_map_name = flags_config_map_name
         self._pod_annotations = dict(pod_annotations or {})
+        self.mesh = mesh
+        """The mesh data plane (`sidecar`, `ambient`, `none`): the NetworkPolicy's mesh ports."""
+        self.kubernetes_api_cidrs = list(kubernetes_api_cidrs)
+        """Where the Kubernetes API is, for pods that read it (flagd): they get a token and
+        egress there; empty for every other pod (no token, no such egress)."""
 
     # -- options and metadata -------------------------------------------------------------------
 
@@ -366,6 +384,7 @@ class WorkloadKit:
             external_secret_keys=sorted(a.external_secret_keys),
             flags_config_map_name=self._flags_config_map_name,
             service_account_name=svc,
+            automount_service_account_token=bool(self.kubernetes_api_cidrs),
             labels={
                 **a.common_labels(),
                 **({"app.kubernetes.io/version": version_label} if given(version_label) else {}),
@@ -517,11 +536,16 @@ class WorkloadKit:
         args changes nothing); peers wired from Outputs follow, in the order given."""
         a = self.args
         ports = [{"port": p.name, "protocol": p.protocol} for p in a.ports]
+        if self.mesh == "ambient":
+            # ztunnel delivers mesh traffic to the pod's HBONE port, not the service port.
+            ports.append({"port": HBONE_PORT, "protocol": "TCP"})
         ingress: list[dict[str, Any]] = []
         for peer in sorted_peers(a.allow_from):
             ingress.append({"from": [_peer_selector(peer)], "ports": ports})
         for namespace in sorted_plain_first(a.allow_from_namespaces):
             ingress.append({"from": [_namespace_selector(namespace)], "ports": ports})
+        if self.mesh == "ambient":
+            ingress.append({"from": [{"ipBlock": {"cidr": AMBIENT_PROBE_SOURCE}}], "ports": ports})
         egress: list[dict[str, Any]] = [
             {
                 "to": [
@@ -536,8 +560,32 @@ class WorkloadKit:
         for peer in sorted_peers(a.calls):
             rule: dict[str, Any] = {"to": [_peer_selector(peer)]}
             if peer.ports:
-                rule["ports"] = [{"port": p, "protocol": "TCP"} for p in sorted(peer.ports)]
+                wanted = {*peer.ports, *([HBONE_PORT] if self.mesh == "ambient" else [])}
+                rule["ports"] = [{"port": p, "protocol": "TCP"} for p in sorted(wanted)]
             egress.append(rule)
+        if self.mesh == "sidecar":
+            # The sidecar fetches its configuration and certificate from istiod; without this
+            # it never becomes ready.
+            egress.append(
+                {
+                    "to": [
+                        {
+                            **_namespace_selector(ISTIO_NAMESPACE),
+                            "podSelector": {"matchLabels": {"app": "istiod"}},
+                        }
+                    ],
+                    "ports": [{"port": ISTIOD_XDS_PORT, "protocol": "TCP"}],
+                }
+            )
+        if self.kubernetes_api_cidrs:
+            # flagd watches its FeatureFlag through the API server, which no selector can
+            # name: its endpoint addresses, as the stack gives them.
+            egress.append(
+                {
+                    "to": [{"ipBlock": {"cidr": c}} for c in self.kubernetes_api_cidrs],
+                    "ports": [{"port": p, "protocol": "TCP"} for p in KUBE_API_PORTS],
+                }
+            )
         return {
             "podSelector": {"matchLabels": self.selector},
             "policyTypes": ["Ingress", "Egress"],

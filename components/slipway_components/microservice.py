@@ -8,7 +8,7 @@ another resource's outputs. What it creates, each a child named `<name>-<role>` 
 
 | role | object |
 | --- | --- |
-| `sa` | ServiceAccount, token not mounted |
+| `sa` | ServiceAccount, token not mounted (pods with flagd flags mount it: flagd reads the API) |
 | `config` | ConfigMap, immutable, name carries a content hash (a change rolls the pods) |
 | `secrets` | Secret from Pulumi secrets (only when there are secrets), mounted as files |
 | `deployment` | Deployment (rolling) — other strategies add their own workloads |
@@ -16,6 +16,9 @@ another resource's outputs. What it creates, each a child named `<name>-<role>` 
 | `hpa` | HorizontalPodAutoscaler autoscaling/v2 (when autoscaling is set) |
 | `pdb` | PodDisruptionBudget |
 | `netpol` | NetworkPolicy: deny all, allow declared callers in and DNS + declared callees out |
+
+With sidecars the NetworkPolicy also lets the pods reach istiod; with flagd flags, the API
+server (`kubernetes_api_cidrs`).
 
 Those are the rolling strategy's children (names pinned by tests). `args.strategy` chooses the
 workload shape instead: blue-green slots (components/slipway_components/bluegreen.py), a
@@ -31,6 +34,7 @@ unknown input (a first preview) still registers every child under the same URN.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -102,6 +106,32 @@ class MicroserviceArgs(WorkloadArgs):
     """Feature toggles; default: none (no flag objects)."""
     flag_provider: Literal["configmap", "flagd"] = "configmap"
     """`configmap`: a mounted `<svc>-flags` file; `flagd`: an OpenFeature FeatureFlag."""
+    kubernetes_api_cidrs: list[str] = Field(default_factory=list, validate_default=True)
+    """flagd: the Kubernetes API server's addresses (CIDRs). The OpenFeature operator's flagd
+    sidecar watches the FeatureFlag through the API, so pods with flagd flags (only they) mount
+    their ServiceAccount token and may reach these on 443/6443. Required with flags on flagd;
+    default: none."""
+
+    @field_validator("kubernetes_api_cidrs")
+    @classmethod
+    def _flagd_reaches_the_api(cls, cidrs: list[str], info: ValidationInfo) -> list[str]:
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"kubernetes_api_cidrs: {cidr!r} is not a CIDR ({exc})") from None
+        if info.data.get("flags") and info.data.get("flag_provider") == "flagd" and not cidrs:
+            raise ValueError(
+                "flags on provider flagd need kubernetes_api_cidrs: the injected flagd sidecar "
+                "reads the FeatureFlag from the Kubernetes API, which the NetworkPolicy "
+                "otherwise blocks (give the API server's endpoint addresses)"
+            )
+        return cidrs
+
+    @property
+    def reads_kubernetes_api(self) -> bool:
+        """Whether the pods read the API: flags on flagd (its sidecar syncs from there)."""
+        return bool(self.flags) and self.flag_provider == "flagd"
 
     @field_validator("strategy")
     @classmethod
@@ -252,7 +282,13 @@ class Microservice(pulumi.ComponentResource):
 
         mount, annotations = flag_mount(args.service_name, args.flags, args.flag_provider)
         kit = WorkloadKit(
-            self, name, args, flags_config_map_name=mount, pod_annotations=annotations
+            self,
+            name,
+            args,
+            flags_config_map_name=mount,
+            pod_annotations=annotations,
+            mesh=args.traffic.mesh_mode,
+            kubernetes_api_cidrs=args.kubernetes_api_cidrs if args.reads_kubernetes_api else (),
         )
         self.service_account = kit.service_account()
         self.config_map = kit.config_map()

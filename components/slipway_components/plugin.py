@@ -142,6 +142,14 @@ class TrafficLayer(StrEnum):
     GATEWAY_API = "gateway-api"
 
 
+class TrafficMesh(StrEnum):
+    """Values of `mesh` in Traffic."""
+
+    SIDECAR = "sidecar"
+    AMBIENT = "ambient"
+    NONE = "none"
+
+
 class MicroserviceFlagProvider(StrEnum):
     """Values of `flagProvider` in Microservice."""
 
@@ -587,6 +595,18 @@ class Traffic(TypedDict):
     )
     fault: NotRequired[Fault]
     """default: none. Only with istio."""
+    mesh: NotRequired[TrafficMesh]
+    (
+        "The mesh data plane the pods are in: `sidecar`, `ambient` or `none`; default: sidecar with"
+        " the istio layer, none otherwise. Decides the NetworkPolicy's mesh ports."
+    )
+    plaintext_ports: NotRequired[list[int]]
+    (
+        "istio: container ports on which the PeerAuthentication accepts plaintext as well as mTLS "
+        "(`portLevelMtls` PERMISSIVE), for callers outside the mesh that the NetworkPolicy lets in:"
+        " Prometheus scraping the metrics port, the public entry's proxies; default: none (STRICT "
+        "on every port)."
+    )
 
 
 class MicroserviceArgs(TypedDict):
@@ -663,6 +683,13 @@ class MicroserviceArgs(TypedDict):
     (
         "`configmap`: a mounted `<svc>-flags` file; `flagd`: an OpenFeature FeatureFlag. Default: "
         "`configmap`."
+    )
+    kubernetes_api_cidrs: NotRequired[list[str]]
+    (
+        "flagd: the Kubernetes API server's addresses (CIDRs). The OpenFeature operator's flagd "
+        "sidecar watches the FeatureFlag through the API, so pods with flagd flags (only they) "
+        "mount their ServiceAccount token and may reach these on 443/6443. Required with flags on "
+        "flagd; default: none."
     )
 
 

@@ -276,6 +276,9 @@ class PodTemplateArgs(Args):
     external_secret_keys: list[str] = Field(default_factory=list)
     flags_config_map_name: str | None = None
     service_account_name: str
+    automount_service_account_token: bool = False
+    """Mount the ServiceAccount's token: only for a pod that reads the API (flagd's sidecar
+    syncing its FeatureFlag); default: no token."""
     labels: dict[str, PassedStr]
     annotations: dict[str, str] = Field(default_factory=dict)
     termination_grace_period_seconds: int = Field(default=30, ge=0)
@@ -336,7 +339,7 @@ def pod_template(a: PodTemplateArgs) -> dict[str, Any]:
         container["envFrom"] = [{"configMapRef": {"name": a.config_map_name}}]
     spec: dict[str, Any] = {
         "serviceAccountName": a.service_account_name,
-        "automountServiceAccountToken": False,
+        "automountServiceAccountToken": a.automount_service_account_token,
         "enableServiceLinks": False,
         "securityContext": a.security.pod(),
         "terminationGracePeriodSeconds": a.termination_grace_period_seconds,

@@ -2,8 +2,9 @@
 
 With `layer: istio` every service gets, as children of its Microservice:
 
-- `<name>-peerauth`: PeerAuthentication, mutual TLS STRICT for the service's pods (never
-  weaker)
+- `<name>-peerauth`: PeerAuthentication, mutual TLS STRICT for the service's pods; only the
+  `plaintext_ports` (the metrics port Prometheus scrapes, a public service's ports the entry
+  proxies reach) are PERMISSIVE, since those callers are outside the mesh
 - `<name>-destrule`: DestinationRule, ISTIO_MUTUAL, connection pool, outlier detection, and
   for a canary the `stable` / `canary` subsets
 - `<name>-vs`: VirtualService, one route named `primary` with timeout, retries, the canary
@@ -39,6 +40,7 @@ from slipway_components.podspec import Args
 ISTIO_NETWORKING = "networking.istio.io/v1"
 ISTIO_SECURITY = "security.istio.io/v1"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+Mesh = Literal["sidecar", "ambient", "none"]
 ROUTE_NAME = "primary"
 """Name of the VirtualService HTTP route; Argo Rollouts is told to manage this one."""
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
@@ -143,12 +145,38 @@ class TrafficArgs(Args):
     """Connection pool: queued HTTP requests per pod before fast failure; default: 1024."""
     fault: FaultArgs | None = None
     """default: none. Only with istio."""
+    mesh: Mesh | None = None
+    """The mesh data plane the pods are in: `sidecar`, `ambient` or `none`; default: sidecar
+    with the istio layer, none otherwise. Decides the NetworkPolicy's mesh ports."""
+    plaintext_ports: list[int] = Field(default_factory=list)
+    """istio: container ports on which the PeerAuthentication accepts plaintext as well as
+    mTLS (`portLevelMtls` PERMISSIVE), for callers outside the mesh that the NetworkPolicy
+    lets in: Prometheus scraping the metrics port, the public entry's proxies; default: none
+    (STRICT on every port)."""
 
     @model_validator(mode="after")
     def _fault_needs_istio(self) -> TrafficArgs:
         if self.fault is not None and self.layer != "istio":
             raise ValueError(f"fault injection needs the istio layer (layer is {self.layer!r})")
         return self
+
+    @model_validator(mode="after")
+    def _mesh_fits_layer(self) -> TrafficArgs:
+        if self.layer == "istio" and self.mesh == "none":
+            raise ValueError("the istio layer needs mesh 'sidecar' or 'ambient', not 'none'")
+        if self.layer != "istio" and self.mesh not in (None, "none"):
+            raise ValueError(f"mesh {self.mesh!r} needs the istio layer (layer is {self.layer!r})")
+        bad = [p for p in self.plaintext_ports if not 1 <= p <= 65535]
+        if bad:
+            raise ValueError(f"plaintext_ports {bad}: ports are 1-65535")
+        return self
+
+    @property
+    def mesh_mode(self) -> Mesh:
+        """`mesh`, or its default for the layer."""
+        if self.mesh is not None:
+            return self.mesh
+        return "sidecar" if self.layer == "istio" else "none"
 
 
 def _duration(seconds: float) -> str:
@@ -205,12 +233,23 @@ def build_istio(
     host = kit.fqdn()
     first_port = a.ports[0].port
 
+    pa_spec: dict[str, Any] = {
+        "selector": {"matchLabels": dict(kit.selector)},
+        "mtls": {"mode": "STRICT"},
+    }
+    if t.plaintext_ports:
+        # Callers outside the mesh (Prometheus, the public entry's proxies) cannot present a
+        # mesh certificate; only these ports also take plaintext, and the NetworkPolicy still
+        # decides who reaches them. Keys are container ports (Istio matches the target port).
+        pa_spec["portLevelMtls"] = {
+            str(port): {"mode": "PERMISSIVE"} for port in sorted(set(t.plaintext_ports))
+        }
     peer_authentication = k8s.apiextensions.CustomResource(
         f"{kit.name}-peerauth",
         api_version=ISTIO_SECURITY,
         kind="PeerAuthentication",
         metadata=kit.meta(svc, annotations=SKIP_AWAIT),
-        spec={"selector": {"matchLabels": dict(kit.selector)}, "mtls": {"mode": "STRICT"}},
+        spec=pa_spec,
         opts=kit.opts(),
     )
 
