@@ -284,10 +284,9 @@ class Analysis(Spec):
     prometheus_address: str = field_of(AnalysisArgs, "prometheus_address")
 
 
-# Not a RetryArgs: which failures are retried (`retry_on`) is not the file's to set.
-class Retries(Spec):
-    attempts: int = field_of(RetryArgs, "attempts")
-    per_try_timeout_seconds: float = field_of(RetryArgs, "per_try_timeout_seconds")
+class Retries(RetryArgs, Spec):
+    """Mesh retries: by default only failures where the request never reached the app;
+    `retryOn` with 5xx and the like, and `perTryTimeoutSeconds`, need `idempotent: true`."""
 
 
 class OutlierDetection(OutlierArgs, Spec):
@@ -340,6 +339,7 @@ class Strategy(Spec):
     """argo-rollouts: Prometheus thresholds and failure limit."""
     auto_promotion: bool = field_of(StrategyArgs, "auto_promotion")
     scale_down_delay_seconds: int = field_of(StrategyArgs, "scale_down_delay_seconds")
+    live_replicas: int | None = field_of(StrategyArgs, "live_replicas")
     mesh: Mesh = Mesh()
     """Retries, timeouts, outlier detection (and drills' fault injection) with istio."""
 

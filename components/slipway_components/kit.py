@@ -17,7 +17,7 @@ object is ever created inside an `apply`: with unknown inputs every child still 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import pulumi
@@ -413,20 +413,27 @@ class WorkloadKit:
         *,
         replicas: int | None = None,
         extra_labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> k8s.apps.v1.Deployment:
         """`<name>-<role>`: a Deployment of the hardened pod template, waiting for
         `depends_on`."""
         return k8s.apps.v1.Deployment(
             f"{self.name}-{role}",
-            metadata=self.meta(object_name, extra_labels),
+            metadata=self.meta(object_name, extra_labels, annotations),
             spec=self.deployment_spec(pod_args, selector, replicas),
             opts=self.workload_opts(),
         )
 
     def service(
-        self, resource_name: str, object_name: str, selector: Mapping[str, str]
+        self,
+        resource_name: str,
+        object_name: str,
+        selector: Mapping[str, str],
+        *,
+        wait_for: Sequence[pulumi.Resource] = (),
     ) -> k8s.core.v1.Service:
-        """A ClusterIP Service over `selector`'s pods, one port per container port."""
+        """A ClusterIP Service over `selector`'s pods, one port per container port; created
+        or changed only after `wait_for` (e.g. the workload it is about to send traffic to)."""
         return k8s.core.v1.Service(
             resource_name,
             metadata=self.meta(object_name),
@@ -443,7 +450,7 @@ class WorkloadKit:
                     for p in self.args.ports
                 ],
             },
-            opts=self.opts(),
+            opts=self.opts(depends_on=list(wait_for)) if wait_for else self.opts(),
         )
 
     def pdb(
@@ -468,9 +475,11 @@ class WorkloadKit:
         *,
         resource_name: str | None = None,
         object_name: str | None = None,
+        min_replicas: int | None = None,
     ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler | None:
         """An autoscaling/v2 HPA scaling `kind`/`target` (default child `<name>-hpa`, object
-        `<svc>`); None when the service has no autoscaling."""
+        `<svc>`), its floor raised to `min_replicas` when given; None when the service has no
+        autoscaling."""
         a = self.args
         if a.autoscaling is None:
             return None
@@ -484,7 +493,7 @@ class WorkloadKit:
             metadata=self.meta(object_name or a.service_name),
             spec={
                 "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": target},
-                "minReplicas": a.autoscaling.min_replicas,
+                "minReplicas": max(a.autoscaling.min_replicas, min_replicas or 0),
                 "maxReplicas": a.autoscaling.max_replicas,
                 "metrics": metrics,
                 "behavior": {

@@ -115,7 +115,8 @@ class StrategyArgs(Args):
     weight: int = Field(default=0, ge=0, le=100)
     """canary (native): percent of requests the canary track gets; default: 0."""
     canary_replicas: int = Field(default=2, ge=1, le=1000)
-    """canary (native): pods of the canary track, independent of the weight; default: 2."""
+    """canary (native): fewest pods of the canary track; it runs more when its weight's share
+    of the stable track's pods is larger (see `canary_capacity`); default: 2."""
     steps: tuple[StepArgs, ...] = DEFAULT_STEPS
     """canary (argo-rollouts): the step plan."""
     analysis: AnalysisArgs = AnalysisArgs()
@@ -125,6 +126,12 @@ class StrategyArgs(Args):
     (a person promotes)."""
     scale_down_delay_seconds: int = Field(default=30, ge=0, le=86400)
     """blue-green (argo-rollouts): how long the old slot stays up after a promote."""
+    live_replicas: int | None = Field(default=None, ge=1, le=1000)
+    """native blue-green and canary: pods the serving track ran (blue-green: the slot live
+    before the promote; canary: the stable track) when the traffic change was declared;
+    `slipway promote` and `slipway canary` read it from the cluster. Blue-green holds both
+    slots at least this size, so the switch waits for a full slot and a rollback finds the old
+    one warm; a canary is sized to its weight's share of it. Default: None (nothing held)."""
 
     @model_validator(mode="after")
     def _coherent(self) -> StrategyArgs:
@@ -143,6 +150,13 @@ class StrategyArgs(Args):
                 "engine argo-rollouts needs type blue-green or canary (rolling is a Deployment)"
             )
         return self
+
+    def canary_capacity(self, stable_replicas: int) -> int:
+        """Pods the canary track needs for its weight: its share of `stable_replicas` (the
+        stable track's pods, `live_replicas` when known), rounded up, never fewer than
+        `canary_replicas`. At weight 100 that is the stable track's whole size."""
+        share = -(-self.weight * stable_replicas // 100)
+        return max(self.canary_replicas, share)
 
     def track(self, slot: str) -> TrackArgs:
         """The build of a slot (`blue`, `green`) or of the canary track."""
