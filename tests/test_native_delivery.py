@@ -9,17 +9,20 @@ what a resource waits for (`depends_on`), the declared `spec.replicas` and the H
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from slipway_components import Microservice
 from slipway_components.microservice import AutoscalingArgs, MicroserviceArgs
 from slipway_components.strategies import StrategyArgs, TrackArgs
-from slipway_components.traffic import RetryArgs, TrafficArgs
+from slipway_components.traffic import DEFAULT_RETRY_ON, RetryArgs, TrafficArgs
+from stacks.config import StackConfig, TargetConfig
 from tests import cloud_mocks
 from tests.strategy_fixtures import NEW_IMAGE, blue_green, canary, istio, make_args
 
@@ -295,3 +298,202 @@ def test_gateway_api_route_renders_no_retry_and_the_per_try_timeout_as_backend_r
     assert _valid_custom_resources(monitor) == 1
     default = _record(make_args(strategy=canary(), traffic=TrafficArgs(layer="gateway-api")))
     assert _inputs(default, "shop-route")["spec"]["rules"][0]["timeouts"] == {"request": "15s"}
+
+
+# ---- docs/native-delivery.md: every catalog example renders what the page says ---------------
+
+DOC = REPO / "docs" / "native-delivery.md"
+EXAMPLE = re.compile(r"<!-- example: ([a-z0-9-]+) -->\n```yaml\n(.*?)```", re.S)
+BASE_SERVICE: dict[str, Any] = {
+    "name": "shop",
+    "team": "retail",
+    "image": "ghcr.io/acme/shop",
+    "version": {"tag": "1.0.0"},
+    "ports": [{"name": "http", "port": 8080}],
+    "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
+}
+DOC_TARGET = TargetConfig(name="local", cloud="existing", region="local", kubeconfig_context="k")
+
+
+def _doc_examples() -> dict[str, dict[str, Any]]:
+    return {name: yaml.safe_load(body) for name, body in EXAMPLE.findall(DOC.read_text())}
+
+
+def _render_example(name: str) -> cloud_mocks.RecordingMonitor:
+    from stacks.build import microservice_args
+    from stacks.catalog import deep_merge, parse_service
+
+    data = deep_merge(BASE_SERVICE, _doc_examples()[name])
+    service = parse_service(data, "prod", f"{name}.yaml")
+    stack = StackConfig(environment="prod", targets=[DOC_TARGET], traffic={"layer": "istio"})
+    args = microservice_args(service, stack, DOC_TARGET, {service.name: service}, lambda k: k)
+    return _record(args)
+
+
+def test_the_page_has_each_example_the_tests_render():
+    assert sorted(_doc_examples()) == [
+        "blue-green-hold",
+        "blue-green-parked",
+        "canary-sized",
+        "retries-idempotent",
+        "retries-refused",
+    ]
+
+
+def test_doc_example_blue_green_hold():
+    monitor = _render_example("blue-green-hold")
+    for slot in ("blue", "green"):
+        assert _inputs(monitor, f"shop-{slot}")["spec"]["replicas"] == 12
+        assert _inputs(monitor, f"shop-{slot}")["metadata"]["annotations"] == FORCE
+        assert _inputs(monitor, f"shop-hpa-{slot}")["spec"]["minReplicas"] == 12
+    assert monitor.depends("shop-service", "shop-green")
+
+
+def test_doc_example_blue_green_parked():
+    monitor = _render_example("blue-green-parked")
+    assert _inputs(monitor, "shop-blue")["spec"]["replicas"] == 3
+    assert [r.name for r in monitor.of_type(HPA)] == ["shop-hpa-green"]
+    assert _inputs(monitor, "shop-hpa-green")["spec"]["minReplicas"] == 3
+    assert _inputs(monitor, "shop-green")["spec"]["replicas"] == 12
+
+
+def test_doc_example_canary_sized():
+    monitor = _render_example("canary-sized")
+    assert _inputs(monitor, "shop-canary")["spec"]["replicas"] == 5
+    assert _inputs(monitor, "shop-hpa-canary")["spec"]["minReplicas"] == 5
+    assert monitor.depends("shop-vs", "shop-canary")
+
+
+def test_doc_example_retries_idempotent():
+    monitor = _render_example("retries-idempotent")
+    route = _inputs(monitor, "shop-vs")["spec"]["http"][0]
+    assert route["timeout"] == "10s"
+    assert route["retries"] == {
+        "attempts": 3,
+        "retryOn": "5xx,connect-failure",
+        "perTryTimeout": "2s",
+    }
+    assert _valid_custom_resources(monitor) >= 1
+
+
+def test_doc_example_retries_refused():
+    from slipway.errors import BadInput
+
+    with pytest.raises(BadInput, match=r"strategy\.mesh\.retries.*may already have processed"):
+        _render_example("retries-refused")
+
+
+def test_catalog_retries_apply_per_environment():
+    """The base's retries hold in dev; prod's override opts in to 5xx retries."""
+    from stacks.build import microservice_args
+    from stacks.catalog import deep_merge, parse_service
+
+    data = deep_merge(BASE_SERVICE, _doc_examples()["retries-idempotent"])
+    for env, expected in (("dev", DEFAULT_RETRY_ON), ("prod", "5xx,connect-failure")):
+        service = parse_service(data, env, "shop.yaml")
+        stack = StackConfig(environment=env, targets=[DOC_TARGET], traffic={"layer": "istio"})
+        args = microservice_args(service, stack, DOC_TARGET, {"shop": service}, lambda k: k)
+        assert args.traffic.retries.retry_on == expected
+        assert args.traffic.retries.attempts == 3
+
+
+# ---- the commands: slipway canary / promote / scale-down keep the capacity declared ------------
+
+
+def _say(result: Any) -> str:
+    return " ".join(result.output.split())
+
+
+def _autoscaled_payments(project: Path) -> Path:
+    """payments in prod with autoscaling (the example catalog runs it at fixed replicas)."""
+    path = project / "services" / "payments.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "  prod:\n    replicas: 4\n",
+            "  prod:\n    autoscaling: {minReplicas: 4, maxReplicas: 40}\n",
+        )
+    )
+    return path
+
+
+def _declared(project: Path, service: str) -> Any:
+    from slipway import declared as dc
+
+    return dc.locate(project, "prod", service).service
+
+
+def test_canary_weight_100_is_refused_as_a_promotion(project, run):
+    before = (project / "services" / "payments.yaml").read_bytes()
+    result = run("canary", "payments", "--stack", "prod", "--weight", "100")
+    assert result.exit_code == 2
+    assert "that is a promotion: slipway promote payments --stack prod" in _say(result)
+    assert (project / "services" / "payments.yaml").read_bytes() == before
+
+
+def test_canary_step_of_an_autoscaled_service_declares_the_stable_live_count(project, run):
+    _autoscaled_payments(project)
+    result = run("canary", "payments", "--stack", "prod", "--weight", "25", "--live-replicas", "20")
+    assert result.exit_code == 0, _say(result)
+    assert "strategy.liveReplicas unset -> 20" in _say(result)
+    st = _declared(project, "payments").strategy
+    assert (st.weight, st.live_replicas) == (25, 20)
+
+
+def test_canary_step_reads_the_stable_count_from_the_cluster(project, run, monkeypatch):
+    from slipway.commands import strategy
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(strategy, "_kubectl", lambda args: seen.append(args) or "16")
+    _autoscaled_payments(project)
+    assert run("canary", "payments", "--stack", "prod", "--weight", "50").exit_code == 0
+    assert [a[a.index("deployment") + 1] for a in seen] == ["payments-stable"] * len(seen)
+    assert _declared(project, "payments").strategy.live_replicas == 16
+
+
+def test_canary_step_of_an_autoscaled_service_without_a_count_is_refused(project, run, monkeypatch):
+    from slipway.commands import strategy
+
+    def unreachable(args: list[str]) -> str:
+        raise RuntimeError("no cluster")
+
+    monkeypatch.setattr(strategy, "_kubectl", unreachable)
+    path = _autoscaled_payments(project)
+    before = path.read_bytes()
+    result = run("canary", "payments", "--stack", "prod", "--weight", "25")
+    assert result.exit_code == 2
+    assert "cannot read the pods of deployment payments-stable" in _say(result)
+    assert path.read_bytes() == before
+
+
+def test_promote_of_a_canary_takes_its_config_and_is_rolled_back_whole(project, run):
+    path = project / "services" / "payments.yaml"
+    original = path.read_bytes()
+    path.write_text(
+        path.read_text().replace(
+            "      weight: 0\n", "        config: {PROVIDER_ENDPOINT: https://v2.example.com}\n"
+        )
+    )
+    before = path.read_bytes()
+    result = run("promote", "payments", "--stack", "prod")
+    assert result.exit_code == 0, _say(result)
+    service = _declared(project, "payments")
+    assert service.config["PROVIDER_ENDPOINT"] == "https://v2.example.com"
+    assert (service.version.tag, service.strategy.canary) == ("3.1.0", None)
+    assert run("rollback", "payments", "--stack", "prod").exit_code == 0
+    assert path.read_bytes() == before != original
+
+
+def test_scale_down_parks_the_old_slot_at_the_autoscaling_minimum(project, run):
+    assert run("promote", "orders", "--stack", "prod", "--live-replicas", "12").exit_code == 0
+    result = run("scale-down", "orders", "--stack", "prod")
+    assert result.exit_code == 0, _say(result)
+    st = _declared(project, "orders").strategy
+    assert (st.active_slot, st.live_replicas, st.idle_replicas) == ("green", 12, 3)
+    again = run("scale-down", "orders", "--stack", "prod")
+    assert "nothing changed" in _say(again)
+
+
+def test_scale_down_of_a_canary_is_refused(project, run):
+    result = run("scale-down", "payments", "--stack", "prod")
+    assert result.exit_code == 2
+    assert "scale-down parks the idle slot of a native blue-green service" in _say(result)

@@ -149,6 +149,8 @@ def _warn(message: str | None) -> None:
 def _show(v: Any) -> str:
     if v is None:
         return "unset"
+    if isinstance(v, dict) and set(v) <= {"tag", "digest"} and v:
+        return "@".join(str(v[k]) for k in ("tag", "digest") if k in v)
     if isinstance(v, bool):
         return "on" if v else "off"
     return str(v)
