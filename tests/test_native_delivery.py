@@ -497,3 +497,11 @@ def test_scale_down_of_a_canary_is_refused(project, run):
     result = run("scale-down", "payments", "--stack", "prod")
     assert result.exit_code == 2
     assert "scale-down parks the idle slot of a native blue-green service" in _say(result)
+
+
+def test_a_promote_above_the_autoscaling_maximum_is_refused_before_writing(project, run):
+    before = (project / "services" / "orders.yaml").read_bytes()
+    result = run("promote", "orders", "--stack", "prod", "--live-replicas", "31")
+    assert result.exit_code == 2
+    assert "holds 31 pods (liveReplicas 31), above autoscaling.maxReplicas 30" in _say(result)
+    assert (project / "services" / "orders.yaml").read_bytes() == before

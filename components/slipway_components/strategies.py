@@ -91,6 +91,12 @@ class AnalysisArgs(Args):
     """Request-duration histogram without `_bucket`; default: http_request_duration_seconds."""
 
 
+def canary_capacity(weight: int, canary_replicas: int, stable_replicas: int) -> int:
+    """Pods a canary at `weight` percent needs: `ceil(weight% x stable_replicas)`, at least
+    `canary_replicas`."""
+    return max(canary_replicas, -(-weight * stable_replicas // 100))
+
+
 class StrategyArgs(Args):
     """Which strategy and its knobs. Fields of other strategies are ignored, so a per-env
     override can switch `type` without deleting the rest."""
@@ -155,8 +161,7 @@ class StrategyArgs(Args):
         """Pods the canary track needs for its weight: its share of `stable_replicas` (the
         stable track's pods, `live_replicas` when known), rounded up, never fewer than
         `canary_replicas`. At weight 100 that is the stable track's whole size."""
-        share = -(-self.weight * stable_replicas // 100)
-        return max(self.canary_replicas, share)
+        return canary_capacity(self.weight, self.canary_replicas, stable_replicas)
 
     def track(self, slot: str) -> TrackArgs:
         """The build of a slot (`blue`, `green`) or of the canary track."""
