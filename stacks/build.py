@@ -280,11 +280,11 @@ def check_strategy(service: Service, stack: StackConfig, source: str) -> None:
         held = max(st.live_replicas or 0, auto.min_replicas)
         if st.type == "canary" and st.canary is not None:
             held = canary_capacity(st.weight, st.canary_replicas, held)
-        if held > auto.max_replicas:
+        if held >= auto.max_replicas:
             raise BadInput(
-                f"{st.type} holds {held} pods (liveReplicas {st.live_replicas}), above "
+                f"{st.type} holds {held} pods (liveReplicas {st.live_replicas}), not below "
                 f"autoscaling.maxReplicas {auto.max_replicas}: the HPA's minReplicas is held "
-                "there; raise maxReplicas",
+                "there and needs room to scale above it; raise maxReplicas",
                 file=source,
                 field=f"{where}.liveReplicas",
             )

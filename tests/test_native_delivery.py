@@ -151,8 +151,8 @@ def test_fixed_replicas_hold_both_slots_without_forcing():
 
 
 def test_a_hold_above_the_autoscaling_maximum_is_refused():
-    with pytest.raises(ValidationError, match="live_replicas is 50 pods, above autoscaling"):
-        make_args(strategy=blue_green(live_replicas=50), autoscaling=WIDE)
+    with pytest.raises(ValidationError, match=r"live_replicas is 40 pods, not below autoscaling"):
+        make_args(strategy=blue_green(live_replicas=40), autoscaling=WIDE)
 
 
 # ---- defect 7: a canary sized for its weight, promoted by becoming the stable build -----------
@@ -202,9 +202,9 @@ def test_weight_100_sizes_the_canary_like_the_stable_track():
 
 
 def test_a_canary_bigger_than_the_autoscaling_maximum_is_refused():
-    with pytest.raises(ValidationError, match="the canary's size for weight 50 is 30 pods"):
+    with pytest.raises(ValidationError, match="the canary's size for weight 50 is 20 pods, not"):
         make_args(
-            strategy=canary(weight=50, live_replicas=60),
+            strategy=canary(weight=50, live_replicas=40),
             traffic=istio(),
             autoscaling=AutoscalingArgs(min_replicas=3, max_replicas=20),
         )
@@ -501,7 +501,7 @@ def test_scale_down_of_a_canary_is_refused(project, run):
 
 def test_a_promote_above_the_autoscaling_maximum_is_refused_before_writing(project, run):
     before = (project / "services" / "orders.yaml").read_bytes()
-    result = run("promote", "orders", "--stack", "prod", "--live-replicas", "31")
+    result = run("promote", "orders", "--stack", "prod", "--live-replicas", "30")
     assert result.exit_code == 2
-    assert "holds 31 pods (liveReplicas 31), above autoscaling.maxReplicas 30" in _say(result)
+    assert "holds 30 pods (liveReplicas 30), not below autoscaling.maxReplicas 30" in _say(result)
     assert (project / "services" / "orders.yaml").read_bytes() == before

@@ -14,9 +14,10 @@ from its `WorkloadKit`:
 
 Decision: "HPA and PDB follow the active slot" is met by giving each slot its own HPA and PDB.
 Whichever slot is active is therefore always autoscaled and protected from disruption, and a
-promote or rollback does not touch them: nothing is created, deleted or retargeted, only the
-live and preview Services' `slot` selectors swap. (One HPA/PDB retargeted on promote would turn
-the promote into four changes, and an HPA switching targets starts from a cold history.)
+promote or rollback does not touch them: nothing is created, deleted or retargeted; the live
+and preview Services' `slot` selectors swap (and, with autoscaling, the held size below).
+(One HPA/PDB retargeted on promote would turn the promote into four changes, and an HPA
+switching targets starts from a cold history.)
 
 The idle slot is warm by default: same replicas and autoscaling as the active one. With
 autoscaling, "the same autoscaling" is not the same size: the idle slot gets no traffic, so its
@@ -25,10 +26,10 @@ Rollouts does it (it switches only once the preview runs the full `spec.replicas
 
 - `live_replicas` is the live slot's pod count when the promote is declared (`slipway promote`
   reads it from the cluster and writes it with `activeSlot`). While it is set, each warm slot
-  declares that count as `spec.replicas` and its HPA's `minReplicas` is raised to it (never
-  above `maxReplicas`: refused). So the slot about to take traffic is scaled to the live size
-  in the same `up`, and the old slot stays at full size after the flip: a rollback finds it
-  warm (delayed scale-down).
+  declares that count as `spec.replicas` and its HPA's `minReplicas` is raised to it (at or
+  above `maxReplicas` it is refused: no room to scale). So the slot about to take traffic is
+  scaled to the live size in the same `up`, and the old slot stays at full size after the
+  flip: a rollback finds it warm (delayed scale-down).
 - The live Service depends on the active slot's Deployment. Pulumi's Deployment await waits
   until the Deployment's current template runs all its declared pods, ready, so the selector
   switches only after the target slot is fully rolled and scaled: an image change and a flip in

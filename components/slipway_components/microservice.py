@@ -135,10 +135,11 @@ class MicroserviceArgs(WorkloadArgs):
             floor = max(st.live_replicas or 0, auto.min_replicas)
             need = st.canary_capacity(floor) if st.canary is not None else 0
             what = f"the canary's size for weight {st.weight}"
-        if need > auto.max_replicas:
+        if need >= auto.max_replicas:
             raise ValueError(
-                f"strategy: {what} is {need} pods, above autoscaling.max_replicas "
-                f"{auto.max_replicas}; raise max_replicas (the HPA's minReplicas is held there)"
+                f"strategy: {what} is {need} pods, not below autoscaling.max_replicas "
+                f"{auto.max_replicas}: the HPA's minReplicas is held there and needs room to "
+                "scale above it; raise max_replicas"
             )
         return self
 
