@@ -505,3 +505,8 @@ def test_a_promote_above_the_autoscaling_maximum_is_refused_before_writing(proje
     assert result.exit_code == 2
     assert "holds 30 pods (liveReplicas 30), not below autoscaling.maxReplicas 30" in _say(result)
     assert (project / "services" / "orders.yaml").read_bytes() == before
+
+
+def test_retry_conditions_are_rendered_without_spaces():
+    retries = RetryArgs(retry_on="connect-failure, refused-stream")
+    assert retries.render()["retryOn"] == "connect-failure,refused-stream"

@@ -94,7 +94,8 @@ REPEATING_RETRY_ON = (
 """Conditions met after the application may have processed the request (a 5xx or 504 from a
 slow handler, a reset mid-request, a gRPC status the server sent): a retry can repeat a
 payment or an order. Allowed with `idempotent` only; Istio also takes a bare status code
-(`503`), which is one of these."""
+(`503`), which is one of these. With `SAFE_RETRY_ON` this is the set Istio's validation
+accepts (istio/istio pkg/config/validation, `supportedRetryOnPolicies`)."""
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,reset-before-request"
 
 
@@ -151,7 +152,8 @@ class RetryArgs(Args):
 
     def render(self) -> dict[str, Any]:
         """The VirtualService route's `retries`."""
-        out: dict[str, Any] = {"attempts": self.attempts, "retryOn": self.retry_on}
+        conditions = ",".join(c.strip() for c in self.retry_on.split(","))
+        out: dict[str, Any] = {"attempts": self.attempts, "retryOn": conditions}
         if self.per_try_timeout_seconds is not None:
             out["perTryTimeout"] = _duration(self.per_try_timeout_seconds)
         return out
