@@ -20,7 +20,13 @@ from slipway.errors import BadInput
 from slipway_components import Microservice, MicroserviceArgs, Peer, ResourceArgs, RollingArgs
 from slipway_components.naming import check_workload_namespace
 from slipway_components.observability import ServiceObservability, ServiceObservabilityArgs
-from slipway_components.strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
+from slipway_components.strategies import (
+    AnalysisArgs,
+    StepArgs,
+    StrategyArgs,
+    TrackArgs,
+    canary_capacity,
+)
 from slipway_components.traffic import RetryArgs, TrafficArgs
 from stacks.catalog import Service, Track, version_field
 from stacks.config import StackConfig, TargetConfig
@@ -294,6 +300,27 @@ def check_strategy(service: Service, stack: StackConfig, source: str) -> None:
             file=source,
             field=f"{where}.type",
         )
+    auto = service.autoscaling
+    if st.engine == "native" and st.type != "rolling" and auto is not None:
+        held = max(st.live_replicas or 0, auto.min_replicas)
+        if st.type == "canary" and st.canary is not None:
+            held = canary_capacity(st.weight, st.canary_replicas, held)
+        if held >= auto.max_replicas:
+            raise BadInput(
+                f"{st.type} holds {held} pods (liveReplicas {st.live_replicas}), not below "
+                f"autoscaling.maxReplicas {auto.max_replicas}: the HPA's minReplicas is held "
+                "there and needs room to scale above it; raise maxReplicas",
+                file=source,
+                field=f"{where}.liveReplicas",
+            )
+        if st.type == "canary" and st.weight == 100 and st.live_replicas is None:
+            raise BadInput(
+                "weight 100 sends every request to the canary track, which is sized from the "
+                "stable track's live pods: declare liveReplicas, or promote the canary "
+                "(slipway promote)",
+                file=source,
+                field=f"{where}.weight",
+            )
     if st.mesh.fault is not None:
         if stack.environment == "prod":
             raise BadInput(

@@ -323,10 +323,9 @@ class Notifications(NotificationsArgs, Spec):
     """Argo Rollouts notifications (a webhook) on promote, abort and pause."""
 
 
-# Not a RetryArgs: which failures are retried (`retry_on`) is not the file's to set.
-class Retries(Spec):
-    attempts: int = field_of(RetryArgs, "attempts")
-    per_try_timeout_seconds: float = field_of(RetryArgs, "per_try_timeout_seconds")
+class Retries(RetryArgs, Spec):
+    """Mesh retries: by default only failures where the request never reached the app;
+    `retryOn` with 5xx and the like, and `perTryTimeoutSeconds`, need `idempotent: true`."""
 
 
 class OutlierDetection(OutlierArgs, Spec):
@@ -381,6 +380,7 @@ class Strategy(Spec):
     scale_down_delay_seconds: int | None = field_of(StrategyArgs, "scale_down_delay_seconds")
     pre_rollout: PreRollout | None = field_of(StrategyArgs, "pre_rollout")
     notifications: Notifications | None = field_of(StrategyArgs, "notifications")
+    live_replicas: int | None = field_of(StrategyArgs, "live_replicas")
     mesh: Mesh = Mesh()
     """Retries, timeouts, outlier detection (and drills' fault injection) with istio."""
 

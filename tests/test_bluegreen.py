@@ -105,3 +105,20 @@ def test_children_are_parented_to_the_component():
     component = records["shop"].urn
     for name in ("shop-blue", "shop-green", "shop-service", "shop-preview", "shop-pdb-blue"):
         assert records[name].parent == component, name
+
+
+def test_promote_with_a_live_count_holds_both_slots_at_it():
+    """An autoscaled promote declares the live slot's count: both slots hold it (the target is
+    scaled before the switch, the old one stays warm), the selectors swap."""
+    before = run(make_args(strategy=blue_green(active_slot="blue")))
+    after = run(make_args(strategy=blue_green(active_slot="green", live_replicas=4)))
+    held = ["metadata.annotations", "spec.replicas"]
+    assert changed_paths(before, after) == {
+        "shop-blue": held,
+        "shop-green": held,
+        "shop-hpa-blue": ["spec.minReplicas"],
+        "shop-hpa-green": ["spec.minReplicas"],
+        "shop-preview": ["spec.selector.slot"],
+        "shop-service": ["spec.selector.slot"],
+    }
+    assert after["shop-service"].dependencies == [after["shop-green"].urn]

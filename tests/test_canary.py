@@ -37,10 +37,19 @@ def test_stable_and_canary_tracks_run_their_own_versions():
         assert spec["template"]["spec"]["containers"][0]["image"] == image
 
 
-def test_canary_replicas_do_not_follow_the_weight():
+def test_canary_replicas_are_the_floor_of_a_small_weight():
     for weight in (0, 50):
         records = run(make_args(strategy=canary(weight=weight, canary_replicas=3), traffic=istio()))
         assert by_kind(records, "Deployment")["shop-canary"].inputs["spec"]["replicas"] == 3
+
+
+def test_canary_replicas_grow_with_the_weight():
+    strategy = canary(weight=75, live_replicas=4)
+    records = run(make_args(strategy=strategy, traffic=istio()))
+    assert by_kind(records, "Deployment")["shop-canary"].inputs["spec"]["replicas"] == 3
+    hpas = by_kind(records, "HorizontalPodAutoscaler")
+    assert hpas["shop-canary"].inputs["spec"]["scaleTargetRef"]["name"] == "shop-canary"
+    assert hpas["shop-canary"].inputs["spec"]["minReplicas"] == 3
 
 
 def test_istio_route_carries_the_weight_on_subsets():
@@ -96,6 +105,8 @@ def test_hpa_scales_the_stable_track():
     records = run(make_args(strategy=canary(), traffic=istio()))
     ref = by_kind(records, "HorizontalPodAutoscaler")["shop"].inputs["spec"]["scaleTargetRef"]
     assert ref["name"] == "shop-stable"
+    canary_hpa = by_kind(records, "HorizontalPodAutoscaler")["shop-canary"].inputs["spec"]
+    assert canary_hpa["minReplicas"] == 2
 
 
 def test_canary_without_a_traffic_layer_is_refused():

@@ -15,7 +15,10 @@ from slipway.errors import BadInput
 from stacks.catalog import parse_service
 from tests.test_catalog import GOOD
 
-COMMANDS = ("preview", "check", "deploy", "promote", "rollback", "canary", "abort", "flag")
+COMMANDS = (
+    *("preview", "check", "deploy", "promote", "rollback", "canary", "abort", "flag"),
+    "scale-down",
+)
 
 SERVICE = GOOD  # a minimal valid catalog entry, shared with the catalog tests
 

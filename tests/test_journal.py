@@ -44,7 +44,7 @@ def test_rollback_with_an_empty_journal_is_refused_and_writes_nothing(project, r
 
 
 def test_rollback_refusal_counts_the_entries_of_other_services(project, run):
-    assert run("promote", "orders", "--stack", "prod").exit_code == 0
+    assert run("promote", "orders", "--stack", "prod", "--live-replicas", "5").exit_code == 0
     before = _catalog(project, "payments").read_bytes()
     journal = _journal(project, "prod")
     result = run("rollback", "payments", "--stack", "prod")
@@ -168,12 +168,12 @@ def test_promote_to_on_a_canary_service_is_refused(project, run):
     assert _catalog(project, "payments").read_bytes() == before
 
 
-def test_promote_of_a_canary_twice_changes_nothing_the_second_time(project, run):
+def test_promote_of_a_canary_twice_refuses_the_second_time(project, run):
     assert run("promote", "payments", "--stack", "prod").exit_code == 0
     before = _catalog(project, "payments").read_bytes()
     result = run("promote", "payments", "--stack", "prod")
-    assert result.exit_code == 0, _text(result)
-    assert "already gets 100% of traffic; nothing changed" in _text(result)
+    assert result.exit_code == 2, _text(result)
+    assert "there is no canary track to promote" in _text(result)
     assert _catalog(project, "payments").read_bytes() == before
     assert len(_journal(project, "prod")) == 1
 

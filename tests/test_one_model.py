@@ -47,13 +47,13 @@ IS_COMPONENT: dict[type[BaseModel], type[BaseModel]] = {
     catalog.MirrorRoute: MirrorRouteArgs,
     catalog.PreRollout: PreRolloutArgs,
     catalog.Notifications: NotificationsArgs,
+    catalog.Retries: RetryArgs,
 }
 """Catalog blocks of the component's shape: the component model itself, in camelCase."""
 
 SHARES: dict[type[BaseModel], tuple[type[BaseModel], ...]] = {
     catalog.Strategy: (StrategyArgs, RollingArgs),
     catalog.Analysis: (AnalysisArgs,),
-    catalog.Retries: (RetryArgs,),
     catalog.Mesh: (TrafficArgs,),
     catalog.Step: (StepArgs,),
 }
@@ -68,7 +68,7 @@ RENAMED = {
 OWN_SHAPE = {
     (catalog.Strategy, "steps"): "`pause: {duration: 5m}` steps, not the component's tuple",
     (catalog.Strategy, "analysis"): "the catalog's Analysis (shorter names)",
-    (catalog.Mesh, "retries"): "the catalog's Retries (no retryOn)",
+    (catalog.Mesh, "retries"): "the catalog's Retries (camelCase)",
     (catalog.Mesh, "outlier_detection"): "the catalog's OutlierDetection (camelCase)",
     (catalog.Mesh, "fault"): "the catalog's Fault (camelCase)",
     (catalog.Step, "pause"): "a duration in the file, a flag and seconds in the component",

@@ -30,18 +30,60 @@ def _changed_lines(before: bytes, after: bytes) -> list[tuple[str, str]]:
 # -- promote / rollback ------------------------------------------------------------------------
 
 
-def test_promote_flips_the_active_slot_and_nothing_else(project, run):
-    before = _read(project, "orders")
-    result = run("promote", "orders", "--stack", "prod")
+LIVE = ("--live-replicas", "12")
+"""orders is autoscaled in prod: its promote needs the live slot's pod count (no cluster here)."""
+
+
+def test_promote_flips_the_active_slot_and_holds_the_live_count(project, run):
+    before = _read(project, "orders").decode()
+    result = run("promote", "orders", "--stack", "prod", *LIVE)
     assert result.exit_code == 0, _text(result)
     assert "environments.prod.strategy.activeSlot blue -> green" in _text(result)
-    assert _changed_lines(before, _read(project, "orders")) == [
-        ("activeSlot: blue", "activeSlot: green")
+    assert "environments.prod.strategy.liveReplicas unset -> 12" in _text(result)
+    after = _read(project, "orders").decode()
+    assert after == before.replace("activeSlot: green", "activeSlot: green").replace(
+        "      activeSlot: blue\n", "      activeSlot: green\n"
+    ).replace("bab28\n", "bab28\n      liveReplicas: 12\n")
+
+
+def test_promote_of_an_autoscaled_slot_without_a_live_count_is_refused(project, run, monkeypatch):
+    from slipway.commands import strategy
+
+    def unreachable(args: list[str]) -> str:
+        raise RuntimeError("The connection to the server was refused")
+
+    monkeypatch.setattr(strategy, "_kubectl", unreachable)
+    before = _read(project, "orders")
+    result = run("promote", "orders", "--stack", "prod")
+    assert result.exit_code == 2
+    assert "cannot read the pods of deployment orders-blue in namespace commerce" in _text(result)
+    assert "--live-replicas N" in _text(result)
+    assert _read(project, "orders") == before
+
+
+def test_promote_reads_the_live_count_from_the_cluster(project, run, monkeypatch):
+    from slipway.commands import strategy
+
+    calls: list[list[str]] = []
+
+    def kubectl(args: list[str]) -> str:
+        calls.append(args)
+        return "17"
+
+    monkeypatch.setattr(strategy, "_kubectl", kubectl)
+    result = run("promote", "orders", "--stack", "prod", "--kube-context", "prod-use1")
+    assert result.exit_code == 0, _text(result)
+    assert calls == [
+        [
+            *("--context", "prod-use1", "get", "deployment", "orders-blue"),
+            *("-n", "commerce", "-o", "jsonpath={.spec.replicas}"),
+        ]
     ]
+    assert "liveReplicas: 17" in _read(project, "orders").decode()
 
 
 def test_promote_keeps_comments(project, run):
-    run("promote", "orders", "--stack", "prod")
+    run("promote", "orders", "--stack", "prod", *LIVE)
     text = _read(project, "orders").decode()
     assert text.startswith("# Order management: called by frontend")
     assert "# Blue-green: both slots stay warm" in text
@@ -49,14 +91,14 @@ def test_promote_keeps_comments(project, run):
 
 def test_rollback_restores_the_file_byte_for_byte(project, run):
     before = _read(project, "orders")
-    assert run("promote", "orders", "--stack", "prod").exit_code == 0
+    assert run("promote", "orders", "--stack", "prod", *LIVE).exit_code == 0
     result = run("rollback", "orders", "--stack", "prod")
     assert result.exit_code == 0, _text(result)
     assert _read(project, "orders") == before
 
 
 def test_rollback_after_an_unrelated_edit_flips_only_the_slot(project, run):
-    assert run("promote", "orders", "--stack", "prod").exit_code == 0
+    assert run("promote", "orders", "--stack", "prod", *LIVE).exit_code == 0
     path = project / "services" / "orders.yaml"
     path.write_text(path.read_text() + "# reviewed\n")
     assert run("rollback", "orders", "--stack", "prod").exit_code == 0
@@ -108,14 +150,18 @@ def test_promote_of_an_argo_rollouts_service_is_refused(project, run):
     assert "kubectl argo rollouts promote inventory -n commerce" in _text(result)
 
 
-def test_promote_onto_a_parked_slot_is_refused(project, run):
+def test_promote_onto_a_parked_slot_warms_it_in_the_same_edit(project, run):
     path = project / "services" / "orders.yaml"
     path.write_text(
         path.read_text().replace("activeSlot: blue", "activeSlot: blue\n      idleReplicas: 0")
     )
-    result = run("promote", "orders", "--stack", "prod")
-    assert result.exit_code == 2
-    assert "scaled down to idleReplicas=0" in _text(result)
+    result = run("promote", "orders", "--stack", "prod", *LIVE)
+    assert result.exit_code == 0, _text(result)
+    assert "environments.prod.strategy.idleReplicas 0 -> unset" in _text(result)
+    from slipway import declared as dc
+
+    st = dc.locate(project, "prod", "orders").service.strategy
+    assert (st.active_slot, st.idle_replicas, st.live_replicas) == ("green", None, 12)
 
 
 def test_promote_of_an_unknown_service_is_refused(project, run):
@@ -131,12 +177,18 @@ def test_promote_on_an_unknown_stack_is_refused(project, run):
     assert "no such stack 'qa'" in _text(result)
 
 
-def test_promote_of_a_canary_sends_all_traffic_to_it(project, run):
-    assert run("promote", "payments", "--stack", "prod").exit_code == 0
-    assert _changed_lines(
-        (Path(__file__).resolve().parent.parent / "services" / "payments.yaml").read_bytes(),
-        _read(project, "payments"),
-    ) == [("weight: 0", "weight: 100")]
+def test_promote_of_a_canary_makes_its_build_the_stable_one(project, run):
+    result = run("promote", "payments", "--stack", "prod")
+    assert result.exit_code == 0, _text(result)
+    from slipway import declared as dc
+
+    service = dc.locate(project, "prod", "payments").service
+    assert service.version.tag == "3.1.0"
+    assert service.version.digest == (
+        "sha256:ab2aa4db1cfa4454cf0dc6dfdd0913f869dc71dc0309f991890dac37737f7128"
+    )
+    assert (service.strategy.canary, service.strategy.weight) == (None, 0)
+    assert "weight: 100" not in _read(project, "payments").decode()
 
 
 # -- canary / abort ----------------------------------------------------------------------------
@@ -245,14 +297,22 @@ def _updated(diff: dict) -> dict[str, list[str]]:
     }
 
 
-def test_promote_changes_only_service_selectors(project, run):
-    diff = _diff_after(project, run, "promote", "orders")
+def test_promote_scales_the_target_slot_and_flips_the_selectors(project, run):
+    diff = _diff_after(project, run, "promote", "orders", *LIVE)
     assert (diff["added"], diff["deleted"], diff["replaced"]) == ([], [], [])
     targets = ("aws-us-east-1", "aws-eu-west-1", "gcp-europe-west1")
+    held = ["metadata.annotations", "spec.replicas"]
     assert _updated(diff) == {
-        f"{t}-orders-{role}": ["spec.selector.slot"]
+        f"{t}-orders-{role}": paths
         for t in targets
-        for role in ("service", "preview")
+        for role, paths in (
+            ("service", ["spec.selector.slot"]),
+            ("preview", ["spec.selector.slot"]),
+            ("blue", held),
+            ("green", held),
+            ("hpa-blue", ["spec.minReplicas"]),
+            ("hpa-green", ["spec.minReplicas"]),
+        )
     }
 
 

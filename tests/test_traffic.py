@@ -36,7 +36,9 @@ def test_destination_rule_has_mutual_tls_and_outlier_detection():
 
 def test_virtual_service_sets_timeout_and_retries():
     traffic = TrafficArgs(
-        layer="istio", timeout_seconds=7.5, retries=RetryArgs(attempts=3, per_try_timeout_seconds=1)
+        layer="istio",
+        timeout_seconds=7.5,
+        retries=RetryArgs(attempts=3, per_try_timeout_seconds=1, idempotent=True),
     )
     vs = by_kind(run(make_args(traffic=traffic)), "VirtualService")["shop"].inputs["spec"]
     route = vs["http"][0]

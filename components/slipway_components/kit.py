@@ -432,12 +432,13 @@ class WorkloadKit:
         *,
         replicas: int | None = None,
         extra_labels: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None,
     ) -> k8s.apps.v1.Deployment:
         """`<name>-<role>`: a Deployment of the hardened pod template, waiting for
         `depends_on`."""
         return k8s.apps.v1.Deployment(
             f"{self.name}-{role}",
-            metadata=self.meta(object_name, extra_labels),
+            metadata=self.meta(object_name, extra_labels, annotations),
             spec=self.deployment_spec(pod_args, selector, replicas),
             opts=self.workload_opts(),
         )
@@ -448,9 +449,12 @@ class WorkloadKit:
         object_name: str,
         selector: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        wait_for: Sequence[pulumi.Resource] = (),
     ) -> k8s.core.v1.Service:
         """A ClusterIP Service over `selector`'s pods, one port per container port (`opts`:
-        instead of the plain child options)."""
+        instead of the plain child options); created or changed only after `wait_for` (e.g.
+        the workload it is about to send traffic to)."""
         return k8s.core.v1.Service(
             resource_name,
             metadata=self.meta(object_name),
@@ -467,7 +471,9 @@ class WorkloadKit:
                     for p in self.args.ports
                 ],
             },
-            opts=opts or self.opts(),
+            opts=pulumi.ResourceOptions.merge(
+                opts or self.opts(), pulumi.ResourceOptions(depends_on=list(wait_for))
+            ),
         )
 
     def pdb(
@@ -492,9 +498,11 @@ class WorkloadKit:
         *,
         resource_name: str | None = None,
         object_name: str | None = None,
+        min_replicas: int | None = None,
     ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler | None:
         """An autoscaling/v2 HPA scaling `kind`/`target` (default child `<name>-hpa`, object
-        `<svc>`); None when the service has no autoscaling."""
+        `<svc>`), its floor raised to `min_replicas` when given; None when the service has no
+        autoscaling."""
         a = self.args
         if a.autoscaling is None:
             return None
@@ -508,7 +516,7 @@ class WorkloadKit:
             metadata=self.meta(object_name or a.service_name),
             spec={
                 "scaleTargetRef": {"apiVersion": api_version, "kind": kind, "name": target},
-                "minReplicas": a.autoscaling.min_replicas,
+                "minReplicas": max(a.autoscaling.min_replicas, min_replicas or 0),
                 "maxReplicas": a.autoscaling.max_replicas,
                 "metrics": metrics,
                 "behavior": {

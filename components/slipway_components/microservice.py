@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from slipway_components.bluegreen import build_blue_green
 from slipway_components.canary import build_canary
@@ -143,6 +143,36 @@ class MicroserviceArgs(WorkloadArgs):
                 raise ValueError(f"strategy.{track}.config {clash} are also secrets; pick one")
         return st
 
+    @model_validator(mode="after")
+    def _capacity_fits(self) -> MicroserviceArgs:
+        """A held slot or a sized canary must fit the autoscaler's bounds, and a canary gets
+        all traffic only when it is sized for it."""
+        st, auto = self.strategy, self.autoscaling
+        if st.engine != "native" or st.type == "rolling":
+            return self
+        if st.type == "canary" and st.weight == 100 and auto is not None and not st.live_replicas:
+            raise ValueError(
+                "strategy.weight 100 sends every request to the canary track, which is sized "
+                "from the stable track's live pods: give strategy.live_replicas (slipway canary "
+                "reads it), or promote the canary instead (slipway promote)"
+            )
+        if auto is None:
+            return self
+        if st.type == "blue-green":
+            need = max(st.live_replicas or 0, auto.min_replicas)
+            what = "live_replicas"
+        else:
+            floor = max(st.live_replicas or 0, auto.min_replicas)
+            need = st.canary_capacity(floor) if st.canary is not None else 0
+            what = f"the canary's size for weight {st.weight}"
+        if need >= auto.max_replicas:
+            raise ValueError(
+                f"strategy: {what} is {need} pods, not below autoscaling.max_replicas "
+                f"{auto.max_replicas}: the HPA's minReplicas is held there and needs room to "
+                "scale above it; raise max_replicas"
+            )
+        return self
+
     @field_validator("traffic")
     @classmethod
     def _canary_needs_a_layer(cls, traffic: TrafficArgs, info: ValidationInfo) -> TrafficArgs:
@@ -235,6 +265,8 @@ class Microservice(pulumi.ComponentResource):
     """rolling: `<name>-deployment`; canary: the stable track's `<name>-stable`."""
     canary_deployment: k8s.apps.v1.Deployment | None = None
     """canary: `<name>-canary`, once a canary track is declared."""
+    canary_hpa: k8s.autoscaling.v2.HorizontalPodAutoscaler | None = None
+    """canary: `<name>-hpa-canary` (with autoscaling and a canary track)."""
     slots: dict[str, k8s.apps.v1.Deployment]
     """blue-green: slot -> its Deployment `<name>-<slot>`."""
     slot_hpas: dict[str, k8s.autoscaling.v2.HorizontalPodAutoscaler]

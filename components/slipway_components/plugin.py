@@ -496,8 +496,9 @@ class Strategy(TypedDict):
     ("canary (native): percent of requests the canary track gets; default: 0. Allowed: ≥ 0, ≤ 100.")
     canary_replicas: NotRequired[int]
     (
-        "canary (native): pods of the canary track, independent of the weight; default: 2. Allowed:"
-        " ≥ 1, ≤ 1000."
+        "canary (native): fewest pods of the canary track; it runs more when its weight's share of "
+        "the stable track's pods is larger (see `canary_capacity`); default: 2. Allowed: ≥ 1, ≤ "
+        "1000."
     )
     steps: NotRequired[list[Step]]
     (
@@ -526,6 +527,15 @@ class Strategy(TypedDict):
     )
     notifications: NotRequired[Notifications]
     """argo-rollouts: notify a webhook on promote, abort and pause; default: none."""
+    live_replicas: NotRequired[int]
+    (
+        "native blue-green and canary: pods the serving track ran (blue-green: the slot live before"
+        " the promote; canary: the stable track) when the traffic change was declared; `slipway "
+        "promote` and `slipway canary` read it from the cluster. Blue-green holds both slots at "
+        "least this size, so the switch waits for a full slot and a rollback finds the old one "
+        "warm; a canary is sized to its weight's share of it. Default: None (nothing held). "
+        "Allowed: ≥ 1, ≤ 1000."
+    )
 
 
 Strategy.__doc__ = (
@@ -535,14 +545,36 @@ Strategy.__doc__ = (
 
 
 class Retry(TypedDict):
-    """Istio retries of failed requests, within the whole-request timeout."""
-
     attempts: NotRequired[int]
     """Retries after the first try; default: 2. Allowed: ≥ 0, ≤ 10."""
     per_try_timeout_seconds: NotRequired[float]
-    """Timeout of each try, in seconds; default: 2. Allowed: > 0, ≤ 300."""
+    (
+        "Timeout of each try, in seconds; default: None, each try may take the whole-request "
+        "timeout. A try cut by it is retried only on `5xx`/`gateway-error`/`reset`, so it needs "
+        "`idempotent`. Allowed: > 0, ≤ 300."
+    )
     retry_on: NotRequired[str]
-    """Istio retry conditions; default: connection failures and 5xx."""
+    (
+        "Envoy/Istio retry conditions, comma-separated; default: "
+        "connect-failure,refused-stream,reset-before-request (the request never reached the app). "
+        "Others (5xx, gateway-error, reset, retriable-status-codes, a status code, gRPC statuses) "
+        "need `idempotent`."
+    )
+    idempotent: NotRequired[bool]
+    (
+        "True: every request of this service may safely run twice, so `retryOn` and "
+        "`perTryTimeoutSeconds` may retry requests the app has seen; default: False. Never for "
+        "payments, orders or other non-idempotent POSTs."
+    )
+
+
+Retry.__doc__ = (
+    "Istio retries of failed requests, within the whole-request timeout. The default retries only "
+    "failures where the request never reached the application, which is safe for any request, a "
+    "POST included. Retrying on 5xx, gateway errors, resets or gRPC statuses repeats requests the "
+    "application may have acted on: that needs `idempotent`, for services whose every request may "
+    "run twice (reads, or writes with idempotency keys)."
+)
 
 
 class Outlier(TypedDict):

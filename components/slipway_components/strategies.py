@@ -345,6 +345,12 @@ class NotificationsArgs(Args):
         }
 
 
+def canary_capacity(weight: int, canary_replicas: int, stable_replicas: int) -> int:
+    """Pods a canary at `weight` percent needs: `ceil(weight% x stable_replicas)`, at least
+    `canary_replicas`."""
+    return max(canary_replicas, -(-weight * stable_replicas // 100))
+
+
 class StrategyArgs(Args):
     """Which strategy and its knobs. Fields of other strategies are ignored, so a per-env
     override can switch `type` without deleting the rest."""
@@ -369,7 +375,8 @@ class StrategyArgs(Args):
     weight: int = Field(default=0, ge=0, le=100)
     """canary (native): percent of requests the canary track gets; default: 0."""
     canary_replicas: int = Field(default=2, ge=1, le=1000)
-    """canary (native): pods of the canary track, independent of the weight; default: 2."""
+    """canary (native): fewest pods of the canary track; it runs more when its weight's share
+    of the stable track's pods is larger (see `canary_capacity`); default: 2."""
     steps: tuple[StepArgs, ...] = DEFAULT_STEPS
     """canary (argo-rollouts): the step plan."""
     analysis: AnalysisArgs = AnalysisArgs()
@@ -387,6 +394,12 @@ class StrategyArgs(Args):
     traffic; default: none."""
     notifications: NotificationsArgs | None = None
     """argo-rollouts: notify a webhook on promote, abort and pause; default: none."""
+    live_replicas: int | None = Field(default=None, ge=1, le=1000)
+    """native blue-green and canary: pods the serving track ran (blue-green: the slot live
+    before the promote; canary: the stable track) when the traffic change was declared;
+    `slipway promote` and `slipway canary` read it from the cluster. Blue-green holds both
+    slots at least this size, so the switch waits for a full slot and a rollback finds the old
+    one warm; a canary is sized to its weight's share of it. Default: None (nothing held)."""
 
     @model_validator(mode="after")
     def _coherent(self) -> StrategyArgs:
@@ -464,6 +477,12 @@ class StrategyArgs(Args):
         if self.type == "blue-green":
             return self.analysis.duration_seconds + 60
         return 300
+
+    def canary_capacity(self, stable_replicas: int) -> int:
+        """Pods the canary track needs for its weight: its share of `stable_replicas` (the
+        stable track's pods, `live_replicas` when known), rounded up, never fewer than
+        `canary_replicas`. At weight 100 that is the stable track's whole size."""
+        return canary_capacity(self.weight, self.canary_replicas, stable_replicas)
 
     def track(self, slot: str) -> TrackArgs:
         """The build of a slot (`blue`, `green`) or of the canary track."""

@@ -8,7 +8,8 @@ With `layer: istio` every service gets, as children of its Microservice:
 - `<name>-destrule`: DestinationRule, ISTIO_MUTUAL, connection pool, outlier detection, and
   for a canary the `stable` / `canary` subsets
 - `<name>-vs`: VirtualService, one route named `primary` with timeout, retries, the canary
-  weights, and fault injection only when declared
+  weights, and fault injection only when declared. Retries default to failures where the
+  request never reached the app (`RetryArgs`); 5xx and the like need `idempotent`
 
 With `layer: gateway-api` a canary gets an `HTTPRoute` `<svc>-mesh` (`<name>-route`) attached
 to its own Service (the Gateway API's mesh attachment, GAMMA; `<svc>` stays free for a public
@@ -27,6 +28,7 @@ forbids it in prod.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -72,15 +74,95 @@ def argo_owned_opts(kit: WorkloadKit, kind: str) -> pulumi.ResourceOptions:
     return kit.opts(ignore_changes=list(ARGO_OWNED[kind]))
 
 
+SAFE_RETRY_ON = ("connect-failure", "refused-stream", "reset-before-request", "envoy-ratelimited")
+"""Envoy retry conditions where the request never reached the application, so a retry cannot
+repeat its effect: the connection failed, the HTTP/2 stream was refused (REFUSED_STREAM means
+"not processed"), the connection reset before the request was sent, or the sidecar's own rate
+limit refused it."""
+REPEATING_RETRY_ON = (
+    "5xx",
+    "gateway-error",
+    "reset",
+    "retriable-4xx",
+    "retriable-status-codes",
+    "retriable-headers",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+)
+"""Conditions met after the application may have processed the request (a 5xx or 504 from a
+slow handler, a reset mid-request, a gRPC status the server sent): a retry can repeat a
+payment or an order. Allowed with `idempotent` only; Istio also takes a bare status code
+(`503`), which is one of these. With `SAFE_RETRY_ON` this is the set Istio's validation
+accepts (istio/istio pkg/config/validation, `supportedRetryOnPolicies`)."""
+DEFAULT_RETRY_ON = "connect-failure,refused-stream,reset-before-request"
+
+
 class RetryArgs(Args):
-    """Istio retries of failed requests, within the whole-request timeout."""
+    """Istio retries of failed requests, within the whole-request timeout.
+
+    The default retries only failures where the request never reached the application, which
+    is safe for any request, a POST included. Retrying on 5xx, gateway errors, resets or gRPC
+    statuses repeats requests the application may have acted on: that needs `idempotent`, for
+    services whose every request may run twice (reads, or writes with idempotency keys)."""
 
     attempts: int = Field(default=2, ge=0, le=10)
     """Retries after the first try; default: 2."""
-    per_try_timeout_seconds: float = Field(default=2, gt=0, le=300)
-    """Timeout of each try, in seconds; default: 2."""
-    retry_on: str = "connect-failure,refused-stream,unavailable,cancelled,5xx"
-    """Istio retry conditions; default: connection failures and 5xx."""
+    per_try_timeout_seconds: float | None = Field(default=None, gt=0, le=300)
+    """Timeout of each try, in seconds; default: None, each try may take the whole-request
+    timeout. A try cut by it is retried only on `5xx`/`gateway-error`/`reset`, so it needs
+    `idempotent`."""
+    retry_on: str = DEFAULT_RETRY_ON
+    """Envoy/Istio retry conditions, comma-separated; default:
+    connect-failure,refused-stream,reset-before-request (the request never reached the app).
+    Others (5xx, gateway-error, reset, retriable-status-codes, a status code, gRPC statuses)
+    need `idempotent`."""
+    idempotent: bool = False
+    """True: every request of this service may safely run twice, so `retry_on` and
+    `per_try_timeout_seconds` may retry requests the app has seen; default: False. Never for
+    payments, orders or other non-idempotent POSTs."""
+
+    @model_validator(mode="after")
+    def _safe_unless_idempotent(self) -> RetryArgs:
+        conditions = [c.strip() for c in self.retry_on.split(",")]
+        known = (*SAFE_RETRY_ON, *REPEATING_RETRY_ON)
+        unknown = [c for c in conditions if c not in known and not _status_code(c)]
+        if unknown:
+            raise ValueError(
+                f"retry_on {unknown} are not Envoy/Istio retry conditions; allowed: "
+                f"{', '.join(known)} or an HTTP status code"
+            )
+        if self.idempotent:
+            return self
+        repeating = [c for c in conditions if c not in SAFE_RETRY_ON]
+        if repeating:
+            raise ValueError(
+                f"retry_on {repeating} retries requests the application may already have "
+                f"processed (a POST would run twice); allowed without idempotent: "
+                f"{', '.join(SAFE_RETRY_ON)}; set idempotent: true only if every request of "
+                "the service may be repeated"
+            )
+        if self.per_try_timeout_seconds is not None:
+            raise ValueError(
+                "per_try_timeout_seconds cuts a slow try, which only 5xx, gateway-error or "
+                "reset retries, repeating a request the app has seen; it needs idempotent: true"
+            )
+        return self
+
+    def render(self) -> dict[str, Any]:
+        """The VirtualService route's `retries`."""
+        conditions = ",".join(c.strip() for c in self.retry_on.split(","))
+        out: dict[str, Any] = {"attempts": self.attempts, "retryOn": conditions}
+        if self.per_try_timeout_seconds is not None:
+            out["perTryTimeout"] = _duration(self.per_try_timeout_seconds)
+        return out
+
+
+def _status_code(condition: str) -> bool:
+    return condition.isdigit() and 100 <= int(condition) <= 599
 
 
 class OutlierArgs(Args):
@@ -178,6 +260,16 @@ class TrafficArgs(Args):
             return self.mesh
         return "sidecar" if self.layer == "istio" else "none"
 
+    @model_validator(mode="after")
+    def _try_within_request(self) -> TrafficArgs:
+        per_try = self.retries.per_try_timeout_seconds
+        if per_try is not None and per_try > self.timeout_seconds:
+            raise ValueError(
+                f"retries.per_try_timeout_seconds {per_try} is longer than timeout_seconds "
+                f"{self.timeout_seconds}, the whole request's (retries included)"
+            )
+        return self
+
 
 def _duration(seconds: float) -> str:
     """Istio / Gateway API duration: whole seconds as `15s`, fractions as milliseconds."""
@@ -220,12 +312,14 @@ def build_istio(
     subsets: bool,
     split: list[tuple[str, int]] | None,
     argo_managed: bool = False,
+    wait_for: Sequence[pulumi.Resource] = (),
 ) -> IstioParts:
     """PeerAuthentication, DestinationRule and VirtualService for one service.
 
     `subsets`: define `stable`/`canary` subsets (by the `track` label, or for Argo by the
     label it injects). `split`: (subset, weight) destinations; None routes to the host.
     `argo_managed`: the subsets and the route list are Argo's after creation (`ARGO_OWNED`).
+    `wait_for`: workloads the VirtualService's route waits for (a native canary's tracks).
     """
     a = kit.args
     t = traffic
@@ -300,11 +394,7 @@ def build_istio(
         "name": ROUTE_NAME,
         "route": route,
         "timeout": _duration(t.timeout_seconds),
-        "retries": {
-            "attempts": t.retries.attempts,
-            "perTryTimeout": _duration(t.retries.per_try_timeout_seconds),
-            "retryOn": t.retries.retry_on,
-        },
+        "retries": t.retries.render(),
     }
     if t.fault is not None:
         http["fault"] = t.fault.render()
@@ -314,7 +404,11 @@ def build_istio(
         kind="VirtualService",
         metadata=kit.meta(svc, annotations=SKIP_AWAIT),
         spec={"hosts": [host], "http": [http]},
-        opts=argo_owned_opts(kit, "VirtualService") if argo_managed else kit.opts(),
+        opts=(
+            argo_owned_opts(kit, "VirtualService")
+            if argo_managed
+            else kit.opts(depends_on=list(wait_for))
+        ),
     )
     return IstioParts(peer_authentication, destination_rule, virtual_service)
 
@@ -325,13 +419,21 @@ def build_http_route(
     split: list[tuple[str, int]],
     *,
     argo_managed: bool = False,
+    wait_for: Sequence[pulumi.Resource] = (),
 ) -> k8s.apiextensions.CustomResource:
     """`<name>-route`: Gateway API HTTPRoute on the service itself (mesh attachment) with
     weighted backends `<svc>-<track>`; with `argo_managed`, its rules are Argo's after
-    creation (`ARGO_OWNED`)."""
+    creation (`ARGO_OWNED`); changed only after `wait_for` (a native canary's tracks).
+
+    Retries: the standard channel of Gateway API v1.6.1 (the vendored CRD) has no `retry`
+    field, so the route declares none; the implementation's default applies (Istio: the mesh's
+    `defaultHttpRetryPolicy`). A per-try timeout becomes `timeouts.backendRequest`."""
     a = kit.args
     svc = a.service_name
     port = a.ports[0].port
+    timeouts = {"request": _duration(traffic.timeout_seconds)}
+    if traffic.retries.per_try_timeout_seconds is not None:
+        timeouts["backendRequest"] = _duration(traffic.retries.per_try_timeout_seconds)
     return k8s.apiextensions.CustomResource(
         f"{kit.name}-route",
         api_version=GATEWAY_API,
@@ -345,9 +447,13 @@ def build_http_route(
                         {"name": f"{svc}-{track}", "port": port, "weight": weight}
                         for track, weight in split
                     ],
-                    "timeouts": {"request": _duration(traffic.timeout_seconds)},
+                    "timeouts": timeouts,
                 }
             ],
         },
-        opts=argo_owned_opts(kit, "HTTPRoute") if argo_managed else kit.opts(),
+        opts=(
+            argo_owned_opts(kit, "HTTPRoute")
+            if argo_managed
+            else kit.opts(depends_on=list(wait_for))
+        ),
     )

@@ -1,4 +1,5 @@
-"""`slipway promote | rollback | canary | abort | flag`: edit the declared deployment state.
+"""`slipway promote | rollback | canary | abort | flag | scale-down`: edit the declared
+deployment state.
 
 Each command changes one value in the service's catalog file, under the environment of the
 stack (comments and layout kept), validates the result like the program would, and says what it
@@ -13,6 +14,9 @@ names the slot it makes active and refuses to flip back a slot it just demoted.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+import subprocess
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,6 +58,77 @@ ToOpt = Annotated[
 ]
 
 
+LiveOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--live-replicas",
+        min=1,
+        max=1000,
+        help="Pods the serving slot or stable track runs now (autoscaled services). Default: "
+        "read from the cluster with kubectl (the largest count over --kube-context).",
+        show_default=False,
+    ),
+]
+ContextOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--kube-context",
+        help="kubectl context to read the live pod count from (repeatable). Default: each "
+        "target's kubeconfigContext, else kubectl's current context.",
+        show_default=False,
+    ),
+]
+
+
+def _kubectl(args: list[str]) -> str:
+    """Run kubectl read-only; RuntimeError with its message when it fails."""
+    exe = shutil.which("kubectl")
+    if exe is None:
+        raise RuntimeError("kubectl is not installed")
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30, check=False)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"kubectl exited {proc.returncode}")
+    return proc.stdout
+
+
+def _live_replicas(
+    d: dc.Declared, deployment: str, given: int | None, contexts: list[str] | None
+) -> int:
+    """The pods `deployment` runs now: `--live-replicas`, else its `spec.replicas` (what its
+    autoscaler asks for) read with kubectl from each context, the largest. A count the
+    command cannot read refuses the change: guessing would flip onto a cold slot."""
+    if given is not None:
+        return given
+    namespace = f"{d.stack_config.namespace_prefix}{d.service.team}"
+    found = [t.kubeconfig_context for t in d.stack_config.targets if t.kubeconfig_context]
+    chosen: list[str | None] = list(contexts or found) or [None]
+    counts: list[int] = []
+    for ctx in chosen:
+        args = ["get", "deployment", deployment, "-n", namespace]
+        args += ["-o", "jsonpath={.spec.replicas}"]
+        if ctx:
+            args = ["--context", ctx, *args]
+        try:
+            out = _kubectl(args).strip()
+            counts.append(int(out))
+        except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
+            where = f"context {ctx}" if ctx else "the current kubectl context"
+            raise BadInput(
+                f"cannot read the pods of deployment {deployment} in namespace {namespace} "
+                f"({where}): {exc}; the switch must be sized to the live count, so give it: "
+                "--live-replicas N",
+                field="--live-replicas",
+            ) from None
+    if max(counts) < 1:
+        raise BadInput(
+            f"deployment {deployment} in namespace {namespace} runs no pods; give "
+            "--live-replicas N",
+            field="--live-replicas",
+        )
+    return max(counts)
+
+
 def _fail(exc: BadInput) -> typer.Exit:
     say.error(exc)
     return typer.Exit(code=2)
@@ -72,6 +147,10 @@ def _warn(message: str | None) -> None:
 
 
 def _show(v: Any) -> str:
+    if v is None:
+        return "unset"
+    if isinstance(v, dict) and set(v) <= {"tag", "digest"} and v:
+        return "@".join(str(v[k]) for k in ("tag", "digest") if k in v)
     if isinstance(v, bool):
         return "on" if v else "off"
     return str(v)
@@ -88,11 +167,24 @@ def _argo_refusal(d: dc.Declared, command: str, kubectl: str) -> BadInput:
     )
 
 
-def _change(d: dc.Declared, command: str, keys: tuple[str, ...], old: Any, new: Any) -> None:
+def _change(
+    d: dc.Declared,
+    command: str,
+    keys: tuple[str, ...],
+    old: Any,
+    new: Any,
+    also: list[tuple[tuple[str, ...], Any, Any]] | None = None,
+) -> None:
+    """Set `keys` (the journaled change) and the `also` edits (keys, old, new) in one write,
+    validated together: `rollback` restores the file as it was before all of them."""
     text = dc.edit(d, keys, new)
+    for other, _, value in also or []:
+        text = dc.edit(dataclasses.replace(d, text=text), other, value)
     dc.validate(d, text)
     warning = dc.apply(d, command, keys, old, new, text)
     _done(d, d.field(*keys), old, new)
+    for other, before, value in also or []:
+        typer.echo(f"  and {d.field(*other)} {_show(before)} -> {_show(value)}")
     _warn(warning)
 
 
@@ -111,7 +203,14 @@ def _run(fn: Any, *args: Any) -> None:
 # -- promote -----------------------------------------------------------------------------------
 
 
-def _promote(service: str, stack: str, to: Slot | None, project_dir: Path | None) -> None:
+def _promote(
+    service: str,
+    stack: str,
+    to: Slot | None,
+    project_dir: Path | None,
+    live: int | None = None,
+    contexts: list[str] | None = None,
+) -> None:
     d = _locate(project_dir, stack, service)
     st = d.service.strategy
     if st.type == "rolling":
@@ -124,33 +223,60 @@ def _promote(service: str, stack: str, to: Slot | None, project_dir: Path | None
     if st.engine == "argo-rollouts":
         raise _argo_refusal(d, "promotion", "promote")
     if st.type == "blue-green":
-        _promote_slot(d, to)
+        _promote_slot(d, to, live, contexts)
         return
     if to is not None:
         raise BadInput(
             f"--to applies to blue-green services; {service} uses strategy canary in "
-            f"{d.environment}, whose promote sends all traffic to the canary",
+            f"{d.environment}, whose promote makes the canary's build the stable one",
             field="--to",
         )
-    if st.canary is None:
+    _promote_canary(d)
+
+
+def _promote_canary(d: dc.Declared) -> None:
+    """Promotion, not weight 100: the canary's build (version and config) becomes the
+    service's, so the stable track rolls to it at its full, autoscaled size; the canary track
+    is removed and the weight goes back to 0. The route sends everything to stable only once
+    the stable Deployment has rolled (it depends on it); the canary pods go last."""
+    st = d.service.strategy
+    canary = st.canary
+    if canary is None:
         raise BadInput(
             "there is no canary track to promote; declare strategy.canary.version first",
             file=d.relpath,
             field=d.field("strategy", "canary"),
         )
-    if st.weight == 100:
-        typer.echo(
-            f"{service} ({stack}): the canary already gets 100% of traffic; nothing changed. "
-            "Next: make its version the service's version and remove the canary track"
-        )
-        return
-    _change(d, "promote", ("strategy", "weight"), st.weight, 100)
+    also: list[tuple[tuple[str, ...], Any, Any]] = []
+    for key, value in sorted(canary.config.items()):
+        if d.service.config.get(key) != value:
+            also.append((("config", key), d.service.config.get(key), value))
+    also.append((("strategy", "canary"), "declared", None))
+    if st.weight:
+        also.append((("strategy", "weight"), st.weight, 0))
+    if canary.version is None:
+        keys: tuple[str, ...] = ("strategy", "canary")
+        old: Any = "declared"
+        also = [a for a in also if a[0] != keys]
+        new: Any = None
+    else:
+        keys = ("version",)
+        old = d.service.version.model_dump(exclude_none=True)
+        new = canary.version.model_dump(exclude_none=True)
+    _change(d, "promote", keys, old, new, also)
 
 
-def _promote_slot(d: dc.Declared, to: Slot | None) -> None:
+def _promote_slot(
+    d: dc.Declared, to: Slot | None, live: int | None, contexts: list[str] | None
+) -> None:
     """Make `to` (default: the idle slot) active. Without `--to`, a slot the last recorded
     promote demoted is not brought back: that is a rollback, and running promote twice by
-    mistake must not silently undo the first one."""
+    mistake must not silently undo the first one.
+
+    With autoscaling the same edit declares `liveReplicas`, the live slot's pod count read
+    from the cluster: the target slot is scaled to it before the Service switches, and the
+    old slot stays that size for a rollback. A parked target slot is warmed up in the same
+    edit (`idleReplicas` removed)."""
     st = d.service.strategy
     keys = ("strategy", "activeSlot")
     field = d.field(*keys)
@@ -177,33 +303,87 @@ def _promote_slot(d: dc.Declared, to: Slot | None) -> None:
             f"{d.service.name} ({d.stack}): {field}: {target} is already active; nothing changed"
         )
         return
+    also: list[tuple[tuple[str, ...], Any, Any]] = []
     if st.idle_replicas is not None:
-        raise BadInput(
-            f"the idle slot is scaled down to idleReplicas={st.idle_replicas}; promoting "
-            "would send all traffic to it. Remove idleReplicas (the slot warms up), then "
-            "promote",
-            file=d.relpath,
-            field=d.field("strategy", "idleReplicas"),
-        )
-    _change(d, "promote", keys, active, target)
+        also.append((("strategy", "idleReplicas"), st.idle_replicas, None))
+    if d.service.autoscaling is not None:
+        count = _live_replicas(d, f"{d.service.name}-{active}", live, contexts)
+        if count != st.live_replicas:
+            also.append((("strategy", "liveReplicas"), st.live_replicas, count))
+    _change(d, "promote", keys, active, target, also)
 
 
 def promote(
     service: ServiceArg,
     stack: StackOpt,
     to: ToOpt = None,
+    live_replicas: LiveOpt = None,
+    kube_context: ContextOpt = None,
     project_dir: ProjectOpt = None,
 ) -> None:
-    """Make the new version live: a blue-green service's idle slot (or the --to slot)
-    becomes the active one; a canary gets 100% of traffic.
+    """Make the new version live. Blue-green: the idle slot (or the --to slot) becomes the
+    active one, scaled first to the live slot's pod count (autoscaled services: read from the
+    cluster, or --live-replicas), and the old slot stays that size for a rollback until
+    `slipway scale-down`. Canary: the canary's build becomes the stable track's build, the
+    canary track is removed and the weight returns to 0.
 
-    Changes one declared value in the service's catalog file and records it in the journal
+    Changes declared values in the service's catalog file and records them in the journal
     .slipway/journal/<stack>.json, so `slipway rollback` can undo it.
 
     Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
     (the message names the file and the field), 70 internal error, 130 interrupted.
     """
-    _run(_promote, service, stack, to, project_dir)
+    _run(_promote, service, stack, to, project_dir, live_replicas, kube_context)
+
+
+# -- scale-down --------------------------------------------------------------------------------
+
+
+def _scale_down(service: str, stack: str, replicas: int | None, project_dir: Path | None) -> None:
+    d = _locate(project_dir, stack, service)
+    st = d.service.strategy
+    if st.type != "blue-green" or st.engine != "native":
+        raise BadInput(
+            f"{service} uses strategy {st.type} (engine {st.engine}) in {d.environment}; "
+            "scale-down parks the idle slot of a native blue-green service",
+            file=d.relpath,
+            field=d.field("strategy", "type"),
+        )
+    auto = d.service.autoscaling
+    count = replicas
+    if count is None:
+        count = auto.min_replicas if auto is not None else d.service.replicas
+    if st.idle_replicas == count:
+        typer.echo(f"{service} ({stack}): the idle slot already runs {count}; nothing changed")
+        return
+    _change(d, "scale-down", ("strategy", "idleReplicas"), st.idle_replicas, count)
+
+
+def scale_down(
+    service: ServiceArg,
+    stack: StackOpt,
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            "--replicas",
+            min=0,
+            max=1000,
+            help="Pods the idle slot keeps (0 parks it). Default: the autoscaling minimum.",
+            show_default=False,
+        ),
+    ] = None,
+    project_dir: ProjectOpt = None,
+) -> None:
+    """Blue-green: end the warm hold after a promote. The idle (old) slot is parked at
+    --replicas pods without an HPA, and the live slot's autoscaler may go below the
+    promote-time size again. A rollback after this needs a promote (which warms the slot).
+
+    Recorded in .slipway/journal/<stack>.json, so `slipway rollback` can undo it.
+
+    Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
+    (the message names the file and the field), 70 internal error, 130 interrupted.
+    """
+    _run(_scale_down, service, stack, replicas, project_dir)
 
 
 # -- rollback ----------------------------------------------------------------------------------
@@ -327,7 +507,14 @@ def _native_canary(d: dc.Declared, command: str) -> None:
         raise _argo_refusal(d, "the canary weight", verb)
 
 
-def _canary(service: str, stack: str, weight: int, project_dir: Path | None) -> None:
+def _canary(
+    service: str,
+    stack: str,
+    weight: int,
+    project_dir: Path | None,
+    live: int | None = None,
+    contexts: list[str] | None = None,
+) -> None:
     if not 0 <= weight <= 100:
         raise BadInput(
             f"weight {weight} is outside 0–100 (percent of requests to the canary)",
@@ -342,26 +529,44 @@ def _canary(service: str, stack: str, weight: int, project_dir: Path | None) -> 
             file=d.relpath,
             field=d.field("strategy", "canary"),
         )
-    if st.weight == weight:
+    if weight == 100:
+        raise BadInput(
+            "weight 100 sends every request to the canary track; that is a promotion: "
+            f"slipway promote {service} --stack {stack} makes the canary's build the stable "
+            "track's, at the stable track's full size",
+            field="--weight",
+        )
+    also: list[tuple[tuple[str, ...], Any, Any]] = []
+    if d.service.autoscaling is not None and weight > st.weight:
+        # The canary is sized to its weight's share of the stable track's live pods.
+        count = _live_replicas(d, f"{service}-stable", live, contexts)
+        if count != st.live_replicas:
+            also.append((("strategy", "liveReplicas"), st.live_replicas, count))
+    if st.weight == weight and not also:
         typer.echo(f"{service} ({stack}): weight is already {weight}; nothing changed")
         return
-    _change(d, "canary", ("strategy", "weight"), st.weight, weight)
+    _change(d, "canary", ("strategy", "weight"), st.weight, weight, also)
 
 
 def canary(
     service: ServiceArg,
     stack: StackOpt,
-    weight: Annotated[int, typer.Option("--weight", "-w", help="Percent to the canary, 0–100.")],
+    weight: Annotated[int, typer.Option("--weight", "-w", help="Percent to the canary, 0–99.")],
+    live_replicas: LiveOpt = None,
+    kube_context: ContextOpt = None,
     project_dir: ProjectOpt = None,
 ) -> None:
-    """Set the share of requests the canary track gets. Only the route weights change.
+    """Set the share of requests the canary track gets. The canary track is sized for it
+    (its share of the stable track's pods: autoscaled services read them from the cluster,
+    or --live-replicas) and the route changes once it is ready. 100 is refused: that is
+    `slipway promote`.
 
     Recorded in .slipway/journal/<stack>.json, so `slipway rollback` can undo it.
 
     Exit codes: 0 changed (or nothing to change), 2 bad input: refused, nothing written
     (the message names the file and the field), 70 internal error, 130 interrupted.
     """
-    _run(_canary, service, stack, weight, project_dir)
+    _run(_canary, service, stack, weight, project_dir, live_replicas, kube_context)
 
 
 def _abort(service: str, stack: str, project_dir: Path | None) -> None:
@@ -425,3 +630,4 @@ def flag(
 def register(app: typer.Typer) -> None:
     for fn in (promote, rollback, canary, abort, flag):
         app.command(fn.__name__)(fn)
+    app.command("scale-down")(scale_down)
