@@ -31,6 +31,20 @@ def make_args(**overrides: Any) -> MicroserviceArgs:
     return MicroserviceArgs(**base)
 
 
+def service_doc(**extra: Any) -> dict[str, Any]:
+    """A minimal catalog file of service `shop` (team retail, one port, both probes), with
+    `extra` top-level fields on top."""
+    return {
+        "name": "shop",
+        "team": "retail",
+        "image": "ghcr.io/acme/shop",
+        "version": {"tag": "1.0.0"},
+        "ports": [{"port": 8080}],
+        "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
+        **extra,
+    }
+
+
 def blue_green(**strategy: Any) -> StrategyArgs:
     return StrategyArgs(**{"type": "blue-green", "green": TrackArgs(image=NEW_IMAGE), **strategy})
 

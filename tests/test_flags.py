@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from slipway_components.flags import flag_definitions
 from stacks.catalog import parse_service
-from tests.strategy_fixtures import by_kind, changed_paths, make_args, run
+from tests.strategy_fixtures import by_kind, changed_paths, make_args, run, service_doc
 
 FLAGS = {"new-checkout": True, "dark-mode": False}
 API = ["10.0.0.0/16"]
@@ -90,16 +90,10 @@ def test_no_flags_no_flag_objects():
 
 
 def test_environment_override_wins_over_the_base_flags():
-    doc = {
-        "name": "shop",
-        "team": "retail",
-        "image": "ghcr.io/acme/shop",
-        "version": {"tag": "1.0.0"},
-        "ports": [{"port": 8080}],
-        "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
-        "flags": {"new-checkout": False, "dark-mode": True},
-        "environments": {"dev": {"flags": {"new-checkout": True}}},
-    }
+    doc = service_doc(
+        flags={"new-checkout": False, "dark-mode": True},
+        environments={"dev": {"flags": {"new-checkout": True}}},
+    )
     assert parse_service(doc, "dev", "x.yaml").flags == {"new-checkout": True, "dark-mode": True}
     assert parse_service(doc, "prod", "x.yaml").flags == {"new-checkout": False, "dark-mode": True}
 
@@ -160,15 +154,7 @@ def test_a_flagd_stack_needs_each_targets_api_address():
     from stacks.build import microservice_args
     from stacks.config import StackConfig, TargetConfig
 
-    doc = {
-        "name": "shop",
-        "team": "retail",
-        "image": "ghcr.io/acme/shop",
-        "version": {"tag": "1.0.0"},
-        "ports": [{"port": 8080}],
-        "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
-        "flags": {"beta": True},
-    }
+    doc = service_doc(flags={"beta": True})
     svc = parse_service(doc, "dev", "shop.yaml")
     bare = TargetConfig(name="local", cloud="existing", region="local", kubeconfig_context="k")
     stack = StackConfig(environment="dev", targets=[bare], traffic={"flags": "flagd"})

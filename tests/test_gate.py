@@ -14,6 +14,8 @@ from slipway_components.slo import SloArgs
 
 
 class Clock:
+    """Time that passes only when the code under test sleeps."""
+
     def __init__(self) -> None:
         self.now = 0.0
 

@@ -25,7 +25,7 @@ from stacks.build import microservice_args, plaintext_ports
 from stacks.catalog import parse_service
 from stacks.config import StackConfig, TargetConfig, TrafficConfig
 from tests.conftest import copy_project
-from tests.strategy_fixtures import by_kind, istio, make_args, run
+from tests.strategy_fixtures import by_kind, istio, make_args, run, service_doc
 from tests.test_crd_judge import cv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,15 +204,9 @@ def test_services_and_platform_stacks_agree_on_the_mesh() -> None:
 
 # -- canaries need a data plane that applies weights ---------------------------------------
 
-CANARY_DOC = {
-    "name": "shop",
-    "team": "retail",
-    "image": "ghcr.io/acme/shop",
-    "version": {"tag": "1.0.0"},
-    "ports": [{"port": 8080}],
-    "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
-    "strategy": {"type": "canary", "weight": 0, "canary": {"version": {"tag": "1.1.0"}}},
-}
+CANARY_DOC = service_doc(
+    strategy={"type": "canary", "weight": 0, "canary": {"version": {"tag": "1.1.0"}}}
+)
 TARGET = TargetConfig(name="local", cloud="existing", region="local", kubeconfig_context="kind")
 
 

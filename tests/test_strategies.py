@@ -12,22 +12,14 @@ from slipway.errors import BadInput
 from stacks.build import microservice_args
 from stacks.catalog import Service, Strategy, parse_service
 from stacks.config import StackConfig, TargetConfig
-from tests.strategy_fixtures import make_args, run
+from tests.strategy_fixtures import make_args, run, service_doc
 
 DIGEST = "sha256:" + "a" * 64
 TARGET = TargetConfig(name="local", cloud="existing", region="local", kubeconfig_context="kind")
 
 
 def _doc(strategy: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": "shop",
-        "team": "retail",
-        "image": "ghcr.io/acme/shop",
-        "version": {"tag": "1.0.0"},
-        "ports": [{"port": 8080}],
-        "probes": {"liveness": {"path": "/healthz"}, "readiness": {"path": "/ready"}},
-        **extra,
-    }
+    doc = service_doc(**extra)
     if strategy is not None:
         doc["strategy"] = strategy
     return doc

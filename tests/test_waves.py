@@ -4,9 +4,7 @@ Prometheus per target; the rollback to the last deployed state; the plan in the 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,8 @@ from pydantic import ValidationError
 from slipway import deploy as d
 from slipway import waves as wv
 from slipway.rollback import tag_name
+from tests.test_deploy import _git
+from tests.test_gate import Clock
 
 SERVICE = """\
 name: orders
@@ -50,19 +50,6 @@ def stack_file(waves: list | None = None) -> str:
     if waves is not None:
         config["slipway:waves"] = waves
     return yaml.safe_dump({"config": config}, sort_keys=False)
-
-
-def _git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def _commit(root: Path, tag: str) -> str:
@@ -118,17 +105,6 @@ class FakeEngine:
         if n in self.up_fails:
             return d.OpResult(False, error="error: boom")
         return d.OpResult(True, "update 1")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class FakeProm:

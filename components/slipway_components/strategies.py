@@ -10,7 +10,7 @@ analysis saying so.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -290,7 +290,7 @@ class PreRolloutArgs(Args):
         return v
 
 
-NOTIFICATION_TRIGGERS = (
+Trigger = Literal[
     "on-rollout-completed",
     "on-rollout-aborted",
     "on-rollout-paused",
@@ -298,8 +298,9 @@ NOTIFICATION_TRIGGERS = (
     "on-rollout-step-completed",
     "on-analysis-run-failed",
     "on-analysis-run-error",
-)
+]
 """Argo Rollouts' built-in notification triggers (docs/features/notifications.md)."""
+NOTIFICATION_TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
 
 class NotificationsArgs(Args):
@@ -311,18 +312,11 @@ class NotificationsArgs(Args):
     """Notifier service (`service.webhook.<name>` in the ConfigMap); default: slipway."""
     recipient: str = ""
     """Recipient for services that need one (a Slack channel); a webhook needs none."""
-    triggers: tuple[
-        Literal[
-            "on-rollout-completed",
-            "on-rollout-aborted",
-            "on-rollout-paused",
-            "on-rollout-updated",
-            "on-rollout-step-completed",
-            "on-analysis-run-failed",
-            "on-analysis-run-error",
-        ],
-        ...,
-    ] = ("on-rollout-completed", "on-rollout-aborted", "on-rollout-paused")
+    triggers: tuple[Trigger, ...] = (
+        "on-rollout-completed",
+        "on-rollout-aborted",
+        "on-rollout-paused",
+    )
     """Triggers subscribed: promoted (`on-rollout-completed`), aborted and rolled back
     (`on-rollout-aborted`), waiting for approval (`on-rollout-paused`); default: those three."""
 
