@@ -43,9 +43,11 @@ ENV = "SLIPWAY_CACHE_DIR"
 DEFAULT_DIR = ".slipway-cache"
 MANIFEST = "entry.json"
 FORMAT = 1
-MAX_ENTRIES = 8
-"""Entries kept: a baseline and a platform render per stack of a few stacks. A 400-service
-fleet's baseline is about 60 MB."""
+MAX_ENTRIES = 24
+"""Entries kept, least recently used evicted first. A pull request's preview of every stack
+uses about two per stack (the baseline; the platform of a services stack, at the head and at
+the base), and an LRU bound below what one run uses would evict each entry just before it is
+needed again. A 400-service fleet's baseline is about 60 MB."""
 MAX_FILE_BYTES = 1 << 30
 TAG_NAME = "CACHEDIR.TAG"
 TAG_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
