@@ -276,6 +276,7 @@ def _render_commit(
         )
         if cache is not None:  # the ref's own platform render (when it has one) shares it
             env[caching.ENV] = str(cache.root)
+        env["SLIPWAY_BASELINE_RENDER"] = "1"  # only resources.json is read: no manifests
         cmd = children.module_command(
             python or sys.executable,
             "slipway",

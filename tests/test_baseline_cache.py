@@ -407,3 +407,27 @@ def test_a_warm_platform_entry_skips_the_platform_render(project, tmp_path, monk
     path.write_text(path.read_text() + "\n# a catalog file changed\n")
     pv.prepare(project, "prod", cache=cache)
     assert started == ["prod-platform", "prod-platform"]
+
+
+def test_the_baselines_own_render_writes_the_same_records_and_no_manifests(project, tmp_path):
+    """The ref's `preview --no-policy` run for a baseline (`SLIPWAY_BASELINE_RENDER=1`)
+    skips the YAML of every object, and its resources.json is the same bytes."""
+    outs = {}
+    for flag in ("0", "1"):
+        out = tmp_path / f"out-{flag}"
+        proc = subprocess.run(
+            [sys.executable, "-m", "slipway", "preview", "dev", "--no-policy", "--out", str(out)],
+            cwd=project,
+            env={**os.environ, "SLIPWAY_BASELINE_RENDER": flag},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        outs[flag] = out
+    assert (outs["0"] / "manifests").is_dir()
+    assert not (outs["1"] / "manifests").exists()
+    assert (outs["1"] / "resources.json").read_bytes() == (
+        outs["0"] / "resources.json"
+    ).read_bytes()

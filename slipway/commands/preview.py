@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import sys
 from collections.abc import Callable, Iterator
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from slipway.preview import Rendered
 
 err = Console(stderr=True)
+
+BASELINE_RENDER = "SLIPWAY_BASELINE_RENDER"
+"""Set to 1 by `slipway.baseline` for the ref's `preview --no-policy`, which reads only its
+resources.json: that run makes no manifests (the YAML of every object is a good part of a
+fleet's render). A ref whose code predates it ignores it and writes them as before."""
 
 
 class Format(StrEnum):
@@ -53,12 +59,15 @@ def _judge(
     run: render_process.RenderRun,
     pack_project: Path | None,
     rendered_hook: Callable[[Rendered], None],
+    *,
+    manifests: bool = True,
 ) -> tuple[Rendered, list[dict] | None]:
     """While the program runs (in its own process), hand every record to the policy pack
     (one Analyze each, in the pack's process) and turn Kubernetes objects into YAML.
 
     Once the program has ended, the pack's AnalyzeStack and `rendered_hook` (which writes
-    the output) run side by side. No `pack_project`: no pack, no diagnostics."""
+    the output) run side by side. No `pack_project`: no pack, no diagnostics. Without
+    `manifests` (a baseline render) no YAML is made: only the records are wanted."""
     from slipway import preview as pv
     from slipway.policy import PackSession, policy_rows
 
@@ -68,13 +77,14 @@ def _judge(
     def rendered() -> Rendered:
         done = run.rendered
         assert done is not None
-        done.manifests = pv.manifests(done.records, texts, job.catalog)
+        done.manifests = pv.manifests(done.records, texts, job.catalog) if manifests else {}
         rendered_hook(done)
         return done
 
     if pack_project is None:
         for batch in run.batches():
-            texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
+            if manifests:
+                texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
         return rendered(), None
     q: queue.Queue = queue.Queue()
     with (
@@ -223,7 +233,10 @@ def preview(
                 staging[0].write(pv.output_files(rendered, None, diff))
 
             rendered, diagnostics = _judge(
-                run, None if no_policy else project_dir, write_all_but_policy
+                run,
+                None if no_policy else project_dir,
+                write_all_but_policy,
+                manifests=not (no_policy and os.environ.get(BASELINE_RENDER) == "1"),
             )
         if diagnostics is not None:
             from slipway.findings import attribute
