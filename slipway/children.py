@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,20 @@ def stop(proc: subprocess.Popen, *, grace_seconds: float = 5.0) -> None:
         proc.wait(timeout=grace_seconds)
 
 
-def run_tied(cmd: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess:
+def run_tied(
+    cmd: list[str],
+    *,
+    timeout: float,
+    started: Callable[[subprocess.Popen], None] | None = None,
+    **kwargs: Any,
+) -> subprocess.CompletedProcess:
     """`subprocess.run` for a tied child, output captured as text; the child is killed on
-    timeout or on any exception here (Ctrl-C included)."""
+    timeout or on any exception here (Ctrl-C included). `started` gets the process once it
+    runs (another thread may `stop` it: the run then ends with the child's exit status)."""
     # Not `communicate`: it closes stdin first, which is the tie, and the child would end.
     proc = popen_tied(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    if started is not None:
+        started(proc)
     texts: dict[str, str] = {}
     readers = [
         threading.Thread(target=lambda n=n, s=s: texts.__setitem__(n, s.read()), daemon=True)

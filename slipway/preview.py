@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import errno
 import glob
+import json
 import os
 import re
 import shutil
@@ -23,11 +24,11 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from slipway import children, redact
+from slipway import children, redact, say
 from slipway.engine import (
     ORGANIZATION,
     REDACTED,
@@ -41,6 +42,9 @@ from slipway.errors import BadInput
 from slipway.outdir import MARKER, current_umask, is_slipway_output, marker_bytes, write_error
 from slipway.redact import redact_bytes
 from slipway.stackfile import load_yaml_file, read_stack_file
+
+if TYPE_CHECKING:
+    from slipway.cache import Cache
 
 PROGRAM = "__main__.py"
 
@@ -132,11 +136,13 @@ def prepare(
     config_overrides: dict[str, str] | None = None,
     secret_overrides: dict[str, str] | None = None,
     first_run: bool = False,
+    cache: Cache | None = None,
 ) -> Job:
     """Read the stack file and the catalog's secret keys; BadInput for what is wrong there.
 
     A missing catalog secret gets a redacted placeholder value; whether the program requires
     it (and so whether `pulumi up` would stop) is known once it has run (`Rendered.required`).
+    A services stack's platform render is read from `cache` when it holds the same content.
     """
     project_dir = project_dir.resolve()
     from slipway.stackfile import project_name
@@ -163,7 +169,7 @@ def prepare(
     if not program.is_file():
         raise BadInput("no Pulumi program here", file=str(program))
     stack_outputs = read_stack_outputs(project_dir)
-    _platform_outputs(project_dir, project, stack, config, stack_outputs, warnings)
+    _platform_outputs(project_dir, project, stack, config, stack_outputs, warnings, cache)
     return Job(
         project_dir,
         stack,
@@ -201,11 +207,12 @@ def _platform_outputs(
     config: dict[str, str],
     recorded: dict[str, dict[str, Any]],
     warnings: list[str],
+    cache: Cache | None = None,
 ) -> None:
     """A services stack reads its platform stack's outputs: the recorded ones
     (`STACK_OUTPUTS`, under the reference's name, whatever the organization) when there are,
     else those of the platform's own offline preview, as after its `pulumi up` (the order a
-    first deployment follows)."""
+    first deployment follows), kept in `cache` under the content that preview reads."""
     found = platform_stack_of(config, project)
     if found is None or found[1] in recorded:
         return
@@ -244,6 +251,24 @@ def _platform_outputs(
             field=field,
         )
     platform = prepare(project_dir, name)
+    warnings.append(f"{ref}: {PLATFORM_FROM_PREVIEW}; using those of its offline preview")
+    key = platform_key(platform) if cache is not None else None
+    if cache is not None and key is not None:
+        files = cache.get("platform", key)
+        if files is not None:
+            try:
+                outputs = json.loads(files[PLATFORM_OUTPUTS])
+                if not isinstance(outputs, dict):
+                    raise ValueError("not a mapping")
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                say.note(
+                    f"cache entry {cache.entry('platform', key)} is damaged ({exc}); "
+                    "rendering it again"
+                )
+                cache.remove("platform", key)
+            else:
+                recorded[ref] = outputs
+                return
     from slipway.render_process import RenderRun
 
     # In a child process like any render: an interrupt ends it cleanly, and its memory goes
@@ -252,7 +277,53 @@ def _platform_outputs(
         for _ in run.batches():
             pass
     recorded[ref] = dict(run.outputs or {})
-    warnings.append(f"{ref}: {PLATFORM_FROM_PREVIEW}; using those of its offline preview")
+    if cache is not None and key is not None:
+        data = json.dumps(recorded[ref], sort_keys=True).encode()
+        if json.loads(data) == recorded[ref]:  # only what JSON gives back as it was
+            cache.put("platform", key, {PLATFORM_OUTPUTS: data})
+
+
+PLATFORM_OUTPUTS = "outputs.json"
+
+
+def platform_key(job: Job) -> str:
+    """The cache key of a platform stack's offline preview: what it reads (its stack's
+    config, the recorded outputs, the program and the project's own Python files, the
+    catalog, the packages it runs: `cache.CODE` and every package folder of the project)
+    and the interpreter with its installed packages. Content only: no path, no time."""
+    from slipway import cache as caching
+
+    root = job.project_dir
+    files: list[tuple[str, bytes]] = []
+    for path in sorted(root.iterdir()):
+        if path.is_file() and (path.suffix == ".py" or path.name in ("Pulumi.yaml", STACK_OUTPUTS)):
+            files.append((f"project/{path.name}", path.read_bytes()))
+        elif (
+            path.is_dir()
+            and (path / "__init__.py").is_file()
+            and path.name not in (*caching.CODE, *caching.NOT_READ)
+        ):
+            files.extend(caching.tree_files(path, f"project/{path.name}"))
+    for path in sorted(job.catalog.iterdir()) if job.catalog.is_dir() else []:
+        if path.is_file():
+            files.append((f"catalog/{path.name}", path.read_bytes()))
+    for name in caching.CODE:
+        files.extend(caching.package_files(name))
+    return caching.digest(
+        [
+            "slipway platform outputs",
+            caching.FORMAT,
+            job.stack,
+            job.project,
+            job.config,
+            sorted(job.secret_keys),
+            sorted(job.unset),
+            job.first_run,
+            job.stack_outputs,
+            caching.environment(),
+            *(part for label, data in files for part in (label, data)),
+        ]
+    )
 
 
 STACK_OUTPUTS = "stack-outputs.yaml"

@@ -221,7 +221,7 @@ def test_a_diff_against_head_leaves_no_worktree_and_no_scratch(repo: Repo) -> No
         "--format",
         "markdown",
         expect={0},
-        outputs=("build",),
+        outputs=("build", ".slipway-cache"),  # the baseline's render cache
     )
 
 
@@ -240,12 +240,13 @@ def test_a_killed_preview_leaves_no_process_and_the_next_run_cleans_up(repo: Rep
         "preview",
         "prod",
         expect={-signal.SIGKILL},
-        outputs=("build",),
+        outputs=("build", ".slipway-cache"),  # the platform's render cache
         signal_after=2.0,
         sig=signal.SIGKILL,
     )
-    attack(repo, "preview", "prod", expect={0, 1}, outputs=("build",))
+    attack(repo, "preview", "prod", expect={0, 1}, outputs=("build", ".slipway-cache"))
     assert sorted(p.name for p in (repo.root / "build").iterdir()) == ["prod"]
+    assert not list((repo.root / ".slipway-cache").glob(".tmp-*")), "a partial cache entry"
 
 
 @pytest.mark.parametrize("delay", [0.1, 0.4, 1.0])

@@ -239,3 +239,24 @@ def test_git_ref_imports_that_refs_own_components_package(tmp_path, scratch_tmp)
     commit_all(root, "v1")
     records = load_baseline("HEAD", "dev", root)
     assert records[0]["inputs"] == {"value": "one", "components": "ref"}
+
+
+def test_a_directory_baseline_is_read_as_it_is_never_cached(tmp_path):
+    """An output folder is read directly: the cache holds only renders of git refs."""
+    from slipway.cache import Cache
+
+    (tmp_path / "resources.json").write_text(json.dumps([RECORD]))
+    cache = Cache(tmp_path / "cache")
+    assert load_baseline(str(tmp_path), "dev", tmp_path, cache=cache) == [RECORD]
+    assert not cache.root.exists()
+
+
+def test_a_git_ref_with_a_cache_is_rendered_once(repo, scratch_tmp, tmp_path):
+    from slipway.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    first = load_baseline("HEAD~1", "dev", repo, cache=cache)
+    (entry,) = cache.entries()
+    assert json.loads((entry / "resources.json").read_text()) == first
+    assert load_baseline("HEAD~1", "dev", repo, cache=cache) == first
+    assert len(worktrees(repo)) == 1 and list(scratch_tmp.iterdir()) == []

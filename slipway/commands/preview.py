@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import sys
 from collections.abc import Callable, Iterator
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from slipway.preview import Rendered
 
 err = Console(stderr=True)
+
+BASELINE_RENDER = "SLIPWAY_BASELINE_RENDER"
+"""Set to 1 by `slipway.baseline` for the ref's `preview --no-policy`, which reads only its
+resources.json: that run makes no manifests (the YAML of every object is a good part of a
+fleet's render). A ref whose code predates it ignores it and writes them as before."""
 
 
 class Format(StrEnum):
@@ -53,12 +59,15 @@ def _judge(
     run: render_process.RenderRun,
     pack_project: Path | None,
     rendered_hook: Callable[[Rendered], None],
+    *,
+    manifests: bool = True,
 ) -> tuple[Rendered, list[dict] | None]:
     """While the program runs (in its own process), hand every record to the policy pack
     (one Analyze each, in the pack's process) and turn Kubernetes objects into YAML.
 
     Once the program has ended, the pack's AnalyzeStack and `rendered_hook` (which writes
-    the output) run side by side. No `pack_project`: no pack, no diagnostics."""
+    the output) run side by side. No `pack_project`: no pack, no diagnostics. Without
+    `manifests` (a baseline render) no YAML is made: only the records are wanted."""
     from slipway import preview as pv
     from slipway.policy import PackSession, policy_rows
 
@@ -68,13 +77,14 @@ def _judge(
     def rendered() -> Rendered:
         done = run.rendered
         assert done is not None
-        done.manifests = pv.manifests(done.records, texts, job.catalog)
+        done.manifests = pv.manifests(done.records, texts, job.catalog) if manifests else {}
         rendered_hook(done)
         return done
 
     if pack_project is None:
         for batch in run.batches():
-            texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
+            if manifests:
+                texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
         return rendered(), None
     q: queue.Queue = queue.Queue()
     with (
@@ -110,6 +120,17 @@ def preview(
     against: Annotated[
         str | None,
         typer.Option("--against", help="Git ref or previous output folder to diff against."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Folder of renders kept between runs, keyed by the content they read: the "
+            "baseline of --against REF, a services stack's platform. Default: "
+            "$SLIPWAY_CACHE_DIR, else .slipway-cache in the project. Never the project "
+            "folder or one holding it.",
+            show_default=False,
+        ),
     ] = None,
     fmt: Annotated[
         Format, typer.Option("--format", help="Terminal output: table, json or markdown.")
@@ -163,6 +184,8 @@ def preview(
     value, or a branch taken on one, shows up as a difference to the normal preview.
     """
     from slipway import preview as pv
+    from slipway.cache import Cache
+    from slipway.cache import cache_dir as choose_cache_dir
     from slipway.outdir import check_out
 
     staging: list[pv.Staging] = []
@@ -172,25 +195,37 @@ def preview(
         project_dir = resolve_project_dir(project_dir)
         out_arg = out if out is not None else project_dir / "build" / stack
         out_dir = check_out(out_arg, protected=[project_dir])
-        job = pv.prepare(project_dir, stack, first_run=first_run)
+        cache = Cache(choose_cache_dir(cache_dir, project_dir, protected=[out_dir]))
+        job = pv.prepare(project_dir, stack, first_run=first_run, cache=cache)
         strict_config = strict_config or first_run
         out_dir = check_out(out_arg, protected=[project_dir, job.catalog])
         for w in job.warnings:  # one line each, never wrapped inside a command
             say.note(w)
-        # The child is forked before the spinner's thread exists.
-        rendering = f"Rendering stack [bold]{escape(stack)}[/] under the mock runtime…"
-        with render_process.RenderRun(job) as run, err.status(rendering) as status:
+        rendering = f"Rendering stack [bold]{escape(stack)}[/] under the mock runtime"
+        if against:
+            rendering += f", the baseline {escape(against)} beside it"
+        with contextlib.ExitStack() as running:
+            # The child is forked before any thread of ours exists (the spinner's, the
+            # baseline's): a fork copies no lock another thread holds.
+            run = running.enter_context(render_process.RenderRun(job))
+            status = running.enter_context(err.status(rendering + "…"))
+            pending = None
+            if against:
+                from slipway.baseline import Pending
+
+                # On a cache miss the baseline renders in its own process meanwhile.
+                pending = running.enter_context(Pending(against, stack, project_dir, cache=cache))
 
             def write_all_but_policy(rendered: Rendered) -> None:
                 nonlocal diff
                 if strict_config and rendered.missing_config:
                     raise missing_config_error(rendered)
-                if against:
-                    from slipway.baseline import load_baseline
+                if pending is not None:
                     from slipway.diff import compute_diff
 
-                    status.update(f"Rendering the baseline {escape(against)}…")
-                    old = load_baseline(against, stack, project_dir)
+                    if not pending.done():
+                        status.update(f"Waiting for the baseline {escape(against or '')}…")
+                    old = pending.result()
                     baseline.extend(old)
                     diff = compute_diff(old, rendered.resources)
                 status.update("Writing the output; the policy pack judges the whole stack…")
@@ -198,7 +233,10 @@ def preview(
                 staging[0].write(pv.output_files(rendered, None, diff))
 
             rendered, diagnostics = _judge(
-                run, None if no_policy else project_dir, write_all_but_policy
+                run,
+                None if no_policy else project_dir,
+                write_all_but_policy,
+                manifests=not (no_policy and os.environ.get(BASELINE_RENDER) == "1"),
             )
         if diagnostics is not None:
             from slipway.findings import attribute
