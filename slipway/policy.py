@@ -492,12 +492,16 @@ class PolicyPackProcess:
 
         for r in resources:
             req = analyzer_pb2.AnalyzeRequest(
-                urn=r["urn"],
-                type=r["type"],
-                name=r.get("name", ""),
-                properties=self._properties(r),
-                options=_options(r),
+                urn=r["urn"], type=r["type"], name=r.get("name", ""), options=_options(r)
             )
+            # Built for this call only (a provider's are kept: many resources send them).
+            # Kept for every resource, they were the largest thing a fleet's preview held
+            # while its program ran: 100 MB at 200 services, more than the records.
+            built = self.structs.get(r["urn"])
+            if built is not None:
+                req.properties.CopyFrom(built)
+            else:
+                _fill(req.properties, r.get("inputs") or {})
             provider = self._provider(r, by_urn)
             if provider is not None:
                 req.provider.CopyFrom(provider)
@@ -536,10 +540,9 @@ class PolicyPackProcess:
         resources: Iterable[Mapping[str, Any]],
         by_urn: Mapping[str, Mapping[str, Any]],
     ) -> list[tuple[Any, Mapping[str, Any]]]:
-        """Append `resources` to an AnalyzeStack request, so that it can be built while the
-        resources are still arriving. Each one's properties then live in the request only
-        (Analyze copies them from there). Returns the items whose provider is not in
-        `by_urn` yet, for `add_providers` once it is."""
+        """Append `resources` to an AnalyzeStack request. Each one's properties then live in
+        the request only (a later Analyze copies them from there). Returns the items whose
+        provider is not in `by_urn` yet, for `add_providers` once it is."""
         late = []
         for r in resources:
             item = request.resources.add(
@@ -572,7 +575,7 @@ class PolicyPackProcess:
                 item.provider.CopyFrom(provider)
 
     def _properties(self, r: Mapping[str, Any]) -> struct_pb2.Struct:
-        """A record's inputs as a Struct, built once for Analyze and AnalyzeStack."""
+        """A provider's inputs as a Struct, built once: every resource it serves sends them."""
         s = self.structs.get(r["urn"])
         if s is None:
             s = self.structs[r["urn"]] = _struct(r.get("inputs") or {})
@@ -741,16 +744,13 @@ class PackSession:
         resources: list[dict] = []
         root = stack_urn(self.stack, self.project)
         seq = 0
-        # AnalyzeStack's request grows with the batches: little is left to do at the end.
         stack_request = analyzer_pb2.AnalyzeStackRequest()
-        late: list[tuple[Any, Mapping[str, Any]]] = []
         try:
             for batch in batches:
                 # Provider references resolve among the batches received so far, so a
                 # batch must not come before the provider records its resources use.
                 for r in batch:
                     by_urn[r["urn"]] = r
-                late += self.procs[0].add_to_stack(stack_request, batch, by_urn)
                 resources.extend(batch)
                 for start in range(0, len(batch), _CHUNK):
                     seq += 1
@@ -761,6 +761,10 @@ class PackSession:
             for t in threads:
                 t.join()
             raise
+        # AnalyzeStack's request (every resource's inputs as protobuf, larger than the
+        # records themselves) is built only now: while a preview's program runs, its memory
+        # would add to the program's (a fraction of a second at fleet scale).
+        late = self.procs[0].add_to_stack(stack_request, resources, by_urn)
         self.procs[0].add_providers(late, by_urn)
         stack_root = [r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"]
         root = stack_root[0] if stack_root else root
