@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -709,9 +709,17 @@ class PackSession:
         """Analyze every resource, then the stack; sorted, de-duplicated diagnostics."""
         return self.run_batches([resources])[1]
 
-    def run_batches(self, batches: Iterable[list[dict]]) -> tuple[list[dict], list[Diagnostic]]:
+    def run_batches(
+        self,
+        batches: Iterable[list[dict]],
+        stack_resources: Callable[[], list[dict]] | None = None,
+    ) -> tuple[list[dict], list[Diagnostic]]:
         """Like ``run`` while the resources are still being produced (files being read):
         each batch is analyzed as soon as it arrives. Returns (all resources, diagnostics).
+
+        ``stack_resources``: called once the batches are done, it gives every resource again,
+        in the order of the batches, for AnalyzeStack; the batches are then not kept (a
+        preview frees each one as soon as it is judged, while its program still runs).
 
         With one process the engine's order holds (every Analyze, then AnalyzeStack). With
         several, AnalyzeStack goes to the first free process once the last batch is in,
@@ -750,8 +758,11 @@ class PackSession:
                 # Provider references resolve among the batches received so far, so a
                 # batch must not come before the provider records its resources use.
                 for r in batch:
-                    by_urn[r["urn"]] = r
-                resources.extend(batch)
+                    # Only providers are looked up (`_provider_record`).
+                    if str(r["type"]).startswith("pulumi:providers:"):
+                        by_urn[r["urn"]] = r
+                if stack_resources is None:
+                    resources.extend(batch)
                 for start in range(0, len(batch), _CHUNK):
                     seq += 1
                     jobs.put((1, seq, batch[start : start + _CHUNK]))
@@ -764,6 +775,8 @@ class PackSession:
         # AnalyzeStack's request (every resource's inputs as protobuf, larger than the
         # records themselves) is built only now: while a preview's program runs, its memory
         # would add to the program's (a fraction of a second at fleet scale).
+        if stack_resources is not None:
+            resources = stack_resources()
         late = self.procs[0].add_to_stack(stack_request, resources, by_urn)
         self.procs[0].add_providers(late, by_urn)
         stack_root = [r["urn"] for r in resources if r.get("type") == "pulumi:pulumi:Stack"]
