@@ -1,31 +1,43 @@
 """How the offline preview scales with the size of the fleet, against the SDK's own floor.
 
-    .venv/bin/python benchmarks/fleet.py [--sizes 50,100,200,400] [--stack prod] [--keep DIR]
+    .venv/bin/python benchmarks/fleet.py [--sizes 50,200,1000] [--stack prod] [--keep DIR]
 
 For each size N it writes a synthetic catalog of N services into a temporary copy of the
 project (a realistic mix of rolling, blue-green, canary and Argo Rollouts strategies, config,
 Pulumi config secrets, autoscaling, feature flags, callers, public services, SLOs, and
 per-environment overrides), then runs, in a fresh child process, what `slipway preview
 <stack>` does: the program under the mock runtime, the policy pack over its analyzer
-protocol, and the atomic write of `resources.json`, `policy.json` and every manifest.
+protocol, and the atomic write of `resources.json`, `policy.json` and every manifest. A
+services stack whose platform stack has no recorded outputs (`stack-outputs.yaml`) first
+renders that platform stack, in a process of its own: the benchmark keeps the render cache
+cold (an empty `SLIPWAY_CACHE_DIR` for each run), so every preview does.
 
 The floor is what the Pulumi SDK alone costs for the same resources: a second child process
 replays the preview's `resources.json` (same types, names, parents, providers and inputs)
 through plain resource registrations under bare `pulumi.runtime.set_mocks` mocks, with no
-components, no catalog, no policy pack and no output. Both processes leave without tearing
-their heap down object by object.
+components, no catalog, no policy pack and no output. When the preview renders a platform
+stack, the floor first replays that stack's resources too, in a forked process of its own as
+the preview does: the floor registers every resource the preview registers. Both processes
+leave without tearing their heap down object by object.
 
 Each size is measured in pairs, preview then floor (three pairs at N=200, one elsewhere;
 `--pairs` to change): seconds are medians, the ratio is the median of the pairs' own ratios
 (a drift in the machine's speed moves both sides of a pair alike), and peak memory is the
-largest seen. Wall seconds are measured around each child. Peak memory is that of the whole
-process tree (the preview, the program's forked process, the policy pack): the largest sum
-of their resident set sizes, sampled every 50 ms from /proc (pages a forked child still
-shares with its parent count twice, so this errs high by some tens of megabytes), and never
-less than the kernel's peak RSS of the largest single process.
-The last line is machine-readable:
+largest seen. Wall seconds are measured around each child. Peak memory, of the preview and
+of the floor alike, is that of the whole process tree (the preview, the program's forked
+process, the policy pack; the floor and its forked process): the largest sum of their
+resident set sizes, sampled every 50 ms from /proc (pages a forked child still shares with
+its parent count twice, so this errs high by some tens of megabytes), and never less than
+the kernel's peak RSS of the largest single process.
 
-    ratio=<preview/floor at N=200> resources=<n> seconds=<s> peak_mb=<m>
+At N=200 the pull-request scenario of `fleet_against.py` runs on the same project copy (one
+service's config changed, `slipway preview --against` the base commit, cold and warm render
+cache), when that module is there. The last line is machine-readable:
+
+    ratio=<preview/floor at N=200> resources=<n> seconds=<s> peak_mb=<m> floor_peak_mb=<m>
+    against_cold=<against/plain> against_warm=<against/plain>
+
+(one line; `n/a` for the two against figures when `fleet_against.py` is missing).
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "policies")
-SIZES = (50, 100, 200, 400)
+SIZES = (50, 200, 1000)
 REPORT_AT = 200
 REPORT_PAIRS = 3
 """Pairs measured at the reported size: one noisy run does not make the figure."""
@@ -243,6 +255,28 @@ def register_floor(records: list[dict[str, Any]]) -> None:
             made[r["urn"]] = component
 
 
+def run_floor_tree(
+    resources_json: Path, project: str, stack: str, platform: tuple[Path, str] | None
+) -> None:
+    """The floor child: `platform` (its resources.json and stack) first, in a forked process
+    that is gone before the stack's own registrations start, as the preview renders it."""
+    if platform is not None:
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the forked floor of the platform stack
+            code = 0
+            try:
+                run_floor(platform[0], project, platform[1])
+            except BaseException:
+                code = 70
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if status:
+            raise SystemExit(f"the platform floor failed ({status})")
+    run_floor(resources_json, project, stack)
+
+
 def run_floor(resources_json: Path, project: str, stack: str) -> float:
     """Seconds the SDK takes to register the records of `resources_json` under bare mocks."""
     records = json.loads(resources_json.read_text())
@@ -312,7 +346,7 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def measure(cmd: list[str], cwd: Path) -> Run:
+def measure(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     """Run `cmd`, returning wall seconds and peak memory of it and its children.
 
     Peak memory is the larger of the process tree's summed RSS, sampled every 50 ms from
@@ -321,7 +355,7 @@ def measure(cmd: list[str], cwd: Path) -> Run:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
         peak_kb = 0
         while proc.poll() is None:
             peak_kb = max(peak_kb, _tree_rss_kb(proc.pid))
@@ -342,21 +376,50 @@ def measure(cmd: list[str], cwd: Path) -> Run:
 class Row:
     services: int
     resources: int
+    platform_resources: int
     seconds: float
     peak_mb: float
     floor_seconds: float
+    floor_peak_mb: float
     ratio: float
     pairs: int
     mandatory: int
 
     @property
     def per_resource(self) -> float:
-        return self.seconds / self.resources
+        return self.seconds / (self.resources + self.platform_resources)
+
+    @property
+    def memory_ratio(self) -> float:
+        return self.peak_mb / self.floor_peak_mb
 
 
-def bench(count: int, stack: str, work: Path, pairs: int = 1) -> Row:
+def rendered_platform(project: Path, stack: str) -> str | None:
+    """The platform stack the preview of `stack` renders first (its outputs not recorded in
+    `stack-outputs.yaml`), else None: as `slipway.preview` decides."""
+    from slipway.preview import platform_stack_of, read_stack_outputs
+    from slipway.stackfile import project_name, read_stack_file
+
+    name = project_name(project)
+    found = platform_stack_of(read_stack_file(project, stack).config, name)
+    if found is None:
+        return None
+    recorded = read_stack_outputs(project)
+    stack_name, ref = found
+    same = [k for k in recorded if k.split("/")[1:] == ref.split("/")[1:]]
+    return None if ref in recorded or same else stack_name
+
+
+def _cold_cache_env(work: Path) -> dict[str, str]:
+    """The environment of one preview: a render cache folder of its own, empty, so that
+    every preview renders its platform stack as a first CI run does."""
+    return {**os.environ, "SLIPWAY_CACHE_DIR": tempfile.mkdtemp(prefix="cache-", dir=work)}
+
+
+def bench(count: int, stack: str, work: Path, pairs: int = 1) -> tuple[Row, Path]:
     """Generate a fleet of `count` services, then preview it and replay it for the floor,
-    `pairs` times in turn (preview, floor, preview, floor, ...).
+    `pairs` times in turn (preview, floor, preview, floor, ...). Returns the row and the
+    project copy.
 
     Seconds are medians; the ratio is the median of each pair's own ratio, so that a drift
     in the machine's speed during the run moves both sides of a pair alike.
@@ -365,6 +428,18 @@ def bench(count: int, stack: str, work: Path, pairs: int = 1) -> Row:
     out = project / "build" / stack
     python = sys.executable
     floor_cmd = [python, str(Path(__file__).resolve()), "--floor", str(out / "resources.json")]
+    floor_cmd.append(stack)
+    platform = rendered_platform(project, stack)
+    platform_resources = 0
+    if platform is not None:
+        # The records the preview's platform render registers, for the floor (not timed).
+        platform_out = project / "build" / platform
+        cmd = [python, "-m", "slipway", "preview", platform, "--out", str(platform_out)]
+        done = measure([*cmd, "--no-policy", "--format", "json"], cwd=project)
+        platform_resources = json.loads(done.stdout)["resources"]
+        floor_cmd += ["--floor-platform", str(platform_out / "resources.json"), platform]
+    caches = work / f"caches-{count}"
+    caches.mkdir(exist_ok=True)
     previews: list[Run] = []
     floors: list[Run] = []
     for _ in range(pairs):
@@ -373,23 +448,52 @@ def bench(count: int, stack: str, work: Path, pairs: int = 1) -> Row:
             measure(
                 [python, "-m", "slipway", "preview", stack, "--out", str(out), "--format", "json"],
                 cwd=project,
+                env=_cold_cache_env(caches),
             )
         )
-        floors.append(measure([*floor_cmd, stack], cwd=project))
+        floors.append(measure(floor_cmd, cwd=project))
+    shutil.rmtree(caches, ignore_errors=True)
     summary = json.loads(previews[-1].stdout)
     mandatory = [d for d in summary["policy"] or [] if d["level"] == "mandatory"]
-    return Row(
+    row = Row(
         services=count,
         resources=summary["resources"],
+        platform_resources=platform_resources,
         seconds=statistics.median(r.seconds for r in previews),
         peak_mb=max(r.peak_mb for r in previews),
         floor_seconds=statistics.median(r.seconds for r in floors),
+        floor_peak_mb=max(r.peak_mb for r in floors),
         ratio=statistics.median(
             p.seconds / f.seconds for p, f in zip(previews, floors, strict=True)
         ),
         pairs=pairs,
         mandatory=len(mandatory),
     )
+    return row, project
+
+
+AGAINST_MISSING = (
+    "pull-request scenario: benchmarks/fleet_against.py is not here; against_cold and "
+    "against_warm are not measured (n/a)"
+)
+
+
+def against(project: Path, stack: str) -> dict[str, float] | None:
+    """The pull-request scenario on `project` (`fleet_against.measure`): against_cold and
+    against_warm, each `preview --against` seconds over plain preview seconds; None (with
+    a message) when the module is missing."""
+    try:
+        import fleet_against  # type: ignore[import-not-found]
+    except ModuleNotFoundError as exc:
+        if exc.name != "fleet_against":
+            raise
+        print(AGAINST_MISSING, flush=True)
+        return None
+    return fleet_against.measure(project, stack, sys.executable, pairs=1)
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -404,9 +508,18 @@ def main(argv: list[str] | None = None) -> int:
         help=f"preview/floor pairs per size (default: {REPORT_PAIRS} at N={REPORT_AT}, else 1)",
     )
     parser.add_argument("--floor", nargs=2, metavar=("RESOURCES_JSON", "STACK"), help="(child)")
+    parser.add_argument(
+        "--floor-platform", nargs=2, metavar=("RESOURCES_JSON", "STACK"), help="(child)"
+    )
     args = parser.parse_args(argv)
     if args.floor:
-        run_floor(Path(args.floor[0]), "slipway", args.floor[1])
+        platform = args.floor_platform
+        run_floor_tree(
+            Path(args.floor[0]),
+            "slipway",
+            args.floor[1],
+            (Path(platform[0]), platform[1]) if platform else None,
+        )
         # Like the preview (`slipway.entry.run`), leave without tearing down the heap object
         # by object: that would add seconds to the floor that no registration needs.
         sys.stdout.flush()
@@ -416,24 +529,35 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     header = (
-        f"{'services':>8} {'resources':>9} {'seconds':>8} {'s/resource':>10} {'peak MB':>8} "
-        f"{'floor s':>8} {'ratio':>6} {'pairs':>5}"
+        f"{'services':>8} {'resources':>9} {'preview s':>9} {'floor s':>8} {'ratio':>6} "
+        f"{'peak MB':>8} {'floor peak MB':>13} {'peak/floor':>10} {'s/resource':>10} "
+        f"{'pairs':>5}"
     )
     print(f"offline preview of stack {args.stack} (program, policy pack, manifests)")
     print(header)
+    figures: dict[str, float] | None = None
     try:
         for count in sizes:
             pairs = args.pairs or (REPORT_PAIRS if count == REPORT_AT else 1)
-            row = bench(count, args.stack, work, pairs)
+            row, project = bench(count, args.stack, work, pairs)
             rows.append(row)
             print(
-                f"{row.services:>8} {row.resources:>9} {row.seconds:>8.2f} "
-                f"{row.per_resource * 1000:>8.3f}ms {row.peak_mb:>8.0f} "
-                f"{row.floor_seconds:>8.2f} {row.ratio:>6.2f} {row.pairs:>5}",
+                f"{row.services:>8} {row.resources:>9} {row.seconds:>9.2f} "
+                f"{row.floor_seconds:>8.2f} {row.ratio:>6.2f} {row.peak_mb:>8.0f} "
+                f"{row.floor_peak_mb:>13.0f} {row.memory_ratio:>10.2f} "
+                f"{row.per_resource * 1000:>8.3f}ms {row.pairs:>5}",
                 flush=True,
             )
+            if row.platform_resources:
+                print(
+                    f"  both include the platform stack's {row.platform_resources} resources, "
+                    "rendered first (cold cache)",
+                    flush=True,
+                )
             if row.mandatory:
                 print(f"  note: {row.mandatory} mandatory policy violations", flush=True)
+            if count == REPORT_AT:
+                figures = against(project, args.stack)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -444,9 +568,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{last.per_resource / first.per_resource:.2f}x that at N={first.services}"
         )
     at = next((r for r in rows if r.services == REPORT_AT), last)
+    if at.services != REPORT_AT:
+        print(f"(N={REPORT_AT} not among the sizes: the last line is for N={at.services})")
+    figures = figures or {}
     print(
         f"ratio={at.ratio:.2f} resources={at.resources} seconds={at.seconds:.2f} "
-        f"peak_mb={at.peak_mb:.0f}"
+        f"peak_mb={at.peak_mb:.0f} floor_peak_mb={at.floor_peak_mb:.0f} "
+        f"against_cold={_figure(figures.get('against_cold'))} "
+        f"against_warm={_figure(figures.get('against_warm'))}"
     )
     return 0
 

@@ -413,6 +413,42 @@ def source_position_for_frame(frame: traceback.FrameSummary) -> Any:
     return source_pb2.SourcePosition(uri=uri, line=frame.lineno)
 
 
+def stack_trace() -> Any:
+    """`pulumi.runtime.resource._get_stack_trace`, cut to the one frame anything reads.
+
+    The SDK puts every frame above the resource's constructor in each registration, as
+    protobuf, and keeps it until the registration has run: a program registers its whole
+    stack before the first one runs, and a component's stack is deep, so at fleet scale
+    this was the largest thing the program held beyond the SDK's own floor (tens of MB per
+    hundred services), plus a `traceback.extract_stack` per resource. The mock monitor
+    reads no stack trace; the request's `sourcePosition` (the engine's position of the
+    resource) is its first frame, found as the SDK finds it, and is the same. A test
+    compares the two.
+    """
+    from pulumi.runtime.proto import source_pb2
+
+    # As the SDK: the frame that called the third `__init__` from the top (the concrete
+    # resource's constructor); none when there is no such frame or it is the outermost.
+    frame = sys._getframe(1)
+    inits = 0
+    while frame is not None:
+        if frame.f_code.co_name == "__init__":
+            inits += 1
+            if inits == 3:
+                break
+        frame = frame.f_back
+    caller = frame.f_back if frame is not None else None
+    if caller is None:
+        return source_pb2.StackTrace()
+    summary = traceback.FrameSummary(
+        caller.f_code.co_filename, caller.f_lineno, caller.f_code.co_name, lookup_line=False
+    )
+    from pulumi.runtime import resource
+
+    position = resource._get_source_position_for_frame(summary)
+    return source_pb2.StackTrace(frames=[source_pb2.StackFrame(pc=position)])
+
+
 _SDK_HELPERS: dict[str, Callable[..., Any]] = {}
 
 
@@ -422,12 +458,14 @@ def sdk_helpers() -> dict[str, Callable[..., Any]]:
 
     _SDK_HELPERS.setdefault("contains_unknowns", rpc.contains_unknowns)
     _SDK_HELPERS.setdefault("source_position", resource._get_source_position_for_frame)
+    _SDK_HELPERS.setdefault("stack_trace", resource._get_stack_trace)
     return dict(_SDK_HELPERS)
 
 
 def _use_lean_sdk_helpers() -> None:
-    """Swap in the two SDK helpers above, which give the same answers with less garbage and
-    less work; SLIPWAY_PLAIN_SDK=1 runs the SDK as shipped (and puts back its own)."""
+    """Swap in the three SDK helpers above, which give the same answers (to everything that
+    reads them offline) with less garbage, memory and work; SLIPWAY_PLAIN_SDK=1 runs the SDK
+    as shipped (and puts back its own)."""
     from pulumi.runtime import resource, rpc
 
     plain = sdk_helpers()
@@ -436,6 +474,7 @@ def _use_lean_sdk_helpers() -> None:
     resource._get_source_position_for_frame = (
         source_position_for_frame if lean else plain["source_position"]
     )
+    resource._get_stack_trace = stack_trace if lean else plain["stack_trace"]
 
 
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"

@@ -7,11 +7,12 @@ memory goes back to the system the moment the program ends, before the policy pa
 feed each record to the pack and turn it into YAML on the other core, and the child's stack
 is shallower (the SDK walks it for every resource it registers).
 
-Protocol: the child writes pickled messages to a pipe: `("records", [Record, ...])` as
-registrations happen (parents and providers before the resources that use them), then exactly
-one of `("done", (required keys, stack outputs))`, `("bad", BadInput)` or `("failed",
-traceback text)`. A child that dies without one of those is reported with its exit status. The
-child never returns into the caller's code: it leaves with `os._exit`.
+Protocol: the child writes pickled messages to a pipe, each after its length (8 bytes, little
+endian): `("records", [Record, ...])` as registrations happen (parents and providers before
+the resources that use them), then exactly one of `("done", (required keys, stack
+outputs))`, `("bad", BadInput)` or `("failed", traceback text)`. A child that dies without
+one of those is reported with its exit status. The child never returns into the caller's
+code: it leaves with `os._exit`.
 
 Where `fork` is not available (or not Linux), the program runs in this process and its
 records come out as one batch at the end: the same records, only later.
@@ -62,6 +63,8 @@ class RenderRun:
     rendered: Rendered | None = None
     outputs: dict[str, Any] | None = None
     """The stack's outputs (`engine.RunResult.outputs`), once the run is done."""
+    arrived: list[Record] | None = None
+    """`rendered`'s records in the order they were registered (and handed out)."""
     _pid: int = 0
     _reader: BinaryIO | None = None
 
@@ -97,17 +100,21 @@ class RenderRun:
             yield records
             return
         assert self._reader is not None
-        received: list[Record] = []
+        # Each batch is kept as the bytes it came in, and read again once the program has
+        # ended: while it runs (the preview's peak of memory), the records handed out are
+        # freed as soon as the caller is done with them (a third of their size as objects).
+        received: list[bytes] = []
         outcome: tuple[str, Any] | None = None
         try:
             while outcome is None:
-                try:
-                    kind, payload = pickle.load(self._reader)
-                except EOFError:
+                message = _read_message(self._reader)
+                if message is None:
                     break
+                kind, payload = pickle.loads(message)
                 if kind == "records":
-                    received.extend(payload)
+                    received.append(message)
                     yield payload
+                    del payload
                 else:
                     outcome = (kind, payload)
         finally:
@@ -120,14 +127,17 @@ class RenderRun:
         if kind == "failed":
             raise ProgramFailed(payload)
         required, outputs = payload
-        self._finish(received, required, outputs)
+        records = [r for message in received for r in pickle.loads(message)[1]]
+        received.clear()
+        self._finish(records, required, outputs)
 
     def _finish(
         self, records: list[Record], required: list[RequiredKey], outputs: dict[str, Any]
     ) -> None:
         """`rendered`: the records sorted by URN, each with its target (as `run_job` gives);
-        `outputs`: the stack's outputs."""
+        `arrived`: the same in their order; `outputs`: the stack's outputs."""
         self.outputs = outputs
+        self.arrived = records
         records = sorted(records, key=lambda r: r.urn)
         assign_targets(records)
         self.rendered = Rendered(
@@ -165,6 +175,21 @@ class RenderRun:
         self.close()
 
 
+_LENGTH = 8
+"""Bytes of the length before each message."""
+
+
+def _read_message(reader: BinaryIO) -> bytes | None:
+    """The next message's bytes; None at the end of the pipe (or a message cut short: the
+    child died while writing it, which the caller reports)."""
+    head = reader.read(_LENGTH)
+    if len(head) < _LENGTH:
+        return None
+    size = int.from_bytes(head, "little")
+    data = reader.read(size)
+    return data if len(data) == size else None
+
+
 def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through the parent
     """The forked child: run the program, stream records, report the outcome, exit."""
     code = 0
@@ -176,7 +201,9 @@ def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through th
         lock = threading.Lock()
 
         def send(message: tuple[str, Any]) -> None:
-            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            out.write(len(data).to_bytes(_LENGTH, "little"))
+            out.write(data)
             out.flush()
 
         def on_record(record: Record) -> None:

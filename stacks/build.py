@@ -103,11 +103,18 @@ def image_for(
                 )
             return str(images[name])
 
-        return (
-            pulumi.Output.from_input(cloud.images)
-            .apply(repository)
-            .apply(lambda repo: f"{repo}{tag}@{digest}")
+        images = cloud.images
+        # The platform's images (a services stack) are one Output of every service's
+        # repository: read this service's entry from it. `Output.from_input` would lift each
+        # entry into an Output of its own, for every service in every target: quadratic in
+        # the fleet (most of a 1000-service preview's memory). This stack's own registries
+        # are a dict of Outputs, which does need lifting.
+        chosen = (
+            images.apply(repository)
+            if isinstance(images, pulumi.Output)
+            else pulumi.Output.from_input(images).apply(repository)
         )
+        return chosen.apply(lambda repo: f"{repo}{tag}@{digest}")
     if target.registry:
         repo = f"{target.registry.rstrip('/')}/{service.name}"
         ref = repo

@@ -1,4 +1,4 @@
-"""The engine's two stand-ins for SDK helpers answer exactly as the SDK's own do."""
+"""The engine's stand-ins for SDK helpers answer exactly as the SDK's own do."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from slipway import engine
 
 SDK_CONTAINS_UNKNOWNS = engine.sdk_helpers()["contains_unknowns"]
 SDK_SOURCE_POSITION = engine.sdk_helpers()["source_position"]
+SDK_STACK_TRACE = engine.sdk_helpers()["stack_trace"]
 LEAVES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.just(UNKNOWN))
 VALUES = st.recursive(
     LEAVES,
@@ -68,14 +69,51 @@ def test_source_positions_match_the_sdk() -> None:
     assert engine.source_position_for_frame(frames[-3]) is None
 
 
+class _Level:
+    """Constructors calling constructors, as a resource class calls CustomResource's and
+    Resource's: `depth` nested `__init__` frames, the innermost taking both stack traces."""
+
+    def __init__(self, depth: int, out: list) -> None:
+        if depth > 1:
+            _Level(depth - 1, out)
+        else:
+            out.extend([SDK_STACK_TRACE(), engine.stack_trace()])
+
+
+def _traces(depth: int) -> list:
+    out: list = []
+    _Level(depth, out)
+    return out
+
+
+def test_stack_trace_keeps_the_sdks_source_position() -> None:
+    sdk, ours = _traces(3)
+    assert len(sdk.frames) > 1, "the SDK keeps every frame above the constructor"
+    assert list(ours.frames) == [sdk.frames[0]]
+    assert ours.frames[0].pc.uri == Path(__file__).as_uri()
+    assert ours.frames[0].pc.line == sdk.frames[0].pc.line > 0
+    # As in `register_resource`: the request's sourcePosition is the first frame's.
+    from pulumi.runtime import resource
+
+    assert resource._get_source_position(ours) == resource._get_source_position(sdk)
+    for depth in (1, 2):  # no third constructor: no frames, as the SDK answers
+        sdk, ours = _traces(depth)
+        assert ours == sdk
+        assert not ours.frames
+    sdk, ours = _traces(5)  # the third constructor from the top is the one found
+    assert list(ours.frames) == [sdk.frames[0]]
+
+
 def test_plain_sdk_switch_puts_the_sdk_helpers_back(monkeypatch) -> None:
-    from pulumi.runtime import rpc
+    from pulumi.runtime import resource, rpc
 
     engine._use_lean_sdk_helpers()
     assert rpc.contains_unknowns is engine.contains_unknowns
+    assert resource._get_stack_trace is engine.stack_trace
     monkeypatch.setenv("SLIPWAY_PLAIN_SDK", "1")
     engine._use_lean_sdk_helpers()
     assert rpc.contains_unknowns is SDK_CONTAINS_UNKNOWNS
+    assert resource._get_stack_trace is SDK_STACK_TRACE
     monkeypatch.delenv("SLIPWAY_PLAIN_SDK")
     engine._use_lean_sdk_helpers()
     assert rpc.contains_unknowns is engine.contains_unknowns

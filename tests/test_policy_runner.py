@@ -165,3 +165,37 @@ def test_a_rule_that_raises_fails_the_run_naming_the_resource(tmp_path: Path) ->
     with pytest.raises(PolicyPackError) as err:
         run_pack([record], "dev", pack_dir=pack)
     assert record["urn"] in str(err.value) and "boom" in str(err.value)
+
+
+class _Tracked(dict):
+    """A resource dict that can be watched with a weak reference."""
+
+
+def test_batches_given_again_at_the_end_are_not_kept_and_judge_the_same(
+    one_process: list,
+) -> None:
+    """A preview hands each batch over while its program runs and every resource again once
+    it has ended: the session keeps no batch (nor any resource's protobuf) meanwhile, and
+    the diagnostics are those of one `run`."""
+    import gc
+    import weakref
+
+    records = _all_records()
+    watched: list[weakref.ref] = []
+    held: list[list[str]] = []
+
+    def batches():
+        for start in range(0, len(records), 50):
+            batch = [_Tracked(r) for r in records[start : start + 50]]
+            watched.extend(weakref.ref(r) for r in batch)
+            yield batch
+            del batch
+        held.extend(u for u in session.procs[0].structs if "pulumi:providers:" not in u)
+
+    with PackSession("prod", project=PROJECT, workers=1) as session:
+        resources, diags = session.run_batches(batches(), lambda: list(records))
+    assert held == [], "no resource's protobuf is kept while the batches come"
+    gc.collect()
+    assert watched and all(w() is None for w in watched), "a judged batch is not kept"
+    assert resources == records
+    assert diags == one_process

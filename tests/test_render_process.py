@@ -126,3 +126,25 @@ def test_a_pack_failure_after_the_output_was_staged_leaves_nothing_behind(
     assert tree(out) == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["dev"]
     assert staged == [True], "the output was staged before the pack failed"
+
+
+def test_records_handed_out_are_not_kept_while_the_program_runs(project: Path) -> None:
+    """The parent holds each batch as the bytes it came in until the program has ended, not
+    as objects (the preview's peak of memory is while the program runs); afterwards the
+    same records come back, in the order they arrived."""
+    import gc
+    import weakref
+
+    refs: list[weakref.ref] = []
+    urns: list[str] = []
+    with RenderRun(pv.prepare(project, "prod"), fork=True) as run:
+        for batch in run.batches():
+            refs.extend(weakref.ref(r) for r in batch)
+            urns.extend(r.urn for r in batch)
+            del batch
+            gc.collect()
+            assert all(ref() is None for ref in refs[:-64]), "an earlier batch is still held"
+    assert len(refs) > 64
+    assert run.arrived is not None and run.rendered is not None
+    assert [r.urn for r in run.arrived] == urns
+    assert [r.urn for r in run.rendered.records] == sorted(urns)

@@ -91,7 +91,14 @@ def _judge(
         PackSession(job.stack, project=job.project, pack_dir=pack_project / "policies") as session,
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
-        judging = pool.submit(session.run_batches, _batches(q))
+
+        def stack_resources() -> list[dict[str, Any]]:
+            # Every batch is in (the program has ended): AnalyzeStack gets the records again
+            # rather than the session keeping each batch while the program runs.
+            assert run.arrived is not None
+            return [r.to_json() for r in run.arrived]
+
+        judging = pool.submit(session.run_batches, _batches(q), stack_resources)
         try:
             for batch in run.batches():
                 q.put([r.to_json() for r in batch])
