@@ -168,3 +168,14 @@ def stacks() -> dict[str, list[dict[str, Any]]]:
     from slipway.engine import to_json_bytes
 
     return {s: json.loads(to_json_bytes(preview.render(ROOT, s).resources)) for s in ALL_STACKS}
+
+
+@pytest.fixture
+def scratch_tmp(tmp_path, monkeypatch) -> Path:
+    """Route tempfile's folders into one that the test can inspect for leftovers."""
+    import tempfile
+
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

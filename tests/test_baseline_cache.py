@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,14 +35,6 @@ LOGGED_MAIN = (
     "if pathlib.Path('catalog.txt').read_text().strip() == 'slow':\n"
     "    time.sleep(60)\n"
 ) + FAKE_MAIN
-
-
-@pytest.fixture
-def scratch_tmp(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 @pytest.fixture
