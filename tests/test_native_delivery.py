@@ -280,6 +280,15 @@ def test_an_idempotent_service_opts_in_to_5xx_retries():
     assert route["timeout"] == "10s"
 
 
+def test_zero_attempts_render_no_retry_conditions():
+    """istio/istio pkg/config/validation validateHTTPRetry refuses retryOn or perTryTimeout
+    beside `attempts: 0` ("http retry policy configured when attempts are set to 0")."""
+    route = _route(TrafficArgs(layer="istio", retries=RetryArgs(attempts=0)))
+    assert route["retries"] == {"attempts": 0}
+    with pytest.raises(ValidationError, match="needs attempts > 0"):
+        RetryArgs(attempts=0, per_try_timeout_seconds=2, idempotent=True)
+
+
 def test_a_per_try_timeout_longer_than_the_request_is_refused():
     retries = RetryArgs(per_try_timeout_seconds=20, idempotent=True)
     with pytest.raises(ValidationError, match="longer than timeout_seconds 15"):

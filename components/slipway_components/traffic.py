@@ -110,7 +110,8 @@ class RetryArgs(Args):
     services whose every request may run twice (reads, or writes with idempotency keys)."""
 
     attempts: int = Field(default=2, ge=0, le=10)
-    """Retries after the first try; default: 2."""
+    """Retries after the first try; default: 2. 0 turns retries off (then `retry_on` and
+    `per_try_timeout_seconds` are not rendered: Istio refuses them with 0 attempts)."""
     per_try_timeout_seconds: float | None = Field(default=None, gt=0, le=300)
     """Timeout of each try, in seconds; default: None, each try may take the whole-request
     timeout. A try cut by it is retried only on `5xx`/`gateway-error`/`reset`, so it needs
@@ -135,6 +136,10 @@ class RetryArgs(Args):
                 f"retry_on {unknown} are not Envoy/Istio retry conditions; allowed: "
                 f"{', '.join(known)} or an HTTP status code"
             )
+        if self.attempts == 0 and self.per_try_timeout_seconds is not None:
+            # istio/istio pkg/config/validation validateHTTPRetry: "http retry policy
+            # configured when attempts are set to 0 (disabled)".
+            raise ValueError("per_try_timeout_seconds needs attempts > 0 (0 turns retries off)")
         if self.idempotent:
             return self
         repeating = [c for c in conditions if c not in SAFE_RETRY_ON]
@@ -154,6 +159,9 @@ class RetryArgs(Args):
 
     def render(self) -> dict[str, Any]:
         """The VirtualService route's `retries`."""
+        if self.attempts == 0:
+            # Istio's validation refuses retryOn or perTryTimeout beside 0 attempts.
+            return {"attempts": 0}
         conditions = ",".join(c.strip() for c in self.retry_on.split(","))
         out: dict[str, Any] = {"attempts": self.attempts, "retryOn": conditions}
         if self.per_try_timeout_seconds is not None:
