@@ -267,6 +267,14 @@ def test_unknown_retry_conditions_are_refused():
         RetryArgs(retry_on="5xxx", idempotent=True)
 
 
+@pytest.mark.parametrize("code", ["520", "599", "306"])
+def test_status_codes_go_does_not_name_are_refused(code):
+    """Istio accepts a bare code only if Go's http.StatusText names it."""
+    with pytest.raises(ValidationError, match="are not Envoy/Istio retry conditions"):
+        RetryArgs(retry_on=f"connect-failure,{code}", idempotent=True)
+    assert RetryArgs(retry_on="503,429", idempotent=True).render()["retryOn"] == "503,429"
+
+
 def test_an_idempotent_service_opts_in_to_5xx_retries():
     retries = RetryArgs(
         attempts=3, retry_on="5xx,connect-failure", per_try_timeout_seconds=2, idempotent=True

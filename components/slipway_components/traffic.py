@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Literal
 
 import pulumi
@@ -170,7 +171,12 @@ class RetryArgs(Args):
 
 
 def _status_code(condition: str) -> bool:
-    return condition.isdigit() and 100 <= int(condition) <= 599
+    """A status code Istio takes in `retryOn`: one Go's `http.StatusText` names (istio/istio
+    pkg/config/validation validateHTTPRetry); Python's `HTTPStatus` names the same codes."""
+    return condition.isdigit() and int(condition) in _HTTP_STATUSES
+
+
+_HTTP_STATUSES = frozenset(int(s) for s in HTTPStatus)
 
 
 class OutlierArgs(Args):
