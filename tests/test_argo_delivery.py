@@ -172,6 +172,28 @@ def test_blue_green_keeps_the_old_version_up_through_the_post_promotion_analysis
         )
 
 
+@pytest.mark.parametrize(
+    "analysis",
+    [AnalysisArgs(count=1), AnalysisArgs(count=3, inconclusive_limit=4)],
+    ids=["count-below-failure-limit", "count-below-inconclusive-limit"],
+)
+def test_a_bounded_analysis_has_at_least_as_many_measurements_as_its_limits(
+    analysis: AnalysisArgs,
+) -> None:
+    """argo-rollouts utils/analysis/factory.go ValidateMetric: `count (1) must be >=
+    failureLimit + consecutiveSuccessLimit`, `count must be >= inconclusiveLimit`; a
+    post-promotion analysis Argo refuses never runs (on main: accepted and rendered)."""
+    with pytest.raises(ValidationError, match=r"analysis count \d+ must be at least"):
+        StrategyArgs(type="blue-green", engine="argo-rollouts", analysis=analysis)
+    # The canary's background analysis renders no count, so the limits are free there.
+    StrategyArgs(type="canary", engine="argo-rollouts", analysis=analysis)
+    bounded = _metrics(ARGO_BG)
+    for metric in bounded.values():
+        assert metric["count"] >= metric["failureLimit"], metric["name"]
+        assert metric["count"] >= metric["inconclusiveLimit"], metric["name"]
+        assert metric["interval"], "Argo requires an interval when count > 1"
+
+
 def test_a_too_short_scale_down_delay_in_the_catalog_names_the_file() -> None:
     service = Service.model_validate(
         _doc({"type": "blue-green", "engine": "argo-rollouts", "scaleDownDelaySeconds": 30})

@@ -398,8 +398,9 @@ class Analysis(TypedDict):
     )
     count: NotRequired[int]
     (
-        "Measurements of a pre-promotion analysis (background analysis runs until done). Allowed: ≥"
-        " 1, ≤ 1000. Default: `5`."
+        "Measurements of a blue-green post-promotion analysis, at least `failureLimit` and "
+        "`inconclusiveLimit` (a canary's background analysis runs until done). Allowed: ≥ 1, ≤ "
+        "1000. Default: `5`."
     )
     requests_metric: NotRequired[str]
     """Request counter with a `code` label; default: http_requests_total."""
