@@ -68,8 +68,9 @@ def _judge(records: dict) -> list[str]:
 
 
 INDEXED = re.compile(r"\bresult\s*\[")
-"""argo-rollouts evaluate.go (validateIndexedResultAccess): a condition matching this is an
-Error on an empty result, however it is guarded."""
+"""A condition matching this is an Error on an empty result (expr's index out of range; a
+proposed argo-rollouts evaluate.go check, validateIndexedResultAccess, would refuse it however
+it is guarded)."""
 
 
 def _expr(condition: str, result: list[float]) -> bool:
@@ -127,7 +128,8 @@ def test_a_quiet_canary_is_inconclusive_not_failed(quiet: list[float]) -> None:
 
 
 def test_conditions_never_index_the_result() -> None:
-    """Newer Argo refuses `result[...]` on an empty result even behind `len(result) > 0`."""
+    """`result[0]` errors on an empty result, and a proposed Argo check would refuse it even
+    behind `len(result) > 0`; `all`/`any` over `result` need neither."""
     for metric in _metrics(ARGO_CANARY, istio()).values():
         assert not INDEXED.search(metric["successCondition"] + metric["failureCondition"])
 
