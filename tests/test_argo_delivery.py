@@ -127,6 +127,22 @@ def test_a_quiet_canary_is_inconclusive_not_failed(quiet: list[float]) -> None:
         assert metric["inconclusiveLimit"] == 2
 
 
+def test_the_inconclusive_limit_is_documented_as_argo_counts_it() -> None:
+    """argo-rollouts analysis/analysis.go: `metricResult.Inconclusive++` is never reset, and
+    assessMetricFailureInconclusiveOrError compares that total with inconclusiveLimit; the
+    docs said "in a row" / "Consecutive" (on main)."""
+    docs = Path(__file__).parent.parent / "docs"
+    row = next(
+        line
+        for line in (docs / "reference.md").read_text().splitlines()
+        if line.startswith("| `inconclusiveLimit` |")
+    )
+    page = (docs / "argo-rollouts.md").read_text()
+    for text in (row, page):
+        assert not re.search(r"(?<!not )in a row|consecutive", text, re.I), text[:200]
+    assert "whole analysis run" in row and "whole\n  analysis run" in page
+
+
 def test_conditions_never_index_the_result() -> None:
     """`result[0]` errors on an empty result, and a proposed Argo check would refuse it even
     behind `len(result) > 0`; `all`/`any` over `result` need neither."""

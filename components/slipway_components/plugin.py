@@ -414,8 +414,9 @@ class Analysis(TypedDict):
     )
     inconclusive_limit: NotRequired[int]
     (
-        "Consecutive inconclusive measurements (too few requests) tolerated before the analysis is "
-        "inconclusive and the rollout pauses for a person to look; default: 2. Allowed: ≥ 0, ≤ 100."
+        "Inconclusive measurements (too few requests) tolerated before the analysis is inconclusive"
+        " and the rollout pauses for a person to look; Argo counts them over the whole analysis "
+        "run, not in a row, so a long canary needs a higher limit; default: 2. Allowed: ≥ 0, ≤ 100."
     )
 
 

@@ -222,8 +222,9 @@ class AnalysisArgs(Args):
     measurement to count; with fewer (a quiet canary, a slot without traffic) it is
     inconclusive, which pauses the rollout instead of aborting it; default: 20."""
     inconclusive_limit: int = Field(default=2, ge=0, le=100)
-    """Consecutive inconclusive measurements (too few requests) tolerated before the analysis
-    is inconclusive and the rollout pauses for a person to look; default: 2."""
+    """Inconclusive measurements (too few requests) tolerated before the analysis is
+    inconclusive and the rollout pauses for a person to look; Argo counts them over the
+    whole analysis run, not in a row, so a long canary needs a higher limit; default: 2."""
 
     @property
     def duration_seconds(self) -> int:
