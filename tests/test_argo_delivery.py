@@ -68,8 +68,9 @@ def _judge(records: dict) -> list[str]:
 
 
 INDEXED = re.compile(r"\bresult\s*\[")
-"""argo-rollouts evaluate.go (validateIndexedResultAccess): a condition matching this is an
-Error on an empty result, however it is guarded."""
+"""A condition matching this is an Error on an empty result (expr's index out of range; a
+proposed argo-rollouts evaluate.go check, validateIndexedResultAccess, would refuse it however
+it is guarded)."""
 
 
 def _expr(condition: str, result: list[float]) -> bool:
@@ -126,8 +127,25 @@ def test_a_quiet_canary_is_inconclusive_not_failed(quiet: list[float]) -> None:
         assert metric["inconclusiveLimit"] == 2
 
 
+def test_the_inconclusive_limit_is_documented_as_argo_counts_it() -> None:
+    """argo-rollouts analysis/analysis.go: `metricResult.Inconclusive++` is never reset, and
+    assessMetricFailureInconclusiveOrError compares that total with inconclusiveLimit; the
+    docs said "in a row" / "Consecutive" (on main)."""
+    docs = Path(__file__).parent.parent / "docs"
+    row = next(
+        line
+        for line in (docs / "reference.md").read_text().splitlines()
+        if line.startswith("| `inconclusiveLimit` |")
+    )
+    page = (docs / "argo-rollouts.md").read_text()
+    for text in (row, page):
+        assert not re.search(r"(?<!not )in a row|consecutive", text, re.I), text[:200]
+    assert "whole analysis run" in row and "whole\n  analysis run" in page
+
+
 def test_conditions_never_index_the_result() -> None:
-    """Newer Argo refuses `result[...]` on an empty result even behind `len(result) > 0`."""
+    """`result[0]` errors on an empty result, and a proposed Argo check would refuse it even
+    behind `len(result) > 0`; `all`/`any` over `result` need neither."""
     for metric in _metrics(ARGO_CANARY, istio()).values():
         assert not INDEXED.search(metric["successCondition"] + metric["failureCondition"])
 
@@ -170,6 +188,28 @@ def test_blue_green_keeps_the_old_version_up_through_the_post_promotion_analysis
             analysis=analysis,
             scale_down_delay_seconds=480,
         )
+
+
+@pytest.mark.parametrize(
+    "analysis",
+    [AnalysisArgs(count=1), AnalysisArgs(count=3, inconclusive_limit=4)],
+    ids=["count-below-failure-limit", "count-below-inconclusive-limit"],
+)
+def test_a_bounded_analysis_has_at_least_as_many_measurements_as_its_limits(
+    analysis: AnalysisArgs,
+) -> None:
+    """argo-rollouts utils/analysis/factory.go ValidateMetric: `count (1) must be >=
+    failureLimit + consecutiveSuccessLimit`, `count must be >= inconclusiveLimit`; a
+    post-promotion analysis Argo refuses never runs (on main: accepted and rendered)."""
+    with pytest.raises(ValidationError, match=r"analysis count \d+ must be at least"):
+        StrategyArgs(type="blue-green", engine="argo-rollouts", analysis=analysis)
+    # The canary's background analysis renders no count, so the limits are free there.
+    StrategyArgs(type="canary", engine="argo-rollouts", analysis=analysis)
+    bounded = _metrics(ARGO_BG)
+    for metric in bounded.values():
+        assert metric["count"] >= metric["failureLimit"], metric["name"]
+        assert metric["count"] >= metric["inconclusiveLimit"], metric["name"]
+        assert metric["interval"], "Argo requires an interval when count > 1"
 
 
 def test_a_too_short_scale_down_delay_in_the_catalog_names_the_file() -> None:

@@ -398,8 +398,9 @@ class Analysis(TypedDict):
     )
     count: NotRequired[int]
     (
-        "Measurements of a pre-promotion analysis (background analysis runs until done). Allowed: ≥"
-        " 1, ≤ 1000. Default: `5`."
+        "Measurements of a blue-green post-promotion analysis, at least `failureLimit` and "
+        "`inconclusiveLimit` (a canary's background analysis runs until done). Allowed: ≥ 1, ≤ "
+        "1000. Default: `5`."
     )
     requests_metric: NotRequired[str]
     """Request counter with a `code` label; default: http_requests_total."""
@@ -413,8 +414,9 @@ class Analysis(TypedDict):
     )
     inconclusive_limit: NotRequired[int]
     (
-        "Consecutive inconclusive measurements (too few requests) tolerated before the analysis is "
-        "inconclusive and the rollout pauses for a person to look; default: 2. Allowed: ≥ 0, ≤ 100."
+        "Inconclusive measurements (too few requests) tolerated before the analysis is inconclusive"
+        " and the rollout pauses for a person to look; Argo counts them over the whole analysis "
+        "run, not in a row, so a long canary needs a higher limit; default: 2. Allowed: ≥ 0, ≤ 100."
     )
 
 

@@ -89,10 +89,12 @@ def _analysis_args(kit: WorkloadKit) -> list[dict[str, Any]]:
 
 def _measured(quantifier: str, value: str, compare: str) -> str:
     """`<compare> <value>` on a non-empty, non-NaN result only. Written with expr-lang's
-    `len`, `all`/`any` and Argo's `isNaN`, never `result[0]`: argo-rollouts' evaluate.go
-    (validateIndexedResultAccess, on main after v1.9) refuses any condition that indexes
-    `result` when the result is empty, guarded or not, and calls that an Error. The queries
-    are sums, one element each, so `all` and `any` read that element."""
+    `len`, `all`/`any` and Argo's `isNaN` (utils/evaluate/evaluate.go EvalCondition's env;
+    a Prometheus vector arrives as `[]float64`, metricproviders/prometheus processResponse),
+    never `result[0]`: unguarded, it is an expr runtime error on an empty result, which Argo
+    counts as an Error, and a proposed evaluate.go check (validateIndexedResultAccess, not
+    on main as of 2026-08) would refuse any indexing of an empty result, guarded or not.
+    The queries are sums, one element each, so `all` and `any` read that element."""
     return f"len(result) > 0 && {quantifier}(result, {{!isNaN(#) && # {compare} {value}}})"
 
 

@@ -211,7 +211,8 @@ class AnalysisArgs(Args):
     failure_limit: int = Field(default=2, ge=0, le=100)
     """Failed measurements tolerated before the rollout aborts and rolls back; default: 2."""
     count: int = Field(default=5, ge=1, le=1000)
-    """Measurements of a pre-promotion analysis (background analysis runs until done)."""
+    """Measurements of a blue-green post-promotion analysis, at least `failure_limit` and
+    `inconclusive_limit` (a canary's background analysis runs until done)."""
     requests_metric: str = "http_requests_total"
     """Request counter with a `code` label; default: http_requests_total."""
     duration_metric: str = "http_request_duration_seconds"
@@ -221,8 +222,9 @@ class AnalysisArgs(Args):
     measurement to count; with fewer (a quiet canary, a slot without traffic) it is
     inconclusive, which pauses the rollout instead of aborting it; default: 20."""
     inconclusive_limit: int = Field(default=2, ge=0, le=100)
-    """Consecutive inconclusive measurements (too few requests) tolerated before the analysis
-    is inconclusive and the rollout pauses for a person to look; default: 2."""
+    """Inconclusive measurements (too few requests) tolerated before the analysis is
+    inconclusive and the rollout pauses for a person to look; Argo counts them over the
+    whole analysis run, not in a row, so a long canary needs a higher limit; default: 2."""
 
     @property
     def duration_seconds(self) -> int:
@@ -424,6 +426,18 @@ class StrategyArgs(Args):
                 "analysis switches back to the old version, which must still be running; "
                 "leave it unset to derive it"
             )
+        if self.type == "blue-green" and self.engine == "argo-rollouts":
+            # The post-promotion analysis is bounded (`count`): argo-rollouts'
+            # utils/analysis/factory.go ValidateMetric refuses a metric whose count is below
+            # its failureLimit or its inconclusiveLimit, and the Rollout then never analyses.
+            an = self.analysis
+            if an.count < max(an.failure_limit, an.inconclusive_limit):
+                raise ValueError(
+                    f"analysis count {an.count} must be at least failure_limit "
+                    f"({an.failure_limit}) and inconclusive_limit ({an.inconclusive_limit}): "
+                    "Argo Rollouts refuses a bounded metric with fewer measurements than "
+                    "its limits"
+                )
         has_pods = False
         for i, s in enumerate(self.steps):
             has_pods = has_pods or bool(s.set_weight) or s.set_canary_replicas is not None
