@@ -548,7 +548,11 @@ Strategy.__doc__ = (
 
 class Retry(TypedDict):
     attempts: NotRequired[int]
-    """Retries after the first try; default: 2. Allowed: ≥ 0, ≤ 10."""
+    (
+        "Retries after the first try; default: 2. 0 turns retries off (then `retryOn` and "
+        "`perTryTimeoutSeconds` are not rendered: Istio refuses them with 0 attempts). Allowed: ≥ "
+        "0, ≤ 10."
+    )
     per_try_timeout_seconds: NotRequired[float]
     (
         "Timeout of each try, in seconds; default: None, each try may take the whole-request "
