@@ -113,6 +113,9 @@ def test_a_killed_preview_takes_the_policy_pack_with_it(project: Path) -> None:
     ):
         time.sleep(0.02)
     assert proc.poll() is None, "the preview ended before its pack was seen"
+    # Freeze the preview so that it cannot finish while the pack comes up (a small stack's
+    # preview may end within a second of starting its pack); its children run on.
+    proc.send_signal(signal.SIGSTOP)
     time.sleep(1.0)  # the pack is serving by now (a pack killed while starting dies anyway)
     assert proc.poll() is None, "the preview ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
