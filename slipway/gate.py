@@ -156,13 +156,19 @@ def changed_services(
 # Argo Rollouts
 
 
-def _kubectl(args: list[str]) -> str:
+def run_kubectl(args: list[str], *, timeout: float = 60) -> str:
+    """Run kubectl read-only and return its stdout; RuntimeError with the last line of its
+    error when it is missing or fails (the gate and the strategy commands read the cluster
+    through this one function)."""
     exe = shutil.which("kubectl")
     if exe is None:
-        raise RuntimeError("kubectl is not installed; the deploy gate reads the cluster with it")
-    proc = subprocess.run([exe, *args], capture_output=True, text=True, check=False, timeout=60)
+        raise RuntimeError("kubectl is not installed")
+    proc = subprocess.run(
+        [exe, *args], capture_output=True, text=True, check=False, timeout=timeout
+    )
     if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip() or f"kubectl exited {proc.returncode}")
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"kubectl exited {proc.returncode}")
     return proc.stdout
 
 
@@ -207,7 +213,7 @@ class ArgoRolloutStatus:
         self.started_at = started_at or datetime.now(UTC)
         self.timeout_seconds = timeout_seconds
         self.poll_seconds = poll_seconds
-        self.kubectl = kubectl or _kubectl
+        self.kubectl = kubectl or run_kubectl
         self.sleep = sleep
         self.clock = clock
         self.echo = echo
@@ -365,7 +371,7 @@ class PrometheusSlo:
         self.policy = policy or SloPolicy()
         self.query = query or _http_prom(self.url)
         self.kube_context = kube_context
-        self.kubectl = kubectl or _kubectl
+        self.kubectl = kubectl or run_kubectl
 
     def live_pods(self, svc: GateService) -> tuple[str, str]:
         """(PromQL label matcher, description) of the pods that take traffic.

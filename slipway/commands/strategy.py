@@ -15,7 +15,6 @@ names the slot it makes active and refuses to flip back a slot it just demoted.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +24,7 @@ import typer
 from rich.console import Console
 
 from slipway import declared as dc
-from slipway import say
+from slipway import gate, say
 from slipway.errors import BadInput
 from slipway.stackfile import PROJECT_DIR_HELP, resolve_project_dir
 
@@ -81,15 +80,8 @@ ContextOpt = Annotated[
 
 
 def _kubectl(args: list[str]) -> str:
-    """Run kubectl read-only; RuntimeError with its message when it fails."""
-    exe = shutil.which("kubectl")
-    if exe is None:
-        raise RuntimeError("kubectl is not installed")
-    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30, check=False)
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        raise RuntimeError(lines[-1] if lines else f"kubectl exited {proc.returncode}")
-    return proc.stdout
+    """The gate's kubectl reader, with a shorter timeout for an interactive command."""
+    return gate.run_kubectl(args, timeout=30)
 
 
 def _live_replicas(
