@@ -15,9 +15,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
 
 from slipway.errors import BadInput
 from slipway_components import Microservice, MicroserviceArgs, Peer, ResourceArgs, RollingArgs
+from slipway_components.microservice import capacity_problem
 from slipway_components.naming import check_workload_namespace
 from slipway_components.observability import ServiceObservability, ServiceObservabilityArgs
 from slipway_components.strategies import (
@@ -25,7 +27,6 @@ from slipway_components.strategies import (
     StepArgs,
     StrategyArgs,
     TrackArgs,
-    canary_capacity,
 )
 from slipway_components.traffic import RetryArgs, TrafficArgs
 from stacks.catalog import Service, Track, version_field
@@ -307,27 +308,10 @@ def check_strategy(service: Service, stack: StackConfig, source: str) -> None:
             file=source,
             field=f"{where}.type",
         )
-    auto = service.autoscaling
-    if st.engine == "native" and st.type != "rolling" and auto is not None:
-        held = max(st.live_replicas or 0, auto.min_replicas)
-        if st.type == "canary" and st.canary is not None:
-            held = canary_capacity(st.weight, st.canary_replicas, held)
-        if held >= auto.max_replicas:
-            raise BadInput(
-                f"{st.type} holds {held} pods (liveReplicas {st.live_replicas}), not below "
-                f"autoscaling.maxReplicas {auto.max_replicas}: the HPA's minReplicas is held "
-                "there and needs room to scale above it; raise maxReplicas",
-                file=source,
-                field=f"{where}.liveReplicas",
-            )
-        if st.type == "canary" and st.weight == 100 and st.live_replicas is None:
-            raise BadInput(
-                "weight 100 sends every request to the canary track, which is sized from the "
-                "stable track's live pods: declare liveReplicas, or promote the canary "
-                "(slipway promote)",
-                file=source,
-                field=f"{where}.weight",
-            )
+    problem = capacity_problem(st, service.autoscaling, to_camel)
+    if problem is not None:
+        field, why = problem
+        raise BadInput(why, file=source, field=f"{where}.{to_camel(field)}")
     if st.mesh.fault is not None:
         if stack.environment == "prod":
             raise BadInput(

@@ -520,7 +520,7 @@ def test_a_promote_above_the_autoscaling_maximum_is_refused_before_writing(proje
     before = (project / "services" / "orders.yaml").read_bytes()
     result = run("promote", "orders", "--stack", "prod", "--live-replicas", "30")
     assert result.exit_code == 2
-    assert "holds 30 pods (liveReplicas 30), not below autoscaling.maxReplicas 30" in _say(result)
+    assert "liveReplicas is 30 pods, not below autoscaling.maxReplicas 30" in _say(result)
     assert (project / "services" / "orders.yaml").read_bytes() == before
 
 

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -62,7 +62,7 @@ from slipway_components.podspec import (
     derive,
 )
 from slipway_components.rollouts import build_rollout
-from slipway_components.strategies import StrategyArgs
+from slipway_components.strategies import StrategyArgs, canary_capacity
 from slipway_components.traffic import TrafficArgs, build_istio
 
 TYPE = "slipway:apps:Microservice"
@@ -87,6 +87,50 @@ __all__ = [
     "as_microservice_args",
     "build_rolling",
 ]
+
+
+class Sizing(Protocol):
+    """What the capacity rule reads of a strategy: `StrategyArgs`, or the catalog's copy."""
+
+    engine: str
+    type: str
+    weight: int
+    live_replicas: int | None
+    canary_replicas: int
+    canary: object
+
+
+def capacity_problem(
+    st: Sizing,
+    auto: AutoscalingArgs | None,
+    name: Callable[[str], str] = lambda field: field,
+) -> tuple[str, str] | None:
+    """`(field, why)` when a held blue-green slot or a sized native canary does not fit the
+    autoscaler (the HPA's minReplicas is held at that size and needs room above it), or a
+    canary would get all traffic without being sized for it; None when it fits. `name`
+    spells field names (the catalog's are camelCase), so the component and the catalog check
+    with this one rule."""
+    if st.engine != "native" or st.type == "rolling" or auto is None:
+        return None
+    if st.type == "canary" and st.weight == 100 and not st.live_replicas:
+        return "weight", (
+            f"strategy.{name('weight')} 100 sends every request to the canary track, which is "
+            f"sized from the stable track's live pods: give strategy.{name('live_replicas')} "
+            "(slipway canary reads it), or promote the canary instead (slipway promote)"
+        )
+    floor = max(st.live_replicas or 0, auto.min_replicas)
+    if st.type == "blue-green":
+        need, what = floor, name("live_replicas")
+    else:
+        need = canary_capacity(st.weight, st.canary_replicas, floor) if st.canary else 0
+        what = f"the canary's size for weight {st.weight}"
+    if need >= auto.max_replicas:
+        return "live_replicas", (
+            f"strategy: {what} is {need} pods, not below autoscaling.{name('max_replicas')} "
+            f"{auto.max_replicas}: the HPA's minReplicas is held there and needs room to "
+            f"scale above it; raise {name('max_replicas')}"
+        )
+    return None
 
 
 class MicroserviceArgs(WorkloadArgs):
@@ -145,32 +189,9 @@ class MicroserviceArgs(WorkloadArgs):
 
     @model_validator(mode="after")
     def _capacity_fits(self) -> MicroserviceArgs:
-        """A held slot or a sized canary must fit the autoscaler's bounds, and a canary gets
-        all traffic only when it is sized for it."""
-        st, auto = self.strategy, self.autoscaling
-        if st.engine != "native" or st.type == "rolling":
-            return self
-        if st.type == "canary" and st.weight == 100 and auto is not None and not st.live_replicas:
-            raise ValueError(
-                "strategy.weight 100 sends every request to the canary track, which is sized "
-                "from the stable track's live pods: give strategy.live_replicas (slipway canary "
-                "reads it), or promote the canary instead (slipway promote)"
-            )
-        if auto is None:
-            return self
-        if st.type == "blue-green":
-            need = max(st.live_replicas or 0, auto.min_replicas)
-            what = "live_replicas"
-        else:
-            floor = max(st.live_replicas or 0, auto.min_replicas)
-            need = st.canary_capacity(floor) if st.canary is not None else 0
-            what = f"the canary's size for weight {st.weight}"
-        if need >= auto.max_replicas:
-            raise ValueError(
-                f"strategy: {what} is {need} pods, not below autoscaling.max_replicas "
-                f"{auto.max_replicas}: the HPA's minReplicas is held there and needs room to "
-                "scale above it; raise max_replicas"
-            )
+        problem = capacity_problem(self.strategy, self.autoscaling)
+        if problem is not None:
+            raise ValueError(problem[1])
         return self
 
     @field_validator("traffic")
