@@ -11,7 +11,14 @@ import re
 from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from slipway_components.naming import check_dns_label
@@ -309,29 +316,33 @@ class StackConfig(Model):
     each a target name or a list of names deployed together; every target exactly once.
     Default: the `targets` order, one target per wave (the first is the canary wave)."""
 
-    @model_validator(mode="after")
-    def _waves(self) -> StackConfig:
-        if self.waves is None:
-            return self
-        known = [t.name for t in self.targets]
+    @field_validator("waves")
+    @classmethod
+    def _waves(
+        cls, v: list[str | list[str]] | None, info: ValidationInfo
+    ) -> list[str | list[str]] | None:
+        """Checked as a field, so a bad list is reported at `slipway.waves` with the list as
+        given, not at the top of the stack file."""
+        if v is None or "targets" not in info.data:  # a bad `targets` is reported itself
+            return v
+        known = [t.name for t in info.data["targets"]]
         seen: list[str] = []
-        for wave in self.waves:
+        for wave in v:
             names = [wave] if isinstance(wave, str) else wave
             if not names:
-                raise ValueError("waves: a wave lists at least one target")
+                raise ValueError("a wave lists at least one target")
             for name in names:
                 if name not in known:
                     raise ValueError(
-                        f"waves: {name!r} is not a target of this stack; targets: "
-                        f"{', '.join(known)}"
+                        f"{name!r} is not a target of this stack; targets: {', '.join(known)}"
                     )
                 if name in seen:
-                    raise ValueError(f"waves: target {name!r} is in more than one wave")
+                    raise ValueError(f"target {name!r} is in more than one wave")
                 seen.append(name)
         missing = [n for n in known if n not in seen]
         if missing:
-            raise ValueError(f"waves: every target needs a wave; missing: {', '.join(missing)}")
-        return self
+            raise ValueError(f"every target needs a wave; missing: {', '.join(missing)}")
+        return v
 
     @field_validator("namespace_prefix")
     @classmethod

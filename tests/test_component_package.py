@@ -52,6 +52,19 @@ def test_strategy_and_traffic_args_are_exported() -> None:
         assert name in slipway_components.__all__
 
 
+def test_every_args_model_of_the_strategies_and_traffic_is_exported() -> None:
+    """A consumer builds StrategyArgs(pre_rollout=PreRolloutArgs(...), notifications=...)
+    from the root; PreRolloutArgs, NotificationsArgs and the route args were missing."""
+    import inspect
+
+    from slipway_components import strategies, traffic
+
+    for module in (strategies, traffic):
+        for name, obj in vars(module).items():
+            if name.endswith("Args") and inspect.isclass(obj) and obj.__module__ == module.__name__:
+                assert name in slipway_components.__all__, name
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         _ = slipway_components.Nope

@@ -428,3 +428,19 @@ def test_doc_wave_plan_output_is_what_preview_prints(run, project_dir_copy):
     assert re.sub(r"\d+ resources", "N resources", shown) == re.sub(
         r"\d+ resources", "N resources", expected.strip()
     )
+
+
+@pytest.mark.parametrize(
+    "waves", [["us-1", "eu-1", "ap-1", "mars-1"], ["us-1", ["eu-1", "us-1"], "ap-1"]]
+)
+def test_bad_waves_are_reported_at_the_waves_key_with_the_list_given(project, waves):
+    """Was reported at the top of the file (`slipway: waves: ... (given: a mapping)`)."""
+    from slipway.errors import BadInput
+
+    root = project["root"]
+    (root / "Pulumi.prod.yaml").write_text(stack_file(waves))
+    with pytest.raises(BadInput) as caught:
+        d.read_project(root, "prod")
+    text = str(caught.value)
+    assert "slipway.waves: " in text and "given: a list" in text
+    assert "a mapping" not in text

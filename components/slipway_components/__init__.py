@@ -34,6 +34,10 @@ _EXPORTS = {
     "TrackArgs": "strategies",
     "StepArgs": "strategies",
     "AnalysisArgs": "strategies",
+    "HeaderRouteArgs": "strategies",
+    "MirrorRouteArgs": "strategies",
+    "PreRolloutArgs": "strategies",
+    "NotificationsArgs": "strategies",
     "TrafficArgs": "traffic",
     "RetryArgs": "traffic",
     "OutlierArgs": "traffic",
@@ -131,5 +135,14 @@ if TYPE_CHECKING:
         EcrRepositoriesArgs,
     )
     from .slo import SloArgs
-    from .strategies import AnalysisArgs, StepArgs, StrategyArgs, TrackArgs
+    from .strategies import (
+        AnalysisArgs,
+        HeaderRouteArgs,
+        MirrorRouteArgs,
+        NotificationsArgs,
+        PreRolloutArgs,
+        StepArgs,
+        StrategyArgs,
+        TrackArgs,
+    )
     from .traffic import FaultArgs, OutlierArgs, RetryArgs, TrafficArgs
