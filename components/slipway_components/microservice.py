@@ -92,12 +92,18 @@ __all__ = [
 class Sizing(Protocol):
     """What the capacity rule reads of a strategy: `StrategyArgs`, or the catalog's copy."""
 
-    engine: str
-    type: str
-    weight: int
-    live_replicas: int | None
-    canary_replicas: int
-    canary: object
+    @property
+    def engine(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def weight(self) -> int: ...
+    @property
+    def live_replicas(self) -> int | None: ...
+    @property
+    def canary_replicas(self) -> int: ...
+    @property
+    def canary(self) -> object: ...
 
 
 def capacity_problem(
