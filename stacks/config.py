@@ -321,8 +321,7 @@ class StackConfig(Model):
     def _waves(
         cls, v: list[str | list[str]] | None, info: ValidationInfo
     ) -> list[str | list[str]] | None:
-        """Checked as a field, so a bad list is reported at `slipway.waves` with the list as
-        given, not at the top of the stack file."""
+        # A field check (not a model check), so an error names slipway.waves and the list.
         if v is None or "targets" not in info.data:  # a bad `targets` is reported itself
             return v
         known = [t.name for t in info.data["targets"]]
