@@ -117,12 +117,37 @@ def excepted(config: Mapping[str, Any], resource_type: str, name: str, props: An
     return any(fnmatch.fnmatchcase(label, str(p)) for p in patterns for label in labels)
 
 
+FieldPath = tuple[str | int, ...]
+"""Where a finding is inside the object it names: keys and list indexes from the object's
+root (``("spec", "template", "spec", "containers", 0, "image")``)."""
+
+
+def locating(report_violation: Callable[..., None]) -> Callable[..., None]:
+    """The report function rules call: ``report(message, urn=None, *, at=None)``.
+
+    ``at`` (a `FieldPath`) says which field is at fault, so `slipway check` can point at its line.
+    The SDK's own ``report_violation`` takes a message and a URN only, so ``at`` is dropped
+    on the way there; a caller whose function is marked ``locates = True`` (the scanner's
+    in-process runner) gets it.
+    """
+    if getattr(report_violation, "locates", False):
+        return report_violation
+
+    def report(message: str, urn: str | None = None, *, at: FieldPath | None = None) -> None:
+        if urn is None:
+            report_violation(message)
+        else:
+            report_violation(message, urn)
+
+    return report
+
+
 def _resource_validate(fn: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(fn)
     def validate(args: ResourceValidationArgs, report_violation: Callable[..., None]) -> None:
         if excepted(args.get_config(), args.resource_type, args.name, args.props):
             return
-        fn(args, report_violation)
+        fn(args, locating(report_violation))
 
     return validate
 
@@ -131,18 +156,62 @@ def _stack_validate(fn: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(fn)
     def validate(args: Any, report_violation: Callable[..., None]) -> None:
         config = args.get_config()
+        report_at = locating(report_violation)
         if not as_list(config.get(EXCEPTIONS)):
-            fn(args, report_violation)
+            fn(args, report_at)
             return
         skip = {r.urn for r in args.resources if excepted(config, r.resource_type, r.name, r.props)}
 
-        def report(message: str, urn: str | None = None) -> None:
+        def report(message: str, urn: str | None = None, *, at: FieldPath | None = None) -> None:
             if urn is None or urn not in skip:
-                report_violation(message, urn)
+                report_at(message, urn, at=at)
 
         fn(args, report)
 
     return validate
+
+
+EXEMPT_ANNOTATION = "slipway.dev/exempt"
+"""Annotation key (or key prefix: ``slipway.dev/exempt.<anything>`` for more than one) by
+which a third-party manifest records a reviewed exemption for `slipway check`:
+``"<rule>[, <rule>...]: <reason>"``, one exemption per line."""
+MIN_REASON = 10
+"""The shortest reason accepted, as for the policy config's ``exceptions``."""
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """One exemption read from an object's annotations; ``reason`` None when it has none."""
+
+    rule: str
+    reason: str | None
+    key: str
+
+
+def exemptions(props: Any) -> list[Exemption]:
+    """Every exemption an object's annotations record, malformed ones included (a rule
+    name with no reason, or too short a one, gives ``reason=None``)."""
+    annotations = get(props, "metadata", "annotations")
+    if not isinstance(annotations, Mapping):
+        return []
+    found: list[Exemption] = []
+    for key, value in annotations.items():
+        if not isinstance(key, str) or not (
+            key == EXEMPT_ANNOTATION or key.startswith(EXEMPT_ANNOTATION + ".")
+        ):
+            continue
+        for line in str(value).splitlines() or [""]:
+            if not line.strip():
+                found.append(Exemption("", None, key))
+                continue
+            rules, sep, reason = line.partition(":")
+            text = reason.strip()
+            names = [r.strip() for r in rules.split(",") if r.strip()]
+            for name in names or [""]:
+                found.append(
+                    Exemption(name, text if sep and len(text) >= MIN_REASON else None, key)
+                )
+    return found
 
 
 def _tags(family: str, security: bool, standards: Sequence[str]) -> list[str]:
@@ -342,17 +411,25 @@ class Workload:
     obj: Mapping[str, Any]
     pod_metadata: Mapping[str, Any]
     pod: Mapping[str, Any] | None
+    pod_path: FieldPath = ()
+    """Where ``pod`` sits in ``obj`` (``("spec", "template", "spec")``)."""
 
 
 @dataclass(frozen=True)
 class Container:
-    """One container of a pod spec, with where it sits, for messages."""
+    """One container of a pod spec, with where it sits, for messages and locations."""
 
     where: str
     spec: Mapping[str, Any]
     pod: Mapping[str, Any]
     init: bool = False
     ephemeral: bool = False
+    path: FieldPath = ()
+    """Where the container sits in its object (``(..., "containers", 0)``)."""
+
+    def at(self, *field: str | int) -> FieldPath:
+        """The path of one of this container's fields, for ``report(..., at=...)``."""
+        return (*self.path, *field)
 
     @property
     def name(self) -> str:
@@ -419,12 +496,18 @@ def _workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
     kind = k8s_kind(resource_type)
     if kind not in WORKLOAD_KINDS:
         return None
+    template_path: FieldPath
     if kind == "Pod":
         template: Any = {"metadata": get(props, "metadata", default={}), "spec": get(props, "spec")}
+        pod_path: FieldPath = ("spec",)
     elif kind == "CronJob":
-        template = get(props, "spec", "jobTemplate", "spec", "template", default={})
+        template_path = ("spec", "jobTemplate", "spec", "template")
+        template = get(props, *template_path, default={})
+        pod_path = (*template_path, "spec")
     else:
-        template = get(props, "spec", "template", default={})
+        template_path = ("spec", "template")
+        template = get(props, *template_path, default={})
+        pod_path = (*template_path, "spec")
     pod = get(template, "spec")
     return Workload(
         kind=kind,
@@ -433,6 +516,7 @@ def _workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
         obj=props,
         pod_metadata=get(template, "metadata", default={}),
         pod=pod if isinstance(pod, Mapping) else None,
+        pod_path=pod_path,
     )
 
 
@@ -448,25 +532,25 @@ def containers(args: ResourceValidationArgs | Any) -> Iterator[Container]:
     w = workload(args.resource_type, args.props)
     if w is None or w.pod is None:
         return
-    yield from pod_containers(w.pod)
+    yield from pod_containers(w.pod, w.pod_path)
 
 
-def pod_containers(pod: Mapping[str, Any]) -> list[Container]:
+def pod_containers(pod: Mapping[str, Any], pod_path: FieldPath = ()) -> list[Container]:
     """Every container of one pod spec, with its section (the last answer is kept)."""
     hit = getattr(_last, "containers", None)
-    if hit is not None and hit[0] is pod:
-        return hit[1]
-    found = list(_pod_containers(pod))
-    _last.containers = (pod, found)
+    if hit is not None and hit[0] is pod and hit[1] == pod_path:
+        return hit[2]
+    found = list(_pod_containers(pod, pod_path))
+    _last.containers = (pod, pod_path, found)
     return found
 
 
-def _pod_containers(pod: Mapping[str, Any]) -> Iterator[Container]:
+def _pod_containers(pod: Mapping[str, Any], pod_path: FieldPath) -> Iterator[Container]:
     for key, label, init, eph in _SECTIONS:
-        for c in as_list(get(pod, key)):
+        for i, c in enumerate(as_list(get(pod, key))):
             if isinstance(c, Mapping):
                 name = get(c, "name", default="?")
-                yield Container(f'{label} "{name}"', c, pod, init, eph)
+                yield Container(f'{label} "{name}"', c, pod, init, eph, (*pod_path, key, i))
 
 
 def pod_spec(args: ResourceValidationArgs | Any) -> Mapping[str, Any] | None:
