@@ -15,6 +15,7 @@ FAMILIES = (
     "aws",
     "gcp",
     "compliance",
+    "exemptions",
 )
 """Rule modules, in the order the pack lists their rules."""
 

@@ -1,228 +1,69 @@
-"""`slipway check`: the policy pack on plain Kubernetes YAML (raw manifests, Helm output).
+"""`slipway check`: the policy pack's rules on plain Kubernetes manifests (raw YAML, Helm
+output, a repository's folders).
 
 Each object becomes the resource the Kubernetes provider would register for it (type token
-from apiVersion and kind, inputs = the object), all objects of one run form one made-up
-stack, and ``run_pack`` judges them over the analyzer protocol, stack rules included.
+from apiVersion and kind, inputs = the object), and all objects of one run form one made-up
+stack, so stack rules (NetworkPolicy and PDB coverage, HPA targets) see them all.
+
+The rules run in this process, called the way the SDK's analyzer calls them (the same
+``ResourceValidationArgs`` and ``StackValidationArgs``, the same reconciled config and
+enforcement levels): a scanner pays no pack process, no gRPC and no protobuf conversion
+per object, which is most of the time on a repository's worth of files.
+``check(..., analyzer=True)`` runs the same objects through the pack over its real analyzer
+protocol instead (as `slipway preview` and the engine do), and a test holds both to
+identical diagnostics on a corpus of public manifests.
+
+In process, rules may say which field is at fault (``report(..., at=path)``), which becomes
+the line of a finding; an object's ``slipway.dev/exempt`` annotation turns a finding into
+an exempted one, shown with its reason (see ``policies/_base.exemptions``).
 """
 
 from __future__ import annotations
 
-import stat
-from collections.abc import Iterable, Iterator
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import yaml
-
 from slipway.errors import BadInput
-from slipway.policy import PARALLEL_FROM, Diagnostic, PackSession, stack_urn, workers_for
-from slipway.yamlfile import BadScalar, SafeLoader, problem, read_text, where
-
-MANIFEST_SUFFIXES = (".yaml", ".yml")
-"""What a folder is searched for; a file named on the command line is read whatever its name."""
-MAX_FILE_BYTES = 32 * 1024 * 1024
-"""One manifest file. The largest single-file installs (operator bundles with their CRDs) are
-a few MB; loaded, a file takes about ten times its size in memory."""
-MAX_ALIASED_NODES = 100_000
-"""YAML nodes a file may gain through alias references (``*name``) once expanded."""
-MAX_DEPTH = 200
-"""Nesting of collections in one document. Deep CRD schemas stay under 100; past about 300
-the conversion to protobuf for the policy pack runs out of Python stack."""
+from slipway.manifests import Manifest, load
+from slipway.policy import (
+    PACK_DIR,
+    PolicyInfo,
+    config_path_for,
+    load_policy_config,
+    reconcile_config,
+    stack_urn,
+)
+from slipway.scan_types import Finding, Notice, RuleInfo, ScanResult
 
 CHECK_PROJECT = "slipway-check"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """One Kubernetes object and where it was read."""
-
-    file: str
-    line: int
-    obj: dict[str, Any]
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    @property
-    def label(self) -> str:
-        meta = self.obj.get("metadata") or {}
-        ns = meta.get("namespace")
-        name = meta.get("name", "?")
-        return f"{self.obj.get('kind')} {ns}/{name}" if ns else f"{self.obj.get('kind')} {name}"
+STACK_WIDE = "(all objects)"
 
 
 @dataclass
-class CheckResult:
-    """Diagnostics plus what is needed to show them next to the file they came from."""
+class Diagnostic:
+    """One report of a rule, before it is placed in a file."""
 
-    stack: str
-    diagnostics: list[Diagnostic]
+    policy: str
+    level: str
+    urn: str
+    message: str
+    at: tuple[str | int, ...] | None = None
+
+
+@dataclass
+class Judged:
+    """Objects read and what the rules said about them."""
+
     manifests: list[Manifest]
-    by_urn: dict[str, Manifest] = field(default_factory=dict)
-
-
-def manifest_files(paths: Iterable[Path]) -> list[Path]:
-    """Files named, plus every *.yaml / *.yml under folders named (hidden folders skipped)."""
-    paths = list(paths)
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if _is_folder(p):
-            try:
-                found = sorted(p.rglob("*"))
-            except OSError as exc:
-                raise BadInput(f"cannot search: {exc.strerror}", file=exc.filename) from None
-            for f in found:
-                rel = f.relative_to(p).parts
-                hidden = any(part.startswith(".") for part in rel)
-                if f.is_file() and f.suffix.lower() in MANIFEST_SUFFIXES and not hidden:
-                    files.append(f)
-        else:
-            files.append(p)
-    if not files:
-        shown = ", ".join(str(p) for p in paths) or "(none)"
-        raise BadInput(f"no *.yaml or *.yml files under {shown}")
-    return files
-
-
-def _is_folder(path: Path) -> bool:
-    """True for a folder, False for a regular file; anything else named is bad input."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise BadInput("no such file or folder", file=str(path)) from None
-    except OSError as exc:  # too long a name, a symlink loop, no permission, EIO
-        raise BadInput(f"cannot read: {exc.strerror}", file=str(path)) from None
-    if stat.S_ISDIR(mode):
-        return True
-    if stat.S_ISREG(mode):
-        return False
-    raise BadInput(
-        "not a regular file (a FIFO, device or socket); name a YAML file or a folder",
-        file=str(path),
-    )
-
-
-def load_file(path: Path) -> list[Manifest]:
-    """Every object of a (multi-document) YAML file; kind List is expanded into its items.
-
-    A file that does not parse, or a document without apiVersion and kind, is bad input
-    with the file and line; so is one past the bounds below, before anything walks it.
-    """
-    text = read_text(path, max_bytes=MAX_FILE_BYTES)
-    out: list[Manifest] = []
-    loader = SafeLoader(text)
-    aliased = 0
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            line = node.start_mark.line + 1
-            aliased += bound_expansion(node, path, aliased_before=aliased)
-            doc = loader.construct_document(node)
-            out.extend(_objects(doc, path, line))
-    except BadScalar as e:
-        raise BadInput(f"{where(e, text)}: {problem(e)}", file=str(path)) from None
-    except yaml.YAMLError as e:
-        at = where(e, text).split(",")[0] or "somewhere"
-        raise BadInput(f"{at}: not valid YAML: {problem(e)}", file=str(path)) from None
-    except RecursionError:  # the pure-Python parser on deep nesting; libyaml stops at 1000
-        raise BadInput(f"nests deeper than {MAX_DEPTH} levels", file=str(path)) from None
-    finally:
-        loader.dispose()
-    return out
-
-
-def bound_expansion(root: yaml.Node, path: Path, *, aliased_before: int = 0) -> int:
-    """Nodes the document gains through aliases; refuses a bomb, a cycle or deep nesting.
-
-    Why bound the expansion instead of refusing aliases as the catalog does: real manifests
-    (hand-written ones, some chart output) do use anchors for repeated fragments, and that
-    is harmless. What is not is the expansion: PyYAML shares an aliased object, so loading a
-    "billion laughs" file is cheap, but everything after it (records, protobuf, JSON) copies
-    each reference and runs out of memory. So the composed node graph is walked once, each
-    distinct collection visited once with its expanded size remembered, and a file may gain
-    at most MAX_ALIASED_NODES nodes through aliased collections (counted over all its
-    documents) and nest at most MAX_DEPTH deep. An alias of a scalar adds one node for at
-    least two bytes of text, so the file size bounds those. The walk is iterative and linear
-    in the distinct nodes; scalars are counted in bulk, not visited one by one.
-    """
-    if root.__class__ is yaml.ScalarNode:
-        return 0
-    done: dict[int, tuple[int, int]] = {}  # collection -> (expanded nodes, levels)
-    on_path: set[int] = set()
-    aliased = aliased_before
-
-    def refuse(message: str, node: yaml.Node) -> BadInput:
-        return BadInput(f"line {node.start_mark.line + 1}: {message}", file=str(path))
-
-    def frame(node: yaml.Node) -> list[Any]:
-        """[node, its collection children, next index, expanded nodes, levels]."""
-        if node.__class__ is yaml.MappingNode:
-            values = [n for pair in node.value for n in pair]
-        else:
-            values = node.value
-        kids = [n for n in values if n.__class__ is not yaml.ScalarNode]
-        on_path.add(id(node))
-        return [node, kids, 0, 1 + len(values) - len(kids), 1]
-
-    stack = [frame(root)]
-    while stack:
-        top = stack[-1]
-        node, kids, i = top[0], top[1], top[2]
-        if i == len(kids):
-            stack.pop()
-            on_path.discard(id(node))
-            done[id(node)] = (top[3], top[4])
-            if stack:
-                parent = stack[-1]
-                parent[3] += top[3]
-                parent[4] = max(parent[4], top[4] + 1)
-            continue
-        top[2] = i + 1
-        child = kids[i]
-        key = id(child)
-        if key in on_path:
-            raise refuse("a YAML alias refers to a collection that contains it", node)
-        seen = done.get(key)
-        if seen is not None:  # a second reference to a collection: an alias
-            aliased += seen[0]
-            if aliased > MAX_ALIASED_NODES:
-                raise refuse(
-                    f"YAML aliases expand this file by more than {MAX_ALIASED_NODES} "
-                    "nodes (a billion-laughs bomb?); write the repeated parts out",
-                    node,
-                )
-            if len(stack) + seen[1] > MAX_DEPTH:
-                raise refuse(f"nests deeper than {MAX_DEPTH} levels", node)
-            top[3] += seen[0]
-            top[4] = max(top[4], seen[1] + 1)
-        else:
-            if len(stack) >= MAX_DEPTH:
-                raise refuse(f"nests deeper than {MAX_DEPTH} levels", child)
-            stack.append(frame(child))
-    return aliased - aliased_before
-
-
-def _objects(doc: Any, path: Path, line: int) -> list[Manifest]:
-    if doc is None:
-        return []
-    if not isinstance(doc, dict):
-        raise BadInput(
-            f"line {line}: a document must be a mapping, got {type(doc).__name__}", file=str(path)
-        )
-    missing = [
-        k for k in ("apiVersion", "kind") if not isinstance(doc.get(k), str) or not doc.get(k)
-    ]
-    if missing:
-        raise BadInput(f"line {line}: document has no {' and no '.join(missing)}", file=str(path))
-    if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
-        items: list[Manifest] = []
-        for item in doc["items"]:
-            items.extend(_objects(item, path, line))
-        return items
-    return [Manifest(str(path), line, doc)]
+    by_urn: dict[str, Manifest]
+    diagnostics: list[Diagnostic]
+    files: list[str]
+    notices: list[Notice] = field(default_factory=list)
 
 
 def type_token(api_version: str, kind: str) -> str:
@@ -273,58 +114,208 @@ def to_records(
     return records, by_urn
 
 
+def read(paths: Iterable[Path], stack: str) -> Judged:
+    """Every object under ``paths`` with its record; nothing judged yet."""
+    judged = Judged([], {}, [], [])
+    for found, notice, name in load(paths):
+        if notice is not None:
+            judged.notices.append(notice)
+        if found:
+            judged.manifests.extend(found)
+            judged.files.append(name)
+    if not judged.manifests:
+        shown = ", ".join(str(p) for p in paths) or "(none)"
+        raise BadInput(f"no Kubernetes objects (YAML or JSON with apiVersion and kind) in {shown}")
+    return judged
+
+
+# --- the pack, in process ----------------------------------------------------------------
+
+_PACKAGE = "slipway_policy_pack"
+
+
+def pack_module(pack_dir: Path | None = None) -> ModuleType:
+    """The pack folder as a package, loaded as the pack's ``__main__`` loads it (under a
+    private name, so its relative imports work), without serving it."""
+    here = Path(pack_dir or PACK_DIR).resolve()
+    name = _PACKAGE if here == Path(PACK_DIR).resolve() else f"{_PACKAGE}_{abs(hash(here))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, here / "__init__.py", submodule_search_locations=[str(here)]
+    )
+    if spec is None or spec.loader is None or not (here / "__init__.py").is_file():
+        raise BadInput("not a policy pack folder (no __init__.py)", file=str(here))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Rules:
+    """The pack's rules with their reconciled config, as the analyzer would run them."""
+
+    resource: list[tuple[Any, str, dict[str, Any]]]
+    stack: list[tuple[Any, str, dict[str, Any]]]
+    info: dict[str, RuleInfo]
+    exemptions: Callable[[Any], list[Any]]
+
+
+def rules(config_path: Path, pack_dir: Path | None = None) -> Rules:
+    """Every rule, its level and its config (schema defaults, then the file: the engine's
+    reconciliation); disabled rules are left out as the SDK leaves them out."""
+    given = load_policy_config(config_path)
+    pack = pack_module(pack_dir)
+    policies = pack.all_policies()
+    base = sys.modules[f"{pack.__name__}._base"]
+    infos = [_info(p) for p in policies]
+    config = reconcile_config(infos, {}, given, source=str(config_path))
+    out = Rules([], [], {}, base.exemptions)
+    for p, info in zip(policies, infos, strict=True):
+        level = config[p.name]["enforcementLevel"]
+        out.info[p.name] = RuleInfo(
+            p.name, info.description, info.remediation, info.severity, level, info.tags
+        )
+        if level == "disabled":
+            continue
+        level = "mandatory" if level == "remediate" else level
+        entry = (p, level, config[p.name]["properties"])
+        (out.stack if info.kind == "stack" else out.resource).append(entry)
+    return out
+
+
+def _info(policy: Any) -> PolicyInfo:
+    from pulumi_policy import StackValidationPolicy
+
+    schema = policy.config_schema.properties if policy.config_schema else {}
+    return PolicyInfo(
+        name=policy.name,
+        description=policy.description,
+        level=policy.enforcement_level.value,
+        kind="stack" if isinstance(policy, StackValidationPolicy) else "resource",
+        severity=policy.severity.value if policy.severity else "",
+        tags=tuple(policy.tags or ()),
+        remediation=policy.remediation_steps or "",
+        config_schema=dict(schema),
+    )
+
+
+def judge(records: list[dict], pack: Rules, stack: str) -> list[Diagnostic]:
+    """Every resource rule on every record, then every stack rule on all of them."""
+    from pulumi_policy import (
+        PolicyResource,
+        PolicyResourceOptions,
+        ResourceValidationArgs,
+        StackValidationArgs,
+    )
+    from pulumi_policy.policy import PolicyCustomTimeouts
+
+    out: list[Diagnostic] = []
+
+    def reporter(policy: str, level: str, default_urn: str) -> Callable[..., None]:
+        def report(message: str, urn: str | None = None, *, at: Any = None) -> None:
+            out.append(Diagnostic(policy, level, urn or default_urn, message, at))
+
+        report.locates = True  # type: ignore[attr-defined]
+        return report
+
+    def options() -> PolicyResourceOptions:
+        return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+    for r in records:
+        kind = r["type"]
+        for policy, level, config in pack.resource:
+            applies = getattr(policy, "applies_to", None)
+            if applies is not None and not applies(kind):
+                continue
+            args = ResourceValidationArgs(
+                kind, r["inputs"], r["urn"], r["name"], options(), None, dict(config), {}
+            )
+            policy.validate(args, reporter(policy.name, level, r["urn"]))
+    resources = [
+        PolicyResource(r["type"], r["inputs"], r["urn"], r["name"], options(), None, None, [], {})
+        for r in records
+    ]
+    root = stack_urn(stack, CHECK_PROJECT)
+    types = {r["type"] for r in records}
+    for policy, level, config in pack.stack:
+        applies = getattr(policy, "applies_to", None)
+        if applies is not None and not any(applies(t) for t in types):
+            continue
+        args = StackValidationArgs(resources, dict(config), {})
+        policy.validate(args, reporter(policy.name, level, root))
+    return out
+
+
 def check(
     paths: Iterable[Path],
     *,
     stack: str = "prod",
     config_path: Path | None = None,
     pack_dir: Path | None = None,
-) -> CheckResult:
-    """Load every object under ``paths`` and judge them together with the stack's config.
+    analyzer: bool = False,
+) -> ScanResult:
+    """Read every object under ``paths`` and judge them together with the stack's config.
 
-    The pack boots while the files are read; many files get a second pack process.
-    """
-    files = manifest_files(paths)
-    size = 0
-    for f in files:  # refuse an oversized file before the pack boots; the reader re-checks
-        try:
-            file_size = f.stat().st_size
-        except OSError:
-            continue  # the reader names the error
-        if file_size > MAX_FILE_BYTES:
-            raise BadInput(f"file is {file_size} bytes; the limit is {MAX_FILE_BYTES}", file=str(f))
-        size += file_size
-    workers = workers_for(PARALLEL_FROM if size >= _PARALLEL_BYTES else 0)
-    manifests: list[Manifest] = []
-    by_urn: dict[str, Manifest] = {}
+    ``analyzer``: run the pack over its analyzer protocol (slower; no field lines)."""
+    paths = list(paths)
+    config_file = Path(config_path) if config_path else config_path_for(stack, pack_dir)
+    pack = rules(config_file, pack_dir)  # a bad config is bad input before any file is read
+    judged = read(paths, stack)
+    records, by_urn = to_records(judged.manifests, stack)
+    if analyzer:
+        from slipway.policy import run_pack
 
-    def batches() -> Iterator[list[dict]]:
-        pending: list[dict] = []
-        for f in files:
-            found = load_file(f)
-            manifests.extend(found)
-            pending += to_records(found, stack, by_urn=by_urn)[0]
-            if len(pending) >= _BATCH:
-                yield pending
-                pending = []
-        yield pending
-
-    with PackSession(
-        stack, project=CHECK_PROJECT, pack_dir=pack_dir, config_path=config_path, workers=workers
-    ) as session:
-        _, diags = session.run_batches(batches())
-    return CheckResult(stack, diags, manifests, by_urn)
+        diagnostics = [
+            Diagnostic(d.policy, d.level, d.urn, d.message)
+            for d in run_pack(
+                records, stack, project=CHECK_PROJECT, pack_dir=pack_dir, config_path=config_file
+            )
+        ]
+    else:
+        diagnostics = judge(records, pack, stack)
+    config_name = str(config_path) if config_path else stack
+    findings = place(diagnostics, by_urn, pack)
+    return ScanResult(
+        config_name, findings, pack.info, len(judged.manifests), judged.files, judged.notices
+    )
 
 
-_BATCH = 128
-"""Objects read before they are handed to the pack (reading and judging overlap)."""
-_PARALLEL_BYTES = 256 * 1024
-"""Input size from which a check uses a second pack process (about 150 objects)."""
+def place(
+    diagnostics: Iterable[Diagnostic], by_urn: dict[str, Manifest], pack: Rules
+) -> list[Finding]:
+    """Findings with their file, the line of their field, and their exemption if any."""
+    findings: set[Finding] = set()
+    for d in diagnostics:
+        m = by_urn.get(d.urn)
+        if m is None:
+            findings.add(Finding(d.policy, d.level, d.message, "", 0, STACK_WIDE))
+            continue
+        line = m.line_of(d.at) if d.at else m.line
+        reason = _exempted(pack, m, d.policy)
+        findings.add(
+            Finding(d.policy, d.level, d.message, m.file, line, m.label, _dotted(d.at), reason)
+        )
+    return sorted(findings, key=lambda f: (f.file, f.line, f.rule, f.object, f.message))
 
 
-def describe(result: CheckResult, urn: str) -> tuple[str, str]:
-    """(object, file:line) for a diagnostic's URN; stack-wide ones have neither."""
-    m = result.by_urn.get(urn)
-    if m is None:
-        return ("(stack)" if urn == stack_urn(result.stack, CHECK_PROJECT) else urn, "")
-    return m.label, m.where
+EXEMPTION_RULE = "exemption-has-reason"
+"""The rule that flags an exemption without a reason; it cannot itself be exempted."""
+
+
+def _exempted(pack: Rules, m: Manifest, rule: str) -> str | None:
+    if rule == EXEMPTION_RULE:
+        return None
+    for e in pack.exemptions(m.obj):
+        if e.rule == rule and e.reason:
+            return str(e.reason)
+    return None
+
+
+def _dotted(path: tuple[str | int, ...] | None) -> str:
+    """``("spec", "containers", 0, "image")`` -> ``spec.containers[0].image``."""
+    out = ""
+    for step in path or ():
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out

@@ -1,7 +1,9 @@
-"""`slipway check PATH...`: the policy pack on Kubernetes YAML files or folders."""
+"""`slipway check PATH...`: the policy pack on Kubernetes YAML and JSON files or folders."""
 
 from __future__ import annotations
 
+import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +17,23 @@ out_console = Console()
 err_console = Console(stderr=True)
 
 
+class Format(str, Enum):
+    """How the report is written."""
+
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    junit = "junit"
+
+
+SUFFIX_FORMATS = {".json": Format.json, ".sarif": Format.sarif, ".xml": Format.junit}
+"""--out's suffix chooses the format when --format is not given."""
+
+
 def check(
     paths: Annotated[
-        list[Path], typer.Argument(help="YAML files or folders (multi-document files are fine).")
+        list[Path],
+        typer.Argument(help="YAML or JSON files, or folders to search (*.yaml, *.yml, *.json)."),
     ],
     stack: Annotated[
         str,
@@ -27,79 +43,103 @@ def check(
         Path | None,
         typer.Option("--config", help="A --policy-pack-config file instead of the stack's."),
     ] = None,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (default on stdout), json, sarif (GitHub code scanning) or junit.",
+            case_sensitive=False,
+        ),
+    ] = None,
     out: Annotated[
         str | None,
         typer.Option(
             "--out",
-            help="Write policy.json here (a folder, or a path ending .json); an existing file "
-            "is replaced only if it is an earlier policy.json.",
+            help="Write the report here (a file, or a folder for slipway-check.<ext>) in "
+            "--format, else as its suffix says (.json, .sarif, .xml); the table still goes "
+            "to stdout. An existing file is replaced only if it is an earlier report of "
+            "slipway's in that format.",
         ),
     ] = None,
+    analyzer: Annotated[
+        bool,
+        typer.Option(
+            "--analyzer",
+            help="Run the pack over its analyzer protocol in a pack process, as the engine "
+            "does, instead of in this process (slower; the same findings, without field lines).",
+        ),
+    ] = False,
 ) -> None:
-    """Check Kubernetes manifests (raw YAML, Helm output) against the policy pack.
+    """Check Kubernetes manifests (raw YAML or JSON, Helm output, whole repositories)
+    against the policy pack.
 
-    Every object becomes the resource the Kubernetes provider would register; all objects
-    are judged together, so stack rules (NetworkPolicy and PDB coverage, HPA targets) see
-    them all. The prod policy config (the strictest) applies unless --stack names another.
-    Nothing is written unless --out is given. Exit codes: 0 no mandatory violation,
-    1 a mandatory violation, 2 bad input with its file and line: a file that does not
-    parse, is not a regular file or is over 32 MB, an integer outside 64 bits, YAML aliases
-    that expand a file by more than 100,000 nodes, nesting deeper than 200 levels;
-    70 internal error, 130 interrupted.
+    Folders are searched for *.yaml, *.yml and *.json; a file holding no Kubernetes object
+    (a kustomization, Chart.yaml, values, a template) is skipped with a notice, and one that
+    does not parse is reported with its line while the rest is checked. Every object is
+    judged as the resource the Kubernetes provider would register, all together, so stack
+    rules (NetworkPolicy and PDB coverage, HPA targets) see them all. The prod policy
+    config (the strictest) applies unless --stack or --config says otherwise. An object's
+    `slipway.dev/exempt: "<rule>: <reason>"` annotation exempts it from one rule, shown
+    with the reason. Exit codes: 0 no mandatory violation, 1 a mandatory violation that is
+    not exempted, 2 bad input (a path named that cannot be read, no Kubernetes object at
+    all, a bad --config or --out), 70 internal error, 130 interrupted.
     """
+    from slipway import scan_report
     from slipway.check import check as run_check
-    from slipway.check import describe
-    from slipway.findings import finding_lines, group
-    from slipway.outdir import check_out_file
-    from slipway.policy import has_mandatory, policy_rows, write_policy_rows
 
     try:
-        target = check_out_file(out) if out is not None else None
-        with err_console.status("Running the policy pack over the analyzer protocol…"):
-            result = run_check(paths, stack=stack, config_path=config)
-        rows = policy_rows(result.diagnostics)
-        for row in rows:  # where each finding is: the manifest's file and line
-            where = describe(result, row["urn"])[1]
-            if where:
-                row["file"] = where
+        chosen = fmt or (_format_of(out) if out is not None else Format.table)
+        target = scan_report.out_path(out, chosen.value) if out is not None else None
+        if out_console.is_terminal:
+            with err_console.status("Checking…"):
+                result = run_check(paths, stack=stack, config_path=config, analyzer=analyzer)
+        else:
+            result = run_check(paths, stack=stack, config_path=config, analyzer=analyzer)
         if target is not None:
-            write_policy_rows(rows, check_out_file(target))
+            text = _render(result, chosen)
+            scan_report.write_report(text, target, chosen.value)
     except BadInput as exc:
         say.error(exc)
         raise typer.Exit(code=2) from None
 
-    mandatory = sum(d.level == "mandatory" for d in result.diagnostics)
-    advisory = len(result.diagnostics) - mandatory
-    emit = _printer()
-    if rows:
-        groups = group(rows, name_of=lambda urn: describe(result, urn)[0])
-        emit(f"Policy findings (config: {stack}):")
-        for line in finding_lines(groups):
-            emit(line, "red" if line.startswith("mandatory") else None)
-        emit()
-    files = len({m.file for m in result.manifests})
-    code = 1 if has_mandatory(result.diagnostics) else 0
-    emit(
-        f"exit {code}: {len(result.manifests)} objects in {files} files: "
-        f"{mandatory} mandatory, {advisory} advisory violations"
-    )
-    if code:
-        raise typer.Exit(code=1)
+    if target is None and chosen is not Format.table:
+        sys.stdout.write(_render(result, chosen))
+    else:
+        _print_table(result)
+    if result.exit_code:
+        raise typer.Exit(code=result.exit_code)
 
 
-def _printer():  # type: ignore[no-untyped-def]
-    """Lines to stdout: styled on a terminal, plain (never wrapped or cut) elsewhere."""
-    import sys
+def _format_of(out: str) -> Format:
+    """The format --out's suffix names; JSON when it names none (a folder, say)."""
+    return SUFFIX_FORMATS.get(Path(out).suffix.lower(), Format.json)
 
+
+def _render(result: object, fmt: Format) -> str:
+    from slipway import scan_report
+
+    if fmt is Format.sarif:
+        return scan_report.to_sarif(result, base=Path.cwd())  # type: ignore[arg-type]
+    if fmt is Format.junit:
+        return scan_report.to_junit(result)  # type: ignore[arg-type]
+    if fmt is Format.json:
+        return scan_report.to_json(result)  # type: ignore[arg-type]
+    return "".join(line + "\n" for line, _ in scan_report.table_lines(result, terminal=False))  # type: ignore[arg-type]
+
+
+def _print_table(result: object) -> None:
+    """Styled on a terminal, plain elsewhere: one finding per line, never wrapped or cut."""
     from rich.text import Text
 
-    def say(line: str = "", style: str | None = None) -> None:
-        if out_console.is_terminal:
+    from slipway import scan_report
+
+    terminal = out_console.is_terminal
+    for line, style in scan_report.table_lines(result, terminal=terminal):  # type: ignore[arg-type]
+        if terminal:
             out_console.print(Text(line, style=style or ""), soft_wrap=True)
         else:
             sys.stdout.write(line + "\n")
-
-    return say
 
 
 def register(app: typer.Typer) -> None:
