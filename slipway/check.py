@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from slipway.collect import few_collections
 from slipway.errors import BadInput
 from slipway.manifests import Manifest, load
 from slipway.policy import (
@@ -262,6 +263,19 @@ def check(
     paths = list(paths)
     config_file = Path(config_path) if config_path else config_path_for(stack, pack_dir)
     pack = rules(config_file, pack_dir)  # a bad config is bad input before any file is read
+    with few_collections():
+        return _check(paths, stack, config_path, config_file, pack, pack_dir, analyzer)
+
+
+def _check(
+    paths: list[Path],
+    stack: str,
+    config_path: Path | None,
+    config_file: Path,
+    pack: Rules,
+    pack_dir: Path | None,
+    analyzer: bool,
+) -> ScanResult:
     judged = read(paths, stack)
     records, by_urn = to_records(judged.manifests, stack)
     if analyzer:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import gc
 import json
 import os
 import runpy
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway import mock_outputs
+from slipway.collect import few_collections
 from slipway.errors import BadInput
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -671,7 +671,7 @@ def run_program(
         return RunResult(records=records, required=required, outputs=outputs)
 
     ctx = contextvars.Context()
-    with _few_collections():
+    with few_collections():
         return ctx.run(_run)
 
 
@@ -708,23 +708,6 @@ def _quiet_about_bad_input(loop: asyncio.AbstractEventLoop, context: dict[str, A
     if isinstance(context.get("exception"), BadInput):
         return
     loop.default_exception_handler(context)
-
-
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """Collect cyclic garbage rarely while a program runs.
-
-    A run allocates a few hundred objects per resource (outputs, futures, tasks), nearly all
-    of them alive until it ends; at the default thresholds the collector re-scans them over
-    and over, which was a quarter of the preview's time at fleet scale. Thresholds go back
-    afterwards.
-    """
-    previous = gc.get_threshold()
-    gc.set_threshold(max(previous[0], 100_000), max(previous[1], 50), max(previous[2], 100))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
 
 
 TARGET_TYPE = "slipway:stacks:Target"

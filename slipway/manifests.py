@@ -146,6 +146,27 @@ class ManifestLoader(SafeLoader):  # type: ignore[misc,valid-type]
     """
 
 
+_RESOLVED: dict[tuple[str, bool, bool], str] = {}
+"""Tags of plain and quoted scalars by text: manifests repeat the same keys and values
+(``name``, ``app``, ``TCP``) thousands of times, and PyYAML's resolver tries its regular
+expressions on each one. Only short scalars are kept, at most `_RESOLVED_MAX` of them."""
+_RESOLVED_MAX = 65_536
+
+
+def _resolve(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
+    """PyYAML's resolver, remembered for short scalars (no path resolvers are used)."""
+    if kind is not yaml.ScalarNode or len(value) > 64:
+        return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
+    key = (value, implicit[0], implicit[1])
+    tag = _RESOLVED.get(key)
+    if tag is None:
+        tag = yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
+        if len(_RESOLVED) < _RESOLVED_MAX:
+            _RESOLVED[key] = tag
+    return tag
+
+
+ManifestLoader.resolve = _resolve  # type: ignore[method-assign]
 ManifestLoader.add_constructor("tag:yaml.org,2002:value", _as_string)
 ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 ManifestLoader.add_multi_constructor("!", _untagged)
@@ -268,29 +289,134 @@ def _documents(text: str, path: Path) -> list[tuple[Any, yaml.Node | None, int]]
     """(document, its node, its first line) for every document of the file."""
     loader = ManifestLoader(text)
     docs: list[tuple[Any, yaml.Node | None, int]] = []
-    aliased = 0
+    build = _Builder(loader)
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            line = node.start_mark.line + 1
-            aliased += bound_expansion(node, path, aliased_before=aliased)
-            docs.append((loader.construct_document(node), node, line))
+            docs.append((build.document(node), node, node.start_mark.line + 1))
     except BadScalar as e:
-        raise _Unparsed(problem(e), _mark_line(e)) from None
+        raise _Unparsed(f"{_column(e, text)}{problem(e)}", _mark_line(e, text)) from None
     except yaml.YAMLError as e:
-        raise _Unparsed(f"not valid YAML: {problem(e)}", _mark_line(e, text)) from None
+        at = _column(e, text)
+        raise _Unparsed(f"{at}not valid YAML: {problem(e)}", _mark_line(e, text)) from None
     except RecursionError:  # the pure-Python parser on deep nesting; libyaml stops at 1000
         raise _Unparsed(f"nests deeper than {MAX_DEPTH} levels", 0) from None
-    except BadInput as e:  # bound_expansion: an alias bomb, a cycle, too deep
-        raise _Unparsed(_reason(e), _line_of(e)) from None
+    except _Refused as e:
+        raise _Unparsed(e.reason, e.line) from None
     finally:
         loader.dispose()
     return docs
 
 
-def _mark_line(exc: yaml.YAMLError, text: str = "") -> int:
+class _Refused(Exception):
+    def __init__(self, reason: str, node: yaml.Node) -> None:
+        super().__init__(reason)
+        self.reason, self.line = reason, node.start_mark.line + 1
+
+
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+_SCALAR, _MAPPING = yaml.ScalarNode, yaml.MappingNode
+_KEY_TEXT = {True: "true", False: "false", None: "null"}
+
+
+class _Builder:
+    """Python values from composed nodes, in one walk that also bounds what aliases add.
+
+    PyYAML's constructor plus a separate walk for the bounds took two passes over every
+    node; this takes one. Why the bounds: real manifests do use anchors for repeated
+    fragments, which is harmless, but an alias is shared when loaded and copied by
+    everything after (records, protobuf, JSON), so a "billion laughs" file is cheap to load
+    and then exhausts memory. A file may gain at most MAX_ALIASED_NODES nodes through
+    aliased collections (over all its documents) and nest at most MAX_DEPTH deep; a
+    collection that contains itself is refused. Like kubectl (sigs.k8s.io/yaml, which goes
+    through JSON), a mapping key is text: ``80:`` is ``"80"``, ``on:`` is ``"true"``; a
+    mapping or sequence is a dict or list whatever its tag.
+    """
+
+    def __init__(self, loader: ManifestLoader) -> None:
+        self.loader = loader
+        self.aliased = 0
+        self.done: dict[int, tuple[Any, int, int]] = {}
+        self.on_path: set[int] = set()
+
+    def document(self, node: yaml.Node) -> Any:
+        self.done = {}  # anchors do not cross documents
+        return self.build(node, 0)[0]
+
+    def scalar(self, node: yaml.Node) -> Any:
+        tag = node.tag
+        make = self.loader.yaml_constructors.get(tag)
+        if make is None:
+            return _untagged(self.loader, tag, node)
+        return make(self.loader, node)
+
+    def build(self, node: yaml.Node, depth: int) -> tuple[Any, int, int]:
+        """(value, nodes once expanded, levels below) of ``node``."""
+        if node.__class__ is _SCALAR:
+            return (node.value if node.tag == _STR else self.scalar(node)), 1, 0
+        key = id(node)
+        hit = self.done.get(key)
+        if hit is not None:  # a second reference to a collection: an alias
+            self.aliased += hit[1]
+            if self.aliased > MAX_ALIASED_NODES:
+                raise _Refused(
+                    f"YAML aliases expand this file by more than {MAX_ALIASED_NODES} nodes "
+                    "(a billion-laughs bomb?); write the repeated parts out",
+                    node,
+                )
+            if depth + hit[2] > MAX_DEPTH:
+                raise _Refused(f"nests deeper than {MAX_DEPTH} levels", node)
+            return hit
+        if key in self.on_path:
+            raise _Refused("a YAML alias refers to a collection that contains it", node)
+        if depth >= MAX_DEPTH:
+            raise _Refused(f"nests deeper than {MAX_DEPTH} levels", node)
+        self.on_path.add(key)
+        size, height = 1, 0
+        obj: Any
+        if node.__class__ is _MAPPING:
+            if any(k.tag == _MERGE for k, _ in node.value):
+                self.loader.flatten_mapping(node)
+            obj = {}
+            for k, v in node.value:
+                if k.__class__ is _SCALAR and k.tag == _STR:
+                    name = k.value
+                else:
+                    name = self.build(k, depth + 1)[0]
+                    if isinstance(name, dict | list):
+                        raise _Refused("a mapping key must be text, not a collection", k)
+                    name = (
+                        _KEY_TEXT.get(name, name)
+                        if isinstance(name, bool) or name is None
+                        else str(name)
+                    )
+                value, n, h = self.build(v, depth + 1)
+                obj[name] = value
+                size += 1 + n
+                height = max(height, h + 1)
+        else:
+            obj = []
+            for v in node.value:
+                value, n, h = self.build(v, depth + 1)
+                obj.append(value)
+                size += n
+                height = max(height, h + 1)
+        self.on_path.discard(key)
+        found = (obj, size, height)
+        self.done[key] = found
+        return found
+
+
+def _column(exc: yaml.YAMLError, text: str) -> str:
+    """``column C: `` of a YAML error (its line is the notice's own), or ''."""
+    shown = where(exc, text)
+    return f"{shown.split(', ', 1)[1]}: " if ", column" in shown else ""
+
+
+def _mark_line(exc: yaml.YAMLError, text: str) -> int:
     shown = where(exc, text)
     if shown.startswith("line "):
         return int(shown.split(",")[0].removeprefix("line "))
@@ -346,74 +472,3 @@ def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:
         hit = _mapping_value(node, key)
         return hit[1] if hit is not None else None
     return None
-
-
-def bound_expansion(root: yaml.Node, path: Path, *, aliased_before: int = 0) -> int:
-    """Nodes the document gains through aliases; refuses a bomb, a cycle or deep nesting.
-
-    Why bound the expansion instead of refusing aliases as the catalog does: real manifests
-    (hand-written ones, some chart output) do use anchors for repeated fragments, and that
-    is harmless. What is not is the expansion: PyYAML shares an aliased object, so loading a
-    "billion laughs" file is cheap, but everything after it (records, protobuf, JSON) copies
-    each reference and runs out of memory. So the composed node graph is walked once, each
-    distinct collection visited once with its expanded size remembered, and a file may gain
-    at most MAX_ALIASED_NODES nodes through aliased collections (counted over all its
-    documents) and nest at most MAX_DEPTH deep. An alias of a scalar adds one node for at
-    least two bytes of text, so the file size bounds those. The walk is iterative and linear
-    in the distinct nodes; scalars are counted in bulk, not visited one by one.
-    """
-    if root.__class__ is yaml.ScalarNode:
-        return 0
-    done: dict[int, tuple[int, int]] = {}  # collection -> (expanded nodes, levels)
-    on_path: set[int] = set()
-    aliased = aliased_before
-
-    def refuse(message: str, node: yaml.Node) -> BadInput:
-        return BadInput(f"line {node.start_mark.line + 1}: {message}", file=str(path))
-
-    def frame(node: yaml.Node) -> list[Any]:
-        """[node, its collection children, next index, expanded nodes, levels]."""
-        if node.__class__ is yaml.MappingNode:
-            values = [n for pair in node.value for n in pair]
-        else:
-            values = node.value
-        kids = [n for n in values if n.__class__ is not yaml.ScalarNode]
-        on_path.add(id(node))
-        return [node, kids, 0, 1 + len(values) - len(kids), 1]
-
-    stack = [frame(root)]
-    while stack:
-        top = stack[-1]
-        node, kids, i = top[0], top[1], top[2]
-        if i == len(kids):
-            stack.pop()
-            on_path.discard(id(node))
-            done[id(node)] = (top[3], top[4])
-            if stack:
-                parent = stack[-1]
-                parent[3] += top[3]
-                parent[4] = max(parent[4], top[4] + 1)
-            continue
-        top[2] = i + 1
-        child = kids[i]
-        key = id(child)
-        if key in on_path:
-            raise refuse("a YAML alias refers to a collection that contains it", node)
-        seen = done.get(key)
-        if seen is not None:  # a second reference to a collection: an alias
-            aliased += seen[0]
-            if aliased > MAX_ALIASED_NODES:
-                raise refuse(
-                    f"YAML aliases expand this file by more than {MAX_ALIASED_NODES} "
-                    "nodes (a billion-laughs bomb?); write the repeated parts out",
-                    node,
-                )
-            if len(stack) + seen[1] > MAX_DEPTH:
-                raise refuse(f"nests deeper than {MAX_DEPTH} levels", node)
-            top[3] += seen[0]
-            top[4] = max(top[4], seen[1] + 1)
-        else:
-            if len(stack) >= MAX_DEPTH:
-                raise refuse(f"nests deeper than {MAX_DEPTH} levels", child)
-            stack.append(frame(child))
-    return aliased - aliased_before
