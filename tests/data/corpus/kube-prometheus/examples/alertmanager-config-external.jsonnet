@@ -1,0 +1,7 @@
+((import 'kube-prometheus/main.libsonnet') + {
+   values+:: {
+     alertmanager+: {
+       config: importstr 'alertmanager-config.yaml',
+     },
+   },
+ }).alertmanager.secret
