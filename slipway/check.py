@@ -20,6 +20,8 @@ an exempted one, shown with its reason (see ``policies/_base.exemptions``).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable
@@ -30,7 +32,8 @@ from typing import Any
 
 from slipway.collect import few_collections
 from slipway.errors import BadInput
-from slipway.manifests import Manifest, load
+from slipway.forked import Forked, cores
+from slipway.manifests import Manifest, find_files, load_files
 from slipway.policy import (
     PACK_DIR,
     PolicyInfo,
@@ -54,6 +57,8 @@ class Diagnostic:
     urn: str
     message: str
     at: tuple[str | int, ...] | None = None
+    line: int = 0
+    """The line of ``at`` once placed (0: not yet)."""
 
 
 @dataclass
@@ -118,15 +123,13 @@ def to_records(
 def read(paths: Iterable[Path], stack: str) -> Judged:
     """Every object under ``paths`` with its record; nothing judged yet."""
     judged = Judged([], {}, [], [])
-    for found, notice, name in load(paths):
+    for found, notice, name in load_files(find_files(paths)):
         if notice is not None:
             judged.notices.append(notice)
         if found:
             judged.manifests.extend(found)
             judged.files.append(name)
-    if not judged.manifests:
-        shown = ", ".join(str(p) for p in paths) or "(none)"
-        raise BadInput(f"no Kubernetes objects (YAML or JSON with apiVersion and kind) in {shown}")
+    _refuse_empty(judged.manifests, list(paths))
     return judged
 
 
@@ -202,51 +205,153 @@ def _info(policy: Any) -> PolicyInfo:
     )
 
 
-def judge(records: list[dict], pack: Rules, stack: str) -> list[Diagnostic]:
-    """Every resource rule on every record, then every stack rule on all of them."""
-    from pulumi_policy import (
-        PolicyResource,
-        PolicyResourceOptions,
-        ResourceValidationArgs,
-        StackValidationArgs,
-    )
-    from pulumi_policy.policy import PolicyCustomTimeouts
+class _Judge:
+    """Calls rules the way the SDK's analyzer does (``Analyze`` and ``AnalyzeStack``)."""
 
-    out: list[Diagnostic] = []
+    def __init__(self, pack: Rules) -> None:
+        from pulumi_policy import PolicyResourceOptions
+        from pulumi_policy.policy import PolicyCustomTimeouts
 
-    def reporter(policy: str, level: str, default_urn: str) -> Callable[..., None]:
-        def report(message: str, urn: str | None = None, *, at: Any = None) -> None:
-            out.append(Diagnostic(policy, level, urn or default_urn, message, at))
+        self.pack = pack
+        self.opts = PolicyResourceOptions(
+            False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None
+        )
+        self.by_type: dict[str, list[tuple[Any, str, dict[str, Any]]]] = {}
+
+    def _for(self, token: str) -> list[tuple[Any, str, dict[str, Any]]]:
+        """The resource rules that judge this type (``applies_to``), worked out once."""
+        found = self.by_type.get(token)
+        if found is None:
+            found = self.by_type[token] = [
+                entry
+                for entry in self.pack.resource
+                if getattr(entry[0], "applies_to", None) is None or entry[0].applies_to(token)
+            ]
+        return found
+
+    @staticmethod
+    def _reporter(out: list[Diagnostic], policy: str, level: str, urn: str) -> Callable[..., None]:
+        def report(message: str, to: str | None = None, *, at: Any = None) -> None:
+            out.append(Diagnostic(policy, level, to or urn, message, at))
 
         report.locates = True  # type: ignore[attr-defined]
         return report
 
-    def options() -> PolicyResourceOptions:
-        return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    def resource(self, r: dict) -> list[Diagnostic]:
+        """Every resource rule on one record."""
+        from pulumi_policy import ResourceValidationArgs
 
-    for r in records:
-        kind = r["type"]
-        for policy, level, config in pack.resource:
-            applies = getattr(policy, "applies_to", None)
-            if applies is not None and not applies(kind):
-                continue
+        out: list[Diagnostic] = []
+        token, props, urn, name = r["type"], r["inputs"], r["urn"], r["name"]
+        for policy, level, config in self._for(token):
             args = ResourceValidationArgs(
-                kind, r["inputs"], r["urn"], r["name"], options(), None, dict(config), {}
+                token, props, urn, name, self.opts, None, dict(config), {}
             )
-            policy.validate(args, reporter(policy.name, level, r["urn"]))
-    resources = [
-        PolicyResource(r["type"], r["inputs"], r["urn"], r["name"], options(), None, None, [], {})
-        for r in records
-    ]
-    root = stack_urn(stack, CHECK_PROJECT)
-    types = {r["type"] for r in records}
-    for policy, level, config in pack.stack:
-        applies = getattr(policy, "applies_to", None)
-        if applies is not None and not any(applies(t) for t in types):
-            continue
-        args = StackValidationArgs(resources, dict(config), {})
-        policy.validate(args, reporter(policy.name, level, root))
+            policy.validate(args, self._reporter(out, policy.name, level, urn))
+        return out
+
+    def stack(self, records: list[dict], stack: str) -> list[Diagnostic]:
+        """Every stack rule on all records at once."""
+        from pulumi_policy import PolicyResource, StackValidationArgs
+
+        out: list[Diagnostic] = []
+        resources = [
+            PolicyResource(
+                r["type"], r["inputs"], r["urn"], r["name"], self.opts, None, None, [], {}
+            )
+            for r in records
+        ]
+        root = stack_urn(stack, CHECK_PROJECT)
+        types = {r["type"] for r in records}
+        for policy, level, config in self.pack.stack:
+            applies = getattr(policy, "applies_to", None)
+            if applies is not None and not any(applies(t) for t in types):
+                continue
+            args = StackValidationArgs(resources, dict(config), {})
+            policy.validate(args, self._reporter(out, policy.name, level, root))
+        return out
+
+
+def judge(records: list[dict], pack: Rules, stack: str) -> list[Diagnostic]:
+    """Every resource rule on every record, then every stack rule on all of them."""
+    judge = _Judge(pack)
+    out = [d for r in records for d in judge.resource(r)]
+    return out + judge.stack(records, stack)
+
+
+@dataclass
+class FileScan:
+    """One file read and its objects judged by the resource rules (lines placed)."""
+
+    name: str
+    notice: Notice | None
+    manifests: list[Manifest]
+    diagnostics: list[list[Diagnostic]]
+    """Per object, with the URN it had alone (`to_records` of the file by itself)."""
+
+
+def scan_files(
+    files: list[tuple[Path, bool]], pack: Rules, stack: str, keep_nodes: bool = True
+) -> list[FileScan]:
+    """Read each file and run the resource rules on its objects; a file named on the
+    command line that cannot be read is bad input, one found in a folder a notice."""
+    judge = _Judge(pack)
+    out: list[FileScan] = []
+    for found, notice, name in load_files(files):
+        records, _ = to_records(found, stack)
+        diags = []
+        for m, r in zip(found, records, strict=True):
+            placed = judge.resource(r)
+            for d in placed:
+                d.line = m.line_of(d.at) if d.at else m.line
+            diags.append(placed)
+        if not keep_nodes:  # a child's objects travel back without their YAML nodes
+            found = [dataclasses.replace(m, node=None) for m in found]
+        out.append(FileScan(name, notice, found, diags))
     return out
+
+
+PARALLEL_BYTES = 256 * 1024
+"""Input size from which half the files are read and judged in a forked child."""
+
+
+def _halves(files: list[tuple[Path, bool]]) -> tuple[list[int], list[int]]:
+    """Indexes of the files for this process and for the child, of about equal size."""
+    sizes = []
+    for f, _ in files:
+        try:
+            sizes.append(f.stat().st_size)
+        except OSError:
+            sizes.append(0)
+    mine: list[int] = []
+    theirs: list[int] = []
+    load = [0, 0]
+    for i in sorted(range(len(files)), key=lambda i: -sizes[i]):
+        side = 0 if load[0] <= load[1] else 1
+        (mine if side == 0 else theirs).append(i)
+        load[side] += sizes[i]
+    return sorted(mine), sorted(theirs)
+
+
+def _scan_all(files: list[tuple[Path, bool]], pack: Rules, stack: str) -> list[FileScan]:
+    """`scan_files` over every file, on two cores when there is enough to read."""
+    total = 0
+    for f, _ in files:
+        with contextlib.suppress(OSError):
+            total += f.stat().st_size
+    if total < PARALLEL_BYTES or cores() < 2 or len(files) < 2:
+        return scan_files(files, pack, stack)
+    mine, theirs = _halves(files)
+    child = Forked(scan_files, [files[i] for i in theirs], pack, stack, False)
+    try:
+        here = scan_files([files[i] for i in mine], pack, stack)
+        there = child.result()
+    finally:
+        child.close()
+    ordered: list[FileScan | None] = [None] * len(files)
+    for index, scan in zip(mine + theirs, here + there, strict=True):
+        ordered[index] = scan
+    return [s for s in ordered if s is not None]
 
 
 def check(
@@ -263,33 +368,58 @@ def check(
     paths = list(paths)
     config_file = Path(config_path) if config_path else config_path_for(stack, pack_dir)
     pack = rules(config_file, pack_dir)  # a bad config is bad input before any file is read
+    config_name = str(config_path) if config_path else stack
     with few_collections():
-        return _check(paths, stack, config_path, config_file, pack, pack_dir, analyzer)
+        if analyzer:
+            return _check_over_analyzer(paths, stack, config_name, config_file, pack, pack_dir)
+        scans = _scan_all(find_files(paths), pack, stack)
+        manifests = [m for s in scans for m in s.manifests]
+        _refuse_empty(manifests, paths)
+        records, by_urn = to_records(manifests, stack)
+        judge = _Judge(pack)
+        diagnostics: list[Diagnostic] = []
+        alone = iter([d for s in scans for d in s.diagnostics])
+        for r, m in zip(records, manifests, strict=True):
+            found = next(alone)
+            if r["urn"].rpartition("#")[1]:  # a second copy: its rules see its own name
+                found = judge.resource(r)
+                for d in found:
+                    d.line = m.line_of(d.at) if d.at else m.line
+            for d in found:
+                d.urn = r["urn"]
+            diagnostics.extend(found)
+        diagnostics += judge.stack(records, stack)
+        files = [s.name for s in scans if s.manifests]
+        notices = [s.notice for s in scans if s.notice is not None]
+        findings = place(diagnostics, by_urn, pack)
+        return ScanResult(config_name, findings, pack.info, len(manifests), files, notices)
 
 
-def _check(
+def _refuse_empty(manifests: list[Manifest], paths: list[Path]) -> None:
+    if not manifests:
+        shown = ", ".join(str(p) for p in paths) or "(none)"
+        raise BadInput(f"no Kubernetes objects (YAML or JSON with apiVersion and kind) in {shown}")
+
+
+def _check_over_analyzer(
     paths: list[Path],
     stack: str,
-    config_path: Path | None,
+    config_name: str,
     config_file: Path,
     pack: Rules,
     pack_dir: Path | None,
-    analyzer: bool,
 ) -> ScanResult:
+    """The same objects through the pack over its analyzer protocol (no field lines)."""
+    from slipway.policy import run_pack
+
     judged = read(paths, stack)
     records, by_urn = to_records(judged.manifests, stack)
-    if analyzer:
-        from slipway.policy import run_pack
-
-        diagnostics = [
-            Diagnostic(d.policy, d.level, d.urn, d.message)
-            for d in run_pack(
-                records, stack, project=CHECK_PROJECT, pack_dir=pack_dir, config_path=config_file
-            )
-        ]
-    else:
-        diagnostics = judge(records, pack, stack)
-    config_name = str(config_path) if config_path else stack
+    diagnostics = [
+        Diagnostic(d.policy, d.level, d.urn, d.message)
+        for d in run_pack(
+            records, stack, project=CHECK_PROJECT, pack_dir=pack_dir, config_path=config_file
+        )
+    ]
     findings = place(diagnostics, by_urn, pack)
     return ScanResult(
         config_name, findings, pack.info, len(judged.manifests), judged.files, judged.notices
@@ -306,7 +436,7 @@ def place(
         if m is None:
             findings.add(Finding(d.policy, d.level, d.message, "", 0, STACK_WIDE))
             continue
-        line = m.line_of(d.at) if d.at else m.line
+        line = d.line or (m.line_of(d.at) if d.at else m.line)
         reason = _exempted(pack, m, d.policy)
         findings.add(
             Finding(d.policy, d.level, d.message, m.file, line, m.label, _dotted(d.at), reason)

@@ -214,12 +214,13 @@ def _is_folder(path: Path) -> bool:
     )
 
 
-def load(paths: Iterable[Path]) -> Iterator[tuple[list[Manifest], Notice | None, str]]:
-    """Per file: its objects, a notice when it was skipped or not parsed, and its name.
-
-    A file named on the command line that cannot be read is bad input; one found in a
-    folder gives an error notice instead."""
-    for path, named in find_files(paths):
+def load_files(
+    files: Iterable[tuple[Path, bool]],
+) -> Iterator[tuple[list[Manifest], Notice | None, str]]:
+    """Per file (as `find_files` gives them): its objects, a notice when it was skipped or
+    not parsed, and its name. A file named on the command line that cannot be read is bad
+    input; one found in a folder gives an error notice instead."""
+    for path, named in files:
         try:
             found, notice = load_file(path)
         except BadInput as exc:
