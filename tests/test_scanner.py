@@ -271,3 +271,78 @@ def test_in_process_rules_equal_the_pack_over_its_analyzer_protocol(tmp_path: Pa
 def test_manifest_label_names_kind_namespace_and_name() -> None:
     m = Manifest("f.yaml", 1, {"kind": "Role", "metadata": {"name": "r", "namespace": "n"}})
     assert m.label == "Role n/r"
+
+
+CORPUS = Path(__file__).parent / "data" / "corpus"
+
+
+def _key(result: object) -> list[tuple[object, ...]]:
+    return [
+        (f.rule, f.level, f.file, f.line, f.object, f.field, f.message, f.exempted)
+        for f in result.findings  # type: ignore[attr-defined]
+    ]
+
+
+def test_two_cores_find_exactly_what_one_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Half the files read and judged in a forked child: the same findings, lines, files
+    and notices, in the same order."""
+    import slipway.check as scanner
+
+    monkeypatch.setattr(scanner, "PARALLEL_BYTES", 10**12)
+    alone = check([CORPUS])
+    monkeypatch.setattr(scanner, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(scanner, "cores", lambda: 2)
+    split = check([CORPUS])
+    assert _key(split) == _key(alone)
+    assert (split.files, split.notices, split.objects) == (
+        alone.files,
+        alone.notices,
+        alone.objects,
+    )
+
+
+def test_a_copy_of_an_object_judged_in_the_other_process_gets_its_own_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object seen twice gets `#2`; the copy's rules see that name, wherever it was
+    read, so a config exception for `...::ns/app#2` applies exactly as over the analyzer."""
+    import slipway.check as scanner
+
+    for name in ("a.yaml", "b.yaml"):
+        shutil.copy(PRIVILEGED, tmp_path / name)
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "pod-no-privileged": {
+                    "exceptions": [
+                        {
+                            "resource": "kubernetes:apps/v1:Deployment::bad-privileged/app#2",
+                            "reason": "the second copy is the reviewed one",
+                        }
+                    ]
+                }
+            }
+        )
+    )
+    monkeypatch.setattr(scanner, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(scanner, "cores", lambda: 2)
+    split = check([tmp_path], config_path=config)
+    over = check([tmp_path], config_path=config, analyzer=True)
+    flagged = [f.file for f in split.findings if f.rule == "pod-no-privileged"]
+    assert flagged == [str(tmp_path / "a.yaml")]
+    assert flagged == [f.file for f in over.findings if f.rule == "pod-no-privileged"]
+
+
+def test_a_named_file_that_cannot_be_read_in_the_child_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import slipway.check as scanner
+
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"apiVersion: v1\nkind: ConfigMap\n# caf\xe9\n")  # smaller: the child's
+    monkeypatch.setattr(scanner, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(scanner, "cores", lambda: 2)
+    assert scanner._halves([(PRIVILEGED, True), (bad, True)]) == ([0], [1])
+    with pytest.raises(BadInput, match="not UTF-8"):
+        check([PRIVILEGED, bad])
