@@ -129,7 +129,7 @@ def read(paths: Iterable[Path], stack: str) -> Judged:
         if found:
             judged.manifests.extend(found)
             judged.files.append(name)
-    _refuse_empty(judged.manifests, list(paths))
+    _refuse_empty(judged.manifests, list(paths), judged.notices)
     return judged
 
 
@@ -374,7 +374,8 @@ def check(
             return _check_over_analyzer(paths, stack, config_name, config_file, pack, pack_dir)
         scans = _scan_all(find_files(paths), pack, stack)
         manifests = [m for s in scans for m in s.manifests]
-        _refuse_empty(manifests, paths)
+        notices = [s.notice for s in scans if s.notice is not None]
+        _refuse_empty(manifests, paths, notices)
         records, by_urn = to_records(manifests, stack)
         judge = _Judge(pack)
         diagnostics: list[Diagnostic] = []
@@ -390,15 +391,24 @@ def check(
             diagnostics.extend(found)
         diagnostics += judge.stack(records, stack)
         files = [s.name for s in scans if s.manifests]
-        notices = [s.notice for s in scans if s.notice is not None]
         findings = place(diagnostics, by_urn, pack)
         return ScanResult(config_name, findings, pack.info, len(manifests), files, notices)
 
 
-def _refuse_empty(manifests: list[Manifest], paths: list[Path]) -> None:
-    if not manifests:
-        shown = ", ".join(str(p) for p in paths) or "(none)"
-        raise BadInput(f"no Kubernetes objects (YAML or JSON with apiVersion and kind) in {shown}")
+def _refuse_empty(manifests: list[Manifest], paths: list[Path], notices: list[Notice]) -> None:
+    """Nothing to judge is bad input: the first file that could not be read says why (with
+    its line), else what was searched."""
+    if manifests:
+        return
+    errors = [n for n in notices if n.kind == "error"]
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more files)" if len(errors) > 1 else ""
+        at = f"line {first.line}, " if first.line and first.reason.startswith("column ") else ""
+        at = at or (f"line {first.line}: " if first.line else "")
+        raise BadInput(f"{at}{first.reason}{more}; no Kubernetes object to check", file=first.file)
+    shown = ", ".join(str(p) for p in paths) or "(none)"
+    raise BadInput(f"no Kubernetes objects (YAML or JSON with apiVersion and kind) in {shown}")
 
 
 def _check_over_analyzer(
