@@ -426,13 +426,14 @@ class PodKind:
 
     ``partial`` marks an operator's custom resource whose "pod spec" is only a patch over
     the pod the operator builds (Prometheus, Alertmanager, ThanosRuler, PrometheusAgent:
-    ``spec.containers`` are merged by name into the operator's own containers, and
-    ``spec.securityContext`` replaces the operator's default pod security context, which
-    runs as a non-root UID). What such an object leaves unset is the operator's to fill, so
-    rules judge only what it sets explicitly (``privileged: true``, ``hostNetwork: true``,
-    ``runAsUser: 0``, an added capability, a hostPath volume, an Unconfined seccomp profile,
-    an image tagged ``latest``), never a missing field (no ``allowPrivilegeEscalation``, no
-    probe, no resources, no image).
+    the operator writes the StatefulSet, its own containers with their images, probes,
+    resources and security settings, and merges ``spec.containers`` into them by name, so
+    an entry may be a patch of a few fields; ``spec.securityContext`` is the pod security
+    context, left to the operator's defaults when unset). What such an object leaves unset
+    is the operator's to fill, so rules judge only what it sets explicitly (``privileged:
+    true``, ``hostNetwork: true``, ``runAsUser: 0``, an added capability, a hostPath volume,
+    an Unconfined seccomp profile, an image tagged ``latest``), never a missing field (no
+    ``allowPrivilegeEscalation``, no probe, no resources, no image).
 
     ``resolves_tags``: the controller resolves image tags to digests when it creates the
     pods (Knative Serving's tag-to-digest resolution), so a node never runs a stale copy of

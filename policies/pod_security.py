@@ -113,12 +113,12 @@ def run_as_non_root(args: Args, report: Report) -> None:
     for w in _partial_pods(args):
         if is_false(get(w.pod, "securityContext", "runAsNonRoot")):
             report(
-                f"{w.where} securityContext sets runAsNonRoot: false",
+                f"{_pod(w)} securityContext sets runAsNonRoot: false",
                 at=w.at("securityContext", "runAsNonRoot"),
             )
         if number(get(w.pod, "securityContext", "runAsUser")) == 0:
             report(
-                f"{w.where} securityContext sets runAsUser: 0 (root)",
+                f"{_pod(w)} securityContext sets runAsUser: 0 (root)",
                 at=w.at("securityContext", "runAsUser"),
             )
     for c in containers(args):
@@ -160,7 +160,7 @@ def run_as_high_uid(args: Args, report: Report) -> None:
         uid = number(get(w.pod, "securityContext", "runAsUser"))
         if uid is not None and uid < minimum:
             report(
-                f"{w.where} securityContext sets runAsUser {uid:g}, below {minimum:g}",
+                f"{_pod(w)} securityContext sets runAsUser {uid:g}, below {minimum:g}",
                 at=w.at("securityContext", "runAsUser"),
             )
     for c in containers(args):
@@ -235,8 +235,7 @@ def no_added_capabilities(args: Args, report: Report) -> None:
 def _host_flag(args: Args, report: Report, field: str) -> None:
     for w in pods(args):
         if is_true(get(w.pod, field)):
-            where = "pod spec" if w.where == "pod" else w.where
-            report(f"{where} sets {field}: true", at=w.at(field))
+            report(f"{_pod(w)} sets {field}: true", at=w.at(field))
 
 
 @_rule(
@@ -296,6 +295,11 @@ def no_host_path(args: Args, report: Report) -> None:
 def _scope(w: Any) -> str:
     """A message prefix naming the pod when an object has several."""
     return "" if w.where == "pod" else f"{w.where}: "
+
+
+def _pod(w: Any) -> str:
+    """How a message names a pod spec: "pod spec", or "pod at <path>" among several."""
+    return "pod spec" if w.where == "pod" else w.where
 
 
 def _volumes(args: Args):
@@ -376,7 +380,7 @@ def seccomp_runtime_default(args: Args, report: Report) -> None:
         profile = get(w.pod, "securityContext", "seccompProfile", "type")
         if profile is not None and profile not in _SECCOMP_OK:
             report(
-                f"{w.where} seccompProfile is {profile}",
+                f"{_pod(w)} seccompProfile is {profile}",
                 at=w.at("securityContext", "seccompProfile", "type"),
             )
     for c in containers(args):
@@ -426,7 +430,7 @@ def no_service_account_token(args: Args, report: Report) -> None:
         if is_false(value) or (value is None and w.partial):
             continue
         report(
-            f"{w.where}: automountServiceAccountToken is not false",
+            f"{_pod(w)}: automountServiceAccountToken is not false",
             at=nearest(args.props, w.at("automountServiceAccountToken")),
         )
 
@@ -445,7 +449,7 @@ def no_default_service_account(args: Args, report: Report) -> None:
         sa = get(w.pod, field)
         if sa == "default" or (sa in (None, "") and not w.partial):
             report(
-                f"the {w.where} runs under the default ServiceAccount",
+                f"the {_pod(w)} runs under the default ServiceAccount",
                 at=nearest(args.props, w.at(field)),
             )
 
@@ -535,7 +539,7 @@ def selinux_restricted(args: Args, report: Report) -> None:
     scopes: list[tuple[str, Any, FieldPath]] = []
     for w in pods(args):
         at = w.at("securityContext", "seLinuxOptions")
-        scopes.append((w.where, get(w.pod, "securityContext", "seLinuxOptions"), at))
+        scopes.append((_pod(w), get(w.pod, "securityContext", "seLinuxOptions"), at))
     scopes += [
         (c.where, c.sc("seLinuxOptions"), c.at("securityContext", "seLinuxOptions"))
         for c in containers(args)
@@ -565,7 +569,7 @@ def no_unconfined_apparmor(args: Args, report: Report) -> None:
     for w in pods(args):
         if get(w.pod, "securityContext", "appArmorProfile", "type") == "Unconfined":
             report(
-                f"{w.where} appArmorProfile is Unconfined",
+                f"{_pod(w)} appArmorProfile is Unconfined",
                 at=w.at("securityContext", "appArmorProfile", "type"),
             )
         annotations = get(w.pod_metadata, "annotations") or {}
@@ -602,7 +606,7 @@ def no_windows_host_process(args: Args, report: Report) -> None:
     for w in pods(args):
         if is_true(get(w.pod, "securityContext", "windowsOptions", "hostProcess")):
             report(
-                f"{w.where} windowsOptions.hostProcess is true",
+                f"{_pod(w)} windowsOptions.hostProcess is true",
                 at=w.at("securityContext", "windowsOptions", "hostProcess"),
             )
     for c in containers(args):
