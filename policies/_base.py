@@ -14,6 +14,7 @@ purpose here, so that no rule has to think about them:
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import re
@@ -227,13 +228,14 @@ def resource_rule(
     remediation: str,
     standards: Sequence[str],
     security: bool,
-    applies_to: Iterable[str] | None = None,
+    applies_to: AppliesTo | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Declare a function as a resource rule; the SDK policy object hangs off ``fn.policy``.
 
     ``applies_to`` lists the resources the rule judges: Kubernetes kinds (``Service``),
-    type tokens (``aws:kms/key:Key``) or token prefixes ending in ":" (``gcp:``). It is
+    ``group/Kind`` pairs (``apps/Deployment``), type tokens (``aws:kms/key:Key``) or token
+    prefixes ending in ":" (``gcp:``), or is a predicate over type tokens (`may_carry_pods`). It is
     metadata: the rule checks the type itself too, and ``_speed`` uses it to skip the
     SDK's per-policy work for resources a rule ignores anyway.
     """
@@ -256,10 +258,26 @@ def resource_rule(
     return wrap
 
 
-def type_matcher(entries: Iterable[str]) -> Callable[[str], bool]:
-    """A predicate over type tokens from kinds, full tokens and prefixes (see resource_rule)."""
+AppliesTo = Iterable[str] | Callable[[str], bool]
+"""What ``applies_to`` takes: entries for `type_matcher`, or a predicate over type tokens."""
+
+
+def type_matcher(entries: AppliesTo) -> Callable[[str], bool]:
+    """A predicate over type tokens from kinds (any group), ``group/Kind`` pairs (any
+    version: ``apps/Deployment``, ``core/Pod``), full tokens and prefixes (see
+    resource_rule); a predicate is used as it is.
+
+    `WORKLOAD_KINDS` itself (the very set, not a copy) stands for `may_carry_pods`: the
+    container helpers find pods in every kind `POD_KINDS` lists and in custom resources,
+    so a rule declared for it must run wherever they may find one, or ``_speed`` would
+    skip what the plain SDK reports."""
+    if callable(entries):
+        return entries
+    if entries is WORKLOAD_KINDS:
+        return may_carry_pods
     entries = list(entries)
-    kinds = frozenset(e for e in entries if ":" not in e)
+    kinds = frozenset(e for e in entries if ":" not in e and "/" not in e)
+    group_kinds = frozenset(tuple(e.rsplit("/", 1)) for e in entries if ":" not in e and "/" in e)
     prefixes = tuple(e for e in entries if e.endswith(":"))
     tokens = frozenset(e for e in entries if ":" in e and not e.endswith(":"))
 
@@ -268,6 +286,7 @@ def type_matcher(entries: Iterable[str]) -> Callable[[str], bool]:
             resource_type in tokens
             or resource_type.startswith(prefixes)
             or (bool(kinds) and k8s_kind(resource_type) in kinds)
+            or (bool(group_kinds) and k8s_group_kind(resource_type) in group_kinds)
         )
 
     return applies
@@ -282,7 +301,7 @@ def stack_rule(
     remediation: str,
     standards: Sequence[str],
     security: bool,
-    applies_to: Iterable[str] | None = None,
+    applies_to: AppliesTo | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Declare a function as a stack rule (runs once over every resource in AnalyzeStack).
@@ -380,6 +399,149 @@ def k8s_kind(resource_type: str) -> str | None:
     return m["kind"]
 
 
+@functools.lru_cache(maxsize=1024)
+def k8s_group_kind(resource_type: str) -> tuple[str, str] | None:
+    """(API group, kind) of a Kubernetes type token: ``kubernetes:apps/v1:Deployment`` ->
+    ("apps", "Deployment"), ``kubernetes:core/v1:Pod`` -> ("core", "Pod"). None where
+    `k8s_kind` gives None."""
+    kind = k8s_kind(resource_type)
+    if kind is None:
+        return None
+    group_version = resource_type.split(":", 2)[1]
+    group = group_version.rsplit("/", 1)[0] if "/" in group_version else "core"
+    return group, kind
+
+
+ANY = "*"
+"""In a pod path: every item of the list at that point (``spec.metrics[*]...``)."""
+
+
+@dataclass(frozen=True)
+class PodKind:
+    """Where one (API group, kind) keeps its pod specs, and how the rules read them.
+
+    ``paths`` are pod-spec paths from the object's root; `ANY` stands for every item of a
+    list. ``metadata`` is where the pods' metadata sits (None: next to the pod spec, as in a
+    pod template; a path without `ANY` otherwise).
+
+    ``partial`` marks an operator's custom resource whose "pod spec" is only a patch over
+    the pod the operator builds (Prometheus, Alertmanager, ThanosRuler, PrometheusAgent:
+    the operator writes the StatefulSet, its own containers with their images, probes,
+    resources and security settings, and merges ``spec.containers`` into them by name, so
+    an entry may be a patch of a few fields; ``spec.securityContext`` is the pod security
+    context, left to the operator's defaults when unset). What such an object leaves unset
+    is the operator's to fill, so rules judge only what it sets explicitly (``privileged:
+    true``, ``hostNetwork: true``, ``runAsUser: 0``, an added capability, a hostPath volume,
+    an Unconfined seccomp profile, an image tagged ``latest``), never a missing field (no
+    ``allowPrivilegeEscalation``, no probe, no resources, no image).
+
+    ``resolves_tags``: the controller resolves image tags to digests when it creates the
+    pods (Knative Serving's tag-to-digest resolution), so a node never runs a stale copy of
+    a moved tag and the pull policy does not matter.
+
+    ``replicated`` (a replica count serving traffic: replicas and PDB rules) and
+    ``long_running`` (containers serve until stopped: probe rules) say which kind-specific
+    rules apply. ``namespaced`` is False for a cluster-scoped kind (ClusterAnalysisTemplate:
+    its jobs run in the namespace of the analysis that uses it).
+    """
+
+    paths: tuple[FieldPath, ...]
+    metadata: FieldPath | None = None
+    partial: bool = False
+    resolves_tags: bool = False
+    replicated: bool = False
+    long_running: bool = False
+    namespaced: bool = True
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(p, tuple) and p for p in self.paths):
+            raise TypeError(f"PodKind.paths must be a tuple of paths, got {self.paths!r}")
+
+
+_TEMPLATE: FieldPath = ("spec", "template", "spec")
+_JOB_TEMPLATE: FieldPath = ("spec", "jobTemplate", "spec", "template", "spec")
+_REPLICATED = PodKind((_TEMPLATE,), replicated=True, long_running=True)
+_ANALYSIS = PodKind((("spec", "metrics", ANY, "provider", "job", *_TEMPLATE),))
+_KNATIVE = PodKind((_TEMPLATE,), resolves_tags=True)
+_MONITORING = PodKind((("spec",),), metadata=("spec", "podMetadata"), partial=True)
+
+POD_KINDS: Mapping[tuple[str, str], PodKind] = {
+    ("core", "Pod"): PodKind((("spec",),), metadata=("metadata",), long_running=True),
+    ("core", "ReplicationController"): PodKind((_TEMPLATE,), long_running=True),
+    ("apps", "Deployment"): _REPLICATED,
+    ("apps", "StatefulSet"): _REPLICATED,
+    ("apps", "ReplicaSet"): _REPLICATED,
+    ("apps", "DaemonSet"): PodKind((_TEMPLATE,), long_running=True),
+    # extensions/v1beta1 served these until Kubernetes 1.16; old manifests still use it.
+    ("extensions", "Deployment"): _REPLICATED,
+    ("extensions", "ReplicaSet"): _REPLICATED,
+    ("extensions", "DaemonSet"): PodKind((_TEMPLATE,), long_running=True),
+    ("batch", "Job"): PodKind((_TEMPLATE,)),
+    ("batch", "CronJob"): PodKind((_JOB_TEMPLATE,)),
+    # A Rollout with spec.workloadRef has no template: its Deployment is judged as itself.
+    ("argoproj.io", "Rollout"): _REPLICATED,
+    ("argoproj.io", "AnalysisTemplate"): _ANALYSIS,
+    ("argoproj.io", "ClusterAnalysisTemplate"): dataclasses.replace(_ANALYSIS, namespaced=False),
+    ("argoproj.io", "AnalysisRun"): _ANALYSIS,
+    ("argoproj.io", "Experiment"): PodKind((("spec", "templates", ANY, "template", "spec"),)),
+    ("serving.knative.dev", "Service"): _KNATIVE,
+    ("serving.knative.dev", "Configuration"): _KNATIVE,
+    ("serving.knative.dev", "Revision"): PodKind(
+        (("spec",),), metadata=("metadata",), resolves_tags=True
+    ),
+    ("monitoring.coreos.com", "Prometheus"): _MONITORING,
+    ("monitoring.coreos.com", "PrometheusAgent"): _MONITORING,
+    ("monitoring.coreos.com", "Alertmanager"): _MONITORING,
+    ("monitoring.coreos.com", "ThanosRuler"): _MONITORING,
+}
+"""Every (API group, kind) known to carry pod specs, and where. Argo Workflows are not
+here: their templates hold bare containers and scripts, not pod specs."""
+
+CUSTOM_POD_KIND = PodKind((_TEMPLATE, _JOB_TEMPLATE))
+"""Any other custom resource: a pod template at one of the usual places counts when its
+``containers`` is a list of objects (an operator's ``spec.template`` of another shape does
+not)."""
+
+_BUILTIN_GROUPS = frozenset(
+    {"core", "apps", "batch", "extensions", "policy", "autoscaling", "yaml", "helm.sh"}
+)
+
+
+def _builtin_group(group: str) -> bool:
+    """Kubernetes' own API groups (and pulumi-kubernetes' pseudo-groups): their kinds are
+    known, so only `POD_KINDS` entries carry pods there."""
+    return group in _BUILTIN_GROUPS or "." not in group or group.endswith(".k8s.io")
+
+
+def pod_kind(resource_type: str) -> PodKind | None:
+    """How a resource type keeps pod specs: its `POD_KINDS` entry, `CUSTOM_POD_KIND` for a
+    custom resource of an unknown kind, None for a Kubernetes kind that has none."""
+    gk = k8s_group_kind(resource_type)
+    if gk is None:
+        return None
+    known = POD_KINDS.get(gk)
+    if known is not None:
+        return known
+    return None if _builtin_group(gk[0]) else CUSTOM_POD_KIND
+
+
+def may_carry_pods(resource_type: str) -> bool:
+    """``applies_to`` of the rules that judge pod specs: every type `pod_kind` knows or
+    might find a pod template in (an unknown custom resource is looked into)."""
+    return pod_kind(resource_type) is not None
+
+
+def _group_kinds(pred: Callable[[PodKind], bool]) -> frozenset[str]:
+    return frozenset(f"{g}/{k}" for (g, k), pk in POD_KINDS.items() if pred(pk))
+
+
+REPLICATED_GROUP_KINDS = _group_kinds(lambda pk: pk.replicated)
+"""``group/Kind`` of the kinds with a replica count serving traffic (for ``applies_to``)."""
+LONG_RUNNING_GROUP_KINDS = _group_kinds(lambda pk: pk.long_running)
+"""``group/Kind`` of the kinds whose containers serve until stopped."""
+
+# Kind names only, whatever the group: kept for the rules that still match by name.
+# Pod specs are found through `POD_KINDS` (group and kind), not through these.
 POD_TEMPLATE_KINDS = frozenset(
     {
         "Deployment",
@@ -392,18 +554,31 @@ POD_TEMPLATE_KINDS = frozenset(
     }
 )
 WORKLOAD_KINDS = POD_TEMPLATE_KINDS | {"CronJob", "Pod"}
-"""Every kind that carries a pod spec (Argo Rollout included)."""
+"""Names of the core workload kinds (Argo Rollout included); see `POD_KINDS` for the rest."""
 
 REPLICATED_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "Rollout"})
-"""Kinds with a replica count that serve traffic (what needs replicas and a PDB)."""
+"""Names of the kinds with a replica count that serve traffic (`REPLICATED_GROUP_KINDS`)."""
 
 LONG_RUNNING_KINDS = REPLICATED_KINDS | {"DaemonSet", "Pod", "ReplicationController"}
-"""Kinds whose containers serve until stopped (what needs probes); Jobs run to completion."""
+"""Names of the kinds whose containers serve until stopped; Jobs run to completion."""
+
+
+def dotted(path: FieldPath) -> str:
+    """A field path as people write it: ``spec.metrics[0].provider``."""
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
 
 
 @dataclass(frozen=True)
 class Workload:
-    """A pod-bearing object: its kind, metadata, and pod spec (None for a workloadRef)."""
+    """One pod spec of a pod-bearing object: the object's kind and metadata, the pod's
+    metadata, and the pod spec (None for a Rollout's workloadRef or a missing template).
+
+    An object may carry several (an AnalysisTemplate's job metrics, an Experiment's
+    templates): `workloads` gives one view per pod spec.
+    """
 
     kind: str
     name: str
@@ -413,6 +588,20 @@ class Workload:
     pod: Mapping[str, Any] | None
     pod_path: FieldPath = ()
     """Where ``pod`` sits in ``obj`` (``("spec", "template", "spec")``)."""
+    group: str = ""
+    pod_kind: PodKind = CUSTOM_POD_KIND
+    where: str = "pod"
+    """How messages name this pod: "pod", or "pod at <path>" when the object has several."""
+    metadata_path: FieldPath = ("metadata",)
+    """Where ``pod_metadata`` sits in ``obj``."""
+
+    @property
+    def partial(self) -> bool:
+        return self.pod_kind.partial
+
+    def at(self, *field: str | int) -> FieldPath:
+        """The path of one of the pod spec's fields, for ``report(..., at=...)``."""
+        return (*self.pod_path, *field)
 
 
 @dataclass(frozen=True)
@@ -426,6 +615,11 @@ class Container:
     ephemeral: bool = False
     path: FieldPath = ()
     """Where the container sits in its object (``(..., "containers", 0)``)."""
+    partial: bool = False
+    """The pod is a partial spec an operator completes (see `PodKind`)."""
+    pod_path: FieldPath = ()
+    resolves_tags: bool = False
+    """The controller pins image tags to digests itself (see `PodKind`)."""
 
     def at(self, *field: str | int) -> FieldPath:
         """The path of one of this container's fields, for ``report(..., at=...)``."""
@@ -443,6 +637,32 @@ class Container:
         """A field the container inherits from the pod securityContext when it sets none."""
         own = self.sc(field)
         return own if own is not None else get(self.pod, "securityContext", field)
+
+    def effective_at(self, field: str) -> FieldPath:
+        """Where `effective` read ``field`` from: the container's securityContext, else the
+        pod's, else (unset on both) the container's securityContext or the container."""
+        if self.sc(field) is not None:
+            return self.at("securityContext", field)
+        if get(self.pod, "securityContext", field) is not None:
+            return (*self.pod_path, "securityContext", field)
+        if get(self.spec, "securityContext") is not None:
+            return self.at("securityContext")
+        return self.path
+
+
+def nearest(obj: Any, path: FieldPath) -> FieldPath:
+    """The longest start of ``path`` that exists in ``obj``: where to point at a field
+    that is missing (its nearest existing parent)."""
+    cur = obj
+    for i, key in enumerate(path):
+        if isinstance(key, int):
+            ok = _is_seq(cur) and key < len(cur)
+        else:
+            ok = isinstance(cur, Mapping) and key in cur
+        if not ok or cur[key] is None:
+            return path[:i]
+        cur = cur[key]
+    return path
 
 
 _last = threading.local()
@@ -474,50 +694,90 @@ def object_key(props: Any) -> tuple[str, str, str]:
     return value
 
 
-def workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
-    """The workload view of a resource, or None when it carries no pod spec.
+def workloads(resource_type: str, props: Mapping[str, Any]) -> list[Workload]:
+    """One view per pod spec a resource carries (see `POD_KINDS`); empty when it has none.
 
-    Pod: ``spec``; CronJob: ``spec.jobTemplate.spec.template``; the rest (including Argo
-    Rollout): ``spec.template``. A Rollout with ``spec.workloadRef`` has no template of its
-    own: its pods come from the referenced Deployment, which is judged as itself.
+    A kind with one fixed pod path always gives its one view, with ``pod`` None when the
+    template is missing (a Rollout's ``workloadRef``); paths through lists give one view
+    per pod found; a custom resource of unknown kind gives a view only for a template
+    whose ``containers`` is a list of objects.
 
-    Thirty rules ask for the same view of one resource, so the last answer per thread is
+    Thirty rules ask for the same views of one resource, so the last answer per thread is
     kept (keyed by the identity of the very props object, which is kept alive with it).
     """
-    hit = getattr(_last, "workload", None)
+    hit = getattr(_last, "workloads", None)
     if hit is not None and hit[0] is props and hit[1] == resource_type:
         return hit[2]
-    view = _workload(resource_type, props)
-    _last.workload = (props, resource_type, view)
-    return view
+    views = _workloads(resource_type, props)
+    _last.workloads = (props, resource_type, views)
+    return views
 
 
-def _workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
-    kind = k8s_kind(resource_type)
-    if kind not in WORKLOAD_KINDS:
-        return None
-    template_path: FieldPath
-    if kind == "Pod":
-        template: Any = {"metadata": get(props, "metadata", default={}), "spec": get(props, "spec")}
-        pod_path: FieldPath = ("spec",)
-    elif kind == "CronJob":
-        template_path = ("spec", "jobTemplate", "spec", "template")
-        template = get(props, *template_path, default={})
-        pod_path = (*template_path, "spec")
+def workload(resource_type: str, props: Mapping[str, Any]) -> Workload | None:
+    """The first pod view of a resource (`workloads`), or None when it carries none. Rules
+    that judge pods use `workloads`: an object may carry several."""
+    views = workloads(resource_type, props)
+    return views[0] if views else None
+
+
+def _expand(obj: Any, pattern: FieldPath, prefix: FieldPath = ()) -> Iterator[FieldPath]:
+    """Every concrete path matching ``pattern`` (`ANY` = each list item) that exists."""
+    if not pattern:
+        yield prefix
+        return
+    step, rest = pattern[0], pattern[1:]
+    if step == ANY:
+        for i, item in enumerate(as_list(obj)):
+            yield from _expand(item, rest, (*prefix, i))
+    elif isinstance(obj, Mapping) and obj.get(step) is not None:
+        yield from _expand(obj[step], rest, (*prefix, step))
+
+
+def _workloads(resource_type: str, props: Mapping[str, Any]) -> list[Workload]:
+    gk = k8s_group_kind(resource_type)
+    pk = pod_kind(resource_type)
+    if gk is None or pk is None:
+        return []
+    group, kind = gk
+    fixed = len(pk.paths) == 1 and ANY not in pk.paths[0]
+    if fixed:
+        found: list[FieldPath] = list(pk.paths)
     else:
-        template_path = ("spec", "template")
-        template = get(props, *template_path, default={})
-        pod_path = (*template_path, "spec")
-    pod = get(template, "spec")
-    return Workload(
-        kind=kind,
-        name=str(get(props, "metadata", "name", default="")),
-        namespace=get(props, "metadata", "namespace"),
-        obj=props,
-        pod_metadata=get(template, "metadata", default={}),
-        pod=pod if isinstance(pod, Mapping) else None,
-        pod_path=pod_path,
-    )
+        found = [p for pattern in pk.paths for p in _expand(props, pattern)]
+    if pk is CUSTOM_POD_KIND:
+        found = [
+            p
+            for p in found
+            if _is_seq(get(props, *p, "containers"))
+            and all(isinstance(c, Mapping) for c in get(props, *p, "containers"))
+        ]
+    several = not fixed
+    views = []
+    for path in found:
+        pod = get(props, *path)
+        meta_path = pk.metadata if pk.metadata is not None else (*path[:-1], "metadata")
+        meta = get(props, *meta_path)
+        views.append(
+            Workload(
+                kind=kind,
+                name=str(get(props, "metadata", "name", default="")),
+                namespace=get(props, "metadata", "namespace"),
+                obj=props,
+                pod_metadata=meta if isinstance(meta, Mapping) else {},
+                pod=pod if isinstance(pod, Mapping) else None,
+                pod_path=path,
+                group=group,
+                pod_kind=pk,
+                where=f"pod at {dotted(path)}" if several else "pod",
+                metadata_path=meta_path,
+            )
+        )
+    return views
+
+
+def pods(args: ResourceValidationArgs | Any) -> list[Workload]:
+    """The views of a resource that hold a pod spec (`workloads` without the empty ones)."""
+    return [w for w in workloads(args.resource_type, args.props) if w.pod is not None]
 
 
 _SECTIONS = (
@@ -528,35 +788,58 @@ _SECTIONS = (
 
 
 def containers(args: ResourceValidationArgs | Any) -> Iterator[Container]:
-    """Every container, init container and ephemeral container of a workload resource."""
-    w = workload(args.resource_type, args.props)
-    if w is None or w.pod is None:
-        return
-    yield from pod_containers(w.pod, w.pod_path)
+    """Every container, init container and ephemeral container of every pod spec of a
+    resource (an object may carry several, see `workloads`)."""
+    for w in pods(args):
+        yield from workload_containers(w)
 
 
-def pod_containers(pod: Mapping[str, Any], pod_path: FieldPath = ()) -> list[Container]:
+def workload_containers(w: Workload) -> list[Container]:
+    """Every container of one pod view; messages name the pod when the object has several."""
+    if w.pod is None:
+        return []
+    scope = "" if w.where == "pod" else f" ({w.where})"
+    return pod_containers(w.pod, w.pod_path, partial=w.partial, scope=scope, kind=w.pod_kind)
+
+
+def pod_containers(
+    pod: Mapping[str, Any],
+    pod_path: FieldPath = (),
+    *,
+    partial: bool = False,
+    scope: str = "",
+    kind: PodKind | None = None,
+) -> list[Container]:
     """Every container of one pod spec, with its section (the last answer is kept)."""
+    key = (pod_path, partial, scope, kind)
     hit = getattr(_last, "containers", None)
-    if hit is not None and hit[0] is pod and hit[1] == pod_path:
+    if hit is not None and hit[0] is pod and hit[1] == key:
         return hit[2]
-    found = list(_pod_containers(pod, pod_path))
-    _last.containers = (pod, pod_path, found)
+    resolves = kind is not None and kind.resolves_tags
+    found = [
+        Container(
+            f'{label} "{get(c, "name", default="?")}"{scope}',
+            c,
+            pod,
+            init,
+            eph,
+            (*pod_path, section, i),
+            partial,
+            pod_path,
+            resolves,
+        )
+        for section, label, init, eph in _SECTIONS
+        for i, c in enumerate(as_list(get(pod, section)))
+        if isinstance(c, Mapping)
+    ]
+    _last.containers = (pod, key, found)
     return found
 
 
-def _pod_containers(pod: Mapping[str, Any], pod_path: FieldPath) -> Iterator[Container]:
-    for key, label, init, eph in _SECTIONS:
-        for i, c in enumerate(as_list(get(pod, key))):
-            if isinstance(c, Mapping):
-                name = get(c, "name", default="?")
-                yield Container(f'{label} "{name}"', c, pod, init, eph, (*pod_path, key, i))
-
-
 def pod_spec(args: ResourceValidationArgs | Any) -> Mapping[str, Any] | None:
-    """The pod spec of a workload resource (None for other resources)."""
-    w = workload(args.resource_type, args.props)
-    return None if w is None else w.pod
+    """The first pod spec of a resource (None when it has none); rules use `pods`."""
+    found = pods(args)
+    return found[0].pod if found else None
 
 
 def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:

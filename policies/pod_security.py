@@ -1,29 +1,39 @@
-"""Pod security: the Pod Security Standards' restricted profile, for every workload kind.
+"""Pod security: the Pod Security Standards' restricted profile, for every pod spec.
 
-Each rule checks every container, init container and ephemeral container of Deployments,
-StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods and Argo Rollouts (the walking
-is in ``_base``). Unset fields mean the Kubernetes default, which is the permissive one,
-unless the rule says otherwise.
+Each rule checks every container, init container and ephemeral container of every pod spec
+an object carries: Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods,
+Argo Rollouts, AnalysisTemplates and Experiments, Knative Services, Prometheus-operator
+resources and custom resources with a pod template (the walking is in ``_base``, kinds
+matched by API group and kind). Unset fields mean the Kubernetes default, which is the
+permissive one, unless the rule says otherwise; in a partial pod spec (an operator's, see
+``_base.PodKind``) only what is set is judged.
+
+Each finding points at the offending field (``report(..., at=path)``), or at its nearest
+existing parent when the field is missing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from ._base import (
     CRITICAL,
     HIGH,
     MEDIUM,
-    WORKLOAD_KINDS,
+    Container,
+    FieldPath,
     as_list,
     containers,
     get,
     is_false,
     is_true,
+    may_carry_pods,
+    nearest,
     number,
-    pod_spec,
+    pods,
     policies_in,
     resource_rule,
     workload,
@@ -32,11 +42,23 @@ from ._base import (
 FAMILY = "pod-security"
 
 Args = ResourceValidationArgs
-Report = ReportViolation
+Report = Callable[..., None]
+"""``report(message, urn=None, *, at=path)``: see ``_base.locating``."""
 
 
 def _rule(**kw: Any):
-    return resource_rule(family=FAMILY, security=True, applies_to=WORKLOAD_KINDS, **kw)
+    return resource_rule(family=FAMILY, security=True, applies_to=may_carry_pods, **kw)
+
+
+def _partial_pods(args: Args) -> list[Any]:
+    """The partial pod specs of a resource (an operator's, see ``_base.PodKind``): their pod
+    securityContext is judged on its own, since their containers are mostly the operator's."""
+    return [w for w in pods(args) if w.partial]
+
+
+def _sc_at(args: Args, c: Container, *field: str) -> FieldPath:
+    """A container securityContext field, or its nearest existing parent."""
+    return nearest(args.props, c.at("securityContext", *field))
 
 
 @_rule(
@@ -50,7 +72,10 @@ def no_privileged(args: Args, report: Report) -> None:
     """A privileged container is root on the node."""
     for c in containers(args):
         if is_true(c.sc("privileged")):
-            report(f"{c.where} sets securityContext.privileged: true")
+            report(
+                f"{c.where} sets securityContext.privileged: true",
+                at=c.at("securityContext", "privileged"),
+            )
 
 
 @_rule(
@@ -64,9 +89,13 @@ def no_privilege_escalation(args: Args, report: Report) -> None:
     """Unset means allowed (setuid binaries can gain privileges), so it must be explicit."""
     for c in containers(args):
         value = c.sc("allowPrivilegeEscalation")
-        if not is_false(value):
-            shown = "unset" if value is None else repr(value)
-            report(f"{c.where}: securityContext.allowPrivilegeEscalation is {shown}")
+        if is_false(value) or (value is None and c.partial):
+            continue
+        shown = "unset" if value is None else repr(value)
+        report(
+            f"{c.where}: securityContext.allowPrivilegeEscalation is {shown}",
+            at=_sc_at(args, c, "allowPrivilegeEscalation"),
+        )
 
 
 @_rule(
@@ -78,13 +107,41 @@ def no_privilege_escalation(args: Args, report: Report) -> None:
     standards=["PSS:restricted/running-as-non-root", "CIS-K8S:5.2.7"],
 )
 def run_as_non_root(args: Args, report: Report) -> None:
-    """The container value overrides the pod value; unset on both means root is allowed."""
+    """The container value overrides the pod value; unset on both means root is allowed. A
+    partial pod spec is judged on what it sets: its pod securityContext, and each container's
+    own."""
+    for w in _partial_pods(args):
+        if is_false(get(w.pod, "securityContext", "runAsNonRoot")):
+            report(
+                f"{_pod(w)} securityContext sets runAsNonRoot: false",
+                at=w.at("securityContext", "runAsNonRoot"),
+            )
+        if number(get(w.pod, "securityContext", "runAsUser")) == 0:
+            report(
+                f"{_pod(w)} securityContext sets runAsUser: 0 (root)",
+                at=w.at("securityContext", "runAsUser"),
+            )
     for c in containers(args):
+        if c.partial:
+            if is_false(c.sc("runAsNonRoot")):
+                report(
+                    f"{c.where}: runAsNonRoot is false",
+                    at=c.at("securityContext", "runAsNonRoot"),
+                )
+            if number(c.sc("runAsUser")) == 0:
+                report(f"{c.where}: runAsUser is 0 (root)", at=c.at("securityContext", "runAsUser"))
+            continue
         if not is_true(c.effective("runAsNonRoot")):
-            report(f"{c.where}: runAsNonRoot is not true (pod or container securityContext)")
+            report(
+                f"{c.where}: runAsNonRoot is not true (pod or container securityContext)",
+                at=nearest(args.props, c.effective_at("runAsNonRoot")),
+            )
         uid = number(c.effective("runAsUser"))
         if uid == 0:
-            report(f"{c.where}: runAsUser is 0 (root)")
+            report(
+                f"{c.where}: runAsUser is 0 (root)",
+                at=nearest(args.props, c.effective_at("runAsUser")),
+            )
 
 
 @_rule(
@@ -99,54 +156,86 @@ def run_as_non_root(args: Args, report: Report) -> None:
 def run_as_high_uid(args: Args, report: Report) -> None:
     """Unset means the image's USER decides, which the platform cannot see."""
     minimum = number(args.get_config().get("minUid")) or 10000
+    for w in _partial_pods(args):
+        uid = number(get(w.pod, "securityContext", "runAsUser"))
+        if uid is not None and uid < minimum:
+            report(
+                f"{_pod(w)} securityContext sets runAsUser {uid:g}, below {minimum:g}",
+                at=w.at("securityContext", "runAsUser"),
+            )
     for c in containers(args):
-        uid = number(c.effective("runAsUser"))
-        if uid is None:
-            report(f"{c.where}: runAsUser is unset (the image decides the UID)")
-        elif uid < minimum:
-            report(f"{c.where}: runAsUser {uid:g} is below {minimum:g}")
+        uid = number(c.sc("runAsUser") if c.partial else c.effective("runAsUser"))
+        at = nearest(args.props, c.effective_at("runAsUser"))
+        if uid is None and not c.partial:
+            report(f"{c.where}: runAsUser is unset (the image decides the UID)", at=at)
+        elif uid is not None and uid < minimum:
+            report(f"{c.where}: runAsUser {uid:g} is below {minimum:g}", at=at)
 
 
 @_rule(
     id="pod-drop-all-capabilities",
     description="Containers must drop ALL Linux capabilities.",
     severity=HIGH,
-    remediation='Set securityContext.capabilities.drop: ["ALL"] on every container.',
+    remediation='Set securityContext.capabilities.drop: ["ALL"] on every container, spelt '
+    "exactly ALL in capitals.",
     standards=["PSS:restricted/capabilities", "CIS-K8S:5.2.10"],
 )
 def drop_all_capabilities(args: Args, report: Report) -> None:
-    """Unset keeps the runtime's default set (NET_RAW, CHOWN, SETUID, ...)."""
+    """Unset keeps the runtime's default set (NET_RAW, CHOWN, SETUID, ...). Names are
+    case-sensitive: Pod Security admission accepts only ``ALL``, so ``drop: [all]`` does not
+    count. A partial pod spec (an operator's) is only judged on a misspelt ALL."""
     for c in containers(args):
-        dropped = {
-            str(x).upper() for x in as_list(get(c.spec, "securityContext", "capabilities", "drop"))
-        }
-        if "ALL" not in dropped:
-            report(f"{c.where} does not drop ALL capabilities")
+        dropped = [str(x) for x in as_list(get(c.spec, "securityContext", "capabilities", "drop"))]
+        if "ALL" in dropped:
+            continue
+        misspelt = [x for x in dropped if x.upper() in ("ALL", "CAP_ALL")]
+        at = _sc_at(args, c, "capabilities", "drop")
+        if misspelt:
+            i = dropped.index(misspelt[0])
+            report(
+                f'{c.where} drops "{misspelt[0]}", which is not ALL: capability names are '
+                'case-sensitive; write drop: ["ALL"]',
+                at=(*at, i) if at == c.at("securityContext", "capabilities", "drop") else at,
+            )
+        elif not c.partial:
+            report(f'{c.where} does not drop ALL capabilities (drop: ["ALL"])', at=at)
 
 
-_ALLOWED_ADD = {"NET_BIND_SERVICE"}
+_ALLOWED_ADD = "NET_BIND_SERVICE"
 
 
 @_rule(
     id="pod-no-added-capabilities",
     description="Containers may add no capability other than NET_BIND_SERVICE.",
     severity=HIGH,
-    remediation="Remove securityContext.capabilities.add, or keep only NET_BIND_SERVICE.",
+    remediation="Remove securityContext.capabilities.add, or keep only NET_BIND_SERVICE, "
+    "spelt exactly so.",
     standards=["PSS:restricted/capabilities", "CIS-K8S:5.2.9"],
 )
 def no_added_capabilities(args: Args, report: Report) -> None:
-    """Unset adds nothing."""
+    """Unset adds nothing. Names are compared exactly, as Pod Security admission does: the
+    runtime reads ``net_bind_service`` or ``CAP_NET_BIND_SERVICE`` as the same capability,
+    admission refuses them, so they are reported with the spelling it accepts."""
     for c in containers(args):
         added = [str(x) for x in as_list(get(c.spec, "securityContext", "capabilities", "add"))]
-        extra = sorted({a.upper().removeprefix("CAP_") for a in added} - _ALLOWED_ADD)
-        if extra:
-            report(f"{c.where} adds capabilities {', '.join(extra)}")
+        for i, a in enumerate(added):
+            if a == _ALLOWED_ADD:
+                continue
+            at = c.at("securityContext", "capabilities", "add", i)
+            if a.upper().removeprefix("CAP_") == _ALLOWED_ADD:
+                report(
+                    f'{c.where} adds "{a}": capability names are case-sensitive; the only '
+                    f"one allowed is spelt {_ALLOWED_ADD}",
+                    at=at,
+                )
+            else:
+                report(f"{c.where} adds capability {a}", at=at)
 
 
 def _host_flag(args: Args, report: Report, field: str) -> None:
-    pod = pod_spec(args)
-    if pod is not None and is_true(get(pod, field)):
-        report(f"pod spec sets {field}: true")
+    for w in pods(args):
+        if is_true(get(w.pod, field)):
+            report(f"{_pod(w)} sets {field}: true", at=w.at(field))
 
 
 @_rule(
@@ -194,10 +283,30 @@ def no_host_ipc(args: Args, report: Report) -> None:
 )
 def no_host_path(args: Args, report: Report) -> None:
     """Any hostPath volume is a path into the node's filesystem."""
-    pod = pod_spec(args)
-    for v in as_list(get(pod, "volumes")):
+    for w, i, v in _volumes(args):
         if get(v, "hostPath") is not None:
-            report(f'volume "{get(v, "name")}" mounts hostPath {get(v, "hostPath", "path")}')
+            report(
+                f'{_scope(w)}volume "{get(v, "name")}" mounts hostPath '
+                f"{get(v, 'hostPath', 'path')}",
+                at=w.at("volumes", i, "hostPath"),
+            )
+
+
+def _scope(w: Any) -> str:
+    """A message prefix naming the pod when an object has several."""
+    return "" if w.where == "pod" else f"{w.where}: "
+
+
+def _pod(w: Any) -> str:
+    """How a message names a pod spec: "pod spec", or "pod at <path>" among several."""
+    return "pod spec" if w.where == "pod" else w.where
+
+
+def _volumes(args: Args):
+    """(pod view, index, volume) for every volume of every pod spec."""
+    for w in pods(args):
+        for i, v in enumerate(as_list(get(w.pod, "volumes"))):
+            yield w, i, v
 
 
 _SOCKETS = (
@@ -230,11 +339,13 @@ def _is_socket_path(path: Any) -> bool:
 )
 def no_runtime_socket(args: Args, report: Report) -> None:
     """Docker, containerd and CRI-O sockets, or any parent folder of them."""
-    pod = pod_spec(args)
-    for v in as_list(get(pod, "volumes")):
+    for w, i, v in _volumes(args):
         path = get(v, "hostPath", "path")
         if path is not None and _is_socket_path(path):
-            report(f'volume "{get(v, "name")}" mounts the runtime socket {path}')
+            report(
+                f'{_scope(w)}volume "{get(v, "name")}" mounts the runtime socket {path}',
+                at=w.at("volumes", i, "hostPath", "path"),
+            )
 
 
 @_rule(
@@ -247,10 +358,10 @@ def no_runtime_socket(args: Args, report: Report) -> None:
 def no_host_ports(args: Args, report: Report) -> None:
     """hostPort 0 or unset binds nothing."""
     for c in containers(args):
-        for p in as_list(get(c.spec, "ports")):
+        for i, p in enumerate(as_list(get(c.spec, "ports"))):
             hp = number(get(p, "hostPort"))
             if hp:
-                report(f"{c.where} binds hostPort {hp:g}")
+                report(f"{c.where} binds hostPort {hp:g}", at=c.at("ports", i, "hostPort"))
 
 
 _SECCOMP_OK = {"RuntimeDefault", "Localhost"}
@@ -265,13 +376,24 @@ _SECCOMP_OK = {"RuntimeDefault", "Localhost"}
 )
 def seccomp_runtime_default(args: Args, report: Report) -> None:
     """Unset on both pod and container means Unconfined on most runtimes."""
+    for w in _partial_pods(args):
+        profile = get(w.pod, "securityContext", "seccompProfile", "type")
+        if profile is not None and profile not in _SECCOMP_OK:
+            report(
+                f"{_pod(w)} seccompProfile is {profile}",
+                at=w.at("securityContext", "seccompProfile", "type"),
+            )
     for c in containers(args):
+        at: FieldPath = c.at("securityContext", "seccompProfile", "type")
         profile = get(c.spec, "securityContext", "seccompProfile", "type")
-        if profile is None:
+        if profile is None and not c.partial:
             profile = get(c.pod, "securityContext", "seccompProfile", "type")
-        if profile not in _SECCOMP_OK:
-            shown = "unset" if profile is None else profile
-            report(f"{c.where}: seccompProfile is {shown}")
+            if profile is not None:
+                at = (*c.pod_path, "securityContext", "seccompProfile", "type")
+        if profile in _SECCOMP_OK or (profile is None and c.partial):
+            continue
+        shown = "unset" if profile is None else profile
+        report(f"{c.where}: seccompProfile is {shown}", at=nearest(args.props, at))
 
 
 @_rule(
@@ -285,8 +407,12 @@ def seccomp_runtime_default(args: Args, report: Report) -> None:
 def read_only_root_filesystem(args: Args, report: Report) -> None:
     """Unset means writable."""
     for c in containers(args):
-        if not is_true(c.sc("readOnlyRootFilesystem")):
-            report(f"{c.where}: readOnlyRootFilesystem is not true")
+        value = c.sc("readOnlyRootFilesystem")
+        if not is_true(value) and not (value is None and c.partial):
+            report(
+                f"{c.where}: readOnlyRootFilesystem is not true",
+                at=_sc_at(args, c, "readOnlyRootFilesystem"),
+            )
 
 
 @_rule(
@@ -299,13 +425,14 @@ def read_only_root_filesystem(args: Args, report: Report) -> None:
 )
 def no_service_account_token(args: Args, report: Report) -> None:
     """Unset on the pod means the token is mounted (the ServiceAccount default)."""
-    w = workload(args.resource_type, args.props)
-    if (
-        w is not None
-        and w.pod is not None
-        and not is_false(get(w.pod, "automountServiceAccountToken"))
-    ):
-        report("spec.automountServiceAccountToken is not false")
+    for w in pods(args):
+        value = get(w.pod, "automountServiceAccountToken")
+        if is_false(value) or (value is None and w.partial):
+            continue
+        report(
+            f"{_pod(w)}: automountServiceAccountToken is not false",
+            at=nearest(args.props, w.at("automountServiceAccountToken")),
+        )
 
 
 @_rule(
@@ -317,12 +444,14 @@ def no_service_account_token(args: Args, report: Report) -> None:
 )
 def no_default_service_account(args: Args, report: Report) -> None:
     """Unset means `default`."""
-    w = workload(args.resource_type, args.props)
-    if w is None or w.pod is None:
-        return
-    sa = get(w.pod, "serviceAccountName") or get(w.pod, "serviceAccount")
-    if sa in (None, "", "default"):
-        report("the pod runs under the default ServiceAccount")
+    for w in pods(args):
+        field = "serviceAccountName" if get(w.pod, "serviceAccountName") else "serviceAccount"
+        sa = get(w.pod, field)
+        if sa == "default" or (sa in (None, "") and not w.partial):
+            report(
+                f"the {_pod(w)} runs under the default ServiceAccount",
+                at=nearest(args.props, w.at(field)),
+            )
 
 
 @_rule(
@@ -335,9 +464,9 @@ def no_default_service_account(args: Args, report: Report) -> None:
 def no_default_namespace(args: Args, report: Report) -> None:
     """Unset means whatever the kubeconfig context says, usually `default`."""
     w = workload(args.resource_type, args.props)
-    if w is not None and w.namespace in (None, "", "default"):
+    if w is not None and w.pod_kind.namespaced and w.namespace in (None, "", "default"):
         shown = "unset" if not w.namespace else "default"
-        report(f"metadata.namespace is {shown}")
+        report(f"metadata.namespace is {shown}", at=nearest(args.props, ("metadata", "namespace")))
 
 
 @_rule(
@@ -352,7 +481,7 @@ def no_unmasked_proc_mount(args: Args, report: Report) -> None:
     for c in containers(args):
         mount = c.sc("procMount")
         if mount not in (None, "Default"):
-            report(f"{c.where}: procMount is {mount}")
+            report(f"{c.where}: procMount is {mount}", at=c.at("securityContext", "procMount"))
 
 
 _SAFE_SYSCTLS = {
@@ -378,11 +507,14 @@ _SAFE_SYSCTLS = {
 )
 def no_unsafe_sysctls(args: Args, report: Report) -> None:
     """Unset sets none."""
-    pod = pod_spec(args)
-    for s in as_list(get(pod, "securityContext", "sysctls")):
-        name = get(s, "name")
-        if name not in _SAFE_SYSCTLS:
-            report(f"sysctl {name} is not in the safe set")
+    for w in pods(args):
+        for i, s in enumerate(as_list(get(w.pod, "securityContext", "sysctls"))):
+            name = get(s, "name")
+            if name not in _SAFE_SYSCTLS:
+                report(
+                    f"{_scope(w)}sysctl {name} is not in the safe set",
+                    at=w.at("securityContext", "sysctls", i, "name"),
+                )
 
 
 _SELINUX_TYPES = {
@@ -404,18 +536,25 @@ _SELINUX_TYPES = {
 )
 def selinux_restricted(args: Args, report: Report) -> None:
     """Checked on the pod and on every container; unset is fine."""
-    pod = pod_spec(args)
-    if pod is None:
-        return
-    scopes = [("pod", get(pod, "securityContext", "seLinuxOptions"))]
-    scopes += [(c.where, c.sc("seLinuxOptions")) for c in containers(args)]
-    for where, opts in scopes:
+    scopes: list[tuple[str, Any, FieldPath]] = []
+    for w in pods(args):
+        at = w.at("securityContext", "seLinuxOptions")
+        scopes.append((_pod(w), get(w.pod, "securityContext", "seLinuxOptions"), at))
+    scopes += [
+        (c.where, c.sc("seLinuxOptions"), c.at("securityContext", "seLinuxOptions"))
+        for c in containers(args)
+    ]
+    for where, opts, at in scopes:
         if opts is None:
             continue
-        if get(opts, "user") or get(opts, "role"):
-            report(f"{where}: seLinuxOptions sets a user or role")
+        for field in ("user", "role"):
+            if get(opts, field):
+                report(f"{where}: seLinuxOptions sets a {field}", at=(*at, field))
         if get(opts, "type") not in _SELINUX_TYPES:
-            report(f"{where}: seLinuxOptions.type {get(opts, 'type')} is not allowed")
+            report(
+                f"{where}: seLinuxOptions.type {get(opts, 'type')} is not allowed",
+                at=(*at, "type"),
+            )
 
 
 @_rule(
@@ -427,23 +566,32 @@ def selinux_restricted(args: Args, report: Report) -> None:
 )
 def no_unconfined_apparmor(args: Args, report: Report) -> None:
     """Field (1.30+) on pod and containers, and the older per-container annotation."""
-    w = workload(args.resource_type, args.props)
-    if w is None or w.pod is None:
-        return
-    if get(w.pod, "securityContext", "appArmorProfile", "type") == "Unconfined":
-        report("pod appArmorProfile is Unconfined")
+    for w in pods(args):
+        if get(w.pod, "securityContext", "appArmorProfile", "type") == "Unconfined":
+            report(
+                f"{_pod(w)} appArmorProfile is Unconfined",
+                at=w.at("securityContext", "appArmorProfile", "type"),
+            )
+        annotations = get(w.pod_metadata, "annotations") or {}
+        for key in annotations:
+            if key.startswith("container.apparmor.security.beta.kubernetes.io/") and (
+                str(annotations[key]) == "unconfined"
+            ):
+                report(
+                    f"{_scope(w)}annotation {key} is unconfined",
+                    at=_annotation_at(w, key),
+                )
     for c in containers(args):
-        if (
-            c.sc("appArmorProfile") is not None
-            and get(c.sc("appArmorProfile"), "type") == "Unconfined"
-        ):
-            report(f"{c.where}: appArmorProfile is Unconfined")
-    annotations = get(w.pod_metadata, "annotations") or {}
-    for key in annotations:
-        if key.startswith("container.apparmor.security.beta.kubernetes.io/") and (
-            str(annotations[key]) == "unconfined"
-        ):
-            report(f"annotation {key} is unconfined")
+        if get(c.sc("appArmorProfile"), "type") == "Unconfined":
+            report(
+                f"{c.where}: appArmorProfile is Unconfined",
+                at=c.at("securityContext", "appArmorProfile", "type"),
+            )
+
+
+def _annotation_at(w: Any, key: str) -> FieldPath:
+    """Where a pod annotation sits (the pod template's metadata, or the object's own)."""
+    return (*w.metadata_path, "annotations", key)
 
 
 @_rule(
@@ -455,14 +603,18 @@ def no_unconfined_apparmor(args: Args, report: Report) -> None:
 )
 def no_windows_host_process(args: Args, report: Report) -> None:
     """Unset is false."""
-    pod = pod_spec(args)
-    if pod is None:
-        return
-    if is_true(get(pod, "securityContext", "windowsOptions", "hostProcess")):
-        report("pod windowsOptions.hostProcess is true")
+    for w in pods(args):
+        if is_true(get(w.pod, "securityContext", "windowsOptions", "hostProcess")):
+            report(
+                f"{_pod(w)} windowsOptions.hostProcess is true",
+                at=w.at("securityContext", "windowsOptions", "hostProcess"),
+            )
     for c in containers(args):
         if is_true(get(c.spec, "securityContext", "windowsOptions", "hostProcess")):
-            report(f"{c.where}: windowsOptions.hostProcess is true")
+            report(
+                f"{c.where}: windowsOptions.hostProcess is true",
+                at=c.at("securityContext", "windowsOptions", "hostProcess"),
+            )
 
 
 _VOLUME_TYPES = {
@@ -487,12 +639,15 @@ _VOLUME_TYPES = {
 )
 def restricted_volume_types(args: Args, report: Report) -> None:
     """A volume is typed by its one key besides `name`."""
-    pod = pod_spec(args)
-    for v in as_list(get(pod, "volumes")):
-        kinds = [k for k in v if k != "name"]
-        bad = [k for k in kinds if k not in _VOLUME_TYPES]
+    for w, i, v in _volumes(args):
+        if not isinstance(v, Mapping):
+            continue
+        bad = sorted(k for k in v if k != "name" and k not in _VOLUME_TYPES)
         if bad:
-            report(f'volume "{get(v, "name")}" has type {", ".join(sorted(bad))}')
+            report(
+                f'{_scope(w)}volume "{get(v, "name")}" has type {", ".join(bad)}',
+                at=w.at("volumes", i, bad[0]),
+            )
 
 
 POLICIES = policies_in(globals())

@@ -5,29 +5,34 @@ Operational rules: advisory by default, mandatory in prod through the stack's po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from ._base import (
-    LONG_RUNNING_KINDS,
+    LONG_RUNNING_GROUP_KINDS,
     MEDIUM,
-    REPLICATED_KINDS,
-    WORKLOAD_KINDS,
+    REPLICATED_GROUP_KINDS,
     containers,
     get,
     k8s_kind,
+    may_carry_pods,
+    nearest,
     number,
+    pods,
     policies_in,
     resource_rule,
     stack_rule,
     workload,
+    workload_containers,
 )
 
 FAMILY = "reliability"
 
 Args = ResourceValidationArgs
-Report = ReportViolation
+Report = Callable[..., None]
+"""``report(message, urn=None, *, at=path)``: see ``_base.locating``."""
 
 _MIN_REPLICAS = {"minReplicas": {"type": "number", "default": 2}}
 
@@ -37,18 +42,19 @@ def _rule(**kw: Any):
 
 
 def _serving_containers(args: Args):
-    """Regular containers of long-running workloads (Jobs finish; init containers exit)."""
-    w = workload(args.resource_type, args.props)
-    if w is None or w.kind not in LONG_RUNNING_KINDS:
-        return
-    for c in containers(args):
-        if not c.init and not c.ephemeral:
-            yield c
+    """Regular containers of long-running workloads (Jobs finish; init containers exit),
+    matched by API group and kind (a Deployment of another group is not one)."""
+    for w in pods(args):
+        if not w.pod_kind.long_running:
+            continue
+        for c in workload_containers(w):
+            if not c.init and not c.ephemeral:
+                yield c
 
 
 @_rule(
     id="container-liveness-probe",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=sorted(LONG_RUNNING_GROUP_KINDS),
     description="Serving containers must declare a liveness probe.",
     severity=MEDIUM,
     remediation="Add livenessProbe (httpGet, tcpSocket, grpc or exec).",
@@ -58,12 +64,12 @@ def liveness_probe(args: Args, report: Report) -> None:
     """Unset means a hung process is never restarted."""
     for c in _serving_containers(args):
         if get(c.spec, "livenessProbe") is None:
-            report(f"{c.where} has no livenessProbe")
+            report(f"{c.where} has no livenessProbe", at=c.path)
 
 
 @_rule(
     id="container-readiness-probe",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=sorted(LONG_RUNNING_GROUP_KINDS),
     description="Serving containers must declare a readiness probe.",
     severity=MEDIUM,
     remediation="Add readinessProbe so traffic only reaches ready pods.",
@@ -73,21 +79,26 @@ def readiness_probe(args: Args, report: Report) -> None:
     """Unset means a pod gets traffic as soon as it starts."""
     for c in _serving_containers(args):
         if get(c.spec, "readinessProbe") is None:
-            report(f"{c.where} has no readinessProbe")
+            report(f"{c.where} has no readinessProbe", at=c.path)
 
 
 def _resources(args: Args, report: Report, section: str) -> None:
+    """A partial pod spec (an operator's) is skipped: the operator sets its containers'
+    resources from fields of its own."""
     for c in containers(args):
-        if c.ephemeral:  # ephemeral containers may not set resources
+        if c.ephemeral or c.partial:  # ephemeral containers may not set resources
             continue
         missing = [r for r in ("cpu", "memory") if get(c.spec, "resources", section, r) is None]
         if missing:
-            report(f"{c.where} sets no {section} for {' and '.join(missing)}")
+            report(
+                f"{c.where} sets no {section} for {' and '.join(missing)}",
+                at=nearest(args.props, c.at("resources", section)),
+            )
 
 
 @_rule(
     id="container-resource-requests",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=may_carry_pods,
     description="Containers must request CPU and memory.",
     severity=MEDIUM,
     remediation="Set resources.requests.cpu and resources.requests.memory.",
@@ -100,7 +111,7 @@ def resource_requests(args: Args, report: Report) -> None:
 
 @_rule(
     id="container-resource-limits",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=may_carry_pods,
     description="Containers must set CPU and memory limits.",
     severity=MEDIUM,
     remediation="Set resources.limits.cpu and resources.limits.memory.",
@@ -113,7 +124,7 @@ def resource_limits(args: Args, report: Report) -> None:
 
 @stack_rule(
     id="workload-min-replicas",
-    applies_to=sorted(REPLICATED_KINDS),
+    applies_to=sorted(REPLICATED_GROUP_KINDS),
     family=FAMILY,
     security=False,
     description="Serving workloads must run enough replicas to survive losing one.",
@@ -137,7 +148,7 @@ def min_replicas(args: StackValidationArgs, report: Report) -> None:
             hpa_min[key] = number(get(h.props, "spec", "minReplicas")) or 1.0
     for r in args.resources:
         w = workload(r.resource_type, r.props)
-        if w is None or w.kind not in REPLICATED_KINDS:
+        if w is None or not w.pod_kind.replicated:
             continue
         key = (w.kind, _ns(r.props), w.name)
         raw = get(r.props, "spec", "replicas")
@@ -147,7 +158,11 @@ def min_replicas(args: StackValidationArgs, report: Report) -> None:
             replicas = 1.0 if raw is None else number(raw)
             shown = "replicas unset (1)" if raw is None else f"replicas {replicas:g}"
         if replicas is not None and 0 < replicas < minimum:
-            report(f"{w.kind} {w.name}: {shown}, below {minimum:g}", r.urn)
+            report(
+                f"{w.kind} {w.name}: {shown}, below {minimum:g}",
+                r.urn,
+                at=nearest(r.props, ("spec", "replicas")),
+            )
 
 
 def _ns(props: Any) -> str:
@@ -174,16 +189,22 @@ def pdb_sanity(args: Args, report: Report) -> None:
     spec = get(args.props, "spec", default={})
     min_available, max_unavailable = get(spec, "minAvailable"), get(spec, "maxUnavailable")
     if min_available is None and max_unavailable is None:
-        report("sets neither minAvailable nor maxUnavailable")
+        report("sets neither minAvailable nor maxUnavailable", at=nearest(args.props, ("spec",)))
     if min_available is not None and max_unavailable is not None:
-        report("sets both minAvailable and maxUnavailable")
+        report("sets both minAvailable and maxUnavailable", at=("spec", "maxUnavailable"))
     if _is_zero(max_unavailable):
-        report("maxUnavailable is 0: no voluntary disruption is ever allowed")
+        report(
+            "maxUnavailable is 0: no voluntary disruption is ever allowed",
+            at=("spec", "maxUnavailable"),
+        )
     if min_available is not None and str(min_available).strip() == "100%":
-        report("minAvailable is 100%: no voluntary disruption is ever allowed")
+        report(
+            "minAvailable is 100%: no voluntary disruption is ever allowed",
+            at=("spec", "minAvailable"),
+        )
     selector = get(spec, "selector")
     if not get(selector, "matchLabels") and not get(selector, "matchExpressions"):
-        report("selector is empty")
+        report("selector is empty", at=nearest(args.props, ("spec", "selector")))
 
 
 @_rule(
@@ -206,13 +227,22 @@ def hpa_sanity(args: Args, report: Report) -> None:
     lo = 1.0 if lo is None else lo
     hi = number(get(spec, "maxReplicas"))
     if lo < minimum:
-        report(f"minReplicas is {lo:g}, below {minimum:g}")
+        report(
+            f"minReplicas is {lo:g}, below {minimum:g}",
+            at=nearest(args.props, ("spec", "minReplicas")),
+        )
     if hi is None:
-        report("maxReplicas is unset")
+        report("maxReplicas is unset", at=nearest(args.props, ("spec", "maxReplicas")))
     elif hi <= lo:
-        report(f"maxReplicas {hi:g} leaves no room above minReplicas {lo:g}")
+        report(
+            f"maxReplicas {hi:g} leaves no room above minReplicas {lo:g}",
+            at=("spec", "maxReplicas"),
+        )
     if not get(spec, "scaleTargetRef", "name") or not get(spec, "scaleTargetRef", "kind"):
-        report("scaleTargetRef does not name a kind and a workload")
+        report(
+            "scaleTargetRef does not name a kind and a workload",
+            at=nearest(args.props, ("spec", "scaleTargetRef")),
+        )
 
 
 POLICIES = policies_in(globals())

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from ._base import (
     HIGH,
     MEDIUM,
-    WORKLOAD_KINDS,
     as_list,
     containers,
     get,
+    may_carry_pods,
+    nearest,
     policies_in,
     resource_rule,
 )
@@ -27,7 +29,8 @@ from ._base import (
 FAMILY = "supply-chain"
 
 Args = ResourceValidationArgs
-Report = ReportViolation
+Report = Callable[..., None]
+"""``report(message, urn=None, *, at=path)``: see ``_base.locating``."""
 
 _DIGEST = re.compile(r"^sha(256|384|512):[0-9a-fA-F]+$")
 
@@ -65,7 +68,7 @@ def _images(args: Args):
 
 @resource_rule(
     id="image-no-latest-tag",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=may_carry_pods,
     family=FAMILY,
     security=True,
     description="Images must name a version: no `latest` tag, no missing tag without a digest.",
@@ -74,21 +77,23 @@ def _images(args: Args):
     standards=["CIS-K8S:5.5.1", "SLSA:build-provenance"],
 )
 def no_latest_tag(args: Args, report: Report) -> None:
-    """A missing tag means `latest`; a digest alone pins the image, so it is accepted."""
+    """A missing tag means `latest`; a digest alone pins the image, so it is accepted. A
+    partial pod spec (an operator's) may leave the image to the operator."""
     for c, image in _images(args):
         if image is None:
-            report(f"{c.where} has no image")
+            if not c.partial:
+                report(f"{c.where} has no image", at=c.path)
             continue
         ref = parse_image(image)
         if ref.tag == "latest":
-            report(f"{c.where} uses the latest tag: {image}")
+            report(f"{c.where} uses the latest tag: {image}", at=c.at("image"))
         elif ref.tag is None and ref.digest is None:
-            report(f"{c.where} has no tag (means latest): {image}")
+            report(f"{c.where} has no tag (means latest): {image}", at=c.at("image"))
 
 
 @resource_rule(
     id="image-digest-pinned",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=may_carry_pods,
     family=FAMILY,
     security=False,
     description="Images must be pinned by a content digest (repo:tag@sha256:...).",
@@ -103,7 +108,7 @@ def digest_pinned(args: Args, report: Report) -> None:
             continue
         ref = parse_image(image)
         if ref.digest is None or not _DIGEST.match(ref.digest):
-            report(f"{c.where} is not pinned by a content digest: {image}")
+            report(f"{c.where} is not pinned by a content digest: {image}", at=c.at("image"))
 
 
 DEFAULT_REGISTRIES = ["*.dkr.ecr.*.amazonaws.com", "*-docker.pkg.dev"]
@@ -124,7 +129,7 @@ def registry_allowed(ref: ImageRef, patterns: list[str]) -> bool:
 
 @resource_rule(
     id="image-allowed-registries",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=may_carry_pods,
     family=FAMILY,
     security=True,
     description="Images must come from the stack's allowed registries.",
@@ -150,12 +155,15 @@ def allowed_registries(args: Args, report: Report) -> None:
             continue
         ref = parse_image(image)
         if not registry_allowed(ref, patterns):
-            report(f"{c.where} pulls from {ref.registry}, not an allowed registry: {image}")
+            report(
+                f"{c.where} pulls from {ref.registry}, not an allowed registry: {image}",
+                at=c.at("image"),
+            )
 
 
 @resource_rule(
     id="image-pull-policy-always",
-    applies_to=WORKLOAD_KINDS,
+    applies_to=may_carry_pods,
     family=FAMILY,
     security=False,
     description="Images pinned only by tag must be pulled with imagePullPolicy: Always.",
@@ -164,15 +172,37 @@ def allowed_registries(args: Args, report: Report) -> None:
     standards=["CIS-K8S:5.5.1"],
 )
 def pull_policy_always(args: Args, report: Report) -> None:
-    """A node's cached copy of a moved tag would otherwise run; a digest needs no pull."""
+    """A node's cached copy of a moved tag would otherwise run; a digest needs no pull.
+
+    The policy judged is the one the API server ends up with: Kubernetes defaults an unset
+    imagePullPolicy from the image's tag (``SetDefaults_Container`` in
+    kubernetes/kubernetes ``pkg/apis/core/v1/defaults.go``: ``Always`` when the tag is
+    ``latest``, which ``ParseImageName`` also assumes for an image with neither tag nor
+    digest; ``IfNotPresent`` otherwise). So an unset policy is reported only on an image
+    with another tag and no digest; an explicit policy other than Always is reported on any
+    tag-only image. Pods whose controller resolves tags to digests (Knative) are not
+    judged; a partial pod spec (an operator's) only on a policy it sets.
+    """
     for c, image in _images(args):
-        if image is None:
+        if image is None or c.resolves_tags:
             continue
         ref = parse_image(image)
+        if ref.digest is not None:
+            continue
         policy: Any = get(c.spec, "imagePullPolicy")
-        if ref.digest is None and policy != "Always":
-            shown = policy or "unset (IfNotPresent for a tagged image)"
-            report(f"{c.where}: imagePullPolicy is {shown} on a tag-only image")
+        if policy is None:
+            if c.partial or ref.tag in (None, "latest"):
+                continue  # defaulted to Always
+            report(
+                f"{c.where}: imagePullPolicy is unset, which defaults to IfNotPresent for "
+                f"the tag {ref.tag}: {image}",
+                at=nearest(args.props, c.at("imagePullPolicy")),
+            )
+        elif policy != "Always":
+            report(
+                f"{c.where}: imagePullPolicy is {policy} on a tag-only image: {image}",
+                at=c.at("imagePullPolicy"),
+            )
 
 
 POLICIES = policies_in(globals())

@@ -40,6 +40,11 @@ TYPES = [
     "kubernetes:batch/v1:CronJob",
     "kubernetes:core/v1:Pod",
     "kubernetes:argoproj.io/v1alpha1:Rollout",
+    "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate",
+    "kubernetes:argoproj.io/v1alpha1:Experiment",
+    "kubernetes:serving.knative.dev/v1:Service",
+    "kubernetes:monitoring.coreos.com/v1:Prometheus",
+    "kubernetes:example.com/v1:Thing",
     "kubernetes:core/v1:Service",
     "kubernetes:core/v1:ConfigMap",
     "kubernetes:core/v1:Namespace",
@@ -70,6 +75,15 @@ SHAPES: dict[str, dict[str, Any]] = {
     "empty-containers": {"spec": {"template": {"spec": {"containers": [{}], "volumes": [{}]}}}},
     "nulls": {"metadata": None, "spec": None, "vpcConfig": None, "data": None, "tags": None},
     "wrong-types": {"spec": "x", "metadata": [], "vpcConfig": 3, "data": [], "policy": 7},
+    "odd-pod-lists": {
+        "spec": {
+            "metrics": ["x", {"provider": "y"}, {"provider": {"job": {"spec": 1}}}],
+            "templates": "z",
+            "containers": [1, None],
+            "securityContext": [],
+            "template": {"spec": {"containers": [None, "a"]}},
+        }
+    },
 }
 
 UNKNOWNS: dict[str, dict[str, Any]] = {
@@ -153,7 +167,9 @@ def test_unset_allow_privilege_escalation_is_a_violation_not_a_pass() -> None:
 
     props = {"spec": {"template": {"spec": {"containers": [{"name": "a", "securityContext": {}}]}}}}
     reports: list[str] = []
-    no_privilege_escalation(_resource_args(TYPES[0], props), lambda m, u=None: reports.append(m))
+    no_privilege_escalation(
+        _resource_args(TYPES[0], props), lambda m, u=None, **_: reports.append(m)
+    )
     assert reports == ['container "a": securityContext.allowPrivilegeEscalation is unset']
 
 
