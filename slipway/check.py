@@ -33,7 +33,7 @@ from typing import Any
 from slipway.collect import few_collections
 from slipway.errors import BadInput
 from slipway.forked import Forked, cores
-from slipway.manifests import Manifest, find_files, load_files
+from slipway.manifests import Manifest, find_files, load_file, load_files
 from slipway.policy import (
     PACK_DIR,
     PolicyInfo,
@@ -383,9 +383,12 @@ def check(
         for r, m in zip(records, manifests, strict=True):
             found = next(alone)
             if r["urn"].rpartition("#")[1]:  # a second copy: its rules see its own name
+                # (the lines are the ones placed where the file was read: a child's
+                # objects come back without their YAML nodes)
+                lines = {d.at: d.line for d in found}
                 found = judge.resource(r)
                 for d in found:
-                    d.line = m.line_of(d.at) if d.at else m.line
+                    d.line = lines.get(d.at) or (m.line_of(d.at) if d.at else m.line)
             for d in found:
                 d.urn = r["urn"]
             diagnostics.extend(found)
@@ -441,17 +444,39 @@ def place(
 ) -> list[Finding]:
     """Findings with their file, the line of their field, and their exemption if any."""
     findings: set[Finding] = set()
+    again = _Reread()
     for d in diagnostics:
         m = by_urn.get(d.urn)
         if m is None:
             findings.add(Finding(d.policy, d.level, d.message, "", 0, STACK_WIDE))
             continue
+        if not d.line and d.at and m.node is None:
+            m = again.with_node(m)
         line = d.line or (m.line_of(d.at) if d.at else m.line)
         reason = _exempted(pack, m, d.policy)
         findings.add(
             Finding(d.policy, d.level, d.message, m.file, line, m.label, _dotted(d.at), reason)
         )
     return sorted(findings, key=lambda f: (f.file, f.line, f.rule, f.object, f.message))
+
+
+class _Reread:
+    """Objects read in the child come back without their YAML nodes; a stack rule's
+    finding on one of them reads its file again here, once, for the line of its field."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[int, Manifest]] = {}
+
+    def with_node(self, m: Manifest) -> Manifest:
+        found = self.files.get(m.file)
+        if found is None:
+            try:
+                found = {x.line: x for x in load_file(Path(m.file))[0]}
+            except BadInput:  # changed since: the object's own line will do
+                found = {}
+            self.files[m.file] = found
+        again = found.get(m.line)
+        return again if again is not None and again.obj == m.obj else m
 
 
 EXEMPTION_RULE = "exemption-has-reason"
