@@ -53,9 +53,22 @@ SARIF_LEVEL = {"mandatory": "error", "advisory": "warning"}
 # -- shared --------------------------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(text: str) -> str:
+    """Control characters shown as `\\xNN`: a manifest's value must not move the cursor,
+    colour a terminal, start a new line (a CI log reads `::command::` at a line's start) or
+    make XML invalid. Spaces stay as they are (file names keep theirs)."""
+    return _CONTROL.sub(
+        lambda m: f"\\u{ord(m[0]):04x}" if ord(m[0]) > 0xFF else f"\\x{ord(m[0]):02x}", str(text)
+    )
+
+
 def _one_line(text: str) -> str:
-    """Whitespace (newlines included) folded to single spaces: one finding, one line."""
-    return " ".join(str(text).split())
+    """Whitespace (newlines included) folded to single spaces, then `_printable`: one
+    finding, one line."""
+    return _printable(" ".join(str(text).split()))
 
 
 def _rule(result: ScanResult, name: str) -> RuleInfo:
@@ -113,7 +126,7 @@ SUMMARY_LINE = re.compile(r"^exit \d+: \d+ objects in \d+ files: ")
 def _where(file: str, line: int) -> str:
     if not file:
         return ""
-    return f"{file}:{line}: " if line > 0 else f"{file}: "
+    return f"{_printable(file)}:{line}: " if line > 0 else f"{_printable(file)}: "
 
 
 def _style(f: Finding) -> str | None:
@@ -126,8 +139,11 @@ def _plain_finding(result: ScanResult, f: Finding) -> str:
     head = _where(f.file, f.line)
     message = _one_line(f.message)
     if f.exempted is not None:
-        return f"{head}exempted {f.rule}: {f.object}: {message} (reason: {_one_line(f.exempted)})"
-    line = f"{head}{f.level} {f.rule}: {f.object}: {message}"
+        return (
+            f"{head}exempted {f.rule}: {_one_line(f.object)}: {message} "
+            f"(reason: {_one_line(f.exempted)})"
+        )
+    line = f"{head}{f.level} {f.rule}: {_one_line(f.object)}: {message}"
     fix = _one_line(_rule(result, f.rule).remediation)
     return f"{line} (fix: {fix})" if fix else line
 
@@ -135,7 +151,7 @@ def _plain_finding(result: ScanResult, f: Finding) -> str:
 def _plain_notice(n: Notice) -> str:
     if n.kind == "error":
         return f"{_where(n.file, n.line)}error: {_one_line(n.reason)}"
-    return f"{n.file}: skipped: {_one_line(n.reason)}"
+    return f"{_printable(n.file)}: skipped: {_one_line(n.reason)}"
 
 
 def table_lines(result: ScanResult, *, terminal: bool) -> list[tuple[str, str | None]]:
@@ -173,14 +189,14 @@ def _terminal_lines(result: ScanResult) -> list[tuple[str, str | None]]:
     for f in findings:
         if f.file != current_file:
             current_file, current_object = f.file, None
-            out.append((f.file or "(stack-wide)", "bold"))
+            out.append((_printable(f.file) or "(stack-wide)", "bold"))
         if f.object != current_object:
             current_object = f.object
-            out.append((f"  {f.object}", "cyan"))
+            out.append((f"  {_one_line(f.object)}", "cyan"))
         where = f"line {f.line}: " if f.line > 0 else ""
         text = f"    {where}{f.level} {f.rule}: {_one_line(f.message)}"
         if f.field:
-            text += f" [{f.field}]"
+            text += f" [{_one_line(f.field)}]"
         if f.exempted is not None:
             text = f"    {where}exempted {f.rule}: {_one_line(f.message)}"
             text += f" (reason: {_one_line(f.exempted)})"
@@ -253,11 +269,22 @@ def to_json(result: ScanResult) -> str:
 # -- SARIF ---------------------------------------------------------------------------------------
 
 
+def repo_root(start: Path | None = None) -> Path:
+    """The git work tree holding `start` (the current folder by default), else `start`:
+    code scanning matches SARIF paths against the repository's files from its root."""
+    here = Path(os.path.abspath(start if start is not None else Path.cwd()))
+    for folder in (here, *here.parents):
+        if os.path.lexists(folder / ".git"):
+            return folder
+    return here
+
+
 def artifact_uri(file: str, base: Path | None) -> tuple[str, str | None]:
-    """(uri, uriBaseId) of a scanned file: relative to `base` (the repository root; the
-    current folder when None) with forward slashes and percent-encoding, under `%SRCROOT%`;
-    a file outside `base` as an absolute `file:` URI without a base."""
-    root = Path(os.path.abspath(base if base is not None else Path.cwd()))
+    """(uri, uriBaseId) of a scanned file: relative to `base` (the repository root; when None,
+    the git work tree around the current folder, else the current folder) with forward
+    slashes and percent-encoding, under `%SRCROOT%`; a file outside `base` as an absolute
+    `file:` URI without a base."""
+    root = Path(os.path.abspath(base if base is not None else repo_root()))
     absolute = Path(os.path.abspath(file))
     try:
         rel = absolute.relative_to(root)
@@ -279,7 +306,9 @@ def _rule_descriptor(rule: RuleInfo) -> dict[str, Any]:
     help_text = f"{description}\n\nHow to fix: {remediation}" if remediation else description
     help_md = f"{description}\n\n**How to fix:** {remediation}" if remediation else description
     properties: dict[str, Any] = {"tags": list(rule.tags), "precision": "high"}
-    if rule.severity in SECURITY_SEVERITY:
+    # GitHub reads security-severity on rules tagged `security` only; an operations rule
+    # (probes, replicas) is no security alert and keeps the plain error/warning level.
+    if "security" in rule.tags and rule.severity in SECURITY_SEVERITY:
         properties["security-severity"] = SECURITY_SEVERITY[rule.severity]
     config: dict[str, Any] = {"level": SARIF_LEVEL.get(rule.level, "warning")}
     if rule.level == "disabled":
@@ -377,7 +406,7 @@ def to_sarif(result: ScanResult, *, base: Path | None) -> str:
 
 
 def _sarif_message(f: Finding) -> str:
-    text = f"{f.object}: {_one_line(f.message)}"
+    text = f"{_one_line(f.object)}: {_one_line(f.message)}"
     if f.field:
         text += f" (field {f.field})"
     if not f.file:
@@ -410,7 +439,7 @@ def to_junit(result: ScanResult) -> str:
     )
     props = ET.SubElement(suite, "properties")
     for name, value in (
-        ("config", result.config),
+        ("config", _printable(result.config)),
         ("objects", str(result.objects)),
         ("files", str(len(result.files))),
         ("exit_code", str(result.exit_code)),
@@ -422,17 +451,22 @@ def to_junit(result: ScanResult) -> str:
         case = ET.SubElement(
             suite,
             "testcase",
-            {"name": f"{f.rule}: {f.object}", "classname": f.file or "(stack-wide)"},
+            {
+                "name": f"{f.rule}: {_one_line(f.object)}",
+                "classname": _printable(f.file) or "(stack-wide)",
+            },
         )
         detail = _junit_detail(f, rule)
         if f.exempted is not None:
-            el = ET.SubElement(case, "skipped", {"message": f"exempted: {f.exempted}"})
+            el = ET.SubElement(case, "skipped", {"message": f"exempted: {_one_line(f.exempted)}"})
             el.text = detail
         elif f.level == "mandatory":
-            el = ET.SubElement(case, "failure", {"type": "mandatory", "message": f.message})
+            el = ET.SubElement(
+                case, "failure", {"type": "mandatory", "message": _one_line(f.message)}
+            )
             el.text = detail
         else:
-            ET.SubElement(case, "system-out").text = f"advisory: {f.message}\n{detail}"
+            ET.SubElement(case, "system-out").text = f"advisory: {_one_line(f.message)}\n{detail}"
     if not findings:
         ET.SubElement(suite, "testcase", {"name": "no findings", "classname": "slipway check"})
     skipped_files = [n for n in result.notices if n.kind == "skipped"]
@@ -452,17 +486,18 @@ def to_junit(result: ScanResult) -> str:
 def _junit_detail(f: Finding, rule: RuleInfo) -> str:
     lines = []
     if f.file:
-        lines.append(f"{f.file}:{f.line}" if f.line > 0 else f.file)
-    lines.append(f"object: {f.object}")
+        file = _printable(f.file)
+        lines.append(f"{file}:{f.line}" if f.line > 0 else file)
+    lines.append(f"object: {_one_line(f.object)}")
     if f.field:
-        lines.append(f"field: {f.field}")
+        lines.append(f"field: {_one_line(f.field)}")
     lines.append(f"severity: {rule.severity}")
     if rule.description:
         lines.append(f"rule: {_one_line(rule.description)}")
     if rule.remediation:
         lines.append(f"fix: {_one_line(rule.remediation)}")
     if f.exempted is not None:
-        lines.append(f"exempted: {f.exempted}")
+        lines.append(f"exempted: {_one_line(f.exempted)}")
     return "\n".join(lines)
 
 
@@ -588,9 +623,10 @@ def report_path(raw: str | os.PathLike[str], fmt: str) -> Path:
     return target
 
 
-def write_report(text: str, path: Path, fmt: str) -> Path:
+def write_report(text: str, path: str | os.PathLike[str], fmt: str) -> Path:
     """Write a `fmt` report for `--out path` atomically (a temporary file in the same folder,
-    then a rename) and return the file written. Whatever `report_path` refuses raises
+    then a rename) and return the file written. Pass `--out` as the user typed it (a str):
+    a trailing `/` says "a folder". Whatever `report_path` refuses raises
     BadInput (exit 2) before anything is touched; an OS error while writing also does, and
     leaves the previous file as it was."""
     from slipway.outdir import current_umask, write_error

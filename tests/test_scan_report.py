@@ -20,6 +20,7 @@ from slipway.scan_report import (
     fingerprint,
     is_our_report,
     render,
+    repo_root,
     table_lines,
     to_json,
     to_junit,
@@ -173,6 +174,8 @@ def test_sarif_run_names_slipway_and_its_rules() -> None:
     assert by_id["image-no-latest-tag"]["defaultConfiguration"]["level"] == "warning"
     assert by_id["image-no-latest-tag"]["properties"]["security-severity"] == "5.5"
     assert by_id["unused-rule"]["defaultConfiguration"] == {"enabled": False, "level": "none"}
+    # GitHub ranks security alerts only: a rule without the security tag gets no score
+    assert "security-severity" not in by_id["unused-rule"]["properties"]
 
 
 def test_each_sarif_result_has_file_line_description_and_remediation() -> None:
@@ -352,11 +355,40 @@ def test_junit_xsd_is_not_a_pushover() -> None:
         JUNIT_XSD.validate(bad)
 
 
-def test_junit_escapes_markup_in_messages() -> None:
-    nasty = Finding(**{**MANDATORY.__dict__, "message": 'a <b> & "c" ]]> \x1b'.replace("\x1b", "")})
-    root = junit(make_result([nasty], notices=[]))
+HOSTILE = Finding(
+    rule="container-non-root",
+    level="mandatory",
+    message='a <b> & "c" ]]> \x1b[31mred\x00 \x07\nnext\r\n::warning::x \ufffe',
+    file="deploy/\x1b]0;title\x07evil\nname.yaml",
+    line=3,
+    object="Deployment shop/\x1b[2Jweb",
+    field="spec.template",
+)
+
+
+def test_junit_stays_valid_xml_with_markup_and_control_characters_in_values() -> None:
+    root = junit(make_result([HOSTILE], notices=[]))
     case = root.find("testsuite/testcase")
-    assert case.find("failure").get("message") == nasty.message
+    message = case.find("failure").get("message")
+    assert message.startswith('a <b> & "c" ]]> \\x1b[31mred\\x00 \\x07 next ::warning::x')
+    assert "\x1b" not in ET.tostring(root, encoding="unicode")
+    assert case.get("classname") == "deploy/\\x1b]0;title\\x07evil\\x0aname.yaml"
+
+
+def test_table_lines_carry_no_control_characters_and_stay_one_line() -> None:
+    for terminal in (False, True):
+        lines = [text for text, _ in table_lines(make_result([HOSTILE]), terminal=terminal)]
+        for line in lines:
+            assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in line), repr(line)
+        assert not any(line.startswith("::") for line in lines)
+    (plain, *_) = table_lines(make_result([HOSTILE], notices=[]), terminal=False)
+    assert plain[0].startswith("deploy/\\x1b]0;title\\x07evil\\x0aname.yaml:3: mandatory ")
+
+
+def test_sarif_stays_valid_with_control_characters() -> None:
+    doc = sarif(make_result([HOSTILE]))
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
+    assert "\x1b" not in doc["runs"][0]["results"][0]["message"]["text"]
 
 
 def test_junit_without_findings_has_one_passing_case() -> None:
@@ -516,6 +548,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
             "ending .sarif or .json",
         ),
         (lambda d: None, "notes.md", "junit", "ending .xml"),
+        (lambda d: (d / "Makefile").write_text("all:\n"), "Makefile", "json", "ending .json"),
         (
             _linked_report,
             "link.sarif",
@@ -549,6 +582,21 @@ def test_write_report_refuses_slipways_own_source() -> None:
     with pytest.raises(BadInput, match="own source"):
         write_report(to_json(make_result()), inside, "json")
     assert not inside.exists()
+
+
+def test_sarif_paths_default_to_the_git_work_tree(tmp_path, monkeypatch) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "k8s" / "apps").mkdir(parents=True)
+    monkeypatch.chdir(repo / "k8s")
+    assert repo_root() == repo
+    result = make_result([Finding(**{**MANDATORY.__dict__, "file": "apps/web.yaml"})], notices=[])
+    doc = json.loads(to_sarif(result, base=None))
+    uri = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert uri == {"uri": "k8s/apps/web.yaml", "uriBaseId": "%SRCROOT%"}
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert repo_root(outside) == outside
 
 
 def test_render_refuses_an_unknown_format() -> None:
