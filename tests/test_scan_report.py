@@ -602,3 +602,35 @@ def test_sarif_paths_default_to_the_git_work_tree(tmp_path, monkeypatch) -> None
 def test_render_refuses_an_unknown_format() -> None:
     with pytest.raises(BadInput, match="table, json, sarif, junit"):
         render(make_result(), "html")
+
+
+def test_every_rule_of_the_pack_makes_a_valid_sarif_rule_with_its_remediation() -> None:
+    """The real pack's texts (backticks, quotes, long remediations) through the writer."""
+    import policies
+
+    rules = {
+        p.name: RuleInfo(
+            name=p.name,
+            description=p.description,
+            remediation=p.remediation_steps or "",
+            severity=str(getattr(p.severity, "value", p.severity)).lower(),
+            level="mandatory",
+            tags=tuple(p.tags or ()),
+        )
+        for p in policies.all_policies()
+    }
+    assert len(rules) > 50
+    findings = [
+        Finding(rule=name, level="mandatory", message="m", file=SPACED, line=i + 1, object="X a")
+        for i, name in enumerate(sorted(rules))
+    ]
+    result = ScanResult(config="prod", findings=findings, rules=rules, objects=1, files=[SPACED])
+    doc = sarif(result)
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(doc)
+    descriptors = doc["runs"][0]["tool"]["driver"]["rules"]
+    for res in doc["runs"][0]["results"]:
+        rule = descriptors[res["ruleIndex"]]
+        info = rules[res["ruleId"]]
+        assert " ".join(info.remediation.split()) in " ".join(rule["help"]["text"].split())
+        assert ("security-severity" in rule["properties"]) == ("security" in info.tags)
+    JUNIT_XSD.validate(to_junit(result))
