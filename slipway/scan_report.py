@@ -363,7 +363,8 @@ def to_sarif(result: ScanResult, *, base: Path | None) -> str:
         if file:
             uri, base_id = artifact_uri(file, base)
             location = _location(uri, base_id, max(line, 1))
-            where = uri
+            # a stack-wide finding's identity must not follow the file it is shown on
+            where = uri if f.file else ""
         location["logicalLocations"] = [{"name": f.object, "kind": "resource"}]
         entry["locations"] = [location]
         entry["partialFingerprints"] = {FINGERPRINT: fingerprint(f, where)}

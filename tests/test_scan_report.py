@@ -227,6 +227,13 @@ def test_sarif_fingerprints_are_stable_and_ignore_the_line() -> None:
     assert prints(first) == prints(second)
     assert len(set(prints(first).values())) == len(FINDINGS)
     assert fingerprint(MANDATORY, "a.yaml") != fingerprint(MANDATORY, "b.yaml")
+    # a stack-wide finding keeps its fingerprint when the file it is shown on changes
+    fewer = make_result(FINDINGS)
+    fewer.files = [RBAC]
+    assert (
+        prints(sarif(fewer)["runs"][0]["results"])["networkpolicy-coverage"]
+        == (prints(first)["networkpolicy-coverage"])
+    )
 
 
 def test_sarif_paths_are_relative_to_the_base(tmp_path: Path) -> None:
