@@ -552,17 +552,19 @@ def is_our_report(path: Path, fmt: str) -> bool:
 
 
 def _own_source() -> list[Path]:
-    """Folders of slipway's own code (the CLI and its policy pack): never a report's home."""
+    """Folders of slipway's own code (the CLI and its policy pack): never a report's home.
+    Found without importing the pack (that would load the Pulumi SDK)."""
+    import importlib.util
+
     import slipway
 
     folders = [Path(slipway.__file__).resolve().parent]
     try:
-        import policies
-
-        if getattr(policies, "__file__", None):
-            folders.append(Path(policies.__file__).resolve().parent)
-    except ImportError:
-        pass
+        spec = importlib.util.find_spec("policies")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin:
+        folders.append(Path(spec.origin).resolve().parent)
     return folders
 
 

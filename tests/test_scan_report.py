@@ -582,10 +582,11 @@ def test_write_report_refuses_and_touches_nothing(
     assert sorted(p for p in tmp_path.rglob("*") if p.is_dir()) == dirs
 
 
-def test_write_report_refuses_slipways_own_source() -> None:
-    import slipway
+@pytest.mark.parametrize("package", ["slipway", "policies"])
+def test_write_report_refuses_slipways_own_source(package: str) -> None:
+    import importlib
 
-    inside = Path(slipway.__file__).parent / "report.json"
+    inside = Path(importlib.import_module(package).__file__).parent / "report.json"
     with pytest.raises(BadInput, match="own source"):
         write_report(to_json(make_result()), inside, "json")
     assert not inside.exists()
