@@ -224,7 +224,7 @@ def test_only_the_jobs_that_need_them_may_write():
         ("deploy.yml", "staging"): ["id-token"],
         ("deploy.yml", "prod-platform"): ["id-token"],
         ("deploy.yml", "prod"): ["id-token"],
-        ("preview.yml", "offline"): ["pull-requests"],
+        ("preview.yml", "offline"): ["pull-requests", "security-events"],
         ("preview.yml", "pulumi"): ["id-token"],
         ("pulumi-stack.yml", "pulumi"): ["id-token"],
     }
@@ -805,7 +805,9 @@ def test_pasted_expression_rule_catches_a_planted_violation():
 
 def test_docs_list_the_pinned_releases():
     doc = (ROOT / "docs" / "ci.md").read_text()
-    listed = dict(re.findall(rf"^\| `([\w.-]+/[\w.-]+)` \| ({RELEASE}) \|$", doc, re.MULTILINE))
+    listed = dict(
+        re.findall(rf"^\| `([\w.-]+/[\w.-]+(?:/[\w./-]+)?)` \| ({RELEASE}) \|$", doc, re.MULTILINE)
+    )
     pinned = {}
     for text in workflow_texts().values():
         for line in text.splitlines():
@@ -1336,3 +1338,235 @@ def test_a_preview_not_in_its_stacks_environment_is_caught(planted: str | None) 
     else:
         wf["jobs"]["pulumi"]["with"]["environment"] = planted
     assert preview_environment_problems(wf)
+
+
+# --- code scanning: slipway check's SARIF (preview.yml) -------------------------------------------
+
+UPLOAD_SARIF = "github/codeql-action/upload-sarif@"
+
+
+def is_check_step(step: dict) -> bool:
+    return ".venv/bin/slipway check" in str(step.get("run", ""))
+
+
+def is_upload_sarif(step: dict) -> bool:
+    return str(step.get("uses", "")).startswith(UPLOAD_SARIF)
+
+
+def sarif_problems(wf: dict) -> list[str]:
+    """The offline job runs `slipway check --format sarif` into a folder, then uploads that
+    folder to code scanning with upload-sarif pinned by commit, also when a step before failed
+    (not on cancel), and only after that fails on the check's exit code; the job may write
+    security events, and no other job may."""
+    job = wf["jobs"]["offline"]
+    all_steps = steps(job)
+    check = step_index(job, is_check_step)
+    upload = step_index(job, is_upload_sarif)
+    if check is None:
+        return ["no step runs slipway check"]
+    if upload is None:
+        return ["no step uploads SARIF to code scanning"]
+    problems: list[str] = []
+    script = str(all_steps[check]["run"])
+    folder = str(all_steps[upload].get("with", {}).get("sarif_file", "")).rstrip("/")
+    if "--format sarif" not in script:
+        problems.append("slipway check does not write SARIF")
+    if not folder or not re.search(rf'--out "?{re.escape(folder)}/', script):
+        problems.append(f"upload-sarif reads {folder!r}, not what slipway check --out writes")
+    if "|| code=$?" not in script:
+        problems.append("the check's exit code stops the step before the upload")
+    if upload < check:
+        problems.append("the upload comes before the check")
+    if not SHA_REF.fullmatch(str(all_steps[upload]["uses"])):
+        problems.append("upload-sarif is not pinned to a full commit SHA")
+    condition = str(all_steps[upload].get("if", ""))
+    if "!cancelled()" not in condition and "always()" not in condition:
+        problems.append("the upload is skipped when an earlier step failed")
+    scan_id = all_steps[check].get("id")
+    fail = step_index(
+        job,
+        lambda s: (
+            scan_id
+            and f"steps.{scan_id}.outputs.worst" in str(s.get("if", ""))
+            and "exit 1" in str(s.get("run", ""))
+        ),
+    )
+    if fail is None or fail < upload:
+        problems.append("no step after the upload fails the job on the check's exit code")
+    if (job.get("permissions") or {}).get("security-events") != "write":
+        problems.append("the job may not write security events")
+    others = [
+        f"{job_id}"
+        for job_id, other in wf["jobs"].items()
+        if job_id != "offline" and "security-events" in (other.get("permissions") or {})
+    ]
+    if others:
+        problems.append(f"other jobs ask for security-events: {others}")
+    return problems
+
+
+def test_check_findings_go_to_code_scanning():
+    assert sarif_problems(load("preview.yml")) == []
+
+
+def _offline_step(wf: dict, pred: Any) -> dict:
+    (i,) = [i for i, s in enumerate(steps(wf["jobs"]["offline"])) if pred(s)]
+    return wf["jobs"]["offline"]["steps"][i]
+
+
+def plant_upload_first(wf: dict) -> None:
+    job = wf["jobs"]["offline"]
+    step = _offline_step(wf, is_upload_sarif)
+    job["steps"].remove(step)
+    job["steps"].insert(0, step)
+
+
+def plant_upload_by_tag(wf: dict) -> None:
+    _offline_step(wf, is_upload_sarif)["uses"] = UPLOAD_SARIF + "v4"
+
+
+def plant_upload_on_success(wf: dict) -> None:
+    _offline_step(wf, is_upload_sarif)["if"] = "steps.scan.outputs.sarif == 'true'"
+
+
+def plant_no_fail(wf: dict) -> None:
+    job = wf["jobs"]["offline"]
+    job["steps"] = [s for s in job["steps"] if "steps.scan.outputs.worst" not in str(s.get("if"))]
+
+
+def plant_table(wf: dict) -> None:
+    step = _offline_step(wf, is_check_step)
+    step["run"] = step["run"].replace("--format sarif", "--format table")
+
+
+def plant_other_folder(wf: dict) -> None:
+    _offline_step(wf, is_upload_sarif)["with"]["sarif_file"] = "results"
+
+
+def plant_exit_at_once(wf: dict) -> None:
+    step = _offline_step(wf, is_check_step)
+    step["run"] = step["run"].replace(" || code=$?", "")
+
+
+def plant_no_permission(wf: dict) -> None:
+    del wf["jobs"]["offline"]["permissions"]["security-events"]
+
+
+def plant_permission_elsewhere(wf: dict) -> None:
+    wf["jobs"]["stacks"]["permissions"]["security-events"] = "write"
+
+
+def plant_no_upload(wf: dict) -> None:
+    job = wf["jobs"]["offline"]
+    job["steps"].remove(_offline_step(wf, is_upload_sarif))
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (plant_upload_first, "before the check"),
+        (plant_upload_by_tag, "not pinned"),
+        (plant_upload_on_success, "skipped when an earlier step failed"),
+        (plant_no_fail, "fails the job on the check's exit code"),
+        (plant_table, "does not write SARIF"),
+        (plant_other_folder, "not what slipway check --out writes"),
+        (plant_exit_at_once, "stops the step before the upload"),
+        (plant_no_permission, "may not write security events"),
+        (plant_permission_elsewhere, "other jobs ask for security-events"),
+        (plant_no_upload, "no step uploads SARIF"),
+    ],
+)
+def test_sarif_rule_catches_a_planted_violation(plant, expected):
+    wf = copy.deepcopy(load("preview.yml"))
+    plant(wf)
+    problems = sarif_problems(wf)
+    assert any(expected in p for p in problems), problems
+
+
+FAKE_CHECK = """#!/bin/bash
+# slipway check <folder> --stack S --format sarif --out FILE: a SARIF run, exit $EXIT_<stack>
+stack=""; out=""
+while [ $# -gt 0 ]; do
+  case "$1" in --stack) stack=$2; shift ;; --out) out=$2; shift ;; esac
+  shift
+done
+echo "check $stack" >> "$CALLS"
+printf '{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "slipway"}}}]}\\n' > "$out"
+var="EXIT_${stack//-/_}"
+exit "${!var:-0}"
+"""
+
+
+def run_scan_step(tmp_path: Path, rendered: list[str], exits: dict[str, int]) -> dict[str, Any]:
+    """The scan step in a checkout-like folder with a fake `slipway check`: its exit code,
+    outputs, calls, log and the SARIF files it leaves."""
+    work = tmp_path / "work"
+    (work / ".venv" / "bin").mkdir(parents=True)
+    fake = work / ".venv" / "bin" / "slipway"
+    fake.write_text(FAKE_CHECK)
+    fake.chmod(0o755)
+    for stack in rendered:
+        (work / "build" / stack / "manifests").mkdir(parents=True)
+    calls = tmp_path / "calls.log"
+    calls.write_text("")
+    output = tmp_path / "output"
+    output.write_text("")
+    stacks = ["dev", "prod", "prod-platform"]
+    result = subprocess.run(
+        [
+            "bash",
+            "--noprofile",
+            "--norc",
+            "-e",
+            "-o",
+            "pipefail",
+            "-c",
+            _offline_step(load("preview.yml"), is_check_step)["run"],
+        ],
+        cwd=work,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "STACKS": json.dumps(stacks),
+            "CALLS": str(calls),
+            "GITHUB_OUTPUT": str(output),
+            **{f"EXIT_{k.replace('-', '_')}": str(v) for k, v in exits.items()},
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    sarifs = {
+        p.stem: json.loads(p.read_text()) for p in sorted((work / "build" / "sarif").glob("*"))
+    }
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return {
+        "code": result.returncode,
+        "outputs": outputs,
+        "calls": calls.read_text().splitlines(),
+        "log": result.stdout + result.stderr,
+        "sarif": sarifs,
+    }
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq not installed (the runners have it)")
+def test_the_scan_step_checks_each_stack_with_its_config_and_keeps_the_worst_exit(tmp_path):
+    ran = run_scan_step(tmp_path, ["dev", "prod-platform"], {"dev": 1, "prod-platform": 0})
+    assert ran["code"] == 0, ran["log"]  # the upload still runs; the last step fails the job
+    assert ran["calls"] == ["check dev", "check prod-platform"]
+    assert ran["outputs"] == {"worst": "1", "sarif": "true"}
+    assert "no rendered manifests to check" in ran["log"]  # prod failed to render
+    assert "::error title=dev::slipway check: mandatory findings" in ran["log"]
+    # one category per stack: code scanning refuses two runs of a tool under one category
+    assert {
+        stack: [run["automationDetails"]["id"] for run in doc["runs"]]
+        for stack, doc in ran["sarif"].items()
+    } == {"dev": ["slipway-check/dev/"], "prod-platform": ["slipway-check/prod-platform/"]}
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq not installed (the runners have it)")
+def test_the_scan_step_without_rendered_manifests_uploads_nothing(tmp_path):
+    ran = run_scan_step(tmp_path, [], {})
+    assert ran["code"] == 0, ran["log"]
+    assert ran["outputs"] == {"worst": "0"}
+    assert ran["calls"] == [] and ran["sarif"] == {}
