@@ -109,6 +109,8 @@ def resource_labels(resource_type: str, name: str, props: Any) -> list[str]:
 def excepted(config: Mapping[str, Any], resource_type: str, name: str, props: Any) -> bool:
     """Whether the rule's config excepts this resource (any label matches any pattern)."""
     entries = config.get(EXCEPTIONS) if isinstance(config, Mapping) else None
+    if not entries:  # nearly every call: no exceptions configured for the rule
+        return False
     patterns = [
         e["resource"] for e in as_list(entries) if isinstance(e, Mapping) and e.get("resource")
     ]
@@ -343,12 +345,13 @@ def get(obj: Any, *path: str | int, default: Any = None) -> Any:
     """
     cur = obj
     for key in path:
-        if isinstance(key, int):
+        if key.__class__ is int:
             if not _is_seq(cur) or key >= len(cur):
                 return default
             cur = cur[key]
         else:
-            if not isinstance(cur, Mapping) or key not in cur:
+            # dict first: the ABC check behind isinstance(..., Mapping) is the slow path
+            if not (cur.__class__ is dict or isinstance(cur, Mapping)) or key not in cur:
                 return default
             cur = cur[key]
         if cur is None:
@@ -357,6 +360,8 @@ def get(obj: Any, *path: str | int, default: Any = None) -> Any:
 
 
 def _is_seq(v: Any) -> bool:
+    if v.__class__ is list:
+        return True
     return isinstance(v, Sequence) and not isinstance(v, str | bytes)
 
 

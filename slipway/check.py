@@ -315,6 +315,10 @@ PARALLEL_BYTES = 256 * 1024
 """Input size from which half the files are read and judged in a forked child."""
 
 
+CHILD_SHARE = 0.45
+"""The child's share of the bytes to read: it also pickles its objects for this process."""
+
+
 def _halves(files: list[tuple[Path, bool]]) -> tuple[list[int], list[int]]:
     """Indexes of the files for this process and for the child, of about equal size."""
     sizes = []
@@ -327,7 +331,8 @@ def _halves(files: list[tuple[Path, bool]]) -> tuple[list[int], list[int]]:
     theirs: list[int] = []
     load = [0, 0]
     for i in sorted(range(len(files)), key=lambda i: -sizes[i]):
-        side = 0 if load[0] <= load[1] else 1
+        # the child also pickles what it found, and this process reads it back
+        side = 0 if load[0] * CHILD_SHARE <= load[1] * (1 - CHILD_SHARE) else 1
         (mine if side == 0 else theirs).append(i)
         load[side] += sizes[i]
     return sorted(mine), sorted(theirs)

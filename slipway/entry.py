@@ -13,6 +13,10 @@ from types import FrameType
 
 INTERRUPTED = 130
 INTERNAL_ERROR = 70
+LEAVES_AFTER_COMMAND = False
+"""True when this process is the `slipway` command and ends with `os._exit` once the command
+returns (not a test or a program calling the CLI in-process): a command may then skip
+tidying up what only the end of the process would free."""
 
 
 def run() -> None:
@@ -27,6 +31,8 @@ def run() -> None:
     import os
     import sys
 
+    global LEAVES_AFTER_COMMAND
+    LEAVES_AFTER_COMMAND = True
     code = INTERNAL_ERROR
     lost = _catch_lost_interrupts()
     deferred = DeferredInterrupt.install()

@@ -290,7 +290,7 @@ def _documents(text: str, path: Path) -> list[tuple[Any, yaml.Node | None, int]]
     """(document, its node, its first line) for every document of the file."""
     loader = ManifestLoader(text)
     docs: list[tuple[Any, yaml.Node | None, int]] = []
-    build = _Builder(loader)
+    build = _Builder(loader, merges="<<" in text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -337,8 +337,10 @@ class _Builder:
     mapping or sequence is a dict or list whatever its tag.
     """
 
-    def __init__(self, loader: ManifestLoader) -> None:
+    def __init__(self, loader: ManifestLoader, *, merges: bool = True) -> None:
         self.loader = loader
+        self.merges = merges
+        """Whether the text may hold a merge key (``<<``) at all."""
         self.aliased = 0
         self.done: dict[int, tuple[Any, int, int]] = {}
         self.on_path: set[int] = set()
@@ -379,7 +381,7 @@ class _Builder:
         size, height = 1, 0
         obj: Any
         if node.__class__ is _MAPPING:
-            if any(k.tag == _MERGE for k, _ in node.value):
+            if self.merges and any(k.tag == _MERGE for k, _ in node.value):
                 self.loader.flatten_mapping(node)
             obj = {}
             for k, v in node.value:

@@ -243,6 +243,25 @@ def _finding_doc(result: ScanResult, f: Finding) -> dict[str, Any]:
     return doc
 
 
+def _json_lines(doc: dict[str, Any]) -> str:
+    """Sorted JSON with one top-level key per line and one list item (a finding) per line:
+    readable and grep-friendly, and written by the C encoder, which an indented dump
+    cannot use (it took a third of a large repository's check)."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+    parts = []
+    for key in sorted(doc):
+        value = doc[key]
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {dump(item)}" for item in value)
+            parts.append(f"  {dump(key)}: [\n{items}\n  ]")
+        else:
+            parts.append(f"  {dump(key)}: {dump(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 def to_json(result: ScanResult) -> str:
     """The whole result as stable JSON (sorted keys and findings), for scripts and dashboards.
 
@@ -263,7 +282,7 @@ def to_json(result: ScanResult) -> str:
             for n in sorted(result.notices, key=_notice_key)
         ],
     }
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return _json_lines(doc)
 
 
 # -- SARIF ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +17,7 @@ out_console = Console()
 err_console = Console(stderr=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """How the report is written."""
 
     table = "table"
@@ -26,7 +26,13 @@ class Format(str, Enum):
     junit = "junit"
 
 
-SUFFIX_FORMATS = {".json": Format.json, ".sarif": Format.sarif, ".xml": Format.junit}
+SUFFIX_FORMATS = {
+    ".json": Format.json,
+    ".sarif": Format.sarif,
+    ".xml": Format.junit,
+    ".txt": Format.table,
+    ".log": Format.table,
+}
 """--out's suffix chooses the format when --format is not given."""
 
 
@@ -85,26 +91,32 @@ def check(
     not exempted, 2 bad input (a path named that cannot be read, no Kubernetes object at
     all, a bad --config or --out), 70 internal error, 130 interrupted.
     """
-    from slipway import scan_report
+    from slipway import entry, scan_report
     from slipway.check import check as run_check
 
+    if entry.LEAVES_AFTER_COMMAND:
+        # The process ends with the report: a collection over every YAML node and value
+        # read (a fifth of a repository's check) would free nothing the exit does not.
+        import gc
+
+        gc.disable()
     try:
         chosen = fmt or (_format_of(out) if out is not None else Format.table)
-        target = scan_report.out_path(out, chosen.value) if out is not None else None
+        target = scan_report.report_path(out, chosen.value) if out is not None else None
         if out_console.is_terminal:
             with err_console.status("Checking…"):
                 result = run_check(paths, stack=stack, config_path=config, analyzer=analyzer)
         else:
             result = run_check(paths, stack=stack, config_path=config, analyzer=analyzer)
         if target is not None:
-            text = _render(result, chosen)
-            scan_report.write_report(text, target, chosen.value)
+            text = scan_report.render(result, chosen.value)
+            scan_report.write_report(text, out, chosen.value)  # type: ignore[arg-type]
     except BadInput as exc:
         say.error(exc)
         raise typer.Exit(code=2) from None
 
     if target is None and chosen is not Format.table:
-        sys.stdout.write(_render(result, chosen))
+        sys.stdout.write(scan_report.render(result, chosen.value))
     else:
         _print_table(result)
     if result.exit_code:
@@ -114,18 +126,6 @@ def check(
 def _format_of(out: str) -> Format:
     """The format --out's suffix names; JSON when it names none (a folder, say)."""
     return SUFFIX_FORMATS.get(Path(out).suffix.lower(), Format.json)
-
-
-def _render(result: object, fmt: Format) -> str:
-    from slipway import scan_report
-
-    if fmt is Format.sarif:
-        return scan_report.to_sarif(result, base=Path.cwd())  # type: ignore[arg-type]
-    if fmt is Format.junit:
-        return scan_report.to_junit(result)  # type: ignore[arg-type]
-    if fmt is Format.json:
-        return scan_report.to_json(result)  # type: ignore[arg-type]
-    return "".join(line + "\n" for line, _ in scan_report.table_lines(result, terminal=False))  # type: ignore[arg-type]
 
 
 def _print_table(result: object) -> None:
