@@ -6,12 +6,13 @@ internet by accident.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from ._base import HIGH, MEDIUM, as_list, get, k8s_kind, policies_in, resource_rule
-from ._kinds import nearest
+from ._kinds import group_kind, nearest
 
 FAMILY = "network"
 
@@ -159,6 +160,51 @@ def no_allow_all(args: Args, report: Report) -> None:
             cidr = get(peer, "ipBlock", "cidr")
             if cidr in ("0.0.0.0/0", "::/0"):
                 report(f"ingress rule {i} admits {cidr}", at=(*at, "from", j, "ipBlock", "cidr"))
+
+
+_PLAIN = {"DISABLE": "plain text only", "PERMISSIVE": "plain text accepted"}
+
+
+@_rule(
+    id="mesh-mtls-strict",
+    applies_to=["PeerAuthentication", "DestinationRule"],
+    description="Istio must not accept or send plain text: PeerAuthentication mode STRICT "
+    "(or inherited), DestinationRule TLS never DISABLE.",
+    severity=HIGH,
+    remediation="Set PeerAuthentication spec.mtls.mode: STRICT (a port that outside-mesh "
+    "callers reach may be PERMISSIVE under portLevelMtls); remove tls.mode: DISABLE from "
+    "the DestinationRule, or set ISTIO_MUTUAL.",
+    standards=["NSA-K8S:encryption-in-transit", "CIS-K8S:5.3"],
+)
+def mesh_mtls_strict(args: Args, report: Report) -> None:
+    """PERMISSIVE lets any pod (or anything that reaches the pod IP) talk to the workload
+    without a mesh identity, which is what the mesh's authorization relies on. A port-level
+    PERMISSIVE is a declared exception for one port (metrics scraped from outside the mesh:
+    slipway renders exactly that) and passes; a port-level DISABLE does not. Unset inherits
+    the namespace's or the mesh's policy, judged where it is set."""
+    gk = group_kind(args.resource_type)
+    if gk == ("security.istio.io", "PeerAuthentication"):
+        mode = get(args.props, "spec", "mtls", "mode")
+        if mode in _PLAIN:
+            report(f"spec.mtls.mode is {mode} ({_PLAIN[mode]})", at=("spec", "mtls", "mode"))
+        ports = get(args.props, "spec", "portLevelMtls")
+        if isinstance(ports, Mapping):
+            for port, cfg in ports.items():
+                if get(cfg, "mode") == "DISABLE":
+                    report(
+                        f"portLevelMtls {port} is DISABLE (plain text only)",
+                        at=("spec", "portLevelMtls", str(port), "mode"),
+                    )
+    elif gk == ("networking.istio.io", "DestinationRule"):
+        policy = get(args.props, "spec", "trafficPolicy")
+        places: list[tuple[tuple[str | int, ...], Any]] = [(("spec", "trafficPolicy"), policy)]
+        for i, p in enumerate(as_list(get(policy, "portLevelSettings"))):
+            places.append((("spec", "trafficPolicy", "portLevelSettings", i), p))
+        for i, subset in enumerate(as_list(get(args.props, "spec", "subsets"))):
+            places.append((("spec", "subsets", i, "trafficPolicy"), get(subset, "trafficPolicy")))
+        for at, p in places:
+            if get(p, "tls", "mode") == "DISABLE":
+                report(f"{'.'.join(map(str, at))}.tls.mode is DISABLE", at=(*at, "tls", "mode"))
 
 
 POLICIES = policies_in(globals())

@@ -30,8 +30,19 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from ._base import CRITICAL, HIGH, MEDIUM, as_list, get, labels_of, policies_in, resource_rule
-from ._kinds import CORE, rbac_kind
+from ._base import (
+    CRITICAL,
+    HIGH,
+    LOW,
+    MEDIUM,
+    as_list,
+    get,
+    is_false,
+    labels_of,
+    policies_in,
+    resource_rule,
+)
+from ._kinds import CORE, group_kind, rbac_kind
 
 FAMILY = "rbac"
 
@@ -469,6 +480,35 @@ def no_default_service_account_binding(args: Args, report: Report) -> None:
                 f"{name.rpartition(':')[2]} gets the role",
                 at=("subjects", i, "name"),
             )
+
+
+# --- service accounts ------------------------------------------------------------------------
+
+
+@_rule(
+    id="serviceaccount-no-token-automount",
+    applies_to=["ServiceAccount"],
+    description="ServiceAccounts must set automountServiceAccountToken: false.",
+    severity=LOW,
+    remediation="Set automountServiceAccountToken: false on the ServiceAccount; a pod that "
+    "calls the API server sets it to true in its own spec (and records why).",
+    standards=["CIS-K8S:5.1.6"],
+)
+def serviceaccount_no_token_automount(args: Args, report: Report) -> None:
+    """Unset means every pod under the account gets a token mounted unless the pod says
+    otherwise: the token is then one path traversal away from any process in the pod. The
+    pod's own field wins (pod-no-service-account-token judges it); this one closes the
+    default, as CIS 5.1.6 asks for both. Security rule, like the pod's."""
+    if group_kind(args.resource_type) != (CORE, "ServiceAccount"):
+        return
+    value = get(args.props, "automountServiceAccountToken")
+    if not is_false(value):
+        shown = "unset" if value is None else repr(value)
+        report(
+            f"automountServiceAccountToken is {shown}: every pod under this account mounts "
+            "its token unless the pod sets false",
+            at=("automountServiceAccountToken",) if value is not None else (),
+        )
 
 
 POLICIES = policies_in(globals())
