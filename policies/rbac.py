@@ -148,20 +148,40 @@ ROLE_REMEDIATION = (
 )
 def no_wildcards(args: Args, report: Report) -> None:
     """A wildcard grants today's resources and verbs and every one added later (new CRDs,
-    `escalate`, `impersonate`); it is how a narrow role silently becomes cluster-admin."""
+    `escalate`, `impersonate`); it is how a narrow role silently becomes cluster-admin.
+    One finding per entry, pointing at its widest wildcard (verbs, then resources, then
+    API groups); a `*` in nonResourceURLs with named verbs is a path pattern, not judged."""
     for _, g in grants(args):
-        verbs = _names(g.verbs) or "no verb"
-        if "*" in g.api_groups:
-            report(
-                f"rules[{g.index}] grants {verbs} in every API group (`*`)", at=g.at("apiGroups")
+        fields = [
+            f
+            for f, values in (
+                ("verbs", g.verbs),
+                ("resources", g.resources),
+                ("apiGroups", g.api_groups),
             )
-        if "*" in g.resources:
-            report(f"rules[{g.index}] grants {verbs} on every resource (`*`)", at=g.at("resources"))
-        if "*" in g.verbs:
-            what = _names(g.resources) or _names(_strings(get(g.entry, "nonResourceURLs")))
+            if "*" in values
+        ]
+        if fields:
             report(
-                f"rules[{g.index}] grants every verb (`*`) on {what or 'nothing'}", at=g.at("verbs")
+                f"rules[{g.index}] grants {_grant(g)} (`*` in {', '.join(fields)})",
+                at=g.at(fields[0]),
             )
+
+
+def _grant(g: Grant) -> str:
+    """What an entry grants, in words: "every verb on secrets in the core API group"."""
+    verbs = "every verb" if "*" in g.verbs else (_names(g.verbs) or "no verb")
+    urls = _strings(get(g.entry, "nonResourceURLs"))
+    if not g.resources and urls:
+        return f"{verbs} on the URLs {_names(urls)}"
+    what = "every resource" if "*" in g.resources else (_names(g.resources) or "no resource")
+    if "*" in g.api_groups:
+        groups = "every API group"
+    elif g.api_groups == {CORE}:
+        groups = "the core API group"
+    else:
+        groups = "API group " + ", ".join(sorted(x or '""' for x in g.api_groups))
+    return f"{verbs} on {what} in {groups}"
 
 
 ESCALATION = {
@@ -247,7 +267,7 @@ def no_admission_control(args: Args, report: Report) -> None:
         verbs = g.on("admissionregistration.k8s.io", WEBHOOK_RESOURCES, WRITE)
         if verbs:
             on = _names(g.resources & set(WEBHOOK_RESOURCES))
-            named = " (named ones)" if g.resource_names else ""
+            named = " (those in resourceNames)" if g.resource_names else ""
             report(f"rules[{g.index}] grants {_names(verbs)} on {on}{named}", at=g.at("verbs"))
 
 
