@@ -93,17 +93,31 @@ CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
         ("external-secrets.io", "ClusterExternalSecret"),
         ("kyverno.io", "ClusterPolicy"),
         ("templates.gatekeeper.sh", "ConstraintTemplate"),
+        ("argoproj.io", "ClusterAnalysisTemplate"),
+        ("argoproj.io", "ClusterWorkflowTemplate"),
+        ("kyverno.io", "ClusterCleanupPolicy"),
+        ("wgpolicyk8s.io", "ClusterPolicyReport"),
+        ("snapshot.storage.k8s.io", "VolumeSnapshotClass"),
+        ("snapshot.storage.k8s.io", "VolumeSnapshotContent"),
+        ("karpenter.sh", "NodePool"),
+        ("karpenter.sh", "NodeClaim"),
+        ("karpenter.k8s.aws", "EC2NodeClass"),
+        ("networking.internal.knative.dev", "ClusterDomainClaim"),
     }
 )
 """Built-in cluster-scoped kinds, and those of the add-ons a cluster commonly runs, by
 (group, kind)."""
+
+CLUSTER_SCOPED_GROUPS = frozenset({"constraints.gatekeeper.sh", "mutations.gatekeeper.sh"})
+"""Groups whose every kind is cluster-scoped (Gatekeeper's constraints and mutators: one
+kind per template)."""
 
 
 def namespaced(resource_type: str, namespace: object) -> bool:
     """Whether an object lives in a namespace: a known cluster-scoped kind does not; any
     other kind that names a namespace does (a cluster-scoped object has none to name)."""
     gk = group_kind(resource_type)
-    if gk is None or gk in CLUSTER_SCOPED:
+    if gk is None or gk in CLUSTER_SCOPED or gk[0] in CLUSTER_SCOPED_GROUPS:
         return False
     return isinstance(namespace, str) and namespace != ""
 

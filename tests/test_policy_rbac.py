@@ -211,6 +211,7 @@ def test_cluster_scoped_kinds_have_no_namespace_and_custom_kinds_have_one() -> N
     assert ("cert-manager.io", "ClusterIssuer") in CLUSTER_SCOPED
     assert not namespaced("kubernetes:storage.k8s.io/v1:StorageClass", "default")
     assert not namespaced(CLUSTER_BINDING, "default")
+    assert not namespaced("kubernetes:constraints.gatekeeper.sh/v1beta1:K8sRequiredLabels", "x")
     assert namespaced("kubernetes:cert-manager.io/v1:Certificate", "default")
     assert namespaced("kubernetes:example.io/v1alpha1:Widget", "default")
     assert not namespaced("kubernetes:example.io/v1alpha1:Widget", None)
