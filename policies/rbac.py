@@ -367,6 +367,25 @@ def no_token_create(args: Args, report: Report) -> None:
 
 
 @_rule(
+    id="rbac-no-service-status-write",
+    applies_to=ROLE_KINDS,
+    description="Roles and ClusterRoles must not update or patch services/status.",
+    severity=MEDIUM,
+    remediation="Leave Service status to the cloud's load-balancer controller. " + ROLE_REMEDIATION,
+    standards=["NSA-K8S:rbac"],
+)
+def no_service_status_write(args: Args, report: Report) -> None:
+    """Whoever writes services/status can set status.loadBalancer.ingress[].ip to any
+    address, and kube-proxy then routes the cluster's traffic for that address to the
+    Service (CVE-2020-8554, unfixed by design: a man in the middle). Load-balancer
+    controllers need it and an exemption; Checkov's CKV2_K8S_4 judges the same."""
+    for _, g in grants(args):
+        verbs = g.on(CORE, ["services/status"], {"update", "patch"})
+        if verbs:
+            report(f"rules[{g.index}] grants {_names(verbs)} on services/status", at=g.at("verbs"))
+
+
+@_rule(
     id="rbac-no-csr-approval",
     applies_to=ROLE_KINDS,
     description="Roles and ClusterRoles must not approve CertificateSigningRequests.",

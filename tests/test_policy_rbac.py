@@ -111,7 +111,7 @@ def test_secret_read_says_where_it_applies() -> None:
 def test_a_wildcard_is_one_finding_not_one_per_resource_rule() -> None:
     wild = role({"apiGroups": [""], "resources": ["*"], "verbs": ["*"]})
     rules = [v for v in vars(rbac).values() if callable(v) and hasattr(v, "policy")]
-    assert len(rules) == 14
+    assert len(rules) == 15
     fired = {r.policy.name for r in rules if judge(r, CLUSTER_ROLE, wild)}  # type: ignore[attr-defined]
     assert fired == {"rbac-no-wildcards"}
 
