@@ -62,9 +62,18 @@ def _rule(**kw: Any):
     return resource_rule(family=FAMILY, security=True, **kw)
 
 
+BOOTSTRAP_NAMES = frozenset({"cluster-admin", "admin", "edit", "view"})
+"""The bootstrap roles (and bindings) not named `system:*`."""
+
+
 def _builtin(props: Any) -> bool:
+    """The API server's bootstrap policy: its label AND one of its names, so that a
+    third-party role cannot pass for one by copying the label."""
     key, value = BOOTSTRAP_LABEL
-    return str(labels_of(props).get(key, "")) == value
+    if str(labels_of(props).get(key, "")) != value:
+        return False
+    name = str(get(props, "metadata", "name", default=""))
+    return name in BOOTSTRAP_NAMES or name.startswith("system:")
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,8 @@ def _strings(v: Any) -> frozenset[str]:
 
 
 def grants(args: Args) -> Iterator[tuple[str, Grant]]:
-    """(kind, grant) for every rules entry of a Role or ClusterRole that is judged."""
+    """(kind, grant) for every rules entry of a Role or ClusterRole that is judged. Verbs,
+    resources and groups compare exactly, as the authorizer does (`Get` grants nothing)."""
     kind = rbac_kind(args.resource_type)
     if kind not in ROLE_KINDS or _builtin(args.props):
         return
@@ -113,7 +123,7 @@ def grants(args: Args) -> Iterator[tuple[str, Grant]]:
                 index=i,
                 api_groups=_strings(get(entry, "apiGroups")),
                 resources=_strings(get(entry, "resources")),
-                verbs=frozenset(str(v).lower() for v in as_list(get(entry, "verbs"))),
+                verbs=_strings(get(entry, "verbs")),
                 resource_names=tuple(str(n) for n in as_list(get(entry, "resourceNames"))),
                 entry=entry,
             ),

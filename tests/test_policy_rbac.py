@@ -119,11 +119,20 @@ def test_a_wildcard_is_one_finding_not_one_per_resource_rule() -> None:
 def test_bootstrap_policy_and_aggregated_roles_are_not_judged() -> None:
     wild = {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}
     builtin = role(wild, labels={"kubernetes.io/bootstrapping": "rbac-defaults"})
+    builtin["metadata"]["name"] = "cluster-admin"
     assert judge(rbac.no_wildcards, CLUSTER_ROLE, builtin) == []
+    copied = role(wild, labels={"kubernetes.io/bootstrapping": "rbac-defaults"})
+    copied["metadata"]["name"] = "my-operator"
+    assert judge(rbac.no_wildcards, CLUSTER_ROLE, copied), "the label alone is no pass"
     aggregated = {**role(wild), "aggregationRule": {"clusterRoleSelectors": []}}
     assert judge(rbac.no_wildcards, CLUSTER_ROLE, aggregated) == []
     # a Role has no aggregation: the field means nothing there
     assert judge(rbac.no_wildcards, ROLE, {**aggregated, "metadata": {"namespace": "a"}})
+
+
+def test_verbs_compare_exactly_as_the_authorizer_does() -> None:
+    entry = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["Get", "LIST"]}
+    assert judge(rbac.no_secret_read, CLUSTER_ROLE, role(entry)) == []
 
 
 def test_escalation_verbs_say_what_they_allow() -> None:
