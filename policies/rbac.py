@@ -10,8 +10,9 @@ records it with an exemption (`slipway.dev/exempt` on the object, or the stack c
 
 What is not judged, on purpose:
 
-- the built-in bootstrap policy (label `kubernetes.io/bootstrapping: rbac-defaults`:
-  cluster-admin, admin, edit, `system:*`): the API server owns and reconciles it;
+- the built-in bootstrap policy (label `kubernetes.io/bootstrapping: rbac-defaults` on
+  cluster-admin, admin, edit, view or a `system:*` name): the API server owns and
+  reconciles it;
 - the `rules` of an aggregated ClusterRole (`aggregationRule`): the controller replaces
   them with the union of the ClusterRoles it selects, which are judged themselves;
 - grants limited by `resourceNames` for the rules about secrets: access to named secrets is
