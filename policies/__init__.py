@@ -8,9 +8,11 @@ from __future__ import annotations
 
 FAMILIES = (
     "pod_security",
+    "pod_hardening",
     "supply_chain",
     "reliability",
     "network",
+    "rbac",
     "secrets",
     "aws",
     "gcp",

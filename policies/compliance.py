@@ -30,6 +30,7 @@ from ._base import (
     stack_rule,
     workload,
 )
+from ._kinds import group_kind, namespaced, nearest
 
 FAMILY = "compliance"
 
@@ -77,7 +78,10 @@ def required_labels(args: Args, report: Report) -> None:
     labels = labels_of(args.props)
     missing = [k for k in wanted if not _has_any(labels, k)]
     if missing:
-        report(f"metadata.labels misses {', '.join(k.split('|')[0] for k in missing)}")
+        report(
+            f"metadata.labels misses {', '.join(k.split('|')[0] for k in missing)}",
+            at=nearest(args.props, "metadata", "labels"),
+        )
 
 
 _TAGGABLE = {
@@ -101,18 +105,25 @@ _TAGGABLE = {
 }
 
 
+def _tag_key(t: str) -> str:
+    """The property holding a cloud resource's own tags (AWS) or labels (GCP)."""
+    if t.startswith("aws:"):
+        return "tags"
+    return "resourceLabels" if t == "gcp:container/cluster:Cluster" else "labels"
+
+
 def _tags_of(args: Args) -> dict[str, Any] | None:
     """Own tags/labels merged over the provider's default tags/labels; None when the
     resource is not taggable."""
     t = args.resource_type
     props = args.props
     if t.startswith("aws:"):
-        key, default_path = "tags", ("defaultTags", "tags")
+        default_path: tuple[str, ...] = ("defaultTags", "tags")
     elif t.startswith("gcp:"):
-        key = "resourceLabels" if t == "gcp:container/cluster:Cluster" else "labels"
         default_path = ("defaultLabels",)
     else:
         return None
+    key = _tag_key(t)
     if t not in _TAGGABLE and key not in props:
         return None
     merged: dict[str, Any] = {}
@@ -149,7 +160,10 @@ def required_tags(args: Args, report: Report) -> None:
     wanted = _strings(args.get_config().get("requiredTags"), DEFAULT_TAGS)
     missing = [k for k in wanted if not _has_any(tags, k)]
     if missing:
-        report(f"tags/labels miss {', '.join(k.split('|')[0] for k in missing)}")
+        report(
+            f"tags/labels miss {', '.join(k.split('|')[0] for k in missing)}",
+            at=nearest(args.props, _tag_key(args.resource_type)),
+        )
 
 
 _ZONE = re.compile(r"^([a-z]+-[a-z]+\d)-[a-z]$")
@@ -195,7 +209,11 @@ def allowed_regions(args: Args, report: Report) -> None:
     if region is None:
         return
     if not any(fnmatch.fnmatchcase(region.lower(), pattern) for pattern in allowed):
-        report(f"region {region} is not in allowedRegions ({', '.join(allowed)})")
+        own = "region" if get(args.props, "region") is not None else "location"
+        report(
+            f"region {region} is not in allowedRegions ({', '.join(allowed)})",
+            at=nearest(args.props, own),
+        )
 
 
 STATEFUL_TYPES = {
@@ -231,7 +249,32 @@ STATEFUL_TYPES = {
 def stateful_protected(args: Args, report: Report) -> None:
     """`pulumi destroy` or a rename must not silently delete data."""
     if args.resource_type in STATEFUL_TYPES and not args.opts.protect:
-        report("stateful resource is not protect=True")
+        report("stateful resource is not protect=True", at=())
+
+
+@resource_rule(
+    id="object-no-default-namespace",
+    family=FAMILY,
+    security=True,
+    description="Namespaced objects must not be placed in the `default` namespace "
+    "(workloads: workload-no-default-namespace).",
+    severity=MEDIUM,
+    remediation="Set metadata.namespace to the team's namespace.",
+    standards=["CIS-K8S:5.7.4"],
+)
+def object_no_default_namespace(args: Args, report: Report) -> None:
+    """`default` holds whatever nobody placed: policies, quotas and RBAC written for a
+    team's namespace miss it, and its `default` ServiceAccount is shared by every stray pod.
+    Only an explicit `default` is reported (a raw manifest or Helm output without a
+    namespace lands wherever it is applied, which is the installer's choice); cluster-scoped
+    kinds have no namespace (`_kinds.CLUSTER_SCOPED`), and a custom kind that names one is
+    namespaced by definition. Workloads are workload-no-default-namespace's (one finding
+    per object). Security rule, like that one: CIS 5.7.4 is about isolation."""
+    if group_kind(args.resource_type) is None or workload(args.resource_type, args.props):
+        return
+    ns = get(args.props, "metadata", "namespace")
+    if ns == "default" and namespaced(args.resource_type, ns):
+        report("metadata.namespace is default", at=("metadata", "namespace"))
 
 
 # --- stack rules -------------------------------------------------------------------------
@@ -280,6 +323,15 @@ def _k8s(resources: list[Any], *kinds: str) -> list[Any]:
     return [r for r in resources if k8s_kind(r.resource_type) in kinds]
 
 
+def _labels_at(r: Any) -> tuple[str | int, ...]:
+    """Where a workload's pod labels are (a Rollout's workloadRef when it borrows them)."""
+    if get(r.props, "spec", "workloadRef") is not None:
+        return ("spec", "workloadRef")
+    w = workload(r.resource_type, r.props)
+    template = w.pod_path[:-1] if w is not None and w.pod_path else ()
+    return nearest(r.props, *template, "metadata", "labels")
+
+
 def _name(r: Any) -> str:
     kind = k8s_kind(r.resource_type)
     ns = _ns(r)
@@ -312,7 +364,7 @@ def workloads_have_network_policy(args: StackValidationArgs, report: Report) -> 
             for p in policies.get(_ns(r), [])
         )
         if not covered:
-            report(f"{_name(r)} is not selected by any NetworkPolicy", r.urn)
+            report(f"{_name(r)} is not selected by any NetworkPolicy", r.urn, at=_labels_at(r))
 
 
 @stack_rule(
@@ -342,7 +394,7 @@ def workloads_have_pdb(args: StackValidationArgs, report: Report) -> None:
             for p in pdbs.get(_ns(r), [])
         )
         if not covered:
-            report(f"{_name(r)} is not covered by any PodDisruptionBudget", r.urn)
+            report(f"{_name(r)} is not covered by any PodDisruptionBudget", r.urn, at=_labels_at(r))
 
 
 @stack_rule(
@@ -363,7 +415,11 @@ def hpa_targets_exist(args: StackValidationArgs, report: Report) -> None:
         ref = get(h.props, "spec", "scaleTargetRef", default={})
         key = (str(get(ref, "kind", default="")), _ns(h), str(get(ref, "name", default="")))
         if key not in index:
-            report(f"{_name(h)} targets {key[0]} {key[2]}, which the stack does not define", h.urn)
+            report(
+                f"{_name(h)} targets {key[0]} {key[2]}, which the stack does not define",
+                h.urn,
+                at=nearest(h.props, "spec", "scaleTargetRef"),
+            )
 
 
 @stack_rule(
@@ -391,7 +447,9 @@ def rollout_workload_ref_exists(args: StackValidationArgs, report: Report) -> No
         )
         if key not in index:
             report(
-                f"{_name(r)} references {key[0]} {key[2]}, which the stack does not define", r.urn
+                f"{_name(r)} references {key[0]} {key[2]}, which the stack does not define",
+                r.urn,
+                at=("spec", "workloadRef"),
             )
 
 

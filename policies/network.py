@@ -6,11 +6,13 @@ internet by accident.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from ._base import HIGH, MEDIUM, as_list, get, k8s_kind, policies_in, resource_rule
+from ._kinds import group_kind, nearest
 
 FAMILY = "network"
 
@@ -40,7 +42,7 @@ def no_node_port(args: Args, report: Report) -> None:
     """A NodePort opens the port on every node. Unset type is ClusterIP."""
     spec = _service_spec(args)
     if spec is not None and get(spec, "type") == "NodePort":
-        report("type is NodePort")
+        report("type is NodePort", at=("spec", "type"))
 
 
 _INTERNAL_ANNOTATIONS = {
@@ -74,10 +76,17 @@ def no_public_load_balancer(args: Args, report: Report) -> None:
     if spec is None or get(spec, "type") != "LoadBalancer":
         return
     if not _internal(get(args.props, "metadata", "annotations")):
-        report("type LoadBalancer without an internal-load-balancer annotation is public")
+        report(
+            "type LoadBalancer without an internal-load-balancer annotation is public",
+            at=nearest(args.props, "metadata", "annotations"),
+        )
     ranges = [str(r) for r in as_list(get(spec, "loadBalancerSourceRanges"))]
-    if "0.0.0.0/0" in ranges or "::/0" in ranges:
-        report("loadBalancerSourceRanges allows the whole internet")
+    for i, cidr in enumerate(ranges):
+        if cidr in ("0.0.0.0/0", "::/0"):
+            report(
+                f"loadBalancerSourceRanges allows the whole internet ({cidr})",
+                at=("spec", "loadBalancerSourceRanges", i),
+            )
 
 
 @_rule(
@@ -93,7 +102,7 @@ def no_external_ips(args: Args, report: Report) -> None:
     spec = _service_spec(args)
     ips = as_list(get(spec, "externalIPs")) if spec is not None else []
     if ips:
-        report(f"externalIPs set: {', '.join(str(i) for i in ips)}")
+        report(f"externalIPs set: {', '.join(str(i) for i in ips)}", at=("spec", "externalIPs"))
 
 
 @_rule(
@@ -111,13 +120,15 @@ def ingress_tls(args: Args, report: Report) -> None:
     spec = get(args.props, "spec", default={})
     tls = as_list(get(spec, "tls"))
     if not tls:
-        report("spec.tls is unset: traffic is served over plain HTTP")
+        report(
+            "spec.tls is unset: traffic is served over plain HTTP", at=nearest(args.props, "spec")
+        )
         return
     covered = {str(h) for t in tls for h in as_list(get(t, "hosts"))}
-    for rule in as_list(get(spec, "rules")):
+    for i, rule in enumerate(as_list(get(spec, "rules"))):
         host = get(rule, "host")
         if host is not None and str(host) not in covered:
-            report(f"host {host} is not covered by spec.tls")
+            report(f"host {host} is not covered by spec.tls", at=("spec", "rules", i, "host"))
 
 
 @_rule(
@@ -135,16 +146,65 @@ def no_allow_all(args: Args, report: Report) -> None:
         return
     for i, rule in enumerate(as_list(get(args.props, "spec", "ingress"))):
         peers = as_list(get(rule, "from"))
+        at = ("spec", "ingress", i)
         if not peers:
-            report(f"ingress rule {i} has no `from`: it admits every source")
-        for peer in peers:
+            report(f"ingress rule {i} has no `from`: it admits every source", at=at)
+        for j, peer in enumerate(peers):
             if not any(
                 get(peer, k) is not None for k in ("podSelector", "namespaceSelector", "ipBlock")
             ):
-                report(f"ingress rule {i} has an empty peer: it admits every source")
+                report(
+                    f"ingress rule {i} has an empty peer: it admits every source",
+                    at=(*at, "from", j),
+                )
             cidr = get(peer, "ipBlock", "cidr")
             if cidr in ("0.0.0.0/0", "::/0"):
-                report(f"ingress rule {i} admits {cidr}")
+                report(f"ingress rule {i} admits {cidr}", at=(*at, "from", j, "ipBlock", "cidr"))
+
+
+_PLAIN = {"DISABLE": "plain text only", "PERMISSIVE": "plain text accepted"}
+
+
+@_rule(
+    id="mesh-mtls-strict",
+    applies_to=["PeerAuthentication", "DestinationRule"],
+    description="Istio must not accept or send plain text: PeerAuthentication mode STRICT "
+    "(or inherited), DestinationRule TLS never DISABLE.",
+    severity=HIGH,
+    remediation="Set PeerAuthentication spec.mtls.mode: STRICT (a port that outside-mesh "
+    "callers reach may be PERMISSIVE under portLevelMtls); remove tls.mode: DISABLE from "
+    "the DestinationRule, or set ISTIO_MUTUAL.",
+    standards=["NSA-K8S:encryption-in-transit", "CIS-K8S:5.3"],
+)
+def mesh_mtls_strict(args: Args, report: Report) -> None:
+    """PERMISSIVE lets any pod (or anything that reaches the pod IP) talk to the workload
+    without a mesh identity, which is what the mesh's authorization relies on. A port-level
+    PERMISSIVE is a declared exception for one port (metrics scraped from outside the mesh:
+    slipway renders exactly that) and passes; a port-level DISABLE does not. Unset inherits
+    the namespace's or the mesh's policy, judged where it is set."""
+    gk = group_kind(args.resource_type)
+    if gk == ("security.istio.io", "PeerAuthentication"):
+        mode = get(args.props, "spec", "mtls", "mode")
+        if mode in _PLAIN:
+            report(f"spec.mtls.mode is {mode} ({_PLAIN[mode]})", at=("spec", "mtls", "mode"))
+        ports = get(args.props, "spec", "portLevelMtls")
+        if isinstance(ports, Mapping):
+            for port, cfg in ports.items():
+                if get(cfg, "mode") == "DISABLE":
+                    report(
+                        f"portLevelMtls {port} is DISABLE (plain text only)",
+                        at=("spec", "portLevelMtls", str(port), "mode"),
+                    )
+    elif gk == ("networking.istio.io", "DestinationRule"):
+        policy = get(args.props, "spec", "trafficPolicy")
+        places: list[tuple[tuple[str | int, ...], Any]] = [(("spec", "trafficPolicy"), policy)]
+        for i, p in enumerate(as_list(get(policy, "portLevelSettings"))):
+            places.append((("spec", "trafficPolicy", "portLevelSettings", i), p))
+        for i, subset in enumerate(as_list(get(args.props, "spec", "subsets"))):
+            places.append((("spec", "subsets", i, "trafficPolicy"), get(subset, "trafficPolicy")))
+        for at, p in places:
+            if get(p, "tls", "mode") == "DISABLE":
+                report(f"{'.'.join(map(str, at))}.tls.mode is DISABLE", at=(*at, "tls", "mode"))
 
 
 POLICIES = policies_in(globals())

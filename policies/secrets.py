@@ -1,4 +1,5 @@
-"""Secrets: never in clear in a pod spec or a ConfigMap; encrypted at rest in the cluster.
+"""Secrets: never in clear in a pod spec or a ConfigMap, never in environment variables;
+encrypted at rest in the cluster.
 
 A value the program marked secret reaches the analyzer as the string "[secret]" (redacted)
 or as the value itself; either way a literal in `env` or a ConfigMap ends up readable by
@@ -19,6 +20,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 from ._base import (
     CRITICAL,
     HIGH,
+    MEDIUM,
     WORKLOAD_KINDS,
     as_list,
     containers,
@@ -27,6 +29,7 @@ from ._base import (
     policies_in,
     resource_rule,
 )
+from ._kinds import nearest
 from .credential_patterns import credential_name, credential_value
 
 FAMILY = "secrets"
@@ -78,7 +81,8 @@ def _decoded(value: Any) -> str:
 REMEDIATION = (
     "Declare it under the service's `secrets:` in the catalog (services/<service>.yaml): "
     "slipway renders a Secret and mounts it as a file named by <NAME>_FILE. Outside the "
-    "catalog, put it in a Secret and use env[].valueFrom.secretKeyRef or a secret volume."
+    "catalog, put it in a Secret and mount it as a secret volume (not as an environment "
+    "variable: see env-no-secret-refs)."
 )
 
 
@@ -96,11 +100,50 @@ REMEDIATION = (
 def env_no_literal_secrets(args: Args, report: Report) -> None:
     """Only `value` literals are judged: valueFrom (secretKeyRef, fieldRef) holds none."""
     for c in containers(args):
-        for e in as_list(get(c.spec, "env")):
+        for i, e in enumerate(as_list(get(c.spec, "env"))):
             name = str(get(e, "name", default=""))
             why = credential(name, get(e, "value"))
             if why:
-                report(f"{c.where}: env {name} holds a literal credential ({why})")
+                report(
+                    f"{c.where}: env {name} holds a literal credential ({why})",
+                    at=c.at("env", i, "value"),
+                )
+
+
+@resource_rule(
+    id="env-no-secret-refs",
+    applies_to=WORKLOAD_KINDS,
+    family=FAMILY,
+    security=True,
+    description="Containers must not take Secrets as environment variables "
+    "(env[].valueFrom.secretKeyRef, envFrom[].secretRef); mount them as files.",
+    severity=MEDIUM,
+    remediation="Mount the Secret as a volume (secret or projected, readOnly) and have the "
+    "program read the file, e.g. from <NAME>_FILE; in the catalog, declare it under the "
+    "service's `secrets:`, which does exactly that.",
+    standards=["CIS-K8S:5.4.1", "NSA-K8S:secrets"],
+)
+def env_no_secret_refs(args: Args, report: Report) -> None:
+    """Secrets through environment variables leak into logs, crash dumps and child
+    processes (and `/proc/<pid>/environ`), and never rotate without a restart; a mounted
+    file has none of these problems. Security rule: this is where credentials leak."""
+    for c in containers(args):
+        for i, e in enumerate(as_list(get(c.spec, "env"))):
+            ref = get(e, "valueFrom", "secretKeyRef")
+            if ref is not None:
+                report(
+                    f"{c.where}: env {get(e, 'name', default='?')} reads key "
+                    f"{get(ref, 'key', default='?')} of Secret {get(ref, 'name', default='?')}",
+                    at=c.at("env", i, "valueFrom", "secretKeyRef"),
+                )
+        for i, e in enumerate(as_list(get(c.spec, "envFrom"))):
+            ref = get(e, "secretRef")
+            if ref is not None:
+                report(
+                    f"{c.where}: envFrom[{i}] turns every key of Secret "
+                    f"{get(ref, 'name', default='?')} into environment variables",
+                    at=c.at("envFrom", i, "secretRef"),
+                )
 
 
 @resource_rule(
@@ -123,11 +166,11 @@ def configmap_no_secrets(args: Args, report: Report) -> None:
     for key in sorted(data):
         why = credential(str(key), data[key])
         if why:
-            report(f"data key {key} holds a credential ({why})")
+            report(f"data key {key} holds a credential ({why})", at=("data", str(key)))
     for key in sorted(binary):
         why = credential(str(key), _decoded(binary[key]))
         if why:
-            report(f"binaryData key {key} holds a credential ({why})")
+            report(f"binaryData key {key} holds a credential ({why})", at=("binaryData", str(key)))
 
 
 def _first(v: Any) -> Any:
@@ -153,7 +196,10 @@ def eks_secrets_encryption(args: Args, report: Report) -> None:
     cfg = _first(get(args.props, "encryptionConfig"))
     resources = [str(r) for r in as_list(get(cfg, "resources"))]
     if "secrets" not in resources or not get(cfg, "provider", "keyArn"):
-        report("encryptionConfig does not encrypt secrets with a KMS key")
+        report(
+            "encryptionConfig does not encrypt secrets with a KMS key",
+            at=nearest(args.props, "encryptionConfig"),
+        )
 
 
 @resource_rule(
@@ -172,7 +218,10 @@ def gke_secrets_encryption(args: Args, report: Report) -> None:
         return
     cfg = _first(get(args.props, "databaseEncryption"))
     if get(cfg, "state") != "ENCRYPTED" or not get(cfg, "keyName"):
-        report("databaseEncryption is not ENCRYPTED with a Cloud KMS key")
+        report(
+            "databaseEncryption is not ENCRYPTED with a Cloud KMS key",
+            at=nearest(args.props, "databaseEncryption"),
+        )
 
 
 POLICIES = policies_in(globals())
