@@ -405,13 +405,16 @@ def check(
 
 def _refuse_empty(manifests: list[Manifest], paths: list[Path], notices: list[Notice]) -> None:
     """Nothing to judge is bad input: the first file that could not be read says why (with
-    its line), else what was searched."""
+    its line), else the first file named that holds no object, else what was searched."""
     if manifests:
         return
+    named = {str(p) for p in paths}
     errors = [n for n in notices if n.kind == "error"]
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more files)" if len(errors) > 1 else ""
+    skipped = [n for n in notices if n.kind == "skipped" and n.file in named]
+    if errors or skipped:
+        first = (errors or skipped)[0]
+        others = len(errors or skipped) - 1
+        more = f" (and {others} more files)" if others else ""
         at = f"line {first.line}, " if first.line and first.reason.startswith("column ") else ""
         at = at or (f"line {first.line}: " if first.line else "")
         raise BadInput(f"{at}{first.reason}{more}; no Kubernetes object to check", file=first.file)

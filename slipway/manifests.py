@@ -277,6 +277,9 @@ def load_file(path: Path) -> tuple[list[Manifest], Notice | None]:
         return out, notice
     if tools:
         return [], Notice(name, "skipped", f"{sorted(tools)[0]}, not a cluster object")
+    if others and all("must be a mapping" in why for _, why in others):
+        why = "holds no Kubernetes object (its documents are lists or text, not mappings)"
+        return [], Notice(name, "skipped", why)
     return [], Notice(name, "skipped", "holds no Kubernetes object (no apiVersion and kind)")
 
 

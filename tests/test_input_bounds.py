@@ -168,7 +168,6 @@ def test_nan_in_check_exits_2_naming_the_file_not_the_pack(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ("2024-13-45", "'2024-13-45' is not a valid date or timestamp (month must be in 1..12)"),
         ("0x_", "'0x_' is not a valid integer"),
         ("!!bool maybe", "'maybe' is not a valid boolean"),
         ("!!float abc", "'abc' is not a valid number"),
@@ -276,21 +275,29 @@ def test_a_file_that_is_not_utf8_exits_2_with_its_line(tmp_path: Path) -> None:
     assert f"{f}: not UTF-8 text (line 6" in _flat(result.output)
 
 
+def test_a_date_that_is_no_date_is_text_in_check_as_kubectl_reads_it(tmp_path: Path) -> None:
+    """go-yaml resolves a timestamp only when it parses; otherwise kubectl sees text."""
+    result = _check(str(_integer_file(tmp_path, "2024-13-45")))
+    assert result.exit_code == 0, result.output
+
+
 def test_a_nul_byte_exits_2_with_its_line(tmp_path: Path) -> None:
     f = tmp_path / "nul.yaml"
     f.write_bytes(CONFIGMAP.encode() + b"data:\n  a: x\x00y\n")
     result = _check(str(f))
     assert result.exit_code == 2, result.output
-    assert f"{f}: line 6: not valid YAML" in _flat(result.output)
+    assert f"{f}: line 6, column 7: not valid YAML" in _flat(result.output)
 
 
 @pytest.mark.parametrize("text", ["just a string\n", "- a\n- b\n"])
-def test_a_document_that_is_not_a_mapping_exits_2(tmp_path: Path, text: str) -> None:
+def test_a_named_file_whose_documents_are_not_mappings_exits_2(tmp_path: Path, text: str) -> None:
     f = tmp_path / "odd.yaml"
     f.write_text(text)
     result = _check(str(f))
     assert result.exit_code == 2, result.output
-    assert f"{f}: line 1: a document must be a mapping" in _flat(result.output)
+    assert f"{f}: holds no Kubernetes object (its documents are lists or text" in _flat(
+        result.output
+    )
 
 
 def test_a_json_manifest_named_is_checked(tmp_path: Path) -> None:
