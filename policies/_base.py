@@ -198,12 +198,12 @@ def exemptions(props: Any) -> list[Exemption]:
     if not isinstance(annotations, Mapping):
         return []
     found: list[Exemption] = []
-    for key, value in annotations.items():
+    for key in list(annotations):  # keys only: another annotation may be unknown (preview)
         if not isinstance(key, str) or not (
             key == EXEMPT_ANNOTATION or key.startswith(EXEMPT_ANNOTATION + ".")
         ):
             continue
-        for line in str(value).splitlines() or [""]:
+        for line in str(annotations[key]).splitlines() or [""]:
             if not line.strip():
                 found.append(Exemption("", None, key))
                 continue

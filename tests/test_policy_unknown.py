@@ -229,3 +229,38 @@ def test_the_preview_sends_unknowns_to_the_pack_as_the_engine_does() -> None:
         "d": "kept",
     }
     assert mixed["c"] == "[unknown]"  # the record itself is left as resources.json shows it
+
+
+def test_an_unknown_annotation_beside_an_exemption_does_not_stop_the_exemption_rule() -> None:
+    """On a first preview an IRSA role annotation is unknown; the exemption rule reads only
+    its own keys, so it still judges (here: flags a reasonless exemption) instead of
+    reporting that it cannot run."""
+    from policies.exemptions import exemption_has_reason
+
+    props = unknown_checking_proxy(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {
+                "name": "app",
+                "namespace": "shop",
+                "annotations": {
+                    "eks.amazonaws.com/role-arn": UNKNOWN_STRING_VALUE,
+                    "slipway.dev/exempt": "pod-no-privileged",
+                },
+            },
+        }
+    )
+    found: list[str] = []
+    args = ResourceValidationArgs(
+        "kubernetes:core/v1:ServiceAccount",
+        props,
+        "urn",
+        "app",
+        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None),
+        None,
+        {},
+        {},
+    )
+    exemption_has_reason.policy.validate(args, lambda message, urn=None: found.append(message))
+    assert len(found) == 1 and "gives no reason" in found[0]
