@@ -335,7 +335,8 @@ def _labels_at(r: Any) -> tuple[str | int, ...]:
 def _name(r: Any) -> str:
     kind = k8s_kind(r.resource_type)
     ns = _ns(r)
-    name = get(r.props, "metadata", "name", default=r.name)
+    meta = get(r.props, "metadata", default={})
+    name = get(meta, "name") or get(meta, "generateName") or r.name
     return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
 
 

@@ -193,8 +193,9 @@ def drop_all_capabilities(args: Args, report: Report) -> None:
         if misspelt:
             i = dropped.index(misspelt[0])
             report(
-                f'{c.where} drops "{misspelt[0]}", which is not ALL: capability names are '
-                'case-sensitive; write drop: ["ALL"]',
+                f'{c.where} drops "{misspelt[0]}": the runtime may drop everything, but Pod '
+                'Security admission (restricted) accepts only the exact name ALL and refuses '
+                'the pod; write drop: ["ALL"]',
                 at=(*at, i) if at == c.at("securityContext", "capabilities", "drop") else at,
             )
         elif not c.partial:
@@ -224,8 +225,8 @@ def no_added_capabilities(args: Args, report: Report) -> None:
             at = c.at("securityContext", "capabilities", "add", i)
             if a.upper().removeprefix("CAP_") == _ALLOWED_ADD:
                 report(
-                    f'{c.where} adds "{a}": capability names are case-sensitive; the only '
-                    f"one allowed is spelt {_ALLOWED_ADD}",
+                    f'{c.where} adds "{a}": Pod Security admission (restricted) compares '
+                    f"names exactly and allows only {_ALLOWED_ADD}, spelt so",
                     at=at,
                 )
             else:
@@ -462,11 +463,24 @@ def no_default_service_account(args: Args, report: Report) -> None:
     standards=["CIS-K8S:5.7.4"],
 )
 def no_default_namespace(args: Args, report: Report) -> None:
-    """Unset means whatever the kubeconfig context says, usually `default`."""
+    """An explicit `default` is always reported. An unset namespace depends on who places
+    the object: under the engine, the Kubernetes provider puts it in the provider's own
+    `namespace`, else the kubeconfig context's (usually `default`), so it is reported
+    unless the provider names another; a raw manifest (`slipway check`: no provider) lands
+    wherever it is applied (`kubectl apply -n argocd`), which is the installer's choice."""
     w = workload(args.resource_type, args.props)
-    if w is not None and w.pod_kind.namespaced and w.namespace in (None, "", "default"):
-        shown = "unset" if not w.namespace else "default"
-        report(f"metadata.namespace is {shown}", at=nearest(args.props, ("metadata", "namespace")))
+    if w is None or not w.pod_kind.namespaced:
+        return
+    if w.namespace == "default":
+        report("metadata.namespace is default", at=("metadata", "namespace"))
+    elif not w.namespace and args.provider is not None:
+        placed = get(args.provider.props, "namespace")
+        if placed in (None, "", "default"):
+            report(
+                "metadata.namespace is unset and the provider names no namespace "
+                "(the kubeconfig context's, usually default)",
+                at=nearest(args.props, ("metadata", "namespace")),
+            )
 
 
 @_rule(

@@ -60,9 +60,18 @@ def parse_image(image: str) -> ImageRef:
     return ImageRef(registry.lower(), path, tag or None, digest or None)
 
 
+BUILD_REFERENCE = "://"
+"""``ko://github.com/org/app/cmd/server``: a reference a build tool (ko) replaces with the
+built image, pinned by digest, before anything is applied. No runtime accepts it as an
+image (a scheme is not valid in an image reference), so a pod carrying one cannot start;
+the image rules judge the built manifest instead, not the source."""
+
+
 def _images(args: Args):
     for c in containers(args):
         image = get(c.spec, "image")
+        if image is not None and BUILD_REFERENCE in str(image):
+            continue
         yield c, (None if image is None else str(image))
 
 

@@ -70,7 +70,8 @@ class Manifest:
     def label(self) -> str:
         meta = self.obj.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
-        ns, name = meta.get("namespace"), meta.get("name", "?")
+        ns = meta.get("namespace")
+        name = meta.get("name") or meta.get("generateName") or "?"
         return f"{self.obj.get('kind')} {ns}/{name}" if ns else f"{self.obj.get('kind')} {name}"
 
     def line_of(self, path: Iterable[str | int]) -> int:

@@ -229,13 +229,19 @@ def _objects() -> list[tuple[str, str, dict[str, Any]]]:
     return out
 
 
+PROVIDER = SimpleNamespace(props={})
+"""The engine's default Kubernetes provider (no namespace of its own), as under `pulumi up`."""
+
+
 def _findings(token: str, props: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """(rule, message, at) of every resource rule of the three families on one object."""
     found: list[tuple[str, str, Any]] = []
     for name, fn in RULES.items():
         if isinstance(fn.policy, _base.StackValidationPolicy):
             continue
-        args = SimpleNamespace(resource_type=token, props=props, get_config=dict, name="x")
+        args = SimpleNamespace(
+            resource_type=token, props=props, get_config=dict, name="x", provider=PROVIDER
+        )
 
         def report(message: str, urn: str | None = None, *, at: Any = None, rule=name) -> None:
             found.append((rule, message, at))
@@ -413,7 +419,7 @@ def test_a_finding_points_at_the_offending_value(
             (*TPL, "containers", 0, "securityContext"),
         ),
         ("bad-no-liveness-probe", "container-liveness-probe", (*TPL, "containers", 0)),
-        ("bad-namespace-unset", "workload-no-default-namespace", ("metadata",)),
+        ("good-namespace-unset-raw-manifest", "workload-no-default-namespace", ("metadata",)),
         ("bad-tag-pull-policy-unset", "image-pull-policy-always", (*TPL, "containers", 0)),
         ("bad-service-account-token-unset", "pod-no-service-account-token", TPL),
     ],
@@ -456,3 +462,29 @@ def test_min_replicas_points_at_the_replica_count() -> None:
     found.clear()
     reliability.min_replicas(args, lambda m, urn=None, *, at=None: found.append(at))
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "flagged"),
+    [
+        (None, False),  # slipway check: a raw manifest goes where it is applied
+        (SimpleNamespace(props={}), True),  # the engine: the context's namespace
+        (SimpleNamespace(props={"namespace": "default"}), True),
+        (SimpleNamespace(props={"namespace": "shop"}), False),
+    ],
+    ids=["raw-manifest", "provider-without-namespace", "provider-default", "provider-shop"],
+)
+def test_an_unset_namespace_is_judged_by_who_places_the_object(
+    provider: Any, flagged: bool
+) -> None:
+    from policies import pod_security
+
+    [(token, props)] = [(t, p) for f, t, p in OBJECTS if f == "good-namespace-unset-raw-manifest"][
+        :1
+    ]
+    found: list[str] = []
+    args = SimpleNamespace(resource_type=token, props=props, provider=provider)
+    pod_security.no_default_namespace(
+        args, lambda message, urn=None, at=None: found.append(message)
+    )
+    assert bool(found) is flagged

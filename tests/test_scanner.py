@@ -346,3 +346,8 @@ def test_a_named_file_that_cannot_be_read_in_the_child_is_bad_input(
     assert scanner._halves([(PRIVILEGED, True), (bad, True)]) == ([0], [1])
     with pytest.raises(BadInput, match="not UTF-8"):
         check([PRIVILEGED, bad])
+
+
+def test_an_object_named_by_generate_name_is_labelled_by_it() -> None:
+    m = Manifest("f.yaml", 1, {"kind": "Job", "metadata": {"generateName": "migrate-"}})
+    assert m.label == "Job migrate-"
