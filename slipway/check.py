@@ -33,7 +33,7 @@ from typing import Any
 from slipway.collect import few_collections
 from slipway.errors import BadInput
 from slipway.forked import Forked, cores
-from slipway.manifests import Manifest, find_files, load_file, load_files
+from slipway.manifests import MAX_FILE_BYTES, Manifest, find_files, load_files, with_node
 from slipway.policy import (
     PACK_DIR,
     PolicyInfo,
@@ -43,6 +43,7 @@ from slipway.policy import (
     stack_urn,
 )
 from slipway.scan_types import Finding, Notice, RuleInfo, ScanResult
+from slipway.yamlfile import read_text
 
 CHECK_PROJECT = "slipway-check"
 STACK_WIDE = "(all objects)"
@@ -136,6 +137,8 @@ def read(paths: Iterable[Path], stack: str) -> Judged:
 # --- the pack, in process ----------------------------------------------------------------
 
 _PACKAGE = "slipway_policy_pack"
+EXCEPTIONS = "exceptions"
+"""The config setting every rule takes (`policies/_base.EXCEPTIONS`)."""
 
 
 def pack_module(pack_dir: Path | None = None) -> ModuleType:
@@ -281,13 +284,13 @@ def judge(records: list[dict], pack: Rules, stack: str) -> list[Diagnostic]:
 
 @dataclass
 class FileScan:
-    """One file read and its objects judged by the resource rules (lines placed)."""
+    """One file read and its objects judged by the resource rules, as findings."""
 
     name: str
     notice: Notice | None
     manifests: list[Manifest]
-    diagnostics: list[list[Diagnostic]]
-    """Per object, with the URN it had alone (`to_records` of the file by itself)."""
+    findings: list[list[Finding]]
+    """Per object: its resource rules' findings, placed and exempted where it was read."""
 
 
 def scan_files(
@@ -299,15 +302,13 @@ def scan_files(
     out: list[FileScan] = []
     for found, notice, name in load_files(files):
         records, _ = to_records(found, stack)
-        diags = []
-        for m, r in zip(found, records, strict=True):
-            placed = judge.resource(r)
-            for d in placed:
-                d.line = m.line_of(d.at) if d.at else m.line
-            diags.append(placed)
+        findings = [
+            [finding(d, m, pack) for d in judge.resource(r)]
+            for m, r in zip(found, records, strict=True)
+        ]
         if not keep_nodes:  # a child's objects travel back without their YAML nodes
             found = [dataclasses.replace(m, node=None) for m in found]
-        out.append(FileScan(name, notice, found, diags))
+        out.append(FileScan(name, notice, found, findings))
     return out
 
 
@@ -383,24 +384,26 @@ def check(
         _refuse_empty(manifests, paths, notices)
         records, by_urn = to_records(manifests, stack)
         judge = _Judge(pack)
-        diagnostics: list[Diagnostic] = []
-        alone = iter([d for s in scans for d in s.diagnostics])
+        # A resource's name reaches a rule only through its config's `exceptions`
+        # (`_base.excepted`); without any, a copy's findings are the first copy's.
+        names_matter = any(config.get(EXCEPTIONS) for _, _, config in pack.resource)
+        findings: set[Finding] = set()
+        alone = iter([f for s in scans for f in s.findings])
         for r, m in zip(records, manifests, strict=True):
             found = next(alone)
-            if r["urn"].rpartition("#")[1]:  # a second copy: its rules see its own name
-                # (the lines are the ones placed where the file was read: a child's
+            if names_matter and r["urn"].rpartition("#")[1]:  # a copy: rules see its name
+                # (its lines are the ones placed where the file was read: a child's
                 # objects come back without their YAML nodes)
-                lines = {d.at: d.line for d in found}
-                found = judge.resource(r)
-                for d in found:
-                    d.line = lines.get(d.at) or (m.line_of(d.at) if d.at else m.line)
-            for d in found:
-                d.urn = r["urn"]
-            diagnostics.extend(found)
-        diagnostics += judge.stack(records, stack)
+                lines = {f.field: f.line for f in found}
+                found = []
+                for d in judge.resource(r):
+                    d.line = lines.get(_dotted(d.at), 0)
+                    found.append(finding(d, m, pack))
+            findings.update(found)
+        findings.update(place(judge.stack(records, stack), by_urn, pack))
         files = [s.name for s in scans if s.manifests]
-        findings = place(diagnostics, by_urn, pack)
-        return ScanResult(config_name, findings, pack.info, len(manifests), files, notices)
+        ordered = sorted(findings, key=_finding_order)
+        return ScanResult(config_name, ordered, pack.info, len(manifests), files, notices)
 
 
 def _refuse_empty(manifests: list[Manifest], paths: list[Path], notices: list[Notice]) -> None:
@@ -460,31 +463,44 @@ def place(
             continue
         if not d.line and d.at and m.node is None:
             m = again.with_node(m)
-        line = d.line or (m.line_of(d.at) if d.at else m.line)
-        reason = _exempted(pack, m, d.policy)
-        findings.add(
-            Finding(d.policy, d.level, d.message, m.file, line, m.label, _dotted(d.at), reason)
-        )
-    return sorted(findings, key=lambda f: (f.file, f.line, f.rule, f.object, f.message))
+        findings.add(finding(d, m, pack))
+    return sorted(findings, key=_finding_order)
+
+
+def _finding_order(f: Finding) -> tuple[str, int, str, str, str]:
+    return (f.file, f.line, f.rule, f.object, f.message)
+
+
+def finding(d: Diagnostic, m: Manifest, pack: Rules) -> Finding:
+    """A rule's report on object ``m`` as a finding: the line of its field (``d.line`` when
+    already placed), the object's label, and its exemption if the object records one."""
+    line = d.line or (m.line_of(d.at) if d.at else m.line)
+    reason = _exempted(pack, m, d.policy)
+    return Finding(d.policy, d.level, d.message, m.file, line, m.label, _dotted(d.at), reason)
 
 
 class _Reread:
     """Objects read in the child come back without their YAML nodes; a stack rule's
-    finding on one of them reads its file again here, once, for the line of its field."""
+    finding on one of them reads that object's text again here, once, for the line of its
+    field."""
 
     def __init__(self) -> None:
-        self.files: dict[str, dict[int, Manifest]] = {}
+        self.texts: dict[str, str] = {}
+        self.done: dict[tuple[str, int], Manifest] = {}
 
     def with_node(self, m: Manifest) -> Manifest:
-        found = self.files.get(m.file)
+        key = (m.file, m.span[0])
+        found = self.done.get(key)
         if found is None:
-            try:
-                found = {x.line: x for x in load_file(Path(m.file))[0]}
-            except BadInput:  # changed since: the object's own line will do
-                found = {}
-            self.files[m.file] = found
-        again = found.get(m.line)
-        return again if again is not None and again.obj == m.obj else m
+            text = self.texts.get(m.file)
+            if text is None:
+                try:
+                    text = read_text(Path(m.file), max_bytes=MAX_FILE_BYTES)
+                except BadInput:  # gone since: the object's own line will do
+                    text = ""
+                self.texts[m.file] = text
+            found = self.done[key] = with_node(m, text) if text else m
+        return found
 
 
 EXEMPTION_RULE = "exemption-has-reason"
@@ -492,12 +508,18 @@ EXEMPTION_RULE = "exemption-has-reason"
 
 
 def _exempted(pack: Rules, m: Manifest, rule: str) -> str | None:
-    if rule == EXEMPTION_RULE:
+    if rule == EXEMPTION_RULE or not _annotated(m):
         return None
     for e in pack.exemptions(m.obj):
         if e.rule == rule and e.reason:
             return str(e.reason)
     return None
+
+
+def _annotated(m: Manifest) -> bool:
+    """Whether the object has annotations at all (most findings are on objects without)."""
+    meta = m.obj.get("metadata")
+    return isinstance(meta, dict) and bool(meta.get("annotations"))
 
 
 def _dotted(path: tuple[str | int, ...] | None) -> str:

@@ -12,6 +12,7 @@ Each object keeps its composed YAML node, so a finding can name the line of its 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -61,6 +62,9 @@ class Manifest:
     line: int
     obj: dict[str, Any]
     node: yaml.Node | None = field(default=None, compare=False, repr=False)
+    span: tuple[int, int] = field(default=(0, 0), compare=False, repr=False)
+    """Where its text is in the file (from the start of its first line): enough to read the
+    object's node again without the rest of the file (`with_node`)."""
 
     @property
     def where(self) -> str:
@@ -147,23 +151,32 @@ class ManifestLoader(SafeLoader):  # type: ignore[misc,valid-type]
     """
 
 
-_RESOLVED: dict[tuple[str, bool, bool], str] = {}
-"""Tags of plain and quoted scalars by text: manifests repeat the same keys and values
+_RESOLVED: dict[str, str] = {}
+"""Tags of plain scalars by text: manifests repeat the same keys and values
 (``name``, ``app``, ``TCP``) thousands of times, and PyYAML's resolver tries its regular
 expressions on each one. Only short scalars are kept, at most `_RESOLVED_MAX` of them."""
 _RESOLVED_MAX = 65_536
 
 
+_TAG_STR = "tag:yaml.org,2002:str"
+_TAG_OF_KIND = {
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+}
+
+
 def _resolve(self: Any, kind: Any, value: Any, implicit: Any) -> Any:
-    """PyYAML's resolver, remembered for short scalars (no path resolvers are used)."""
-    if kind is not yaml.ScalarNode or len(value) > 64:
-        return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
-    key = (value, implicit[0], implicit[1])
-    tag = _RESOLVED.get(key)
+    """PyYAML's resolver without its detours (the loader has no path resolvers): a quoted
+    scalar is text, a collection its default tag, and a plain scalar's tag is remembered."""
+    if kind is not yaml.ScalarNode:
+        return _TAG_OF_KIND[kind]
+    if not implicit[0]:
+        return _TAG_STR
+    tag = _RESOLVED.get(value)
     if tag is None:
         tag = yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)
-        if len(_RESOLVED) < _RESOLVED_MAX:
-            _RESOLVED[key] = tag
+        if len(value) <= 64 and len(_RESOLVED) < _RESOLVED_MAX:
+            _RESOLVED[value] = tag
     return tag
 
 
@@ -400,17 +413,29 @@ class _Builder:
                         if isinstance(name, bool) or name is None
                         else str(name)
                     )
+                if v.__class__ is _SCALAR:  # most values: no call, no levels below
+                    obj[name] = v.value if v.tag == _STR else self.scalar(v)
+                    size += 2
+                    height = height or 1
+                    continue
                 value, n, h = self.build(v, depth + 1)
                 obj[name] = value
                 size += 1 + n
-                height = max(height, h + 1)
+                if h >= height:
+                    height = h + 1
         else:
             obj = []
             for v in node.value:
+                if v.__class__ is _SCALAR:
+                    obj.append(v.value if v.tag == _STR else self.scalar(v))
+                    size += 1
+                    height = height or 1
+                    continue
                 value, n, h = self.build(v, depth + 1)
                 obj.append(value)
                 size += n
-                height = max(height, h + 1)
+                if h >= height:
+                    height = h + 1
         self.on_path.discard(key)
         found = (obj, size, height)
         self.done[key] = found
@@ -471,7 +496,36 @@ def _collect(
             item_line = item_node.start_mark.line + 1 if item_node is not None else line
             _collect(item, item_node, file, item_line, out, others, tools)
         return
-    out.append(Manifest(file, line, doc, node))
+    out.append(Manifest(file, line, doc, node, _span(node)))
+
+
+def _span(node: yaml.Node | None) -> tuple[int, int]:
+    if node is None:
+        return (0, 0)
+    return (node.start_mark.index - node.start_mark.column, node.end_mark.index)
+
+
+def with_node(m: Manifest, text: str) -> Manifest:
+    """``m`` with its YAML node, read again from ``text`` (its file's) where ``span`` says:
+    objects read in another process come back without nodes, and one finding should not
+    cost a parse of a whole install bundle. The same object or ``m`` unchanged (the file
+    changed since, or the span cannot stand alone)."""
+    start, end = m.span
+    if end <= start:
+        return m
+    lines = text.count("\n", 0, start)
+    try:
+        docs = _documents("\n" * lines + text[start:end], Path(m.file))
+    except _Unparsed:
+        return m
+    if len(docs) != 1:
+        return m
+    obj, node, _ = docs[0]
+    if isinstance(node, yaml.SequenceNode) and isinstance(obj, list) and len(obj) == 1:
+        obj, node = obj[0], node.value[0]  # an item of a List
+    if obj != m.obj:
+        return m
+    return dataclasses.replace(m, node=node)
 
 
 def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:

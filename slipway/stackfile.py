@@ -48,13 +48,6 @@ class StackFile:
     secret_keys: list[str] = field(default_factory=list)
 
 
-PROJECT_DIR_HELP = (
-    "Project folder (the one with Pulumi.yaml); default: found from the current folder "
-    "upwards, as the Pulumi CLI does."
-)
-"""The `--project-dir` help every command shows."""
-
-
 def find_project(start: Path) -> Path:
     """The nearest folder holding `Pulumi.yaml`: `start` or one above it.
 

@@ -351,3 +351,20 @@ def test_a_named_file_that_cannot_be_read_in_the_child_is_bad_input(
 def test_an_object_named_by_generate_name_is_labelled_by_it() -> None:
     m = Manifest("f.yaml", 1, {"kind": "Job", "metadata": {"generateName": "migrate-"}})
     assert m.label == "Job migrate-"
+
+
+def test_without_exceptions_no_rule_reads_a_resources_name() -> None:
+    """What lets a copy of an object reuse its first copy's findings: every resource rule
+    of the pack, on every fixture object, says the same under two different names."""
+    import slipway.check as scanner
+
+    pack = scanner.rules(scanner.config_path_for("prod"))
+    assert not any(config.get("exceptions") for _, _, config in pack.resource)
+    judge = scanner._Judge(pack)
+    records = scanner.read([FIXTURES], "prod").manifests
+    for rec in scanner.to_records(records, "prod")[0]:
+        first = judge.resource(rec)
+        second = judge.resource({**rec, "name": "renamed#2", "urn": rec["urn"] + "#2"})
+        assert [(d.policy, d.message, d.at) for d in first] == [
+            (d.policy, d.message, d.at) for d in second
+        ], rec["urn"]

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 
 from slipway import say
+from slipway.commands import PROJECT_DIR_HELP
 from slipway.errors import BadInput
-from slipway.stackfile import PROJECT_DIR_HELP, read_stack_file, resolve_project_dir
 
 err = Console(stderr=True)
 out = Console()
@@ -118,6 +118,8 @@ def deploy(
         if waves and target:
             raise BadInput("give --waves or --target, not both", field="--target")
         d.require_pulumi_cli()
+        from slipway.stackfile import read_stack_file, resolve_project_dir
+
         project_dir = resolve_project_dir(project_dir)
         read_stack_file(project_dir, stack)  # unknown keys refused, as preview refuses them
         project = d.read_project(project_dir, stack)

@@ -19,10 +19,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from slipway import render_process, say
+from slipway import say
+from slipway.commands import PROJECT_DIR_HELP, lazy_module
 from slipway.errors import BadInput
-from slipway.render_process import ProgramFailed
-from slipway.stackfile import PROJECT_DIR_HELP, resolve_project_dir
+
+render_process = lazy_module("slipway.render_process")
 
 if TYPE_CHECKING:
     from slipway.preview import Rendered
@@ -199,6 +200,8 @@ def preview(
     baseline: list[dict] = []
     diff = None
     try:
+        from slipway.stackfile import resolve_project_dir
+
         project_dir = resolve_project_dir(project_dir)
         out_arg = out if out is not None else project_dir / "build" / stack
         out_dir = check_out(out_arg, protected=[project_dir])
@@ -259,7 +262,7 @@ def preview(
         staging[0].commit()
     except BadInput as exc:
         raise fail(exc) from None
-    except ProgramFailed as exc:
+    except render_process.ProgramFailed as exc:
         say.error(f"the program failed\n{exc}")
         raise typer.Exit(code=1) from None
     finally:

@@ -23,10 +23,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from slipway import declared as dc
-from slipway import gate, say
+from slipway import say
+from slipway.commands import PROJECT_DIR_HELP, lazy_module
 from slipway.errors import BadInput
-from slipway.stackfile import PROJECT_DIR_HELP, resolve_project_dir
+
+dc = lazy_module("slipway.declared")
+gate = lazy_module("slipway.gate")
 
 err = Console(stderr=True)
 
@@ -182,6 +184,8 @@ def _change(
 
 def _locate(project_dir: Path | None, stack: str, service: str) -> dc.Declared:
     """The service as the stack declares it, in the project given or found from here."""
+    from slipway.stackfile import resolve_project_dir
+
     return dc.locate(resolve_project_dir(project_dir), stack, service)
 
 
