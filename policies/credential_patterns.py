@@ -382,23 +382,8 @@ def credential_name(name: str, value: str) -> NameWord | None:
     return None
 
 
-def _any_value_pattern() -> re.Pattern[str]:
-    """One regex matching wherever any of VALUE_PATTERNS does (each keeps its own flags)."""
-    parts = []
-    for p in VALUE_PATTERNS:
-        flags = "i" if p.regex.flags & re.IGNORECASE else ""
-        parts.append(f"(?{flags}:{p.regex.pattern})" if flags else f"(?:{p.regex.pattern})")
-    return re.compile("|".join(parts))
-
-
-_ANY_VALUE = _any_value_pattern()
-"""Nearly every value holds no credential: one search says so, instead of one per format."""
-
-
 def credential_value(value: str) -> ValuePattern | None:
     """The first well-known credential format `value` contains, or None."""
-    if _ANY_VALUE.search(value) is None:
-        return None
     for pattern in VALUE_PATTERNS:
         if pattern.regex.search(value):
             return pattern

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from typing import Any
 
 from slipway.collect import few_collections
 from slipway.errors import BadInput
-from slipway.forked import Forked, cores
+from slipway.forked import Forked, can_fork, cores
 from slipway.manifests import MAX_FILE_BYTES, Manifest, find_files, load_files, with_node
 from slipway.policy import (
     PACK_DIR,
@@ -294,11 +295,11 @@ class FileScan:
 
 
 def scan_files(
-    files: list[tuple[Path, bool]], pack: Rules, stack: str, keep_nodes: bool = True
+    files: list[tuple[Path, bool]], pack: Rules, stack: str, judge: _Judge | None = None
 ) -> list[FileScan]:
     """Read each file and run the resource rules on its objects; a file named on the
     command line that cannot be read is bad input, one found in a folder a notice."""
-    judge = _Judge(pack)
+    judge = judge or _Judge(pack)
     out: list[FileScan] = []
     for found, notice, name in load_files(files):
         records, _ = to_records(found, stack)
@@ -306,8 +307,6 @@ def scan_files(
             [finding(d, m, pack) for d in judge.resource(r)]
             for m, r in zip(found, records, strict=True)
         ]
-        if not keep_nodes:  # a child's objects travel back without their YAML nodes
-            found = [dataclasses.replace(m, node=None) for m in found]
         out.append(FileScan(name, notice, found, findings))
     return out
 
@@ -316,48 +315,89 @@ PARALLEL_BYTES = 256 * 1024
 """Input size from which half the files are read and judged in a forked child."""
 
 
-CHILD_SHARE = 0.45
-"""The child's share of the bytes to read: it also pickles its objects for this process."""
+Lines = Callable[[list[tuple[str, int, tuple[str | int, ...]]]], list[int]]
+"""Lines of fields of objects read in the child: (file, span start, path) -> line (0: not
+known), answered where their YAML nodes are."""
 
 
-def _halves(files: list[tuple[Path, bool]]) -> tuple[list[int], list[int]]:
-    """Indexes of the files for this process and for the child, of about equal size."""
+def _scan_all(
+    files: list[tuple[Path, bool]], pack: Rules, stack: str, stack_on: contextlib.ExitStack
+) -> tuple[list[FileScan], Lines | None]:
+    """`scan_files` over every file, on two cores when there is enough to read; with the
+    child, a way to ask it for the lines of fields (it lives until ``stack_on`` closes).
+
+    The two processes share the work as it goes: the files' indexes, largest file first,
+    wait in a pipe, and each process takes the next one when it is free (a read of four
+    bytes from a pipe is atomic), so neither waits for the other at the end whatever the
+    files hold."""
     sizes = []
     for f, _ in files:
         try:
             sizes.append(f.stat().st_size)
         except OSError:
             sizes.append(0)
-    mine: list[int] = []
-    theirs: list[int] = []
-    load = [0, 0]
-    for i in sorted(range(len(files)), key=lambda i: -sizes[i]):
-        # the child also pickles what it found, and this process reads it back
-        side = 0 if load[0] * CHILD_SHARE <= load[1] * (1 - CHILD_SHARE) else 1
-        (mine if side == 0 else theirs).append(i)
-        load[side] += sizes[i]
-    return sorted(mine), sorted(theirs)
+    if (
+        sum(sizes) < PARALLEL_BYTES
+        or cores() < 2
+        or not can_fork()
+        or len(files) * _INDEX > _QUEUE_BYTES
+    ):
+        return scan_files(files, pack, stack), None
+    read_fd, write_fd = os.pipe()
+    stack_on.callback(os.close, read_fd)
+    order = sorted(range(len(files)), key=lambda i: -sizes[i])
+    os.write(write_fd, b"".join(i.to_bytes(_INDEX, "little") for i in order))
+    os.close(write_fd)  # both processes read to the end of the queue
+    child: Forked[dict[int, FileScan]] = Forked(
+        _scan_queue, files, read_fd, pack, stack, True, serve=_lines_of
+    )
+    stack_on.callback(child.close)
+    scans = _scan_queue(files, read_fd, pack, stack, False)
+    scans.update(child.result())
+    return [scans[i] for i in range(len(files))], child.ask
 
 
-def _scan_all(files: list[tuple[Path, bool]], pack: Rules, stack: str) -> list[FileScan]:
-    """`scan_files` over every file, on two cores when there is enough to read."""
-    total = 0
-    for f, _ in files:
-        with contextlib.suppress(OSError):
-            total += f.stat().st_size
-    if total < PARALLEL_BYTES or cores() < 2 or len(files) < 2:
-        return scan_files(files, pack, stack)
-    mine, theirs = _halves(files)
-    child = Forked(scan_files, [files[i] for i in theirs], pack, stack, False)
-    try:
-        here = scan_files([files[i] for i in mine], pack, stack)
-        there = child.result()
-    finally:
-        child.close()
-    ordered: list[FileScan | None] = [None] * len(files)
-    for index, scan in zip(mine + theirs, here + there, strict=True):
-        ordered[index] = scan
-    return [s for s in ordered if s is not None]
+_INDEX = 4
+"""Bytes of one file index in the work queue."""
+_QUEUE_BYTES = 60_000
+"""The queue is written whole before the child starts: it must fit a pipe's buffer (64 KiB
+on Linux); more files than that are read in one process."""
+
+
+def _scan_queue(
+    files: list[tuple[Path, bool]], queue: int, pack: Rules, stack: str, child: bool
+) -> Any:
+    """Scan the files whose indexes this process takes from the queue. In the child:
+    (scans without YAML nodes, to send; its objects by place, kept for `_lines_of`)."""
+    scans: dict[int, FileScan] = {}
+    judge = _Judge(pack)
+    while len(data := os.read(queue, _INDEX)) == _INDEX:
+        i = int.from_bytes(data, "little")
+        [scans[i]] = scan_files([files[i]], pack, stack, judge)
+    if not child:
+        return scans
+    kept = {(m.file, m.span[0]): m for s in scans.values() for m in s.manifests}
+    light = {
+        i: dataclasses.replace(
+            s, manifests=[dataclasses.replace(m, node=None) for m in s.manifests]
+        )
+        for i, s in scans.items()
+    }
+    return light, kept
+
+
+def _without_node(m: Manifest) -> Manifest:
+    return dataclasses.replace(m, node=None)
+
+
+def _lines_of(
+    kept: dict[tuple[str, int], Manifest], queries: list[tuple[str, int, tuple[str | int, ...]]]
+) -> list[int]:
+    out = []
+    for file, start, path in queries:
+        m = kept.get((file, start))
+        out.append(m.line_of(path) if m is not None else 0)
+    return out
 
 
 def check(
@@ -375,10 +415,10 @@ def check(
     config_file = Path(config_path) if config_path else config_path_for(stack, pack_dir)
     pack = rules(config_file, pack_dir)  # a bad config is bad input before any file is read
     config_name = str(config_path) if config_path else stack
-    with few_collections():
+    with few_collections(), contextlib.ExitStack() as stack_on:
         if analyzer:
             return _check_over_analyzer(paths, stack, config_name, config_file, pack, pack_dir)
-        scans = _scan_all(find_files(paths), pack, stack)
+        scans, lines = _scan_all(find_files(paths), pack, stack, stack_on)
         manifests = [m for s in scans for m in s.manifests]
         notices = [s.notice for s in scans if s.notice is not None]
         _refuse_empty(manifests, paths, notices)
@@ -400,7 +440,7 @@ def check(
                     d.line = lines.get(_dotted(d.at), 0)
                     found.append(finding(d, m, pack))
             findings.update(found)
-        findings.update(place(judge.stack(records, stack), by_urn, pack))
+        findings.update(place(judge.stack(records, stack), by_urn, pack, lines))
         files = [s.name for s in scans if s.manifests]
         ordered = sorted(findings, key=_finding_order)
         return ScanResult(config_name, ordered, pack.info, len(manifests), files, notices)
@@ -451,9 +491,25 @@ def _check_over_analyzer(
 
 
 def place(
-    diagnostics: Iterable[Diagnostic], by_urn: dict[str, Manifest], pack: Rules
+    diagnostics: Iterable[Diagnostic],
+    by_urn: dict[str, Manifest],
+    pack: Rules,
+    lines: Lines | None = None,
 ) -> list[Finding]:
-    """Findings with their file, the line of their field, and their exemption if any."""
+    """Findings with their file, the line of their field, and their exemption if any.
+
+    An object read in the child has no YAML node here: the child answers for the lines of
+    its objects' fields (``lines``, one round trip), else the object is read again."""
+    diagnostics = list(diagnostics)
+    unplaced = [
+        d
+        for d in diagnostics
+        if not d.line and d.at and (m := by_urn.get(d.urn)) is not None and m.node is None
+    ]
+    if unplaced and lines is not None:
+        asked = [(by_urn[d.urn].file, by_urn[d.urn].span[0], tuple(d.at or ())) for d in unplaced]
+        for d, line in zip(unplaced, lines(asked), strict=True):
+            d.line = line
     findings: set[Finding] = set()
     again = _Reread()
     for d in diagnostics:

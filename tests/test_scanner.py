@@ -334,18 +334,46 @@ def test_a_copy_of_an_object_judged_in_the_other_process_gets_its_own_name(
     assert flagged == [f.file for f in over.findings if f.rule == "pod-no-privileged"]
 
 
-def test_a_named_file_that_cannot_be_read_in_the_child_is_bad_input(
+def test_a_named_file_that_cannot_be_read_is_bad_input_in_either_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import slipway.check as scanner
+    from slipway.forked import Forked
+
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"apiVersion: v1\nkind: ConfigMap\n# caf\xe9\n")
+    monkeypatch.setattr(scanner, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(scanner, "cores", lambda: 2)
+    with pytest.raises(BadInput, match="not UTF-8"):
+        check([PRIVILEGED, bad])
+    # the child's own part: its BadInput is raised in this process
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, (0).to_bytes(4, "little"))
+    os.close(write_fd)
+    pack = scanner.rules(scanner.config_path_for("prod"))
+    child = Forked(scanner._scan_queue, [(bad, True)], read_fd, pack, "prod", True)
+    try:
+        with pytest.raises(BadInput, match="not UTF-8"):
+            child.result()
+    finally:
+        child.close()
+        os.close(read_fd)
+
+
+def test_both_processes_take_files_from_one_queue_and_none_is_lost_or_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import slipway.check as scanner
 
-    bad = tmp_path / "latin1.yaml"
-    bad.write_bytes(b"apiVersion: v1\nkind: ConfigMap\n# caf\xe9\n")  # smaller: the child's
+    for n in range(40):
+        shutil.copy(PRIVILEGED, tmp_path / f"app-{n:02d}.yaml")
     monkeypatch.setattr(scanner, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(scanner, "cores", lambda: 2)
-    assert scanner._halves([(PRIVILEGED, True), (bad, True)]) == ([0], [1])
-    with pytest.raises(BadInput, match="not UTF-8"):
-        check([PRIVILEGED, bad])
+    result = check([tmp_path])
+    assert result.files == [str(tmp_path / f"app-{n:02d}.yaml") for n in range(40)]
+    assert result.objects == 40 * len(load_file(PRIVILEGED)[0])
 
 
 def test_an_object_named_by_generate_name_is_labelled_by_it() -> None:
