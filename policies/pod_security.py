@@ -194,7 +194,7 @@ def drop_all_capabilities(args: Args, report: Report) -> None:
             i = dropped.index(misspelt[0])
             report(
                 f'{c.where} drops "{misspelt[0]}": the runtime may drop everything, but Pod '
-                'Security admission (restricted) accepts only the exact name ALL and refuses '
+                "Security admission (restricted) accepts only the exact name ALL and refuses "
                 'the pod; write drop: ["ALL"]',
                 at=(*at, i) if at == c.at("securityContext", "capabilities", "drop") else at,
             )
