@@ -48,6 +48,31 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def die_with_parent() -> None:
+    """In a forked child: be killed when the parent dies, however it dies (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def fork_with_pipe(child: Callable[[int], Any]) -> tuple[int, int]:
+    """Fork; the child runs ``child(write_fd)``, which must leave with ``os._exit``. Returns
+    (pid, read_fd) in the parent. Output is flushed first (else the child would print it
+    again), and the collector is frozen across the fork, so the child never scans, and so
+    never copies, the parent's objects."""
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_fd)
+        child(write_fd)
+        os._exit(70)  # `child` must not return
+    gc.unfreeze()
+    os.close(write_fd)
+    return pid, read_fd
+
+
 class Forked(Generic[T]):
     """``fn(*args)`` started in a child now; `result()` waits for it."""
 
@@ -65,19 +90,14 @@ class Forked(Generic[T]):
         self._writer: Any = None
         if not can_fork():
             return
-        read_fd, write_fd = os.pipe()
         ask_read, ask_write = os.pipe() if serve is not None else (-1, -1)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        gc.freeze()  # the child never scans (so never copies) the parent's objects
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
-            os.close(read_fd)
+
+        def child(write_fd: int) -> None:  # pragma: no cover - runs in the child
             if ask_write >= 0:
                 os.close(ask_write)
             _child(fn, args, serve, write_fd, ask_read)
-        gc.unfreeze()
-        os.close(write_fd)
+
+        pid, read_fd = fork_with_pipe(child)
         self._reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
         if ask_read >= 0:
             os.close(ask_read)
@@ -172,8 +192,7 @@ def _child(  # pragma: no cover - runs in the child
 ) -> None:
     code = 0
     try:
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent()
         out = os.fdopen(fd, "wb", buffering=1 << 20)
         state = None
         try:

@@ -196,3 +196,26 @@ def write_error(exc: OSError, where: Path) -> BadInput:
         f"cannot write the output: {name}: {reason}; nothing was changed there",
         field="--out",
     )
+
+
+def write_text_atomically(path: Path, text: str, *, prefix: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same folder renamed over it, with
+    the mode the umask gives: a reader sees the old file or the new one, never half of one.
+    OS errors become BadInput (`write_error`); the temp file never stays behind."""
+    import os
+    import tempfile
+
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

@@ -22,7 +22,6 @@ import queue
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -871,22 +870,8 @@ def write_policy_json(diags: Iterable[Diagnostic], path: Path) -> None:
 
 def write_policy_rows(rows: list[dict[str, Any]], path: Path) -> None:
     """Write policy rows (as `policy_rows` makes them, perhaps with `file`/`field` added)
-    atomically (temp file in the same folder, then rename), with the mode the umask gives;
-    OS errors become BadInput (see `slipway.outdir.write_error`)."""
-    from slipway.outdir import current_umask, write_error
+    atomically (`slipway.outdir.write_text_atomically`); OS errors become BadInput."""
+    from slipway.outdir import write_text_atomically
 
-    path = Path(path)
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".policy-", suffix=".json", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(rows, indent=2, sort_keys=True) + "\n")
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise write_error(exc, path) from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    text = json.dumps(rows, indent=2, sort_keys=True) + "\n"
+    write_text_atomically(Path(path), text, prefix=".policy-")

@@ -21,7 +21,6 @@ records come out as one batch at the end: the same records, only later.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import os
 import pickle
@@ -35,21 +34,15 @@ from typing import Any, BinaryIO
 
 from slipway.engine import Record, RequiredKey, assign_targets
 from slipway.errors import BadInput
+from slipway.forked import can_fork, die_with_parent, fork_with_pipe
 from slipway.preview import Job, Rendered, run_job
 
 BATCH = 64
 """Records per message: small enough to keep the parent busy, large enough to be cheap."""
 
-_PR_SET_PDEATHSIG = 1
-
 
 class ProgramFailed(Exception):
     """The program raised something other than BadInput (a bug): carries its traceback."""
-
-
-def can_fork() -> bool:
-    """Fork is used on Linux only (elsewhere it is unsafe with threads and native libraries)."""
-    return sys.platform == "linux" and hasattr(os, "fork")
 
 
 @dataclass
@@ -74,16 +67,7 @@ class RenderRun:
             self.fork = can_fork()
         if not self.fork:
             return self
-        read_fd, write_fd = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        gc.freeze()  # the child never scans (so never copies) the parent's objects
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
-            os.close(read_fd)
-            _child(self.job, write_fd)
-        gc.unfreeze()
-        os.close(write_fd)
+        pid, read_fd = fork_with_pipe(lambda write_fd: _child(self.job, write_fd))
         self._pid = pid
         self._reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
         return self
@@ -194,8 +178,7 @@ def _child(job: Job, fd: int) -> None:  # pragma: no cover - measured through th
     """The forked child: run the program, stream records, report the outcome, exit."""
     code = 0
     try:
-        with contextlib.suppress(Exception):  # die with the parent (a killed preview)
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent()  # a killed preview
         out = os.fdopen(fd, "wb", buffering=1 << 20)
         pending: list[Record] = []
         lock = threading.Lock()

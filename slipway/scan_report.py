@@ -14,7 +14,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -639,21 +638,8 @@ def write_report(text: str, path: str | os.PathLike[str], fmt: str) -> Path:
     a trailing `/` says "a folder". Whatever `report_path` refuses raises
     BadInput (exit 2) before anything is touched; an OS error while writing also does, and
     leaves the previous file as it was."""
-    from slipway.outdir import current_umask, write_error
+    from slipway.outdir import write_text_atomically
 
     target = report_path(path, fmt)
-    tmp: str | None = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".slipway-check-", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        raise write_error(exc, target) from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    write_text_atomically(target, text, prefix=".slipway-check-")
     return target
