@@ -885,3 +885,33 @@ def number(v: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def autoscaler_minimums(resources: Iterable[Any]) -> dict[tuple[str, str, str], float]:
+    """(kind, namespace, name) of each HorizontalPodAutoscaler's target -> its minReplicas
+    (unset: 1), for the rules that need the fewest replicas a workload runs."""
+    found: dict[tuple[str, str, str], float] = {}
+    for h in resources:
+        if k8s_kind(h.resource_type) == "HorizontalPodAutoscaler":
+            ref = get(h.props, "spec", "scaleTargetRef", default={})
+            ns = str(get(h.props, "metadata", "namespace", default="") or "")
+            found[(str(get(ref, "kind")), ns, str(get(ref, "name")))] = (
+                number(get(h.props, "spec", "minReplicas")) or 1.0
+            )
+    return found
+
+
+def least_replicas(
+    w: Workload, minimums: Mapping[tuple[str, str, str], float]
+) -> tuple[float | None, str]:
+    """The fewest replicas workload ``w`` runs, and how to say it: its autoscaler's
+    minReplicas when one targets it (spec.replicas is then usually unset), else
+    spec.replicas, unset meaning 1."""
+    key = (w.kind, str(w.namespace or ""), w.name)
+    if key in minimums:
+        return minimums[key], f"autoscaler minReplicas {minimums[key]:g}"
+    raw = get(w.obj, "spec", "replicas")
+    if raw is None:
+        return 1.0, "replicas unset (1)"
+    replicas = number(raw)
+    return replicas, f"replicas {replicas:g}" if replicas is not None else f"replicas {raw!r}"

@@ -19,9 +19,11 @@ from ._base import (
     REPLICATED_KINDS,
     WORKLOAD_KINDS,
     as_list,
+    autoscaler_minimums,
     get,
     k8s_kind,
     labels_of,
+    least_replicas,
     number,
     object_key,
     policies_in,
@@ -379,12 +381,18 @@ def workloads_have_network_policy(args: StackValidationArgs, report: Report) -> 
     standards=["SLIPWAY:reliability"],
 )
 def workloads_have_pdb(args: StackValidationArgs, report: Report) -> None:
-    """Parked workloads (replicas: 0) have no pods to protect and are skipped."""
+    """Only workloads that run at least two pods (by their autoscaler's minReplicas when one
+    targets them): a parked one (0) has no pods to protect, and for a single pod a budget
+    can only block every drain or allow the outage anyway; `workload-min-replicas` says
+    that it runs too few."""
     resources = list(args.resources)
     index = _index(resources)
     pdbs = _by_namespace(_k8s(resources, "PodDisruptionBudget"))
+    minimums = autoscaler_minimums(resources)
     for r in _k8s(resources, *REPLICATED_KINDS):
-        if number(get(r.props, "spec", "replicas")) == 0:
+        w = workload(r.resource_type, r.props)
+        least = least_replicas(w, minimums)[0] if w is not None else None
+        if least is not None and least < 2:
             continue
         labels = _pod_labels(r, index)
         if labels is None:

@@ -14,9 +14,11 @@ from ._base import (
     LONG_RUNNING_GROUP_KINDS,
     MEDIUM,
     REPLICATED_GROUP_KINDS,
+    autoscaler_minimums,
     containers,
     get,
     k8s_kind,
+    least_replicas,
     may_carry_pods,
     nearest,
     number,
@@ -140,23 +142,12 @@ def min_replicas(args: StackValidationArgs, report: Report) -> None:
     deliberate park (idle blue-green slot, a Deployment a Rollout takes over through
     workloadRef) and is accepted."""
     minimum = number(args.get_config().get("minReplicas")) or 2
-    hpa_min: dict[tuple[str, str, str], float] = {}
-    for h in args.resources:
-        if k8s_kind(h.resource_type) == "HorizontalPodAutoscaler":
-            ref = get(h.props, "spec", "scaleTargetRef", default={})
-            key = (str(get(ref, "kind")), _ns(h.props), str(get(ref, "name")))
-            hpa_min[key] = number(get(h.props, "spec", "minReplicas")) or 1.0
+    minimums = autoscaler_minimums(args.resources)
     for r in args.resources:
         w = workload(r.resource_type, r.props)
         if w is None or not w.pod_kind.replicated:
             continue
-        key = (w.kind, _ns(r.props), w.name)
-        raw = get(r.props, "spec", "replicas")
-        if key in hpa_min:
-            replicas, shown = hpa_min[key], f"autoscaler minReplicas {hpa_min[key]:g}"
-        else:
-            replicas = 1.0 if raw is None else number(raw)
-            shown = "replicas unset (1)" if raw is None else f"replicas {replicas:g}"
+        replicas, shown = least_replicas(w, minimums)
         if replicas is not None and 0 < replicas < minimum:
             report(
                 f"{w.kind} {w.name}: {shown}, below {minimum:g}",
