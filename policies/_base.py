@@ -189,6 +189,8 @@ class Exemption:
     rule: str
     reason: str | None
     key: str
+    text: bool = True
+    """False when the annotation's value is not text (annotations are strings)."""
 
 
 def exemptions(props: Any) -> list[Exemption]:
@@ -203,7 +205,11 @@ def exemptions(props: Any) -> list[Exemption]:
             key == EXEMPT_ANNOTATION or key.startswith(EXEMPT_ANNOTATION + ".")
         ):
             continue
-        for line in str(annotations[key]).splitlines() or [""]:
+        value = annotations[key]
+        if not isinstance(value, str):
+            found.append(Exemption("", None, key, text=False))
+            continue
+        for line in value.splitlines() or [""]:
             if not line.strip():
                 found.append(Exemption("", None, key))
                 continue

@@ -41,7 +41,9 @@ def exemption_has_reason(args: ResourceValidationArgs, report: ReportViolation) 
     known = {p.name for p in all_policies()}
     for e in found:
         at = ("metadata", "annotations", e.key)
-        if not e.rule:
+        if not e.text:
+            report(f'annotation {e.key} is not text; write "<rule>: <reason>"', at=at)
+        elif not e.rule:
             report(f"annotation {e.key} names no rule", at=at)
         elif e.rule not in known:
             report(f"annotation {e.key}: {e.rule!r} is not a rule of this pack", at=at)

@@ -14,7 +14,7 @@ existing parent when the field is missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
@@ -37,6 +37,7 @@ from ._base import (
     policies_in,
     resource_rule,
     workload,
+    workloads,
 )
 
 FAMILY = "pod-security"
@@ -662,6 +663,42 @@ def restricted_volume_types(args: Args, report: Report) -> None:
                 f'{_scope(w)}volume "{get(v, "name")}" has type {", ".join(bad)}',
                 at=w.at("volumes", i, bad[0]),
             )
+
+
+_CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+
+
+@_rule(
+    id="pod-spec-readable",
+    description="Pod specs must hold their containers as the Kubernetes API does, so every "
+    "rule can judge them.",
+    severity=HIGH,
+    remediation="Write containers, initContainers and ephemeralContainers as lists of "
+    "objects, each with a name and an image (the API server refuses anything else).",
+    standards=["SLIPWAY:readable-pod-specs"],
+)
+def pod_spec_readable(args: Args, report: Report) -> None:
+    """A container list that is not a list of objects gives every container rule nothing to
+    read, so the object would pass them all (`containers: "nginx"` passed the probe,
+    resource, image and securityContext rules); the API server refuses such an object, and
+    a scanner must not call it clean. A pod spec without containers is refused likewise
+    (a partial pod spec, an operator's patch, may leave them to the operator)."""
+    for w in workloads(args.resource_type, args.props):
+        if w.pod is None:
+            raw = get(w.obj, *w.pod_path)
+            if raw is not None:
+                report(f"{w.where}: the pod spec is not an object", at=w.pod_path)
+            continue
+        for key in _CONTAINER_LISTS:
+            value = get(w.pod, key)
+            at = (*w.pod_path, key)
+            if value is None:
+                if key == "containers" and not w.pod_kind.partial:
+                    report(f"{w.where} has no containers", at=w.pod_path)
+            elif not isinstance(value, Sequence) or isinstance(value, str | bytes):
+                report(f"{w.where}: {key} is not a list of objects", at=at)
+            elif any(not isinstance(c, Mapping) for c in value):
+                report(f"{w.where}: {key} holds an entry that is not an object", at=at)
 
 
 POLICIES = policies_in(globals())

@@ -150,7 +150,7 @@ def min_replicas(args: StackValidationArgs, report: Report) -> None:
         replicas, shown = least_replicas(w, minimums)
         if replicas is not None and 0 < replicas < minimum:
             report(
-                f"{w.kind} {w.name}: {shown}, below {minimum:g}",
+                f"{shown}, below {minimum:g}",
                 r.urn,
                 at=nearest(r.props, ("spec", "replicas")),
             )

@@ -12,6 +12,7 @@ Each object keeps its composed YAML node, so a finding can name the line of its 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -264,25 +265,30 @@ def load_file(path: Path) -> tuple[list[Manifest], Notice | None]:
     """
     text = read_text(path, max_bytes=MAX_FILE_BYTES)
     name = str(path)
+    broken: Notice | None = None
     try:
         docs = _documents(text, path)
     except _Unparsed as bad:
         if "{{" in text:
             why = "a template (Go or Helm), not a manifest: render it first (helm template)"
             return [], Notice(name, "skipped", why)
-        if path.suffix.lower() == ".json":
-            try:
-                docs = [(json.loads(text), None, 1)]
-            except ValueError:
-                return [], Notice(name, "error", bad.reason, bad.line)
-        else:
-            return [], Notice(name, "error", bad.reason, bad.line)
+        docs = bad.docs  # the documents before the broken one are still checked
+        broken = Notice(name, "error", bad.reason, bad.line)
+        if not docs and path.suffix.lower() == ".json":
+            with contextlib.suppress(ValueError):  # JSON that YAML 1.1 reads wrong (tabs)
+                docs, broken = [(json.loads(text), None, 1)], None
+        if not docs:
+            return [], broken
     out: list[Manifest] = []
     others: list[tuple[int, str]] = []
     tools: set[str] = set()
+    errors: list[tuple[int, str]] = []  # wrong in a way that is never a non-manifest
     for doc, node, line in docs:
-        _collect(doc, node, name, line, out, others, tools)
-    if out:
+        _collect(doc, node, name, line, out, others, tools, errors)
+    if broken is not None:  # objects before the break are checked; the break is said
+        return out, broken
+    others = errors + others
+    if out or errors:
         notice = None
         if others:
             line, why = others[0]
@@ -298,9 +304,13 @@ def load_file(path: Path) -> tuple[list[Manifest], Notice | None]:
 
 
 class _Unparsed(Exception):
-    def __init__(self, reason: str, line: int) -> None:
+    """A file that stops parsing somewhere, with the documents read before that point."""
+
+    def __init__(
+        self, reason: str, line: int, docs: list[tuple[Any, yaml.Node | None, int]] | None = None
+    ) -> None:
         super().__init__(reason)
-        self.reason, self.line = reason, line
+        self.reason, self.line, self.docs = reason, line, docs or []
 
 
 def _documents(text: str, path: Path) -> list[tuple[Any, yaml.Node | None, int]]:
@@ -315,14 +325,15 @@ def _documents(text: str, path: Path) -> list[tuple[Any, yaml.Node | None, int]]
                 continue
             docs.append((build.document(node), node, node.start_mark.line + 1))
     except BadScalar as e:
-        raise _Unparsed(f"{_column(e, text)}{problem(e)}", _mark_line(e, text)) from None
+        raise _Unparsed(f"{_column(e, text)}{problem(e)}", _mark_line(e, text), docs) from None
     except yaml.YAMLError as e:
         at = _column(e, text)
-        raise _Unparsed(f"{at}not valid YAML: {problem(e)}", _mark_line(e, text)) from None
+        why = f"{at}not valid YAML: {problem(e)}"
+        raise _Unparsed(why, _mark_line(e, text), docs) from None
     except RecursionError:  # the pure-Python parser on deep nesting; libyaml stops at 1000
-        raise _Unparsed(f"nests deeper than {MAX_DEPTH} levels", 0) from None
+        raise _Unparsed(f"nests deeper than {MAX_DEPTH} levels", 0, docs) from None
     except _Refused as e:
-        raise _Unparsed(e.reason, e.line) from None
+        raise _Unparsed(e.reason, e.line, docs) from None
     finally:
         loader.dispose()
     return docs
@@ -463,6 +474,7 @@ def _collect(
     out: list[Manifest],
     others: list[tuple[int, str]],
     tools: set[str],
+    errors: list[tuple[int, str]],
 ) -> None:
     if doc is None:
         return
@@ -485,6 +497,10 @@ def _collect(
         tools.add(NOT_CLUSTER_OBJECTS.get(group) or f"a {kind} file for a tool")
         return
     items = doc.get("items")
+    if kind.endswith("List") and "items" in doc and not isinstance(items, list):
+        if items is not None:  # kubectl refuses it too; its objects would go unjudged
+            errors.append((line, f"line {line}: {kind}.items must be a list of objects"))
+        return
     if kind.endswith("List") and isinstance(items, list):
         item_nodes = _value_node(node, "items")
         for i, item in enumerate(items):
@@ -494,7 +510,7 @@ def _collect(
                 else None
             )
             item_line = item_node.start_mark.line + 1 if item_node is not None else line
-            _collect(item, item_node, file, item_line, out, others, tools)
+            _collect(item, item_node, file, item_line, out, others, tools, errors)
         return
     out.append(Manifest(file, line, doc, node, _span(node)))
 

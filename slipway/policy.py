@@ -119,7 +119,9 @@ def load_policy_config(path: Path) -> dict[str, dict[str, Any]]:
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8") or "{}")
     except FileNotFoundError:
-        raise BadInput("policy config file not found", file=str(path)) from None
+        stacks = sorted(p.stem for p in Path(path).parent.glob("*.json"))
+        known = f"; the stacks with one: {', '.join(stacks)}" if stacks else ""
+        raise BadInput(f"policy config file not found{known}", file=str(path)) from None
     except json.JSONDecodeError as e:
         raise BadInput(f"not valid JSON (line {e.lineno}): {e.msg}", file=str(path)) from None
     if not isinstance(raw, dict):

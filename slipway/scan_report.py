@@ -261,7 +261,7 @@ def to_json(result: ScanResult) -> str:
         "slipway_version": __version__,
         "config": result.config,
         "objects": result.objects,
-        "files": list(result.files),
+        "files": sorted(result.files),
         "summary": summary(result),
         "findings": [_finding_doc(result, f) for f in sorted_findings(result)],
         "notices": [

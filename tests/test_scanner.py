@@ -396,3 +396,26 @@ def test_without_exceptions_no_rule_reads_a_resources_name() -> None:
         assert [(d.policy, d.message, d.at) for d in first] == [
             (d.policy, d.message, d.at) for d in second
         ], rec["urn"]
+
+
+@pytest.mark.parametrize("items", ["{kind: ServiceAccount, apiVersion: v1}", "nope"])
+def test_a_list_whose_items_are_not_a_list_is_an_error_not_a_clean_object(
+    tmp_path: Path, items: str
+) -> None:
+    f = tmp_path / "list.yaml"
+    f.write_text(f"apiVersion: v1\nkind: List\nitems: {items}\n")
+    found, notice = load_file(f)
+    assert found == []
+    assert notice is not None and notice.kind == "error"
+    with pytest.raises(BadInput, match="items must be a list"):
+        check([f])
+
+
+def test_an_exemption_that_is_not_text_is_said_so(tmp_path: Path) -> None:
+    f = tmp_path / "cm.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: shop\n"
+        "  annotations:\n    slipway.dev/exempt: [pod-no-privileged]\n"
+    )
+    [finding] = [x for x in check([f]).findings if x.rule == "exemption-has-reason"]
+    assert "is not text" in finding.message and "[" not in finding.message

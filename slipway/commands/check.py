@@ -39,7 +39,10 @@ SUFFIX_FORMATS = {
 def check(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="YAML or JSON files, or folders to search (*.yaml, *.yml, *.json)."),
+        typer.Argument(
+            help="YAML or JSON files, or folders to search (*.yaml, *.yml, *.json).",
+            readable=False,  # read (and refused) by slipway, with its own message
+        ),
     ],
     stack: Annotated[
         str,
