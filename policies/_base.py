@@ -813,6 +813,13 @@ def workload_containers(w: Workload) -> list[Container]:
     return pod_containers(w.pod, w.pod_path, partial=w.partial, scope=scope, kind=w.pod_kind)
 
 
+def _container_label(label: str, c: Mapping[str, Any], section: str, i: int) -> str:
+    """``container "web"``; an unnamed one (Knative names its single container itself) by
+    its place: ``container containers[0] (unnamed)``."""
+    name = get(c, "name")
+    return f'{label} "{name}"' if name else f"{label} {section}[{i}] (unnamed)"
+
+
 def pod_containers(
     pod: Mapping[str, Any],
     pod_path: FieldPath = (),
@@ -829,7 +836,7 @@ def pod_containers(
     resolves = kind is not None and kind.resolves_tags
     found = [
         Container(
-            f'{label} "{get(c, "name", default="?")}"{scope}',
+            f"{_container_label(label, c, section, i)}{scope}",
             c,
             pod,
             init,

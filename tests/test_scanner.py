@@ -419,3 +419,14 @@ def test_an_exemption_that_is_not_text_is_said_so(tmp_path: Path) -> None:
     )
     [finding] = [x for x in check([f]).findings if x.rule == "exemption-has-reason"]
     assert "is not text" in finding.message and "[" not in finding.message
+
+
+def test_an_unnamed_container_is_named_by_its_place(tmp_path: Path) -> None:
+    f = tmp_path / "ksvc.yaml"
+    f.write_text(
+        "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: hello\n"
+        "  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n"
+        "      - image: nginx:latest\n"
+    )
+    messages = [x.message for x in check([f]).findings if x.rule == "image-no-latest-tag"]
+    assert messages == ["container containers[0] (unnamed) uses the latest tag: nginx:latest"]
