@@ -146,3 +146,27 @@ def test_the_url_password_pattern_is_linear_on_hostile_values() -> None:
         "[p.regex.search('a.' * 200_000 + ' a:' * 1000) for p in V]"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("row", [p.id for p in VALUE_PATTERNS])
+def test_every_match_of_a_format_holds_the_text_that_lets_it_be_searched(row: str) -> None:
+    """`NEEDS` lets `credential_value` skip a format's regex when the value holds none of
+    its texts; that is only right if every match holds one. Hypothesis draws values the
+    regex matches (with surrounding text) and checks each."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from policies.credential_patterns import NEEDS
+
+    pattern = next(p for p in VALUE_PATTERNS if p.id == row)
+    needs, fold = NEEDS[row]
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(pattern.regex))
+    def check(value: str) -> None:
+        assert pattern.regex.search(value)
+        text = value.casefold() if fold else value
+        assert any(n in text for n in needs), value
+
+    check()
+    assert credential_value(EXAMPLES[row]) is not None
