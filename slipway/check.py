@@ -378,9 +378,7 @@ def _scan_queue(
         return scans
     kept = {(m.file, m.span[0]): m for s in scans.values() for m in s.manifests}
     light = {
-        i: dataclasses.replace(
-            s, manifests=[dataclasses.replace(m, node=None) for m in s.manifests]
-        )
+        i: dataclasses.replace(s, manifests=[_without_node(m) for m in s.manifests])
         for i, s in scans.items()
     }
     return light, kept
