@@ -110,13 +110,18 @@ def summary_line(result: ScanResult) -> str:
     """`exit <code>: <n> objects in <n> files: ...`: the last line of the table."""
     s = summary(result)
     return (
-        f"exit {s['exit_code']}: {result.objects} objects in {len(result.files)} files: "
+        f"exit {s['exit_code']}: {_count(result.objects, 'object')} in "
+        f"{_count(len(result.files), 'file')}: "
         f"{s['mandatory']} mandatory, {s['advisory']} advisory, {s['exempted']} exempted; "
-        f"{s['skipped']} files skipped, {s['not_parsed']} not parsed"
+        f"{_count(s['skipped'], 'file')} skipped, {s['not_parsed']} not parsed"
     )
 
 
-SUMMARY_LINE = re.compile(r"^exit \d+: \d+ objects in \d+ files: ")
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+SUMMARY_LINE = re.compile(r"^exit \d+: \d+ objects? in \d+ files?: ")
 
 
 # -- table ---------------------------------------------------------------------------------------

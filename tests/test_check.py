@@ -33,7 +33,7 @@ def test_a_hardened_microservice_passes(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(tmp_path)
     result = _check(str(HARDENED))
     assert result.exit_code == 0, result.output
-    assert "4 objects in 1 files: 0 mandatory, 0 advisory" in result.output
+    assert "4 objects in 1 file: 0 mandatory, 0 advisory" in result.output
     assert list(tmp_path.iterdir()) == []  # nothing written without --out
 
 
@@ -107,7 +107,7 @@ def test_a_document_without_kind_is_reported_and_the_others_are_checked(tmp_path
     assert result.exit_code == 0, result.output
     line = len(HARDENED.read_text().splitlines()) + 2
     assert f"{f}:{line}: error: line {line}: document has no kind" in result.output
-    assert "4 objects in 1 files" in result.output and "1 not parsed" in result.output
+    assert "4 objects in 1 file" in result.output and "1 not parsed" in result.output
 
 
 def test_a_missing_path_exits_2(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_a_few_aliases_are_still_accepted_in_check(tmp_path: Path) -> None:
     )
     result = _check(str(f))
     assert result.exit_code == 0, result.output
-    assert "1 objects in 1 files" in result.output
+    assert "1 object in 1 file" in result.output
 
 
 def test_an_alias_cycle_in_check_exits_2(tmp_path: Path) -> None:
@@ -305,4 +305,4 @@ def test_a_json_manifest_named_is_checked(tmp_path: Path) -> None:
     f.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}))
     result = _check(str(f))
     assert result.exit_code == 0, result.output
-    assert "1 objects in 1 files" in result.output
+    assert "1 object in 1 file" in result.output

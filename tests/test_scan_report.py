@@ -427,7 +427,7 @@ def test_plain_table_has_one_line_per_finding_and_notice_and_the_summary() -> No
     assert fix not in "\n".join(lines)  # exempted findings say why, not how to fix
     assert lines[-1] == (
         "exit 1: 7 objects in 2 files: 2 mandatory, 1 advisory, 1 exempted; "
-        "1 files skipped, 1 not parsed"
+        "1 file skipped, 1 not parsed"
     )
     assert sum(LONG_IMAGE in line for line in lines) == 2
 
