@@ -29,6 +29,8 @@ import yaml
 
 from slipway.policy import config_path_for
 
+RUNNER_BASH = ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c"]
+"""How a GitHub runner runs a `shell: bash` step's script."""
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 
@@ -1148,17 +1150,7 @@ def run_copy_step(
     calls = tmp_path / "calls.log"
     calls.write_text("")
     result = subprocess.run(
-        # how the runner runs a `shell: bash` step
-        [
-            "bash",
-            "--noprofile",
-            "--norc",
-            "-e",
-            "-o",
-            "pipefail",
-            "-c",
-            copy_step_of(load("pulumi-stack.yml"))["run"],
-        ],
+        [*RUNNER_BASH, copy_step_of(load("pulumi-stack.yml"))["run"]],
         cwd=work,
         env={
             "PATH": f"{bin_dir}:/usr/bin:/bin",
@@ -1513,16 +1505,7 @@ def run_scan_step(tmp_path: Path, rendered: list[str], exits: dict[str, int]) ->
     output.write_text("")
     stacks = ["dev", "prod", "prod-platform"]
     result = subprocess.run(
-        [
-            "bash",
-            "--noprofile",
-            "--norc",
-            "-e",
-            "-o",
-            "pipefail",
-            "-c",
-            _offline_step(load("preview.yml"), is_check_step)["run"],
-        ],
+        [*RUNNER_BASH, _offline_step(load("preview.yml"), is_check_step)["run"]],
         cwd=work,
         env={
             "PATH": "/usr/bin:/bin",
