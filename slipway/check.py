@@ -34,7 +34,7 @@ from typing import Any
 from slipway.collect import few_collections
 from slipway.errors import BadInput
 from slipway.forked import Forked, can_fork, cores
-from slipway.manifests import MAX_FILE_BYTES, Manifest, find_files, load_files, with_node
+from slipway.manifests import Manifest, find_files, load_files
 from slipway.policy import (
     PACK_DIR,
     PolicyInfo,
@@ -44,7 +44,6 @@ from slipway.policy import (
     stack_urn,
 )
 from slipway.scan_types import Finding, Notice, RuleInfo, ScanResult
-from slipway.yamlfile import read_text
 
 CHECK_PROJECT = "slipway-check"
 STACK_WIDE = "(all objects)"
@@ -65,12 +64,10 @@ class Diagnostic:
 
 @dataclass
 class Judged:
-    """Objects read and what the rules said about them."""
+    """Objects read (for `--analyzer`), the files that held them, and the notices."""
 
-    manifests: list[Manifest]
-    by_urn: dict[str, Manifest]
-    diagnostics: list[Diagnostic]
-    files: list[str]
+    manifests: list[Manifest] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
 
 
@@ -124,7 +121,7 @@ def to_records(
 
 def read(paths: Iterable[Path], stack: str) -> Judged:
     """Every object under ``paths`` with its record; nothing judged yet."""
-    judged = Judged([], {}, [], [])
+    judged = Judged()
     for found, notice, name in load_files(find_files(paths)):
         if notice is not None:
             judged.notices.append(notice)
@@ -497,7 +494,7 @@ def place(
     """Findings with their file, the line of their field, and their exemption if any.
 
     An object read in the child has no YAML node here: the child answers for the lines of
-    its objects' fields (``lines``, one round trip), else the object is read again."""
+    its objects' fields (``lines``, one round trip)."""
     diagnostics = list(diagnostics)
     unplaced = [
         d
@@ -509,14 +506,11 @@ def place(
         for d, line in zip(unplaced, lines(asked), strict=True):
             d.line = line
     findings: set[Finding] = set()
-    again = _Reread()
     for d in diagnostics:
         m = by_urn.get(d.urn)
         if m is None:
             findings.add(Finding(d.policy, d.level, d.message, "", 0, STACK_WIDE))
             continue
-        if not d.line and d.at and m.node is None:
-            m = again.with_node(m)
         findings.add(finding(d, m, pack))
     return sorted(findings, key=_finding_order)
 
@@ -531,30 +525,6 @@ def finding(d: Diagnostic, m: Manifest, pack: Rules) -> Finding:
     line = d.line or (m.line_of(d.at) if d.at else m.line)
     reason = _exempted(pack, m, d.policy)
     return Finding(d.policy, d.level, d.message, m.file, line, m.label, _dotted(d.at), reason)
-
-
-class _Reread:
-    """Objects read in the child come back without their YAML nodes; a stack rule's
-    finding on one of them reads that object's text again here, once, for the line of its
-    field."""
-
-    def __init__(self) -> None:
-        self.texts: dict[str, str] = {}
-        self.done: dict[tuple[str, int], Manifest] = {}
-
-    def with_node(self, m: Manifest) -> Manifest:
-        key = (m.file, m.span[0])
-        found = self.done.get(key)
-        if found is None:
-            text = self.texts.get(m.file)
-            if text is None:
-                try:
-                    text = read_text(Path(m.file), max_bytes=MAX_FILE_BYTES)
-                except BadInput:  # gone since: the object's own line will do
-                    text = ""
-                self.texts[m.file] = text
-            found = self.done[key] = with_node(m, text) if text else m
-        return found
 
 
 EXEMPTION_RULE = "exemption-has-reason"

@@ -13,7 +13,6 @@ Each object keeps its composed YAML node, so a finding can name the line of its 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import stat
@@ -64,8 +63,8 @@ class Manifest:
     obj: dict[str, Any]
     node: yaml.Node | None = field(default=None, compare=False, repr=False)
     span: tuple[int, int] = field(default=(0, 0), compare=False, repr=False)
-    """Where its text is in the file (from the start of its first line): enough to read the
-    object's node again without the rest of the file (`with_node`)."""
+    """Where its text is in the file (from the start of its first line); with ``file``, what
+    names the object between the processes of a scan (`slipway.check._lines_of`)."""
 
     @property
     def where(self) -> str:
@@ -519,29 +518,6 @@ def _span(node: yaml.Node | None) -> tuple[int, int]:
     if node is None:
         return (0, 0)
     return (node.start_mark.index - node.start_mark.column, node.end_mark.index)
-
-
-def with_node(m: Manifest, text: str) -> Manifest:
-    """``m`` with its YAML node, read again from ``text`` (its file's) where ``span`` says:
-    objects read in another process come back without nodes, and one finding should not
-    cost a parse of a whole install bundle. The same object or ``m`` unchanged (the file
-    changed since, or the span cannot stand alone)."""
-    start, end = m.span
-    if end <= start:
-        return m
-    lines = text.count("\n", 0, start)
-    try:
-        docs = _documents("\n" * lines + text[start:end], Path(m.file))
-    except _Unparsed:
-        return m
-    if len(docs) != 1:
-        return m
-    obj, node, _ = docs[0]
-    if isinstance(node, yaml.SequenceNode) and isinstance(obj, list) and len(obj) == 1:
-        obj, node = obj[0], node.value[0]  # an item of a List
-    if obj != m.obj:
-        return m
-    return dataclasses.replace(m, node=node)
 
 
 def _value_node(node: yaml.Node | None, key: str) -> yaml.Node | None:

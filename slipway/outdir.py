@@ -103,60 +103,13 @@ def check_out(raw: str | os.PathLike[str], *, protected: list[Path]) -> Path:
                 "(also when an older slipway, from before the marker, wrote it)",
                 field="--out",
             )
-    _check_parents(absolute, text)
+    check_parents(absolute, text)
     return absolute
 
 
-POLICY_KEYS = frozenset({"policy", "level", "urn", "message"})
-POLICY_OPTIONAL_KEYS = frozenset({"remediation", "file", "field"})
-
-
-def is_policy_file(path: Path) -> bool:
-    """True when `path` is a regular file holding what `slipway check --out` writes: a
-    JSON list of {policy, level, urn, message} rows (so it may be replaced)."""
-    try:
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > 256 << 20:
-            return False
-        raw = path.read_bytes()
-        doc = json.loads(raw)
-    except (OSError, ValueError, RecursionError):
-        return False
-    if doc == []:  # only the exact bytes slipway writes for no findings
-        return raw == b"[]\n"
-    return isinstance(doc, list) and all(
-        isinstance(r, dict) and POLICY_KEYS <= set(r) <= POLICY_KEYS | POLICY_OPTIONAL_KEYS
-        for r in doc
-    )
-
-
-def check_out_file(raw: str | os.PathLike[str], *, name: str = "policy.json") -> Path:
-    """Where `slipway check --out` may write: a path ending `.json`, or a folder (new or
-    existing) that gets `name` inside. An existing file is replaced only when it is an earlier
-    policy file; a symlink, a folder where the file should go, or any other file is refused
-    (BadInput, field `--out`)."""
-    text = os.fspath(raw)
-    if not text.strip():
-        raise BadInput("an empty path is not an output (an unset variable?)", field="--out")
-    given = Path(os.path.abspath(text))
-    target = given if given.suffix == ".json" else given / name
-    for path in (given, target):
-        if path.is_symlink():
-            raise BadInput(f"{path} is a symbolic link; give the real path", field="--out")
-    if given != target and given.exists() and not given.is_dir():
-        raise BadInput(f"{text} exists and is not a folder", field="--out")
-    if os.path.lexists(target) and not is_policy_file(target):
-        raise BadInput(
-            f"{target} exists and is not a policy file slipway wrote; slipway will not replace "
-            "it: give a new path, or remove that file yourself",
-            field="--out",
-        )
-    _check_parents(target, text)
-    return target
-
-
-def _check_parents(path: Path, text: str) -> None:
-    """The nearest existing parent must be a folder we can write in."""
+def check_parents(path: Path, text: str) -> None:
+    """The nearest existing parent of an output must be a folder we can write in (BadInput,
+    field `--out`, naming ``text`` as given)."""
     parent = path.parent
     while True:
         try:

@@ -866,14 +866,8 @@ def policy_json(diags: Iterable[Diagnostic]) -> str:
 
 
 def write_policy_json(diags: Iterable[Diagnostic], path: Path) -> None:
-    """Write policy.json atomically; see `write_policy_rows`."""
-    write_policy_rows(policy_rows(diags), path)
-
-
-def write_policy_rows(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write policy rows (as `policy_rows` makes them, perhaps with `file`/`field` added)
-    atomically (`slipway.outdir.write_text_atomically`); OS errors become BadInput."""
+    """Write policy.json atomically (`slipway.outdir.write_text_atomically`); OS errors
+    become BadInput."""
     from slipway.outdir import write_text_atomically
 
-    text = json.dumps(rows, indent=2, sort_keys=True) + "\n"
-    write_text_atomically(Path(path), text, prefix=".policy-")
+    write_text_atomically(Path(path), policy_json(diags), prefix=".policy-")

@@ -631,9 +631,9 @@ def report_path(raw: str | os.PathLike[str], fmt: str) -> Path:
             "or remove that file yourself",
             field="--out",
         )
-    from slipway.outdir import _check_parents
+    from slipway.outdir import check_parents
 
-    _check_parents(target, text)
+    check_parents(target, text)
     return target
 
 

@@ -118,19 +118,6 @@ def test_a_folder_that_only_looks_like_output_is_refused(tmp_path: Path) -> None
         check_out(lookalike, protected=[tmp_path / "project"])
 
 
-def test_a_users_empty_json_list_is_not_taken_for_a_policy_file(tmp_path: Path) -> None:
-    from slipway.outdir import check_out_file, is_policy_file
-
-    mine = tmp_path / "list.json"
-    mine.write_text("[ ]")
-    assert not is_policy_file(mine)
-    with pytest.raises(BadInput, match="not a policy file"):
-        check_out_file(mine)
-    ours = tmp_path / "policy.json"
-    ours.write_bytes(b"[]\n")
-    assert is_policy_file(ours)
-
-
 def test_folders_holding_the_catalog_are_refused(tmp_path: Path) -> None:
     catalog = tmp_path / "project" / "teams" / "services"
     catalog.mkdir(parents=True)

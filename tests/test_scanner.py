@@ -430,3 +430,62 @@ def test_an_unnamed_container_is_named_by_its_place(tmp_path: Path) -> None:
     )
     messages = [x.message for x in check([f]).findings if x.rule == "image-no-latest-tag"]
     assert messages == ["container containers[0] (unnamed) uses the latest tag: nginx:latest"]
+
+
+def _steps(field: str) -> list[str | int]:
+    import re
+
+    steps: list[str | int] = []
+    for part in field.split("."):
+        name, *indexes = re.split(r"\[(\d+)\]", part)
+        if name:
+            steps.append(name)
+        steps += [int(i) for i in indexes if i]
+    return steps
+
+
+def test_finding_lines_agree_with_the_files_text_on_the_public_corpus() -> None:
+    """Judged without the scanner's own line finder: for every finding whose field exists
+    in its object, the file's text at the reported line names that field (its key, or the
+    `-` of a list item)."""
+    result = check([CORPUS])
+    texts: dict[str, list[str]] = {}
+    objects = {}
+    for m in scanner_read_all():
+        objects[(m.file, m.label)] = m.obj
+    checked = 0
+    for f in result.findings:
+        obj = objects.get((f.file, f.object))
+        if not f.field or obj is None or f.file.endswith(".json"):
+            continue
+        node: object = obj
+        steps = _steps(f.field)
+        for step in steps:
+            ok = (isinstance(node, dict) and step in node) or (
+                isinstance(node, list) and isinstance(step, int) and step < len(node)
+            )
+            if not ok:
+                break
+            node = node[step]  # type: ignore[index]
+        else:
+            lines = texts.setdefault(f.file, Path(f.file).read_text().splitlines())
+            text = lines[f.line - 1].strip()
+            last = steps[-1]
+            if isinstance(last, int):
+                # the item's `-`, or its first line when the `-` line holds only a comment
+                j = f.line - 2
+                while j > 0 and lines[j].strip().startswith("#"):
+                    j -= 1
+                before = lines[j].strip() if j >= 0 else ""
+                assert text.startswith("-") or before.startswith("- #"), (f, text)
+            else:
+                key = text.lstrip("-").strip().lstrip("'\"")
+                assert key.startswith(last) and ":" in key, (f, text)
+            checked += 1
+    assert checked > 3000
+
+
+def scanner_read_all() -> list[Manifest]:
+    from slipway.check import read
+
+    return read([CORPUS], "prod").manifests
