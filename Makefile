@@ -12,7 +12,7 @@ K8S_VERSION := 1.33.0
 CI_OUT := build/ci
 STACKS := dev staging-platform staging prod-platform prod
 
-.PHONY: preview test lint unit render validate judges checkov consumer setup policy-venv bench clean
+.PHONY: preview test lint unit render validate judges checkov consumer setup policy-venv bench clean mutation
 
 setup: $(STAMP)
 
@@ -86,3 +86,8 @@ bench: $(STAMP) $(CHECKOV_STAMP)
 
 clean:
 	rm -rf build
+
+## Mutation testing of the modules that decide what gets deployed (not in `make test`: it
+## takes long). One line per module; MUTATION_SAMPLE=N for a quick look. See scripts/mutation.py.
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(MODULES)

@@ -1,0 +1,319 @@
+"""Mutation testing of the modules that decide what gets deployed or refused (`make mutation`).
+
+Each module in `mutation/modules.toml` is mutated by mutmut (flipped comparisons, changed
+constants and strings, deleted statements), and each mutant runs against that module's
+focused tests only: the ones that import it in-process. A mutant no test notices is a
+behaviour no test pins. The run prints one line per module:
+
+    module=<path> killed=<n> survived=<n> score=<x>
+
+`score` is killed / (killed + survived), in percent; a timeout counts as killed (the change
+was noticed), a mutant no focused test reaches counts as survived. Mutants that change no
+behaviour are listed, each with its reason, in `mutation/equivalents.toml`: they are left out
+of both counts, and an entry whose mutant no longer says what the entry says is an error (the
+code moved: look again). Survivors' diffs go to `build/mutation/<module>.survivors.diff`.
+
+Each module runs in its own scratch folder under `build/mutation/`, so the checkout is never
+touched: mutmut copies the package there and imports the copy first.
+
+Environment: `MUTATION_SAMPLE=N` runs N mutants per module drawn the same way every time (a
+quick look; the line says `sampled`); `MUTATION_JOBS` (default: CPU count) mutants at once;
+`MUTATION_MIN` the score every module must reach (default 85). Arguments: module paths to run
+only those. Exit 1 when a module scores below the minimum, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ROOT / "mutation" / "modules.toml"
+EQUIVALENTS = ROOT / "mutation" / "equivalents.toml"
+SCRATCH = ROOT / "build" / "mutation"
+MUTMUT_VERSION = "3.8.1"
+"""The generation step below uses mutmut's own functions: checked against this version."""
+
+# mutmut's exit codes (mutmut.stats.status_by_exit_code): which count as noticed.
+KILLED = {1, 3, 36, -24, 24, 152, 255}
+"""A failing test (1), pytest's internal error (3) or a timeout: the change was noticed."""
+UNCHECKED = {None, 34}
+"""Not run (a sample left it out) or skipped."""
+# Top-level entries of the checkout the scratch folder must not link (mutmut owns them, or
+# they are big and no test reads them).
+NOT_LINKED = {".git", ".venv", ".venv-checkov", "build", "tests", "pyproject.toml", "mutants"}
+
+
+class BadInput(Exception):
+    """A refusal: exit 2 with the message."""
+
+
+@dataclass(frozen=True)
+class Module:
+    """One module to mutate: its path in the checkout and the tests that pin it."""
+
+    path: str
+    tests: tuple[str, ...]
+
+    @property
+    def package_link(self) -> tuple[str, Path]:
+        """The top-level package name the tests import, and the folder it lives in.
+
+        mutmut names a mutant after the file's path from the folder it runs in; the tests
+        import the module by its package name. The scratch folder links the package under
+        that name so the two agree (`components/slipway_components/x.py` is
+        `slipway_components.x`).
+        """
+        parts = Path(self.path).parts
+        if parts[0] == "components":
+            return parts[1], ROOT / parts[0] / parts[1]
+        return parts[0], ROOT / parts[0]
+
+    @property
+    def relative(self) -> Path:
+        """The module's path inside the scratch folder."""
+        name, folder = self.package_link
+        return Path(name) / (ROOT / self.path).relative_to(folder)
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.relative.with_suffix("").parts)
+
+    @property
+    def slug(self) -> str:
+        return self.dotted.replace(".", "-")
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """A mutant that changes no behaviour, with the line it writes and why it is harmless."""
+
+    module: str
+    mutant: str
+    line: str
+    reason: str
+
+
+@dataclass
+class Tally:
+    killed: int = 0
+    survived: int = 0
+    equivalent: int = 0
+    unchecked: int = 0
+
+    @property
+    def score(self) -> float:
+        judged = self.killed + self.survived
+        return 100.0 * self.killed / judged if judged else 100.0
+
+
+def load_modules(path: Path = MODULES) -> list[Module]:
+    """Read the module table; every path and test file must exist."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BadInput(f"{path}: {exc}") from exc
+    modules = []
+    for i, entry in enumerate(data.get("module", [])):
+        where = f"{path}: module[{i}]"
+        if not isinstance(entry.get("path"), str) or not isinstance(entry.get("tests"), list):
+            raise BadInput(f"{where}: needs `path` (a string) and `tests` (a list of files)")
+        for file in (entry["path"], *entry["tests"]):
+            if not (ROOT / file).is_file():
+                raise BadInput(f"{where}: {file} is not a file in the checkout")
+        modules.append(Module(entry["path"], tuple(entry["tests"])))
+    if not modules:
+        raise BadInput(f"{path}: no [[module]] entries")
+    return modules
+
+
+def load_equivalents(path: Path = EQUIVALENTS) -> list[Equivalent]:
+    """Read the equivalent-mutant list; each entry needs a module, mutant, line and reason."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BadInput(f"{path}: {exc}") from exc
+    found = []
+    for i, entry in enumerate(data.get("equivalent", [])):
+        fields = ("module", "mutant", "line", "reason")
+        missing = [f for f in fields if not isinstance(entry.get(f), str) or not entry[f].strip()]
+        if missing:
+            raise BadInput(f"{path}: equivalent[{i}]: missing {', '.join(missing)}")
+        found.append(Equivalent(*(entry[f] for f in fields)))
+    return found
+
+
+def prepare(module: Module) -> Path:
+    """A fresh scratch folder for one module: the package linked under its import name, the
+    tests, a mutmut config, and the rest of the checkout linked in where the tests look."""
+    work = SCRATCH / module.slug
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "mutants").mkdir(parents=True)
+    name, folder = module.package_link
+    (work / name).symlink_to(folder, target_is_directory=True)
+    (work / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in NOT_LINKED | {name}:
+            (work / "mutants" / entry.name).symlink_to(entry)
+    pytest_options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
+    ini = pytest_options["ini_options"]
+    config = [
+        "[tool.mutmut]",
+        f"source_paths = [{json.dumps(name)}]",
+        f"only_mutate = [{json.dumps(str(module.relative))}]",
+        f"pytest_add_cli_args_test_selection = {json.dumps(list(module.tests))}",
+        # the tests start Pulumi's gRPC threads: forking from a process that ran them hangs
+        'process_isolation = "forkserver"',
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x"]',
+        "use_git_change_detection = false",
+        "",
+        "[tool.pytest.ini_options]",
+        f"testpaths = {json.dumps(ini['testpaths'])}",
+        f"addopts = {json.dumps(ini['addopts'])}",
+    ]
+    (work / "pyproject.toml").write_text("\n".join(config) + "\n")
+    return work
+
+
+def generate(work: Path) -> None:
+    """Write the mutants without running any (mutmut's own generation step), for sampling."""
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from mutmut.__main__ import copy_src_dir, create_file_mutants\n"
+        "from mutmut.configuration import config\n"
+        "os.makedirs('mutants', exist_ok=True)\n"
+        "copy_src_dir()\n"
+        "r = create_file_mutants(Path(config().only_mutate[0]))\n"
+        "sys.exit(1 if r.error else 0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=work, check=True, capture_output=True)
+
+
+def results(work: Path, module: Module) -> dict[str, int | None]:
+    meta = work / "mutants" / (str(module.relative) + ".meta")
+    return json.loads(meta.read_text())["exit_code_by_key"]
+
+
+def diff_of(work: Path, mutant: str) -> str:
+    shown = subprocess.run(
+        [sys.executable, "-m", "mutmut", "show", mutant],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return shown.stdout
+
+
+def run_module(module: Module, sample: int | None, jobs: int, equivalents: list[Equivalent]):
+    """Mutate one module, run its focused tests on each mutant, and count."""
+    work = prepare(module)
+    names: list[str] = []
+    if sample:
+        generate(work)
+        every = sorted(results(work, module))
+        names = sorted(random.Random(module.path).sample(every, min(sample, len(every))))
+    log = (SCRATCH / f"{module.slug}.log").open("w")
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
+    done = subprocess.run(command, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    if done.returncode != 0:
+        raise BadInput(
+            f"{module.path}: mutmut exited {done.returncode}; see {log.name} "
+            "(the focused tests must pass on the unchanged code)"
+        )
+    codes = results(work, module)
+    tally = Tally()
+    mine = {e.mutant: e for e in equivalents if e.module == module.path}
+    survivors = []
+    for name, code in sorted(codes.items()):
+        if name in mine:
+            shown = diff_of(work, name)
+            if mine[name].line.strip() not in {
+                line[1:].strip() for line in shown.splitlines() if line.startswith("+")
+            }:
+                raise BadInput(
+                    f"{EQUIVALENTS}: {name} no longer writes {mine[name].line!r}: "
+                    "the code moved; look at the mutant again"
+                )
+            tally.equivalent += 1
+        elif code in UNCHECKED:
+            tally.unchecked += 1
+        elif code in KILLED:
+            tally.killed += 1
+        else:
+            tally.survived += 1
+            survivors.append(name)
+    gone = set(mine) - set(codes)
+    if gone and not sample:
+        raise BadInput(f"{EQUIVALENTS}: no such mutant in {module.path}: {', '.join(sorted(gone))}")
+    report = SCRATCH / f"{module.slug}.survivors.diff"
+    report.write_text("".join(diff_of(work, name) + "\n" for name in survivors))
+    return tally, survivors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="module paths (default: all in modules.toml)")
+    args = parser.parse_args(argv)
+    try:
+        installed = metadata.version("mutmut")
+        if installed != MUTMUT_VERSION:
+            raise BadInput(
+                f"mutmut {installed} installed; this run is written for {MUTMUT_VERSION}"
+            )
+        sample_text = os.environ.get("MUTATION_SAMPLE", "")
+        if sample_text and not (sample_text.isdigit() and int(sample_text) > 0):
+            raise BadInput(f"MUTATION_SAMPLE={sample_text!r}: give a positive whole number")
+        sample = int(sample_text) if sample_text else None
+        jobs = int(os.environ.get("MUTATION_JOBS") or os.cpu_count() or 1)
+        minimum = float(os.environ.get("MUTATION_MIN", "85"))
+        modules = load_modules()
+        equivalents = load_equivalents()
+        known = {m.path for m in modules}
+        unknown = [m for m in args.modules if m not in known]
+        if unknown:
+            raise BadInput(
+                f"not in {MODULES}: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        chosen = [m for m in modules if not args.modules or m.path in args.modules]
+        failed = []
+        for module in chosen:
+            print(
+                f"mutating {module.path} ({len(module.tests)} test files)",
+                file=sys.stderr,
+                flush=True,
+            )
+            tally, survivors = run_module(module, sample, jobs, equivalents)
+            extra = f" equivalent={tally.equivalent}" + (" sampled" if sample else "")
+            print(
+                f"module={module.path} killed={tally.killed} survived={tally.survived} "
+                f"score={tally.score:.1f}{extra}",
+                flush=True,
+            )
+            for name in survivors:
+                print(f"  survived: {name}", file=sys.stderr)
+            if tally.score < minimum:
+                failed.append(module.path)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if failed:
+        print(f"below {minimum:g}%: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
