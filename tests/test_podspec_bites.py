@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from slipway_components.naming import check_dns_label, check_image_ref
+from slipway_components.naming import check_dns_label, check_image_ref, check_workload_namespace
 from slipway_components.podspec import (
     SECRETS_MOUNT,
     HttpProbe,
@@ -121,3 +121,49 @@ def test_dns_label_of_63_characters_is_accepted_and_64_refused() -> None:
     assert check_dns_label("a" * 63) == "a" * 63
     with pytest.raises(ValueError, match="at most 63 characters"):
         check_dns_label("a" * 64)
+
+
+def test_image_tag_is_read_from_the_last_path_segment_only() -> None:
+    # `team:x` in the middle is no tag of `app`; only `app`'s own suffix counts
+    with pytest.raises(ValueError, match="must carry a tag"):
+        check_image_ref("registry.example.com/team:x/app")
+    assert check_image_ref("registry.example.com/team/app:2.0") == (
+        "registry.example.com/team/app:2.0"
+    )
+
+
+def test_image_pinned_by_digest_needs_no_tag_and_may_say_latest() -> None:
+    digest = "sha256:" + "a" * 64
+    assert check_image_ref(f"registry.example.com/team/app@{digest}").endswith(digest)
+    assert check_image_ref(f"registry.example.com/team/app:latest@{digest}").endswith(digest)
+    # what follows '@' is the digest: its own ':' is not a tag
+    assert check_image_ref("app@anything") == "app@anything"
+
+
+def test_image_tag_must_be_exactly_latest_to_be_refused() -> None:
+    assert check_image_ref("app:latest-2024") == "app:latest-2024"
+    assert check_image_ref("app:1.0-latest") == "app:1.0-latest"
+    with pytest.raises(ValueError, match=r"^image 'app:latest' must carry a tag other than latest"):
+        check_image_ref("app:latest")
+
+
+def test_reserved_namespace_refusal_lists_every_reserved_name_and_prefix() -> None:
+    with pytest.raises(ValueError) as refused:
+        check_workload_namespace("kube-system")
+    assert str(refused.value) == (
+        "namespace 'kube-system' is reserved for the cluster's own components (default, "
+        "kube-*, gke-*, openshift-*, gmp-public, gmp-system, istio-system, kube-node-lease, "
+        "kube-public, kube-system); give the team a namespace of its own"
+    )
+
+
+@pytest.mark.parametrize("namespace", ["default", "gmp-system", "istio-system", "gke-managed-x"])
+def test_reserved_namespaces_and_prefixes_are_refused(namespace: str) -> None:
+    with pytest.raises(ValueError, match="is reserved for the cluster's own components"):
+        check_workload_namespace(namespace)
+
+
+def test_team_namespace_is_accepted_and_must_be_a_dns_label() -> None:
+    assert check_workload_namespace("shop-kubernetes") == "shop-kubernetes"
+    with pytest.raises(ValueError, match="is not a DNS-1123 label"):
+        check_workload_namespace("Shop")

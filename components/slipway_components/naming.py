@@ -52,7 +52,9 @@ def check_workload_namespace(value: str) -> str:
 
 def check_image_ref(value: str) -> str:
     """An image reference must name one build: a tag other than `latest`, or a digest."""
-    last = value.rsplit("/", 1)[-1]
-    if "@" not in value and (":" not in last or last.endswith(":latest")):
+    name, at, _digest = value.partition("@")
+    # the tag follows the last '/': a registry's port (`host:5000/app`) is not a tag
+    _repository, colon, tag = name.split("/")[-1].partition(":")
+    if not at and (not colon or tag == "latest"):
         raise ValueError(f"image {value!r} must carry a tag other than latest, or a digest")
     return value
