@@ -4,17 +4,24 @@ image reference and DNS label edges."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+import pulumi
 import pytest
 from pydantic import ValidationError
 
 from slipway_components.naming import check_dns_label, check_image_ref, check_workload_namespace
 from slipway_components.podspec import (
     SECRETS_MOUNT,
+    ContainerPort,
     HttpProbe,
     PodTemplateArgs,
     SecurityArgs,
+    content_hash,
+    given,
+    hashed_name,
+    is_output,
     pod_template,
 )
 
@@ -167,3 +174,292 @@ def test_team_namespace_is_accepted_and_must_be_a_dns_label() -> None:
     assert check_workload_namespace("shop-kubernetes") == "shop-kubernetes"
     with pytest.raises(ValueError, match="is not a DNS-1123 label"):
         check_workload_namespace("Shop")
+
+
+# --- the whole pod template, field by field ---------------------------------------------------
+
+RESTRICTED_CONTAINER_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "privileged": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+DEFAULT_PROBE = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 2}
+
+
+def spread(selector: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+
+
+def test_minimal_pod_template_is_the_restricted_profile_in_full() -> None:
+    assert render() == {
+        "metadata": {"labels": dict(sorted(LABELS.items()))},
+        "spec": {
+            "serviceAccountName": "orders",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "runAsGroup": 10001,
+                "fsGroup": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "terminationGracePeriodSeconds": 30,
+            "containers": [
+                {
+                    "name": "orders",
+                    "image": "registry.example.com/shop/orders:1.2.3",
+                    "imagePullPolicy": "Always",
+                    "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                    "livenessProbe": {
+                        "httpGet": {"path": "/healthz", "port": "http"},
+                        **DEFAULT_PROBE,
+                        "failureThreshold": 3,
+                    },
+                    "readinessProbe": {
+                        "httpGet": {"path": "/ready", "port": "http"},
+                        **DEFAULT_PROBE,
+                        "failureThreshold": 3,
+                    },
+                    "resources": {
+                        "requests": {"cpu": "100m", "memory": "128Mi"},
+                        "limits": {"cpu": "500m", "memory": "256Mi"},
+                    },
+                    "securityContext": RESTRICTED_CONTAINER_CONTEXT,
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                }
+            ],
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+            "topologySpreadConstraints": spread({"app.kubernetes.io/name": "orders"}),
+        },
+    }
+
+
+def test_every_pod_option_lands_in_its_own_place() -> None:
+    template = render(
+        ports=[{"name": "grpc", "port": 9090, "protocol": "UDP"}],
+        liveness={"path": "/live", "port": "grpc"},
+        readiness={"path": "/ready", "port": "grpc", "failure_threshold": 1},
+        resources={
+            "cpu_request": "1",
+            "memory_request": "1Gi",
+            "cpu_limit": "2",
+            "memory_limit": "2Gi",
+        },
+        security={
+            "run_as_user": 20000,
+            "run_as_group": 20001,
+            "fs_group": 20002,
+            "read_only_root_filesystem": False,
+            "seccomp_profile": "Localhost",
+        },
+        config_map_name="orders-config-1a2b",
+        secret_name="orders-secret-3c4d",
+        secret_keys=["TOKEN"],
+        flags_config_map_name="orders-flags",
+        automount_service_account_token=True,
+        annotations={"b": "2", "a": "1"},
+        termination_grace_period_seconds=0,
+        spread_across_zones=False,
+        labels={**LABELS, "track": "canary", "slot": "blue"},
+    )
+    spec = template["spec"]
+    assert template["metadata"]["annotations"] == {"a": "1", "b": "2"}
+    assert list(template["metadata"]["annotations"]) == ["a", "b"]
+    assert spec["automountServiceAccountToken"] is True
+    assert spec["terminationGracePeriodSeconds"] == 0
+    assert "topologySpreadConstraints" not in spec
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 20000,
+        "runAsGroup": 20001,
+        "fsGroup": 20002,
+        "seccompProfile": {"type": "Localhost"},
+    }
+    assert spec["volumes"] == [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        {"name": "secrets", "secret": {"secretName": "orders-secret-3c4d", "defaultMode": 0o440}},
+        {"name": "flags", "configMap": {"name": "orders-flags"}},
+    ]
+    (container,) = spec["containers"]
+    assert container["ports"] == [{"name": "grpc", "containerPort": 9090, "protocol": "UDP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/live", "port": "grpc"}
+    assert container["readinessProbe"]["failureThreshold"] == 1
+    assert container["resources"] == {
+        "requests": {"cpu": "1", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    }
+    assert container["securityContext"] == {
+        **RESTRICTED_CONTAINER_CONTEXT,
+        "readOnlyRootFilesystem": False,
+        "runAsUser": 20000,
+        "runAsGroup": 20001,
+        "seccompProfile": {"type": "Localhost"},
+    }
+    assert container["volumeMounts"] == [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True},
+        {"name": "flags", "mountPath": "/etc/flags", "readOnly": True},
+    ]
+    assert container["env"] == [
+        {"name": "TOKEN_FILE", "value": f"{SECRETS_MOUNT}/TOKEN"},
+        {"name": "FLAGS_FILE", "value": "/etc/flags/flags.json"},
+    ]
+    assert container["envFrom"] == [{"configMapRef": {"name": "orders-config-1a2b"}}]
+
+
+def test_zone_spread_selects_slot_and_track_but_never_the_version() -> None:
+    labels = {**LABELS, "track": "canary", "slot": "blue", "team": "payments"}
+    constraints = render(labels=labels)["spec"]["topologySpreadConstraints"]
+    assert constraints == spread(
+        {"app.kubernetes.io/name": "orders", "slot": "blue", "track": "canary"}
+    )
+
+
+def test_our_secret_and_a_cloud_secret_are_projected_into_one_mount() -> None:
+    spec = render(
+        secret_name="orders-secret",
+        secret_keys=["TOKEN"],
+        external_secret_name="orders-cloud",
+        external_secret_keys=["DB_PASSWORD", "TOKEN"],
+    )["spec"]
+    assert spec["volumes"][1] == {
+        "name": "secrets",
+        "projected": {
+            "sources": [
+                {"secret": {"name": "orders-secret"}},
+                {"secret": {"name": "orders-cloud"}},
+            ],
+            "defaultMode": 0o440,
+        },
+    }
+    # one file variable per key, even when both secrets hold it
+    assert [e["name"] for e in spec["containers"][0]["env"]] == ["DB_PASSWORD_FILE", "TOKEN_FILE"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"secret_name": "orders-secret"},  # a secret with no keys mounts nothing
+        {"secret_keys": ["TOKEN"]},  # keys with no secret mount nothing
+        {"external_secret_name": "orders-cloud"},
+    ],
+)
+def test_a_secret_without_keys_or_name_mounts_no_secret_volume(fields: dict[str, Any]) -> None:
+    spec = render(**fields)["spec"]
+    assert [v["name"] for v in spec["volumes"]] == ["tmp"]
+    assert spec["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_no_env_and_no_env_from_without_secrets_flags_or_config() -> None:
+    (container,) = render()["spec"]["containers"]
+    assert "env" not in container
+    assert "envFrom" not in container
+    assert "startupProbe" not in container
+
+
+# --- ports and probes: every bound at its edge --------------------------------------------------
+
+
+def test_privileged_port_is_refused_saying_why() -> None:
+    with pytest.raises(ValidationError) as refused:
+        ContainerPort(port=80)
+    assert (
+        "port 80 is privileged (<1024) and needs root; containers run as non-root, so it must "
+        "be greater than or equal to 1024 (1024–65535)"
+    ) in str(refused.value)
+    for port in (1, 1023):
+        with pytest.raises(ValidationError, match="is privileged"):
+            ContainerPort(port=port)
+
+
+def test_port_bounds_are_1024_to_65535() -> None:
+    assert ContainerPort(port=1024).port == 1024
+    assert ContainerPort(port=65535).port == 65535
+    with pytest.raises(ValidationError, match="less than or equal to 65535"):
+        ContainerPort(port=65536)
+    with pytest.raises(ValidationError, match="greater than or equal to 1024"):
+        ContainerPort(port=0)
+    # a bool is not a port number, even though True == 1
+    with pytest.raises(ValidationError) as refused:
+        ContainerPort(port=True)
+    assert "privileged" not in str(refused.value)
+
+
+def test_port_defaults_and_name_limit_of_15_characters() -> None:
+    port = ContainerPort(port=8080)
+    assert (port.name, port.protocol) == ("http", "TCP")
+    assert ContainerPort(name="a" * 15, port=8080).name == "a" * 15
+    with pytest.raises(ValidationError, match="at most 15 characters"):
+        ContainerPort(name="a" * 16, port=8080)
+
+
+@pytest.mark.parametrize(
+    ("field", "low", "high"),
+    [
+        ("initial_delay_seconds", 0, 3600),
+        ("period_seconds", 1, 3600),
+        ("timeout_seconds", 1, 600),
+        ("failure_threshold", 1, 1000),
+    ],
+)
+def test_probe_bounds_hold_at_their_edges(field: str, low: int, high: int) -> None:
+    for value in (low, high):
+        assert getattr(HttpProbe(path="/", **{field: value}), field) == value
+    for value in (low - 1, high + 1):
+        with pytest.raises(ValidationError, match=field):
+            HttpProbe(path="/", **{field: value})
+
+
+@pytest.mark.parametrize("path", ["healthz", "/health z", ""])
+def test_probe_path_must_start_with_a_slash_and_hold_no_space(path: str) -> None:
+    with pytest.raises(ValidationError, match="should match pattern"):
+        HttpProbe(path=path)
+
+
+def test_user_group_and_fs_group_default_to_10001_and_are_kept_apart() -> None:
+    pod = SecurityArgs(run_as_user=10002, run_as_group=10003, fs_group=10004).pod()
+    assert (pod["runAsUser"], pod["runAsGroup"], pod["fsGroup"]) == (10002, 10003, 10004)
+    defaults = SecurityArgs()
+    assert (defaults.run_as_user, defaults.run_as_group, defaults.fs_group) == (10001,) * 3
+    assert defaults.read_only_root_filesystem is True
+    assert defaults.seccomp_profile == "RuntimeDefault"
+
+
+def test_grace_period_may_be_zero_but_not_negative() -> None:
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        render(termination_grace_period_seconds=-1)
+
+
+# --- names that change exactly when content changes ---------------------------------------------
+
+
+def test_content_hash_is_the_sha256_of_compact_sorted_json() -> None:
+    data = {"b": [1, 2], "a": "x"}
+    blob = b'{"a":"x","b":[1,2]}'
+    assert content_hash(data) == hashlib.sha256(blob).hexdigest()[:10]
+    assert content_hash(data, length=16) == hashlib.sha256(blob).hexdigest()[:16]
+    assert content_hash({"a": "x", "b": [1, 2]}) == content_hash(data)
+
+
+def test_hashed_name_of_plain_data_is_plain() -> None:
+    assert hashed_name("orders-config", {"A": "1"}) == (f"orders-config-{content_hash({'A': '1'})}")
+
+
+def test_given_counts_any_output_and_non_empty_plain_values() -> None:
+    assert given("x") and not given("") and not given(None) and not given([])
+    assert given(pulumi.Output.from_input(""))
+    assert is_output(pulumi.Output.from_input("x")) and not is_output("x")
