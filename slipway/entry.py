@@ -127,6 +127,7 @@ class DeferredInterrupt:
 
     def __init__(self) -> None:
         self.pending = False
+        self._watchdog_started = False
 
     @classmethod
     def install(cls) -> DeferredInterrupt | None:
@@ -157,10 +158,26 @@ class DeferredInterrupt:
         self._raise()
 
     def _on_sigint(self, _signum: int, frame: FrameType | None) -> None:
+        self._start_watchdog()
         if self.pending or not _in_import(frame):
             self._raise()
         self.pending = True
         self._arm()
+
+    def _start_watchdog(self) -> None:
+        """Make sure the command ends after a Ctrl-C, whatever its clean-up does.
+
+        The clean-up that a Ctrl-C starts (stopping the pack, the program's process, the
+        threads that feed them) is bounded by design, but a wait that a bug left unbounded
+        would make one Ctrl-C do nothing. After `INTERRUPT_GRACE_SECONDS` the process leaves
+        with 130 and says so; its children are tied to it (`slipway.children`) and end too.
+        """
+        if self._watchdog_started:
+            return
+        import threading
+
+        self._watchdog_started = True
+        threading.Thread(target=_leave_after_grace, name="interrupt-watchdog", daemon=True).start()
 
     @staticmethod
     def _arm() -> None:
@@ -173,6 +190,25 @@ class DeferredInterrupt:
         import signal
 
         signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+INTERRUPT_GRACE_SECONDS = 30.0
+"""How long the clean-up after a Ctrl-C may take before the process leaves regardless."""
+
+GRACE_EXCEEDED = b"\ninterrupted: the clean-up did not end in time; stopped without it\n"
+
+
+def _leave_after_grace() -> None:
+    """The watchdog's thread: leave with 130 once the grace is over (the run ends the
+    process first when its clean-up finishes in time). Writes with `os.write`: a hung main
+    thread may hold the lock of `sys.stderr`."""
+    import os
+    import time
+
+    time.sleep(INTERRUPT_GRACE_SECONDS)
+    with contextlib.suppress(OSError):
+        os.write(2, GRACE_EXCEEDED)
+    os._exit(INTERRUPTED)
 
 
 def _interrupted() -> int:

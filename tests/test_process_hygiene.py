@@ -217,6 +217,7 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(project: Path, delay
     _out, err = finish(proc, timeout=120)
     assert proc.returncode in (0, 130), err
     assert "Traceback" not in err
+    assert "did not end in time" not in err, "the clean-up hung; the watchdog ended it"
     if proc.returncode == 130:
         assert not (project / "o").exists(), "an interrupted preview wrote output"
     assert wait_until_gone(token) == []
@@ -239,3 +240,65 @@ def test_sweeping_keeps_the_users_own_worktrees_whose_folder_is_away(tmp_path: P
     listing = _git(repo, "worktree", "list", "--porcelain")
     assert f"worktree {away}" in listing
     assert str(dead / "tree") not in listing
+
+
+def test_a_ctrl_c_just_after_the_judging_thread_starts_ends_the_preview(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C that lands right after the judging thread starts (before any record is
+    handed over) must stop that thread too: it waited on its queue for ever, and leaving
+    the thread pool waited for it, so the preview hung instead of exiting 130."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from slipway.commands import preview as command
+
+    real_submit = ThreadPoolExecutor.submit
+
+    def submit_then_ctrl_c(self: ThreadPoolExecutor, *args: object, **kwargs: object) -> object:
+        real_submit(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", submit_then_ctrl_c)
+    run = SimpleNamespace(
+        job=SimpleNamespace(stack="dev", project="slipway"), batches=lambda: iter(())
+    )
+    raised: list[BaseException] = []
+
+    def judge() -> None:
+        try:
+            command._judge(run, ROOT, lambda _rendered: None)  # type: ignore[arg-type]
+        except BaseException as exc:  # the test reads what ended it
+            raised.append(exc)
+
+    thread = threading.Thread(target=judge, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the interrupted judging hung"
+    assert [type(e) for e in raised] == [KeyboardInterrupt]
+
+
+def test_a_clean_up_that_hangs_after_ctrl_c_is_ended_by_the_watchdog_with_130() -> None:
+    """One Ctrl-C always ends the command: a clean-up that waits for ever (a bug) is cut
+    short after the grace, with 130 and a line that says so."""
+    script = (
+        "import signal, threading\n"
+        "from slipway import entry\n"
+        "entry.INTERRUPT_GRACE_SECONDS = 0.5\n"
+        "assert entry.DeferredInterrupt.install() is not None\n"
+        "try:\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "except KeyboardInterrupt:\n"
+        "    threading.Event().wait()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=as_from_a_terminal,
+    )
+    from slipway.entry import GRACE_EXCEEDED
+
+    assert (proc.returncode, proc.stderr) == (130, GRACE_EXCEEDED)

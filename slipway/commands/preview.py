@@ -99,15 +99,20 @@ def _judge(
             assert run.arrived is not None
             return [r.to_json() for r in run.arrived]
 
-        judging = pool.submit(session.run_batches, _batches(q), stack_resources)
+        # The submit is inside the `try`: a Ctrl-C raised once the judging thread has started
+        # but before `try` would leave that thread waiting on `q` for ever, and leaving the
+        # `with` waits for it (the pool's shutdown): the preview hung instead of exiting 130.
+        judging = None
         try:
+            judging = pool.submit(session.run_batches, _batches(q), stack_resources)
             for batch in run.batches():
                 q.put([r.to_json() for r in batch])
                 texts.update((r.urn, pv.manifest_text(r)) for r in batch if pv.is_manifest(r))
         except BaseException as exc:
             q.put(exc)
-            with contextlib.suppress(BaseException):
-                judging.result()
+            if judging is not None:
+                with contextlib.suppress(BaseException):
+                    judging.result()
             raise
         q.put(None)
         done = rendered()
