@@ -8,7 +8,9 @@ behaviour no test pins. The run prints one line per module:
     module=<path> killed=<n> survived=<n> score=<x>
 
 `score` is killed / (killed + survived), in percent; a timeout counts as killed (the change
-was noticed), a mutant no focused test reaches counts as survived. Mutants that change no
+was noticed), a mutant no focused test reaches counts as survived. A mutant that survives
+mutmut's run is run once more in a fresh process, active from the start, so that code which
+runs only while a module is imported is judged too (`focused_run`). Mutants that change no
 behaviour are listed, each with its reason, in `mutation/equivalents.toml`: they are left out
 of both counts, and an entry whose mutant no longer says what the entry says is an error (the
 code moved: look again). Survivors' diffs go to `build/mutation/<module>.survivors.diff`.
@@ -31,6 +33,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
@@ -216,6 +219,53 @@ def diff_of(work: Path, mutant: str) -> str:
     return shown.stdout
 
 
+def focused_run(work: Path, module: Module, mutant: str, timeout: float) -> int | None:
+    """Run the module's focused tests in a fresh process with `mutant` active from the start
+    (empty: none); pytest's exit code, None on a timeout.
+
+    mutmut runs each mutant in a process forked from one that has already imported the
+    code, so code that runs only while a module is imported (a pydantic schema hook, a
+    decorator's factory) ran unmutated: such a mutant looks like a survivor, or like one no
+    test reaches. Here the mutant is active before anything is imported."""
+    env = {**os.environ, "MUTANT_UNDER_TEST": mutant}
+    command = [sys.executable, "-m", "pytest", "--rootdir=.", "-p", "no:cacheprovider", "-x"]
+    try:
+        done = subprocess.run(
+            [*command, "-q", *module.tests],
+            cwd=work / "mutants",
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return done.returncode
+
+
+def recheck(work: Path, module: Module, names: list[str]) -> set[str]:
+    """The `names` a fresh process kills (see `focused_run`)."""
+    if not names:
+        return set()
+    started = time.monotonic()
+    code = focused_run(work, module, "", timeout=1800)
+    if code != 0:
+        raise BadInput(
+            f"{module.path}: the focused tests exit {code} in a fresh process on the unchanged "
+            "code (they must pass)"
+        )
+    timeout = 10 * (time.monotonic() - started) + 30
+    killed = set()
+    for name in names:
+        code = focused_run(work, module, name, timeout)
+        # 1 a test failed, 2 collection failed (the module no longer imports), None a timeout
+        if code in (1, 2, None):
+            killed.add(name)
+        elif code != 0:
+            raise BadInput(f"{module.path}: pytest exited {code} on {name}")
+    return killed
+
+
 def run_module(module: Module, sample: int | None, jobs: int, equivalents: list[Equivalent]):
     """Mutate one module, run its focused tests on each mutant, and count."""
     work = prepare(module)
@@ -234,8 +284,13 @@ def run_module(module: Module, sample: int | None, jobs: int, equivalents: list[
             "(the focused tests must pass on the unchanged code)"
         )
     codes = results(work, module)
-    tally = Tally()
     mine = {e.mutant: e for e in equivalents if e.module == module.path}
+    doubtful = [
+        n for n, c in sorted(codes.items()) if n not in mine and c not in UNCHECKED | KILLED
+    ]
+    for name in recheck(work, module, doubtful):
+        codes[name] = 1
+    tally = Tally()
     survivors = []
     for name, code in sorted(codes.items()):
         if name in mine:

@@ -16,6 +16,7 @@ from slipway_components.podspec import (
     SECRETS_MOUNT,
     ContainerPort,
     HttpProbe,
+    InputValueError,
     PodTemplateArgs,
     SecurityArgs,
     content_hash,
@@ -24,6 +25,7 @@ from slipway_components.podspec import (
     is_output,
     pod_template,
 )
+from slipway_components.podspec import _check_resolved as check_resolved
 
 LABELS = {
     "app.kubernetes.io/name": "orders",
@@ -463,3 +465,16 @@ def test_given_counts_any_output_and_non_empty_plain_values() -> None:
     assert given("x") and not given("") and not given(None) and not given([])
     assert given(pulumi.Output.from_input(""))
     assert is_output(pulumi.Output.from_input("x")) and not is_output("x")
+
+
+def test_an_output_resolving_to_a_non_string_names_the_type_it_resolved_to() -> None:
+    with pytest.raises(InputValueError) as caught:
+        check_resolved(None, "MicroserviceArgs.team", 7)
+    assert str(caught.value) == "MicroserviceArgs.team: must resolve to a string, not int"
+
+
+def test_an_output_resolving_to_a_refused_value_carries_the_field_it_was_given_to() -> None:
+    with pytest.raises(InputValueError) as caught:
+        check_resolved(check_dns_label, "MicroserviceArgs.service_name", "Orders")
+    assert caught.value.field == "MicroserviceArgs.service_name"
+    assert str(caught.value).startswith("MicroserviceArgs.service_name: ")

@@ -1,0 +1,120 @@
+"""`make mutation` (scripts/mutation.py): what it refuses, how it counts, and the fresh-process
+second look at survivors. mutmut itself is not run here (minutes per module)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "scripts/mutation.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _tool()
+
+
+def test_every_module_in_the_table_exists_with_its_focused_tests() -> None:
+    modules = tool.load_modules()
+    assert len(modules) >= 13
+    assert all((ROOT / m.path).is_file() and m.tests for m in modules)
+
+
+def test_the_equivalents_list_reads_and_names_only_modules_of_the_table() -> None:
+    known = {m.path for m in tool.load_modules()}
+    equivalents = tool.load_equivalents()
+    assert {e.module for e in equivalents} <= known
+    assert all(len(e.reason) > 20 for e in equivalents)
+
+
+def test_a_module_entry_without_tests_is_refused(tmp_path: Path) -> None:
+    table = tmp_path / "modules.toml"
+    table.write_text('[[module]]\npath = "slipway/diff.py"\n')
+    with pytest.raises(tool.BadInput, match=r"module\[0\]: needs `path` .* and `tests`"):
+        tool.load_modules(table)
+
+
+def test_a_module_entry_naming_a_missing_file_is_refused(tmp_path: Path) -> None:
+    table = tmp_path / "modules.toml"
+    table.write_text('[[module]]\npath = "slipway/diff.py"\ntests = ["tests/nope.py"]\n')
+    with pytest.raises(tool.BadInput, match=r"tests/nope.py is not a file in the checkout"):
+        tool.load_modules(table)
+
+
+def test_an_equivalent_without_a_reason_is_refused(tmp_path: Path) -> None:
+    table = tmp_path / "equivalents.toml"
+    table.write_text('[[equivalent]]\nmodule = "m"\nmutant = "x"\nline = "y"\nreason = " "\n')
+    with pytest.raises(tool.BadInput, match=r"equivalent\[0\]: missing reason"):
+        tool.load_equivalents(table)
+
+
+def test_the_score_is_killed_over_killed_and_survived() -> None:
+    assert tool.Tally(killed=17, survived=3, equivalent=5, unchecked=9).score == 85.0
+    assert tool.Tally().score == 100.0
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({"MUTATION_SAMPLE": "0"}, [], "MUTATION_SAMPLE='0': give a positive whole number"),
+        ({"MUTATION_SAMPLE": "ten"}, [], "MUTATION_SAMPLE='ten': give a positive whole number"),
+        ({}, ["slipway/nope.py"], "not in"),
+    ],
+)
+def test_bad_input_exits_2_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    args: list[str],
+    message: str,
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(tool, "run_module", lambda *a: pytest.fail("nothing may run"))
+    assert tool.main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("code", "killed"), [(1, True), (2, True), (None, True), (0, False)], ids=str
+)
+def test_a_fresh_process_kills_a_survivor_when_a_test_fails_collection_fails_or_it_hangs(
+    monkeypatch: pytest.MonkeyPatch, code: int | None, killed: bool
+) -> None:
+    module = tool.Module("slipway/diff.py", ("tests/test_diff.py",))
+    runs: list[str] = []
+
+    def focused_run(_work: Path, _module: object, mutant: str, timeout: float) -> int | None:
+        runs.append(mutant)
+        return 0 if mutant == "" else code
+
+    monkeypatch.setattr(tool, "focused_run", focused_run)
+    assert tool.recheck(Path("w"), module, ["m.x__mutmut_1"]) == (
+        {"m.x__mutmut_1"} if killed else set()
+    )
+    assert runs == ["", "m.x__mutmut_1"], "the unchanged code runs first, then the mutant"
+
+
+def test_a_second_look_is_refused_when_the_unchanged_code_fails_in_a_fresh_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = tool.Module("slipway/diff.py", ("tests/test_diff.py",))
+    monkeypatch.setattr(tool, "focused_run", lambda *a, **k: 1)
+    with pytest.raises(tool.BadInput, match="fresh process on the unchanged code"):
+        tool.recheck(Path("w"), module, ["m.x__mutmut_1"])
+
+
+def test_no_survivors_need_no_second_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tool, "focused_run", lambda *a, **k: pytest.fail("nothing may run"))
+    assert tool.recheck(Path("w"), tool.Module("m.py", ()), []) == set()
