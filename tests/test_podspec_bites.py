@@ -4,7 +4,10 @@ image reference and DNS label edges."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pulumi
@@ -19,6 +22,7 @@ from slipway_components.podspec import (
     InputValueError,
     PodTemplateArgs,
     SecurityArgs,
+    StrInput,
     content_hash,
     given,
     hashed_name,
@@ -478,3 +482,49 @@ def test_an_output_resolving_to_a_refused_value_carries_the_field_it_was_given_t
         check_resolved(check_dns_label, "MicroserviceArgs.service_name", "Orders")
     assert caught.value.field == "MicroserviceArgs.service_name"
     assert str(caught.value).startswith("MicroserviceArgs.service_name: ")
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop of the test's own, current while Outputs are made and resolved."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.mark.parametrize(
+    ("config", "field_name", "named"),
+    [
+        ({"title": "MicroserviceArgs"}, "service_name", "MicroserviceArgs.service_name"),
+        ({}, "service_name", "args.service_name"),
+        (None, None, "args"),
+    ],
+)
+def test_an_output_refused_when_it_resolves_is_named_by_model_and_field(
+    loop: asyncio.AbstractEventLoop,
+    config: dict[str, str] | None,
+    field_name: str | None,
+    named: str,
+) -> None:
+    info = SimpleNamespace(config=config, field_name=field_name)
+    output = StrInput(check_dns_label)._validate(pulumi.Output.from_input("Bad"), str, info)
+    with pytest.raises(InputValueError) as caught:
+        loop.run_until_complete(output.future())
+    assert caught.value.field == named
+
+
+def test_an_awaitable_is_checked_when_it_resolves_like_an_output(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    async def later() -> str:
+        return "orders"
+
+    def plain(_value: Any) -> Any:
+        raise AssertionError("an awaitable is not a plain value")
+
+    info = SimpleNamespace(config={"title": "MicroserviceArgs"}, field_name="service_name")
+    output = StrInput(check_dns_label)._validate(loop.create_task(later()), plain, info)
+    assert isinstance(output, pulumi.Output)
+    assert loop.run_until_complete(output.future()) == "orders"

@@ -101,7 +101,9 @@ class StrInput:
         if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
             if not self.deferred:
                 return pulumi.Output.from_input(value)
-            field = f"{info.config.get('title') if info.config else 'args'}.{info.field_name}"
+            # A model's field is `<Model>.<field>`; a bare TypeAdapter has neither
+            title = (info.config or {}).get("title") or "args"
+            field = f"{title}.{info.field_name}" if info.field_name else title
             return pulumi.Output.from_input(value).apply(
                 partial(_check_resolved, self.check, field)
             )
