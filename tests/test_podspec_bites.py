@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import warnings
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -38,18 +39,19 @@ LABELS = {
 }
 
 
+TEMPLATE_FIELDS: dict[str, Any] = {
+    "service_name": "orders",
+    "image": "registry.example.com/shop/orders:1.2.3",
+    "ports": [{"name": "http", "port": 8080}],
+    "liveness": {"path": "/healthz"},
+    "readiness": {"path": "/ready"},
+    "service_account_name": "orders",
+    "labels": LABELS,
+}
+
+
 def render(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "service_name": "orders",
-        "image": "registry.example.com/shop/orders:1.2.3",
-        "ports": [{"name": "http", "port": 8080}],
-        "liveness": {"path": "/healthz"},
-        "readiness": {"path": "/ready"},
-        "service_account_name": "orders",
-        "labels": LABELS,
-    }
-    fields.update(overrides)
-    return pod_template(PodTemplateArgs(**fields))
+    return pod_template(PodTemplateArgs(**{**TEMPLATE_FIELDS, **overrides}))
 
 
 def test_external_secret_files_are_mounted_where_their_file_variables_point() -> None:
@@ -528,3 +530,18 @@ def test_an_awaitable_is_checked_when_it_resolves_like_an_output(
     output = StrInput(check_dns_label)._validate(loop.create_task(later()), plain, info)
     assert isinstance(output, pulumi.Output)
     assert loop.run_until_complete(output.future()) == "orders"
+
+
+def test_a_dumped_model_keeps_an_output_field_as_the_output_itself(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """Args are dumped to build child args (`model_dump`): an Output must come out as the
+    same Output, without pydantic's 'expected str' warning, and a string as the string."""
+    image = pulumi.Output.from_input("registry.example.com/shop/orders:1.2.3")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with_output = PodTemplateArgs.model_validate({**TEMPLATE_FIELDS, "image": image})
+        assert with_output.model_dump()["image"] is with_output.image
+        assert isinstance(with_output.image, pulumi.Output)
+        plain = PodTemplateArgs.model_validate(TEMPLATE_FIELDS)
+        assert plain.model_dump()["image"] == "registry.example.com/shop/orders:1.2.3"
