@@ -16,11 +16,15 @@ of both counts, and an entry whose mutant no longer says what the entry says is 
 code moved: look again). Survivors' diffs go to `build/mutation/<module>.survivors.diff`.
 
 Each module runs in its own scratch folder under `build/mutation/`, so the checkout is never
-touched: mutmut copies the package there and imports the copy first.
+touched: mutmut copies the package there and imports the copy first. In that copy the bodies
+of the module's decorated functions (pydantic validators, properties), which mutmut would
+skip, are moved into undecorated functions named `<name>__checked<n>` that mutmut mutates.
 
 Environment: `MUTATION_SAMPLE=N` runs N mutants per module drawn the same way every time (a
-quick look; the line says `sampled`); `MUTATION_JOBS` (default: CPU count) mutants at once;
-`MUTATION_MIN` the score every module must reach (default 85). Arguments: module paths to run
+quick look; the line says `sampled`); `MUTATION_FILTER=<regex>` only the mutants whose name
+it finds (`__checked`: the bodies of decorated functions; the line says `filtered`);
+`MUTATION_JOBS` (default: CPU count) mutants at once; `MUTATION_MIN` the score every module
+must reach (default 85). Arguments: module paths to run
 only those. Exit 1 when a module scores below the minimum, 2 on bad input.
 """
 
@@ -30,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +43,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ROOT / "mutation" / "modules.toml"
@@ -155,15 +161,99 @@ def load_equivalents(path: Path = EQUIVALENTS) -> list[Equivalent]:
     return found
 
 
+CHECKED = "__checked"
+"""Suffix of the undecorated copy of a decorated function's body (`expose_decorated`)."""
+
+
+def expose_decorated(source: str) -> str:
+    """The module with every decorated function's body moved into an undecorated function
+    beside it, which the decorated one calls with its own arguments.
+
+    mutmut leaves decorated functions alone (their decorators run at import), and those are
+    the pydantic validators (`@field_validator`, `@model_validator`) and properties: most of
+    what a model refuses. After this, mutmut mutates the body (`<name>__checked<n>`) while
+    the decorator, signature and behaviour stay as they were. Formatting is kept (libcst), so
+    every other line reads as in the checkout."""
+    import libcst as cst
+
+    def call_args(params: cst.Parameters) -> list[cst.Arg]:
+        args = [cst.Arg(cst.Name(p.name.value)) for p in (*params.posonly_params, *params.params)]
+        if isinstance(params.star_arg, cst.Param):
+            args.append(cst.Arg(cst.Name(params.star_arg.name.value), star="*"))
+        for p in params.kwonly_params:
+            tight = cst.AssignEqual(
+                whitespace_before=cst.SimpleWhitespace(""),
+                whitespace_after=cst.SimpleWhitespace(""),
+            )
+            args.append(
+                cst.Arg(cst.Name(p.name.value), keyword=cst.Name(p.name.value), equal=tight)
+            )
+        if params.star_kwarg is not None:
+            args.append(cst.Arg(cst.Name(params.star_kwarg.name.value), star="**"))
+        return args
+
+    def skipped_by_mutmut(fn: cst.FunctionDef) -> bool:
+        names = [d.decorator for d in fn.decorators]
+        plain = len(names) == 1 and isinstance(names[0], cst.Name)
+        return bool(names) and not (plain and names[0].value in ("staticmethod", "classmethod"))
+
+    def split(statements: Any, owner: str | None) -> list[Any]:
+        out: list[Any] = []
+        for n, stmt in enumerate(statements):
+            if not (isinstance(stmt, cst.FunctionDef) and skipped_by_mutmut(stmt)):
+                out.append(stmt)
+                continue
+            body_name = f"{stmt.name.value}{CHECKED}{n}"
+            target: cst.BaseExpression = cst.Name(body_name)
+            if owner is not None:
+                target = cst.parse_expression(f"{owner}.{body_name}")
+            call: cst.BaseExpression = cst.Call(func=target, args=call_args(stmt.params))
+            if stmt.asynchronous is not None:
+                call = cst.Await(expression=call)
+            wrapper = stmt.with_changes(
+                body=cst.IndentedBlock(body=[cst.SimpleStatementLine([cst.Return(call)])])
+            )
+            body = stmt.with_changes(decorators=[], name=cst.Name(body_name), leading_lines=[])
+            out.extend([wrapper, body])
+        return out
+
+    class Expose(cst.CSTTransformer):
+        def __init__(self) -> None:
+            self.owners: list[str] = []
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> None:
+            self.owners.append(node.name.value)
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return False  # functions inside functions stay as they are
+
+        def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+            owner = ".".join(self.owners)
+            self.owners.pop()
+            if not isinstance(updated.body, cst.IndentedBlock):
+                return updated
+            return updated.with_changes(
+                body=updated.body.with_changes(body=split(updated.body.body, owner))
+            )
+
+        def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+            return updated.with_changes(body=split(updated.body, None))
+
+    return cst.parse_module(source).visit(Expose()).code
+
+
 def prepare(module: Module) -> Path:
-    """A fresh scratch folder for one module: the package linked under its import name, the
-    tests, a mutmut config, and the rest of the checkout linked in where the tests look."""
+    """A fresh scratch folder for one module: a copy of its package under its import name
+    (the module's decorated functions exposed, `expose_decorated`), the tests, a mutmut
+    config, and the rest of the checkout linked in where the tests look."""
     work = SCRATCH / module.slug
     if work.exists():
         shutil.rmtree(work)
     (work / "mutants").mkdir(parents=True)
     name, folder = module.package_link
-    (work / name).symlink_to(folder, target_is_directory=True)
+    shutil.copytree(folder, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+    target = work / module.relative
+    target.write_text(expose_decorated(target.read_text(encoding="utf-8")), encoding="utf-8")
     (work / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
     for entry in ROOT.iterdir():
         if entry.name not in NOT_LINKED | {name}:
@@ -266,14 +356,27 @@ def recheck(work: Path, module: Module, names: list[str]) -> set[str]:
     return killed
 
 
-def run_module(module: Module, sample: int | None, jobs: int, equivalents: list[Equivalent]):
-    """Mutate one module, run its focused tests on each mutant, and count."""
+def run_module(
+    module: Module,
+    sample: int | None,
+    jobs: int,
+    equivalents: list[Equivalent],
+    pattern: re.Pattern[str] | None = None,
+):
+    """Mutate one module, run its focused tests on each mutant (those whose name `pattern`
+    finds, when given), and count; (None, []) when the pattern finds none."""
     work = prepare(module)
     names: list[str] = []
-    if sample:
+    if sample or pattern:
         generate(work)
         every = sorted(results(work, module))
-        names = sorted(random.Random(module.path).sample(every, min(sample, len(every))))
+        if pattern:
+            every = [n for n in every if pattern.search(n)]
+            if not every:
+                return None, []
+        if sample:
+            every = random.Random(module.path).sample(every, min(sample, len(every)))
+        names = sorted(every)
     log = (SCRATCH / f"{module.slug}.log").open("w")
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *names]
     done = subprocess.run(command, cwd=work, stdout=log, stderr=subprocess.STDOUT)
@@ -292,8 +395,11 @@ def run_module(module: Module, sample: int | None, jobs: int, equivalents: list[
         codes[name] = 1
     tally = Tally()
     survivors = []
+    chosen = set(names)
     for name, code in sorted(codes.items()):
-        if name in mine:
+        if chosen and name not in chosen:  # left out by the sample or the filter
+            tally.unchecked += 1
+        elif name in mine:
             shown = diff_of(work, name)
             if mine[name].line.strip() not in {
                 line[1:].strip() for line in shown.splitlines() if line.startswith("+")
@@ -311,7 +417,7 @@ def run_module(module: Module, sample: int | None, jobs: int, equivalents: list[
             tally.survived += 1
             survivors.append(name)
     gone = set(mine) - set(codes)
-    if gone and not sample:
+    if gone and not (sample or pattern):
         raise BadInput(f"{EQUIVALENTS}: no such mutant in {module.path}: {', '.join(sorted(gone))}")
     report = SCRATCH / f"{module.slug}.survivors.diff"
     report.write_text("".join(diff_of(work, name) + "\n" for name in survivors))
@@ -332,6 +438,13 @@ def main(argv: list[str] | None = None) -> int:
         if sample_text and not (sample_text.isdigit() and int(sample_text) > 0):
             raise BadInput(f"MUTATION_SAMPLE={sample_text!r}: give a positive whole number")
         sample = int(sample_text) if sample_text else None
+        pattern_text = os.environ.get("MUTATION_FILTER", "")
+        try:
+            pattern = re.compile(pattern_text) if pattern_text else None
+        except re.error as exc:
+            raise BadInput(
+                f"MUTATION_FILTER={pattern_text!r}: not a regular expression: {exc}"
+            ) from None
         jobs = int(os.environ.get("MUTATION_JOBS") or os.cpu_count() or 1)
         minimum = float(os.environ.get("MUTATION_MIN", "85"))
         modules = load_modules()
@@ -350,8 +463,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            tally, survivors = run_module(module, sample, jobs, equivalents)
+            tally, survivors = run_module(module, sample, jobs, equivalents, pattern)
+            if tally is None:
+                print(f"  no mutant matches MUTATION_FILTER={pattern_text}", file=sys.stderr)
+                continue
             extra = f" equivalent={tally.equivalent}" + (" sampled" if sample else "")
+            extra += " filtered" if pattern else ""
             print(
                 f"module={module.path} killed={tally.killed} survived={tally.survived} "
                 f"score={tally.score:.1f}{extra}",

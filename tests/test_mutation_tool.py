@@ -118,3 +118,93 @@ def test_a_second_look_is_refused_when_the_unchanged_code_fails_in_a_fresh_proce
 def test_no_survivors_need_no_second_look(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tool, "focused_run", lambda *a, **k: pytest.fail("nothing may run"))
     assert tool.recheck(Path("w"), tool.Module("m.py", ()), []) == set()
+
+
+SOURCE = """
+import asyncio
+import functools
+from pydantic import BaseModel, field_validator, model_validator
+
+
+def plain(x):
+    return x + 1
+
+
+@functools.cache
+def cached(a, /, b, *rest, c=1, **more):
+    return (a, b, rest, c, more)
+
+
+@functools.wraps(plain)
+async def later(x):
+    return x * 2
+
+
+class Port(BaseModel):
+    number: int
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v):
+        if v < 1:
+            raise ValueError(f"{cls.__name__}: {v} is below 1")
+        return v
+
+    @model_validator(mode="after")
+    def _even(self):
+        if self.number % 2:
+            raise ValueError("odd")
+        return self
+
+    @property
+    def doubled(self):
+        return self.number * 2
+
+    class Inner:
+        @staticmethod
+        def kept(x):
+            return x
+
+        @property
+        def name(self):
+            return "inner"
+"""
+
+
+def test_exposing_decorated_bodies_keeps_what_the_module_does() -> None:
+    exposed = tool.expose_decorated(SOURCE)
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
+    exec(compile(SOURCE, "before", "exec"), before)
+    exec(compile(exposed, "after", "exec"), after)
+    for ns in (before, after):
+        port = ns["Port"]
+        assert port(number=4).doubled == 8
+        for bad, message in ((0, "Port: 0 is below 1"), (3, "odd")):
+            with pytest.raises(ValueError, match=message):
+                port(number=bad)
+        assert ns["cached"](1, 2, 3, c=4, d=5) == (1, 2, (3,), 4, {"d": 5})
+        assert ns["asyncio"].run(ns["later"](4)) == 8
+        assert port.Inner().name == "inner" and port.Inner.kept(7) == 7
+        assert ns["plain"](1) == 2
+
+
+def test_exposed_bodies_are_undecorated_functions_and_the_rest_is_untouched() -> None:
+    exposed = tool.expose_decorated(SOURCE)
+    for body in ("_number__checked1", "_even__checked2", "doubled__checked3", "cached__checked4"):
+        assert f"    def {body}(" in exposed or f"\ndef {body}(" in exposed
+    assert "return Port._number__checked1(cls, v)" in exposed
+    assert "return cached__checked4(a, b, *rest, c=c, **more)" in exposed
+    assert "return await later__checked5(x)" in exposed
+    assert "return Port.Inner.name__checked1(self)" in exposed
+    assert "def plain(x):\n    return x + 1\n" in exposed
+    assert "kept__checked" not in exposed, "a lone @staticmethod is mutated by mutmut as is"
+
+
+def test_a_filter_that_is_no_regular_expression_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MUTATION_FILTER", "(")
+    monkeypatch.setattr(tool, "run_module", lambda *a: pytest.fail("nothing may run"))
+    assert tool.main([]) == 2
+    assert "MUTATION_FILTER='(': not a regular expression" in capsys.readouterr().err
