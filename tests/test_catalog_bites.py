@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
-from pydantic import BaseModel, ValidationError, field_validator
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from slipway.errors import BadInput
+from slipway.yamlfile import SafeLoader
 from stacks.catalog import (
     MAX_DOC_BYTES,
     Pause,
     Service,
+    Spec,
     Strategy,
     _format_errors,
     _loc,
@@ -1048,3 +1058,120 @@ def test_deep_merge_merges_maps_and_replaces_everything_else() -> None:
     }
     assert base == snapshot
     assert deep_merge(base, {}) == base and deep_merge(base, {}) is not base
+
+
+# --- 13. the formatter on shapes the catalog's models may take ----------------------------------
+
+
+class _Marks(BaseModel):
+    """A component-style model: no alias generator, so no file spelling of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    low_mark: int = 0
+    high_mark: int = 1
+
+    @model_validator(mode="after")
+    def _order(self) -> _Marks:
+        if self.low_mark > self.high_mark:
+            raise ValueError(f"low_mark {self.low_mark} exceeds high_mark {self.high_mark}")
+        return self
+
+
+class _KindA(Spec):
+    kind: Literal["a"]
+    min_count: int = 0
+
+
+class _KindB(Spec):
+    kind: Literal["b"]
+
+
+def _no_x(v: str) -> str:
+    if "x" in v:
+        raise ValueError(f"{v!r} holds an x")
+    return v
+
+
+class _Shapes(Spec):
+    marks: _Marks = _Marks()
+    either: _KindA | _KindB | None = None
+    count_or_kind: int | _KindA = 0
+    tagged: int | Annotated[str, AfterValidator(_no_x)] = 0
+
+    @field_validator("count_or_kind")
+    @classmethod
+    def _small(cls, v: int | _KindA) -> int | _KindA:
+        if isinstance(v, _KindA) and v.min_count > 3:
+            raise ValueError(f"min_count {v.min_count} is above 3")
+        return v
+
+
+def shapes_errors(**data: Any) -> tuple[str, str]:
+    with pytest.raises(ValidationError) as info:
+        _Shapes.model_validate(data)
+    return _format_errors(info.value)
+
+
+def test_a_validators_union_tag_is_left_out_of_the_path() -> None:
+    assert shapes_errors(tagged="xy") == (
+        "tagged.int",
+        "tagged.int: must be a whole number (given: 'xy'); tagged: 'xy' holds an x (given: 'xy')",
+    )
+
+
+def test_an_error_inside_a_union_of_models_names_each_members_tag() -> None:
+    assert shapes_errors(either={"kind": "c"}) == (
+        "either._KindA.kind",
+        "either._KindA.kind: must be 'a' (given: 'c'); either._KindB.kind: must be 'b' "
+        "(given: 'c')",
+    )
+    assert shapes_errors(either={"kind": "a", "kindd": 1}) == (
+        "either._KindA.kindd",
+        "either._KindA.kindd: unknown field (given: 1); either._KindB.kind: must be 'b' "
+        "(given: 'a'); either._KindB.kindd: unknown field (given: 1)",
+    )
+
+
+def test_a_rule_on_a_count_or_model_field_names_the_models_fields_as_the_file_does() -> None:
+    assert shapes_errors(countOrKind={"kind": "a", "minCount": 5}) == (
+        "countOrKind",
+        "countOrKind: minCount 5 is above 3 (given: a mapping)",
+    )
+
+
+def test_a_model_without_file_spellings_keeps_its_field_names() -> None:
+    assert shapes_errors(marks={"low_mark": 3, "high_mark": 1}) == (
+        "marks",
+        "marks: low_mark 3 exceeds high_mark 1 (given: a mapping)",
+    )
+    assert shapes_errors(marks={"low_mak": 3}) == (
+        "marks.low_mak",
+        "marks.low_mak: unknown field; did you mean `low_mark`? (given: 3)",
+    )
+
+
+def test_an_unknown_field_of_a_model_outside_the_catalog_gets_no_suggestion() -> None:
+    with pytest.raises(ValidationError) as info:
+        _Marks.model_validate({"low_mak": 1})
+    assert _format_errors(info.value) == ("low_mak", "low_mak: unknown field (given: 1)")
+
+
+def test_a_syntax_error_is_said_by_the_parser_that_reads_the_file(tmp_path: Path) -> None:
+    text = "a: [1, 2\nb: 3\n"
+    with pytest.raises(yaml.YAMLError) as info:
+        list(yaml.parse(text, Loader=SafeLoader))
+    mark = info.value.problem_mark
+    assert read_refused(tmp_path, text) == (
+        f"YAML syntax error: line {mark.line + 1}, column {mark.column + 1}: {info.value.problem}"
+    )
+
+
+def test_of_two_duplicate_keys_the_shallower_is_reported_first(tmp_path: Path) -> None:
+    text = "a:\n  x:\n    k: 1\n    k: 2\nb:\n  j: 1\n  j: 2\n"
+    assert read_refused(tmp_path, text) == "YAML syntax error: line 7, column 3: duplicate key 'j'"
+
+
+def test_the_service_an_override_makes_carries_no_overrides_of_its_own() -> None:
+    overrides = {"prod": {"replicas": 5}, "staging": {"replicas": 3}}
+    prod = parse(doc(environments=overrides), "prod")
+    assert (prod.replicas, prod.environments) == (5, {})
