@@ -266,7 +266,7 @@ def check_catalog_path(v: str) -> str:
             f"{v!r} is not a folder inside the project; give a relative path without "
             "'..', e.g. services"
         )
-    if parts in ((), (".",)):
+    if not parts:  # PurePosixPath drops "." parts: ".", "./" and "./." have none
         raise ValueError(f"{v!r} is the project folder itself; give its own folder")
     return v
 
