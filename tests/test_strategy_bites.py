@@ -14,9 +14,16 @@ from pydantic import BaseModel, ValidationError
 
 from slipway.engine import Record, run_program
 from slipway_components import Microservice, MicroserviceArgs
+from slipway_components.bluegreen import held_replicas, slot_selector
 from slipway_components.canary import stable_reference, track_selector
 from slipway_components.kit import WorkloadKit
-from slipway_components.microservice import AutoscalingArgs
+from slipway_components.microservice import AutoscalingArgs, RollingArgs
+from slipway_components.rollouts import (
+    _measured,
+    analysis_template_spec,
+    await_annotations,
+    pre_rollout_template_spec,
+)
 from slipway_components.strategies import (
     AnalysisArgs,
     HeaderRouteArgs,
@@ -30,7 +37,15 @@ from slipway_components.strategies import (
     check_hook_url,
 )
 from slipway_components.traffic import TrafficArgs
-from tests.strategy_fixtures import IMAGE, NEW_IMAGE, canary, istio, make_args, run
+from tests.strategy_fixtures import (
+    IMAGE,
+    NEW_IMAGE,
+    blue_green,
+    canary,
+    istio,
+    make_args,
+    run,
+)
 
 DNS_LABEL_40 = (
     "is not a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a "
@@ -849,9 +864,7 @@ def test_without_a_canary_track_only_stable_runs_and_takes_all_traffic(
     assert split == [("stable" if traffic.layer == "istio" else "shop-stable", 100)]
 
 
-def test_a_canary_that_overrides_config_gets_its_own_configmap_and_stable_keeps_the_service_s() -> (
-    None
-):
+def test_a_canary_that_overrides_config_gets_its_own_configmap_stable_the_service_s() -> None:
     track = TrackArgs(image=NEW_IMAGE, config={"LOG_LEVEL": "debug"})
     strategy = StrategyArgs(type="canary", canary=track, weight=10)
     records, shop = build(make_args(strategy=strategy, traffic=istio()))
@@ -879,3 +892,622 @@ def test_the_canary_track_runs_its_own_image_and_stable_the_service_s() -> None:
         for d in ("shop-stable", "shop-canary")
     }
     assert images == {"shop-stable": IMAGE, "shop-canary": NEW_IMAGE}
+
+
+# == bluegreen.py ===========================================================================
+
+
+def slot_meta(slot: str, **annotations: str) -> dict[str, Any]:
+    return meta(f"shop-{slot}", {"slot": slot}, **annotations)
+
+
+def test_blue_green_renders_two_slots_each_with_its_hpa_and_pdb_and_two_services() -> None:
+    records, shop = build(make_args(strategy=blue_green()))
+    assert kinds(records) == {
+        "shop-sa": "core/v1:ServiceAccount",
+        "shop-config": "core/v1:ConfigMap",
+        "shop-blue": "apps/v1:Deployment",
+        "shop-green": "apps/v1:Deployment",
+        "shop-hpa-blue": "autoscaling/v2:HorizontalPodAutoscaler",
+        "shop-hpa-green": "autoscaling/v2:HorizontalPodAutoscaler",
+        "shop-pdb-blue": "policy/v1:PodDisruptionBudget",
+        "shop-pdb-green": "policy/v1:PodDisruptionBudget",
+        "shop-service": "core/v1:Service",
+        "shop-preview": "core/v1:Service",
+        "shop-netpol": "networking.k8s.io/v1:NetworkPolicy",
+    }
+    assert {s: named(d) for s, d in shop.slots.items()} == {
+        "blue": "shop-blue",
+        "green": "shop-green",
+    }
+    assert {s: named(h) for s, h in shop.slot_hpas.items()} == {
+        "blue": "shop-hpa-blue",
+        "green": "shop-hpa-green",
+    }
+    assert {s: named(p) for s, p in shop.slot_pdbs.items()} == {
+        "blue": "shop-pdb-blue",
+        "green": "shop-pdb-green",
+    }
+    assert (named(shop.service), named(shop.preview_service)) == ("shop-service", "shop-preview")
+    assert shop.track_config_maps == {}
+
+
+def test_each_slot_deployment_is_named_labelled_and_selected_by_its_slot() -> None:
+    records = run(make_args(strategy=blue_green()))
+    for slot in ("blue", "green"):
+        inputs = records[f"shop-{slot}"].inputs
+        assert inputs["metadata"] == slot_meta(slot)
+        assert inputs["spec"]["selector"] == {"matchLabels": {**SHOP, "slot": slot}}
+        assert inputs["spec"]["template"]["metadata"]["labels"]["slot"] == slot
+        assert "replicas" not in inputs["spec"], "nothing held: the slot's HPA owns its count"
+
+
+def test_each_slot_has_an_hpa_and_a_pdb_named_and_aimed_at_it() -> None:
+    records = run(make_args(strategy=blue_green()))
+    for slot in ("blue", "green"):
+        hpa = records[f"shop-hpa-{slot}"].inputs
+        assert hpa["metadata"] == meta(f"shop-{slot}")
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": f"shop-{slot}",
+        }
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)
+        pdb = records[f"shop-pdb-{slot}"].inputs
+        assert pdb["metadata"] == meta(f"shop-{slot}")
+        assert pdb["spec"]["selector"] == {"matchLabels": {**SHOP, "slot": slot}}
+
+
+@pytest.mark.parametrize(("active", "idle"), [("blue", "green"), ("green", "blue")])
+def test_the_live_service_selects_and_waits_for_the_active_slot_the_preview_the_idle(
+    active: str, idle: str
+) -> None:
+    records = run(make_args(strategy=blue_green(active_slot=active)))
+    live, preview = records["shop-service"].inputs, records["shop-preview"].inputs
+    assert live["metadata"] == meta("shop")
+    assert live["spec"]["selector"] == {**SHOP, "slot": active}
+    assert depends_on(records, "shop-service") == [f"shop-{active}"]
+    assert preview["metadata"] == meta("shop-preview")
+    assert preview["spec"]["selector"] == {**SHOP, "slot": idle}
+    assert depends_on(records, "shop-preview") == []
+
+
+def test_a_slot_selector_adds_the_slot_to_the_service_selector() -> None:
+    kit = WorkloadKit(None, "shop", make_args())
+    assert slot_selector(kit, "green") == {**SHOP, "slot": "green"}
+    assert kit.selector == SHOP
+
+
+@pytest.mark.parametrize(
+    ("live", "autoscaling", "replicas", "held"),
+    [
+        (None, AutoscalingArgs(min_replicas=3, max_replicas=9), 2, None),
+        (None, None, 4, None),
+        (7, AutoscalingArgs(min_replicas=3, max_replicas=9), 2, 7),
+        (1, AutoscalingArgs(min_replicas=3, max_replicas=9), 2, 3),
+        (2, None, 4, 4),
+        (6, None, 4, 6),
+    ],
+)
+def test_a_warm_slot_is_held_at_the_live_count_never_below_the_service_s_floor(
+    live: int | None, autoscaling: AutoscalingArgs | None, replicas: int, held: int | None
+) -> None:
+    kit = WorkloadKit(None, "shop", make_args(autoscaling=autoscaling, replicas=replicas))
+    assert held_replicas(kit, blue_green(live_replicas=live)) == held
+
+
+def test_a_live_count_holds_both_autoscaled_slots_forced_and_raises_both_hpas() -> None:
+    records = run(make_args(strategy=blue_green(live_replicas=4)))
+    for slot in ("blue", "green"):
+        assert records[f"shop-{slot}"].inputs["metadata"] == slot_meta(slot, **FORCED)
+        assert records[f"shop-{slot}"].inputs["spec"]["replicas"] == 4
+        assert records[f"shop-hpa-{slot}"].inputs["spec"]["minReplicas"] == 4
+
+
+@pytest.mark.parametrize(("active", "idle"), [("blue", "green"), ("green", "blue")])
+def test_a_parked_idle_slot_holds_its_count_without_an_hpa(active: str, idle: str) -> None:
+    records, shop = build(make_args(strategy=blue_green(active_slot=active, idle_replicas=0)))
+    assert records[f"shop-{idle}"].inputs["metadata"] == slot_meta(idle, **FORCED)
+    assert records[f"shop-{idle}"].inputs["spec"]["replicas"] == 0
+    assert f"shop-hpa-{idle}" not in records
+    assert list(shop.slot_hpas) == [active]
+    assert sorted(shop.slot_pdbs) == ["blue", "green"], "a parked slot keeps its PDB"
+    assert records[f"shop-{active}"].inputs["metadata"] == slot_meta(active)
+    assert "replicas" not in records[f"shop-{active}"].inputs["spec"]
+
+
+def test_parking_the_old_slot_ends_the_hold_on_the_live_slot_s_hpa() -> None:
+    records = run(make_args(strategy=blue_green(live_replicas=4, idle_replicas=1)))
+    assert records["shop-blue"].inputs["spec"]["replicas"] == 4, "the declared count stays"
+    assert records["shop-hpa-blue"].inputs["spec"]["minReplicas"] == 2
+    assert records["shop-green"].inputs["spec"]["replicas"] == 1
+    assert "shop-hpa-green" not in records
+
+
+def test_fixed_replica_slots_declare_their_counts_unforced_and_have_no_hpas() -> None:
+    args = make_args(
+        strategy=blue_green(live_replicas=5, idle_replicas=1), autoscaling=None, replicas=3
+    )
+    records, shop = build(args)
+    assert records["shop-blue"].inputs["metadata"] == slot_meta("blue")
+    assert records["shop-blue"].inputs["spec"]["replicas"] == 5
+    assert records["shop-green"].inputs["metadata"] == slot_meta("green")
+    assert records["shop-green"].inputs["spec"]["replicas"] == 1
+    assert shop.slot_hpas == {}
+
+
+def test_fixed_replica_slots_without_a_hold_run_the_service_s_count() -> None:
+    records = run(make_args(strategy=blue_green(), autoscaling=None, replicas=3))
+    for slot in ("blue", "green"):
+        assert records[f"shop-{slot}"].inputs["metadata"] == slot_meta(slot)
+        assert records[f"shop-{slot}"].inputs["spec"]["replicas"] == 3
+
+
+def test_a_slot_that_overrides_config_gets_its_own_configmap_the_other_the_service_s() -> None:
+    strategy = blue_green(green=TrackArgs(image=NEW_IMAGE, config={"LOG_LEVEL": "debug"}))
+    records, shop = build(make_args(strategy=strategy))
+    config = records["shop-config-green"].inputs
+    assert config["data"] == {"LOG_LEVEL": "debug"}
+    assert {s: named(c) for s, c in shop.track_config_maps.items()} == {
+        "green": "shop-config-green"
+    }
+
+    def config_map_of(deployment: str) -> str:
+        (container,) = records[deployment].inputs["spec"]["template"]["spec"]["containers"]
+        (source,) = container["envFrom"]
+        return source["configMapRef"]["name"]
+
+    assert config_map_of("shop-green") == config["metadata"]["name"]
+    assert config_map_of("shop-blue") == records["shop-config"].inputs["metadata"]["name"]
+    assert depends_on(records, "shop-green") == ["shop-config", "shop-config-green"]
+
+
+def test_each_slot_runs_its_own_image() -> None:
+    strategy = blue_green(blue=TrackArgs(image="ghcr.io/acme/shop:1.5.0"))
+    records = run(make_args(strategy=strategy))
+    images = {
+        d: records[d].inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+        for d in ("shop-blue", "shop-green")
+    }
+    assert images == {"shop-blue": "ghcr.io/acme/shop:1.5.0", "shop-green": NEW_IMAGE}
+
+
+# == rollouts.py ============================================================================
+
+POD_TEMPLATE_HASH = {"name": "pod-template-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}
+ANALYSIS_ARGS = [
+    {"name": "service-name", "value": "shop"},
+    {"name": "namespace", "value": "retail"},
+    POD_TEMPLATE_HASH,
+]
+PODS = 'namespace="{{args.namespace}}",pod=~"{{args.service-name}}-{{args.pod-template-hash}}-.*"'
+ANALYSIS = AnalysisArgs(
+    prometheus_address="http://prom.obs.svc:9090",
+    success_rate_min=0.995,
+    latency_p99_max_seconds=0.25,
+    interval_seconds=45,
+    failure_limit=1,
+    count=6,
+    requests_metric="reqs_total",
+    duration_metric="req_seconds",
+    min_requests=50,
+    inconclusive_limit=3,
+)
+
+
+def argo(kind: str = "canary", **fields: Any) -> StrategyArgs:
+    return StrategyArgs(type=kind, engine="argo-rollouts", **fields)
+
+
+def rollout_spec(records: dict[str, Record]) -> dict[str, Any]:
+    return records["shop-rollout"].inputs["spec"]
+
+
+def test_a_measured_condition_holds_only_on_a_non_empty_non_nan_result() -> None:
+    assert _measured("all", "0.99", ">=") == (
+        "len(result) > 0 && all(result, {!isNaN(#) && # >= 0.99})"
+    )
+
+
+def test_a_bounded_analysis_template_measures_success_rate_and_p99_of_the_new_pods() -> None:
+    served = f"sum(increase(reqs_total{{{PODS}}}[90s]))"
+    enough = f" and on() ({served} >= 50)"
+    common = {"interval": "45s", "failureLimit": 1, "inconclusiveLimit": 3, "count": 6}
+    spec = analysis_template_spec(argo("blue-green", analysis=ANALYSIS), bounded=True)
+    assert spec == {
+        "args": [{"name": "service-name"}, {"name": "namespace"}, {"name": "pod-template-hash"}],
+        "metrics": [
+            {
+                "name": "success-rate",
+                **common,
+                "successCondition": "len(result) > 0 && all(result, {!isNaN(#) && # >= 0.995})",
+                "failureCondition": "len(result) > 0 && any(result, {!isNaN(#) && # < 0.995})",
+                "provider": {
+                    "prometheus": {
+                        "address": "http://prom.obs.svc:9090",
+                        "query": f'(sum(rate(reqs_total{{{PODS},code!~"5.."}}[90s])) / '
+                        f"sum(rate(reqs_total{{{PODS}}}[90s])))" + enough,
+                    }
+                },
+            },
+            {
+                "name": "latency-p99",
+                **common,
+                "successCondition": "len(result) > 0 && all(result, {!isNaN(#) && # <= 0.25})",
+                "failureCondition": "len(result) > 0 && any(result, {!isNaN(#) && # > 0.25})",
+                "provider": {
+                    "prometheus": {
+                        "address": "http://prom.obs.svc:9090",
+                        "query": "histogram_quantile(0.99, sum by (le) "
+                        f"(rate(req_seconds_bucket{{{PODS}}}[90s])))" + enough,
+                    }
+                },
+            },
+        ],
+    }
+
+
+def test_a_background_analysis_has_no_count() -> None:
+    spec = analysis_template_spec(argo(analysis=ANALYSIS), bounded=False)
+    for metric in spec["metrics"]:
+        assert "count" not in metric
+        assert (metric["interval"], metric["failureLimit"], metric["inconclusiveLimit"]) == (
+            "45s",
+            1,
+            3,
+        )
+
+
+@pytest.mark.parametrize(("interval", "window"), [(10, "60s"), (30, "60s"), (31, "62s")])
+def test_the_analysis_window_is_two_intervals_and_at_least_a_minute(
+    interval: int, window: str
+) -> None:
+    spec = analysis_template_spec(
+        argo(analysis=AnalysisArgs(interval_seconds=interval)), bounded=False
+    )
+    windows = {"success-rate": 3, "latency-p99": 2}
+    for metric in spec["metrics"]:
+        query = metric["provider"]["prometheus"]["query"]
+        assert re.findall(r"\[(\d+s)\]", query) == [window] * windows[metric["name"]]
+
+
+def test_a_one_call_pre_rollout_check_is_a_web_metric_that_fails_at_the_first_failure() -> None:
+    check = PreRolloutArgs(url="https://checks.example.com/run")
+    assert pre_rollout_template_spec(check) == {
+        "args": [{"name": "service-name"}, {"name": "namespace"}],
+        "metrics": [
+            {
+                "name": "pre-rollout",
+                "count": 1,
+                "failureLimit": 0,
+                "successCondition": "result == true",
+                "provider": {
+                    "web": {
+                        "url": "https://checks.example.com/run",
+                        "method": "GET",
+                        "timeoutSeconds": 60,
+                        "jsonPath": "{$.ok}",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def test_a_repeated_pre_rollout_check_calls_at_its_interval() -> None:
+    check = PreRolloutArgs(
+        url="https://checks.example.com/run",
+        method="POST",
+        json_path="{$.passed}",
+        success_condition='result == "yes"',
+        timeout_seconds=120,
+        count=2,
+        interval_seconds=10,
+    )
+    (metric,) = pre_rollout_template_spec(check)["metrics"]
+    assert metric == {
+        "name": "pre-rollout",
+        "count": 2,
+        "failureLimit": 0,
+        "successCondition": 'result == "yes"',
+        "interval": "10s",
+        "provider": {
+            "web": {
+                "url": "https://checks.example.com/run",
+                "method": "POST",
+                "timeoutSeconds": 120,
+                "jsonPath": "{$.passed}",
+            }
+        },
+    }
+
+
+def test_pulumi_waits_for_the_rollout_to_be_available_within_the_progress_deadline() -> None:
+    kit = WorkloadKit(None, "shop", make_args(rolling=RollingArgs(progress_deadline_seconds=900)))
+    assert await_annotations(kit) == {
+        "pulumi.com/waitFor": "condition=Available",
+        "pulumi.com/timeoutSeconds": "900",
+    }
+
+
+def test_an_argo_blue_green_renders_a_rollout_its_analysis_two_services_an_hpa_and_a_pdb() -> None:
+    records, shop = build(make_args(strategy=argo("blue-green")))
+    assert kinds(records) == {
+        "shop-sa": "core/v1:ServiceAccount",
+        "shop-config": "core/v1:ConfigMap",
+        "shop-analysis": "argoproj.io/v1alpha1:AnalysisTemplate",
+        "shop-rollout": "argoproj.io/v1alpha1:Rollout",
+        "shop-service": "core/v1:Service",
+        "shop-preview": "core/v1:Service",
+        "shop-hpa": "autoscaling/v2:HorizontalPodAutoscaler",
+        "shop-pdb": "policy/v1:PodDisruptionBudget",
+        "shop-netpol": "networking.k8s.io/v1:NetworkPolicy",
+    }
+    assert {
+        "rollout": named(shop.rollout),
+        "analysis_template": named(shop.analysis_template),
+        "pre_rollout_template": named(shop.pre_rollout_template),
+        "service": named(shop.service),
+        "preview_service": named(shop.preview_service),
+        "hpa": named(shop.hpa),
+        "pdb": named(shop.pdb),
+        "http_route": named(shop.http_route),
+    } == {
+        "rollout": "shop-rollout",
+        "analysis_template": "shop-analysis",
+        "pre_rollout_template": None,
+        "service": "shop-service",
+        "preview_service": "shop-preview",
+        "hpa": "shop-hpa",
+        "pdb": "shop-pdb",
+        "http_route": None,
+    }
+    assert shop.track_services == {}
+    assert depends_on(records, "shop-rollout") == [
+        "shop-analysis",
+        "shop-config",
+        "shop-preview",
+        "shop-service",
+    ]
+
+
+def test_the_rollout_is_named_for_the_service_and_waits_for_availability() -> None:
+    args = make_args(
+        strategy=argo("blue-green"),
+        rolling=RollingArgs(min_ready_seconds=15, progress_deadline_seconds=900),
+    )
+    inputs = run(args)["shop-rollout"].inputs
+    assert (inputs["apiVersion"], inputs["kind"]) == ("argoproj.io/v1alpha1", "Rollout")
+    assert inputs["metadata"] == meta(
+        "shop",
+        **{"pulumi.com/timeoutSeconds": "900", "pulumi.com/waitFor": "condition=Available"},
+    )
+    spec = dict(inputs["spec"])
+    template = spec.pop("template")
+    spec.pop("strategy")
+    assert spec == {
+        "selector": {"matchLabels": SHOP},
+        "revisionHistoryLimit": 5,
+        "minReadySeconds": 15,
+        "progressDeadlineSeconds": 900,
+        "progressDeadlineAbort": True,
+    }, "no replicas: with autoscaling the HPA owns the count"
+    assert template["metadata"]["labels"]["app.kubernetes.io/name"] == "shop"
+    assert "slot" not in template["metadata"]["labels"]
+    assert "track" not in template["metadata"]["labels"]
+    assert template["spec"]["containers"][0]["image"] == IMAGE
+
+
+def test_a_rollout_without_autoscaling_declares_its_replicas_and_has_no_hpa() -> None:
+    records, shop = build(make_args(strategy=argo("blue-green"), autoscaling=None, replicas=4))
+    assert rollout_spec(records)["replicas"] == 4
+    assert shop.hpa is None and "shop-hpa" not in records
+
+
+def test_the_hpa_scales_the_rollout_and_the_pdb_covers_its_pods() -> None:
+    records = run(make_args(strategy=argo("blue-green")))
+    hpa = records["shop-hpa"].inputs
+    assert hpa["metadata"] == meta("shop")
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "name": "shop",
+    }
+    assert records["shop-pdb"].inputs["metadata"] == meta("shop")
+    assert records["shop-pdb"].inputs["spec"]["selector"] == {"matchLabels": SHOP}
+
+
+def test_the_analysis_template_is_named_for_the_service_and_not_awaited() -> None:
+    records = run(make_args(strategy=argo("blue-green", analysis=ANALYSIS)))
+    inputs = records["shop-analysis"].inputs
+    assert (inputs["apiVersion"], inputs["kind"]) == ("argoproj.io/v1alpha1", "AnalysisTemplate")
+    assert inputs["metadata"] == meta("shop-analysis", **{"pulumi.com/skipAwait": "true"})
+    expected = analysis_template_spec(argo("blue-green", analysis=ANALYSIS), bounded=True)
+    assert inputs["spec"] == expected, "blue-green's post-promotion analysis is bounded"
+
+
+def test_a_canary_s_analysis_template_runs_in_the_background_unbounded() -> None:
+    strategy = argo(analysis=ANALYSIS)
+    records = run(make_args(strategy=strategy, traffic=istio()))
+    assert records["shop-analysis"].inputs["spec"] == analysis_template_spec(
+        strategy, bounded=False
+    )
+
+
+def test_an_argo_blue_green_promotes_by_hand_and_analyses_after_promotion() -> None:
+    records = run(make_args(strategy=argo("blue-green", analysis=ANALYSIS)))
+    assert rollout_spec(records)["strategy"] == {
+        "blueGreen": {
+            "activeService": "shop",
+            "previewService": "shop-preview",
+            "autoPromotionEnabled": False,
+            "postPromotionAnalysis": {
+                "templates": [{"templateName": "shop-analysis"}],
+                "args": ANALYSIS_ARGS,
+            },
+            "scaleDownDelaySeconds": 45 * 6 + 60,
+        }
+    }
+
+
+def test_an_argo_blue_green_may_promote_itself_after_a_given_delay() -> None:
+    strategy = argo("blue-green", auto_promotion=True, scale_down_delay_seconds=900)
+    blue_green_spec = rollout_spec(run(make_args(strategy=strategy)))["strategy"]["blueGreen"]
+    assert blue_green_spec["autoPromotionEnabled"] is True
+    assert blue_green_spec["scaleDownDelaySeconds"] == 900
+
+
+def test_the_argo_blue_green_services_start_on_the_service_s_pods() -> None:
+    records = run(make_args(strategy=argo("blue-green")))
+    for name, object_name in (("shop-service", "shop"), ("shop-preview", "shop-preview")):
+        assert records[name].inputs["metadata"] == meta(object_name)
+        assert records[name].inputs["spec"]["selector"] == SHOP
+
+
+def test_a_pre_rollout_check_runs_before_a_blue_green_promotion() -> None:
+    check = PreRolloutArgs(url="https://checks.example.com/run")
+    records, shop = build(make_args(strategy=argo("blue-green", pre_rollout=check)))
+    template = records["shop-pre-rollout"].inputs
+    assert (template["apiVersion"], template["kind"]) == (
+        "argoproj.io/v1alpha1",
+        "AnalysisTemplate",
+    )
+    assert template["metadata"] == meta("shop-pre-rollout", **{"pulumi.com/skipAwait": "true"})
+    assert template["spec"] == pre_rollout_template_spec(check)
+    assert named(shop.pre_rollout_template) == "shop-pre-rollout"
+    assert rollout_spec(records)["strategy"]["blueGreen"]["prePromotionAnalysis"] == {
+        "templates": [{"templateName": "shop-pre-rollout"}],
+        "args": ANALYSIS_ARGS[:2],
+    }
+    assert "shop-pre-rollout" in depends_on(records, "shop-rollout")
+
+
+def test_an_argo_canary_with_istio_steps_analyses_and_steers_the_mesh() -> None:
+    steps = (StepArgs(set_weight=20), StepArgs(pause=True))
+    records, shop = build(make_args(strategy=argo(steps=steps), traffic=istio()))
+    assert rollout_spec(records)["strategy"] == {
+        "canary": {
+            "steps": [{"setWeight": 20}, {"pause": {}}],
+            "analysis": {
+                "templates": [{"templateName": "shop-analysis"}],
+                "args": ANALYSIS_ARGS,
+                "startingStep": 1,
+            },
+            "dynamicStableScale": False,
+            "scaleDownDelaySeconds": 300,
+            "trafficRouting": {
+                "istio": {
+                    "virtualService": {"name": "shop", "routes": ["primary"]},
+                    "destinationRule": {
+                        "name": "shop",
+                        "canarySubsetName": "canary",
+                        "stableSubsetName": "stable",
+                    },
+                }
+            },
+        }
+    }
+    assert depends_on(records, "shop-rollout") == [
+        "shop-analysis",
+        "shop-config",
+        "shop-destrule",
+        "shop-service",
+        "shop-vs",
+    ]
+    assert (named(shop.virtual_service), named(shop.destination_rule)) == (
+        "shop-vs",
+        "shop-destrule",
+    )
+    assert shop.track_services == {} and shop.preview_service is None
+    assert records["shop-service"].inputs["spec"]["selector"] == SHOP
+
+
+def test_an_argo_canary_starts_everything_on_stable() -> None:
+    records = run(make_args(strategy=argo(), traffic=istio()))
+    route = records["shop-vs"].inputs["spec"]["http"][0]["route"]
+    assert [(r["destination"]["subset"], r["weight"]) for r in route] == [
+        ("stable", 100),
+        ("canary", 0),
+    ]
+    records = run(make_args(strategy=argo(), traffic=GATEWAY))
+    rule = records["shop-route"].inputs["spec"]["rules"][0]
+    assert [(b["name"], b["weight"]) for b in rule["backendRefs"]] == [
+        ("shop-stable", 100),
+        ("shop-canary", 0),
+    ]
+
+
+def test_an_argo_canary_with_the_gateway_api_steers_track_services_through_the_plugin() -> None:
+    records, shop = build(
+        make_args(strategy=argo(steps=(StepArgs(set_weight=20),)), traffic=GATEWAY)
+    )
+    canary_spec = rollout_spec(records)["strategy"]["canary"]
+    assert canary_spec["stableService"] == "shop-stable"
+    assert canary_spec["canaryService"] == "shop-canary"
+    assert canary_spec["trafficRouting"] == {
+        "plugins": {"argoproj-labs/gatewayAPI": {"httpRoute": "shop-mesh", "namespace": "retail"}}
+    }
+    for track in ("stable", "canary"):
+        service = records[f"shop-service-{track}"].inputs
+        assert service["metadata"] == meta(f"shop-{track}")
+        assert service["spec"]["selector"] == SHOP, "Argo adds the pod-template hash"
+    assert {t: named(s) for t, s in shop.track_services.items()} == {
+        "stable": "shop-service-stable",
+        "canary": "shop-service-canary",
+    }
+    assert named(shop.http_route) == "shop-route"
+    assert (shop.virtual_service, shop.destination_rule) == (None, None)
+    assert depends_on(records, "shop-rollout") == [
+        "shop-analysis",
+        "shop-config",
+        "shop-route",
+        "shop-service-canary",
+        "shop-service-stable",
+    ]
+
+
+@pytest.mark.parametrize("traffic", [istio(), GATEWAY], ids=["istio", "gateway-api"])
+def test_an_argo_canary_lists_the_routes_its_steps_set_as_managed(traffic: TrafficArgs) -> None:
+    steps = (StepArgs(set_weight=5), header("beta"), StepArgs(pause=True), header("beta"))
+    routing = rollout_spec(run(make_args(strategy=argo(steps=steps), traffic=traffic)))["strategy"][
+        "canary"
+    ]["trafficRouting"]
+    assert routing["managedRoutes"] == [{"name": "beta"}]
+
+
+def test_an_argo_canary_without_routes_lists_no_managed_routes() -> None:
+    routing = rollout_spec(run(make_args(strategy=argo(), traffic=GATEWAY)))["strategy"]["canary"][
+        "trafficRouting"
+    ]
+    assert "managedRoutes" not in routing
+
+
+def test_a_pre_rollout_check_is_the_canary_s_first_step_and_analysis_starts_after_it() -> None:
+    check = PreRolloutArgs(url="https://checks.example.com/run")
+    steps = (StepArgs(set_canary_replicas=1), StepArgs(set_weight=20))
+    strategy = argo(steps=steps, pre_rollout=check)
+    canary_spec = rollout_spec(run(make_args(strategy=strategy, traffic=istio())))["strategy"][
+        "canary"
+    ]
+    assert canary_spec["steps"] == [
+        {
+            "analysis": {
+                "templates": [{"templateName": "shop-pre-rollout"}],
+                "args": ANALYSIS_ARGS[:2],
+            }
+        },
+        {"setCanaryScale": {"replicas": 1}},
+        {"setCanaryScale": {"matchTrafficWeight": True}},
+        {"setWeight": 20},
+    ]
+    assert canary_spec["analysis"]["startingStep"] == 2
+
+
+def test_notifications_add_their_subscriptions_to_the_await_annotations() -> None:
+    notes = NotificationsArgs(service="ops", triggers=("on-rollout-aborted",))
+    records = run(make_args(strategy=argo("blue-green", notifications=notes)))
+    assert records["shop-rollout"].inputs["metadata"]["annotations"] == {
+        "notifications.argoproj.io/subscribe.on-rollout-aborted.ops": "",
+        "pulumi.com/timeoutSeconds": "600",
+        "pulumi.com/waitFor": "condition=Available",
+    }
