@@ -53,11 +53,13 @@ DNS_LABEL_40 = (
 )
 
 
-def refusal(model: type[BaseModel], **fields: Any) -> str:
-    """The one validation error's message, without pydantic's `Value error, ` prefix."""
+def refusal(model: type[BaseModel], at: tuple[str, ...] = (), **fields: Any) -> str:
+    """The one validation error's message, without pydantic's `Value error, ` prefix; the
+    error is at field `at` (the whole model when empty)."""
     with pytest.raises(ValidationError) as exc:
         model(**fields)
     (error,) = exc.value.errors()
+    assert error["loc"] == at
     return error["msg"].removeprefix("Value error, ")
 
 
@@ -82,18 +84,18 @@ def mirror(name: str = "shadow") -> StepArgs:
 
 def test_a_header_route_name_of_40_characters_is_accepted_and_41_refused() -> None:
     assert HeaderRouteArgs(name="a" * 40, header="X-Canary", value="1").name == "a" * 40
-    message = refusal(HeaderRouteArgs, name="a" * 41, header="X-Canary", value="1")
+    message = refusal(HeaderRouteArgs, ("name",), name="a" * 41, header="X-Canary", value="1")
     assert message == f"{'a' * 41!r} {DNS_LABEL_40}"
 
 
 def test_a_header_route_name_that_is_not_a_dns_label_is_refused() -> None:
-    message = refusal(HeaderRouteArgs, name="Beta", header="X-Canary", value="1")
+    message = refusal(HeaderRouteArgs, ("name",), name="Beta", header="X-Canary", value="1")
     assert message == f"'Beta' {DNS_LABEL_40}"
 
 
 @pytest.mark.parametrize("field", ["header", "cookie"])
 def test_a_header_or_cookie_name_that_is_not_a_token_is_refused(field: str) -> None:
-    message = refusal(HeaderRouteArgs, name="beta", value="1", **{field: "X Canary"})
+    message = refusal(HeaderRouteArgs, (field,), name="beta", value="1", **{field: "X Canary"})
     assert message == "'X Canary' is not a header or cookie name (an RFC 9110 token)"
 
 
@@ -173,12 +175,12 @@ def test_the_cookie_route_matches_the_pair_alone_or_between_others(cookie: str, 
 
 def test_a_mirror_route_name_of_40_characters_is_accepted_and_41_refused() -> None:
     assert MirrorRouteArgs(name="m" * 40).name == "m" * 40
-    assert refusal(MirrorRouteArgs, name="m" * 41) == f"{'m' * 41!r} {DNS_LABEL_40}"
+    assert refusal(MirrorRouteArgs, ("name",), name="m" * 41) == f"{'m' * 41!r} {DNS_LABEL_40}"
 
 
 @pytest.mark.parametrize("prefix", ["api", "", "/a b", "https://x/api"])
 def test_a_mirror_path_prefix_that_is_not_an_absolute_path_is_refused(prefix: str) -> None:
-    message = refusal(MirrorRouteArgs, name="shadow", path_prefix=prefix)
+    message = refusal(MirrorRouteArgs, ("path_prefix",), name="shadow", path_prefix=prefix)
     assert message == f"path_prefix {prefix!r} must be an absolute URL path such as /api"
 
 
@@ -331,13 +333,15 @@ def test_a_check_url_over_plain_http_outside_the_cluster_is_refused(url: str) ->
 
 
 def test_a_pre_rollout_check_refuses_a_bad_url() -> None:
-    message = refusal(PreRolloutArgs, url="http://checks.example.com/run")
+    message = refusal(PreRolloutArgs, ("url",), url="http://checks.example.com/run")
     assert message.startswith("'http://checks.example.com/run': plain http is allowed only")
 
 
 @pytest.mark.parametrize("path", ["$.ok", "{$.ok", "$.ok}", "{.ok}", "ok"])
 def test_a_json_path_not_in_argo_s_braces_is_refused(path: str) -> None:
-    message = refusal(PreRolloutArgs, url="https://checks.example.com", json_path=path)
+    message = refusal(
+        PreRolloutArgs, ("json_path",), url="https://checks.example.com", json_path=path
+    )
     assert message == f"json_path {path!r} must look like {{$.field}} (Argo's jsonPath)"
 
 
@@ -347,7 +351,7 @@ def test_a_json_path_in_argo_s_braces_is_accepted() -> None:
 
 
 def test_a_notifier_service_that_is_not_a_dns_label_is_refused() -> None:
-    message = refusal(NotificationsArgs, service="Team_Hook")
+    message = refusal(NotificationsArgs, ("service",), service="Team_Hook")
     assert message == (
         "'Team_Hook' is not a DNS-1123 label: lower-case letters, digits and '-', starting and "
         "ending with a letter or digit, at most 63 characters"
@@ -355,7 +359,10 @@ def test_a_notifier_service_that_is_not_a_dns_label_is_refused() -> None:
 
 
 def test_notifications_without_triggers_are_refused() -> None:
-    assert refusal(NotificationsArgs, triggers=()) == "triggers is empty; name at least one"
+    assert (
+        refusal(NotificationsArgs, ("triggers",), triggers=())
+        == "triggers is empty; name at least one"
+    )
 
 
 def test_notifications_subscribe_each_trigger_once_in_the_order_given() -> None:
@@ -1419,6 +1426,7 @@ def test_an_argo_canary_with_istio_steps_analyses_and_steers_the_mesh() -> None:
         "shop-destrule",
     )
     assert shop.track_services == {} and shop.preview_service is None
+    assert records["shop-service"].inputs["metadata"] == meta("shop")
     assert records["shop-service"].inputs["spec"]["selector"] == SHOP
 
 
@@ -1511,3 +1519,39 @@ def test_notifications_add_their_subscriptions_to_the_await_annotations() -> Non
         "pulumi.com/timeoutSeconds": "600",
         "pulumi.com/waitFor": "condition=Available",
     }
+
+
+# == every builder ==========================================================================
+
+
+@pytest.mark.parametrize(
+    ("strategy", "traffic"),
+    [
+        (blue_green(green=TrackArgs(image=NEW_IMAGE, config={"A": "b"})), None),
+        (
+            StrategyArgs(type="canary", canary=TrackArgs(config={"A": "b"}), weight=5),
+            TrafficArgs(layer="istio"),
+        ),
+        (StrategyArgs(type="canary", canary=TrackArgs(), weight=5), GATEWAY),
+        (
+            argo("blue-green", pre_rollout=PreRolloutArgs(url="https://checks.example.com")),
+            None,
+        ),
+        (argo(), TrafficArgs(layer="istio")),
+        (argo(), GATEWAY),
+    ],
+    ids=[
+        "blue-green",
+        "canary-istio",
+        "canary-gateway-api",
+        "argo-blue-green",
+        "argo-canary-istio",
+        "argo-canary-gateway-api",
+    ],
+)
+def test_every_object_a_strategy_renders_is_a_child_of_the_component(
+    strategy: StrategyArgs, traffic: TrafficArgs | None
+) -> None:
+    records = run(make_args(strategy=strategy, **({"traffic": traffic} if traffic else {})))
+    component = records.pop("shop").urn
+    assert {n: r.parent for n, r in records.items()} == dict.fromkeys(records, component)
