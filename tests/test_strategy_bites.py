@@ -762,7 +762,11 @@ def test_the_canary_track_has_its_own_hpa_held_at_the_weight_s_share() -> None:
 def test_the_service_hpa_scales_the_stable_track() -> None:
     hpa = run(make_args(strategy=canary(weight=75, live_replicas=4), traffic=istio()))["shop-hpa"]
     assert hpa.inputs["metadata"] == meta("shop")
-    assert hpa.inputs["spec"]["scaleTargetRef"]["name"] == "shop-stable"
+    assert hpa.inputs["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "shop-stable",
+    }
     assert hpa.inputs["spec"]["minReplicas"] == 2
 
 
