@@ -1038,3 +1038,33 @@ def test_least_replicas_unset_is_one_and_unreadable_is_none() -> None:
     assert least_replicas(zero, {}) == (0.0, "replicas 0")
     bad = view_of(deployment(replicas="many", template=template({"name": "a"})))
     assert least_replicas(bad, {}) == (None, "replicas 'many'")
+
+
+def test_the_defaults_of_a_workload_view_and_a_container() -> None:
+    view = Workload("Job", "j", None, {}, {}, None)
+    assert (view.pod_path, view.group, view.pod_kind, view.where, view.metadata_path) == (
+        (),
+        "",
+        CUSTOM_POD_KIND,
+        "pod",
+        ("metadata",),
+    )
+    c = Container("c", {}, {})
+    assert (c.init, c.ephemeral, c.path, c.partial, c.pod_path, c.resolves_tags) == (
+        False,
+        False,
+        (),
+        False,
+        (),
+        False,
+    )
+    assert PodKind((("spec",),)) == PodKind(
+        (("spec",),),
+        metadata=None,
+        partial=False,
+        resolves_tags=False,
+        replicated=False,
+        long_running=False,
+        namespaced=True,
+    )
+    assert _base.ANY == "*"
