@@ -203,6 +203,13 @@ def test_the_protected_folder_is_compared_resolved(tmp_path: Path) -> None:
     assert text.startswith(f"--out: {project} is {project}; ")
 
 
+def test_a_marked_project_reached_through_a_linked_parent_is_refused(tmp_path: Path) -> None:
+    project = marked(tmp_path / "real" / "project")
+    (tmp_path / "via").symlink_to(tmp_path / "real", target_is_directory=True)
+    given = tmp_path / "via" / "project"
+    assert refusal(given, [project]).startswith(f"--out: {given} is {project}; ")
+
+
 def test_every_protected_folder_is_checked_not_only_the_first(tmp_path: Path) -> None:
     project, catalog = tmp_path / "project", tmp_path / "catalog"
     project.mkdir()
@@ -305,6 +312,16 @@ def umask_027():
 def test_current_umask_reads_the_process_umask(umask_027) -> None:
     assert current_umask() == 0o027
     assert os.umask(0o027) == 0o027  # and leaves it as it was
+
+
+def test_current_umask_reads_proc_without_touching_the_umask(umask_027, monkeypatch) -> None:
+    """Setting the umask to read it is a race with other threads: /proc is read instead."""
+
+    def umask(mask: int) -> int:
+        raise AssertionError(f"os.umask({mask:#o}) called")
+
+    monkeypatch.setattr(outdir.os, "umask", umask)
+    assert current_umask() == 0o027
 
 
 def test_current_umask_without_proc_reads_and_restores_it(umask_027, monkeypatch) -> None:
