@@ -415,6 +415,7 @@ def test_an_exemption_names_its_rules_and_reason() -> None:
         Exemption("no-root", "vendor chart, reviewed", key),
         Exemption("host-path", "vendor chart, reviewed", key),
     ]
+    assert [e.text for e in found] == [True, True]
 
 
 def test_exemption_keys_are_the_annotation_or_its_dotted_variants() -> None:
