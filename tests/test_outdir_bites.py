@@ -5,7 +5,9 @@ from the umask, no temp file left behind, OS errors said plainly)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
+import locale
 import os
 from pathlib import Path
 
@@ -324,6 +326,33 @@ def test_current_umask_reads_proc_without_touching_the_umask(umask_027, monkeypa
     assert current_umask() == 0o027
 
 
+def set_process_name(name: bytes) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(15, name, 0, 0, 0) != 0:  # PR_SET_NAME
+        pytest.skip("prctl(PR_SET_NAME) refused")
+
+
+def test_current_umask_reads_proc_even_with_a_non_ascii_process_name(
+    umask_027, monkeypatch
+) -> None:
+    """/proc/self/status starts with the process name, which may be any bytes: the umask is
+    still read there, not by setting it."""
+    comm = Path("/proc/self/comm")
+    if not comm.exists():
+        pytest.skip("no /proc/self/comm")
+    old = comm.read_bytes().rstrip(b"\n")
+
+    def umask(mask: int) -> int:
+        raise AssertionError(f"os.umask({mask:#o}) called")
+
+    set_process_name("slipway-\u00e9t\u00e9".encode())
+    try:
+        monkeypatch.setattr(outdir.os, "umask", umask)
+        assert current_umask() == 0o027
+    finally:
+        set_process_name(old)
+
+
 def test_current_umask_without_proc_reads_and_restores_it(umask_027, monkeypatch) -> None:
     def no_proc(*args, **kwargs):
         raise FileNotFoundError(2, "No such file or directory", "/proc/self/status")
@@ -336,7 +365,7 @@ def test_current_umask_without_proc_reads_and_restores_it(umask_027, monkeypatch
 def test_current_umask_with_an_unreadable_status_line_falls_back(umask_027, monkeypatch) -> None:
     import io
 
-    monkeypatch.setattr(outdir, "open", lambda *a, **k: io.StringIO("Umask:\tzz\n"), raising=False)
+    monkeypatch.setattr(outdir, "open", lambda *a, **k: io.BytesIO(b"Umask:\tzz\n"), raising=False)
     assert current_umask() == 0o027
 
 
@@ -384,10 +413,51 @@ def test_atomic_write_replaces_an_existing_file(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["report.md"]
 
 
-def test_atomic_write_mode_follows_the_umask(tmp_path: Path, umask_027) -> None:
+@pytest.mark.parametrize(("mask", "mode"), [(0o027, 0o640), (0o022, 0o644), (0, 0o666)])
+def test_atomic_write_mode_follows_the_umask(tmp_path: Path, mask: int, mode: int) -> None:
+    old = os.umask(mask)
+    try:
+        target = tmp_path / "report.md"
+        write_text_atomically(target, "x", prefix=".report-")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == mode
+
+
+def test_atomic_write_is_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    old = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale
+    try:
+        write_text_atomically(tmp_path / "r.md", "h\u00e9llo\r\n", prefix=".r-")
+    finally:
+        locale.setlocale(locale.LC_CTYPE, old)
+    assert (tmp_path / "r.md").read_bytes() == b"h\xc3\xa9llo\r\n"
+
+
+def test_an_os_error_without_a_file_name_names_the_target(tmp_path: Path, monkeypatch) -> None:
+    def chmod(path, mode):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(outdir.os, "chmod", chmod)
     target = tmp_path / "report.md"
-    write_text_atomically(target, "x", prefix=".report-")
-    assert target.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(BadInput) as info:
+        write_text_atomically(target, "x", prefix=".report-")
+    assert str(info.value) == (
+        f"--out: cannot write the output: {target}: Operation not permitted; nothing was "
+        "changed there"
+    )
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_temp_file_already_gone_is_no_second_error(tmp_path: Path, monkeypatch) -> None:
+    def replace(src, dst):
+        os.unlink(src)
+        raise FileNotFoundError(2, "No such file or directory", str(src))
+
+    monkeypatch.setattr(outdir.os, "replace", replace)
+    with pytest.raises(BadInput, match="No such file or directory; nothing was changed there"):
+        write_text_atomically(tmp_path / "report.md", "x", prefix=".report-")
+    assert os.listdir(tmp_path) == []
 
 
 def test_atomic_write_goes_through_a_prefixed_temp_file_beside_the_target(
