@@ -298,7 +298,9 @@ def test_a_stack_rule_carries_every_field_of_its_sdk_policy() -> None:
     }
     assert policy.applies_to(DEPLOYMENT) is True
     assert policy.applies_to("kubernetes:apps/v1:StatefulSet") is False
-    assert declare_stack(security=True).policy.enforcement_level == EnforcementLevel.MANDATORY
+    security = declare_stack(security=True).policy
+    assert security.enforcement_level == EnforcementLevel.MANDATORY
+    assert security.tags == ["network", "security", "NSA-K8S"]
     assert declare_stack().policy.applies_to is None
 
 
@@ -1037,6 +1039,10 @@ def test_least_replicas_unset_is_one_and_unreadable_is_none() -> None:
     assert least_replicas(unset, {}) == (1.0, "replicas unset (1)")
     zero = view_of(deployment(replicas=0, template=template({"name": "a"})))
     assert least_replicas(zero, {}) == (0.0, "replicas 0")
+    quoted = view_of(deployment(replicas="3", template=template({"name": "a"})))
+    assert least_replicas(quoted, {}) == (3.0, "replicas 3")
+    wire = view_of(deployment(replicas=2.0, template=template({"name": "a"})))
+    assert least_replicas(wire, {}) == (2.0, "replicas 2")
     bad = view_of(deployment(replicas="many", template=template({"name": "a"})))
     assert least_replicas(bad, {}) == (None, "replicas 'many'")
 
