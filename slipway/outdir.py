@@ -129,9 +129,9 @@ def check_parents(path: Path, text: str) -> None:
 def current_umask() -> int:
     """The process umask, read without changing it where the platform allows."""
     try:
-        with open("/proc/self/status", encoding="ascii") as fh:
+        with open("/proc/self/status", "rb") as fh:  # bytes: the process name may be any
             for line in fh:
-                if line.startswith("Umask:"):
+                if line.startswith(b"Umask:"):
                     return int(line.split()[1], 8)
     except (OSError, ValueError):
         pass
