@@ -307,6 +307,7 @@ def test_image_with_a_tag_or_digest_is_refused(image: str) -> None:
         "ghcr.io/acme/extra-",
         "ghcr.io/acme/ex tra",
         "ghcr.io:port/acme",
+        "ghcr.io/ac:me/extra",
         "ghcr.io/acme/extra\n",
         "",
     ],
@@ -1175,3 +1176,120 @@ def test_the_service_an_override_makes_carries_no_overrides_of_its_own() -> None
     overrides = {"prod": {"replicas": 5}, "staging": {"replicas": 3}}
     prod = parse(doc(environments=overrides), "prod")
     assert (prod.replicas, prod.environments) == (5, {})
+
+
+# --- the model validators: resources, pauses, steps, slots, the strategy, names, flags ---------
+
+ARGO_CANARY: dict[str, Any] = {"type": "canary", "engine": "argo-rollouts"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "noun", "example"), [("cpu", "CPU", "250m or 1"), ("memory", "memory", "256Mi")]
+)
+def test_a_resource_quantity_that_is_not_one_is_refused_with_an_example(
+    kind: str, noun: str, example: str
+) -> None:
+    requests = {"cpu": "100m", "memory": "128Mi", kind: "lots"}
+    assert refused(doc(resources={"requests": requests})) == (
+        f"{SOURCE}: resources.requests.{kind}: 'lots' is not a {noun} quantity "
+        f"(e.g. {example}) (given: 'lots')"
+    )
+
+
+@pytest.mark.parametrize("duration", [0, "86401s", "25h"])
+def test_a_pause_outside_one_second_to_a_day_is_refused(duration: int | str) -> None:
+    steps = [{"pause": {"duration": duration}}]
+    assert refused(doc(strategy={**ARGO_CANARY, "steps": steps})) == (
+        f"{SOURCE}: strategy.steps[0].pause.duration: pause {duration!r} must be between 1s "
+        f"and 24h (given: {duration!r})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("duration", "seconds"), [(1, 1), ("1s", 1), (86400, 86400), ("24h", 86400)]
+)
+def test_a_pause_from_one_second_to_a_whole_day_is_accepted(
+    duration: int | str, seconds: int
+) -> None:
+    svc = parse(doc(strategy={**ARGO_CANARY, "steps": [{"pause": {"duration": duration}}]}))
+    assert svc.strategy.steps is not None
+    pause = svc.strategy.steps[0].pause
+    assert pause is not None and pause.seconds == seconds
+
+
+@pytest.mark.parametrize("step", [{}, {"setWeight": 5, "pause": {}}])
+def test_a_step_of_no_kind_or_of_two_kinds_is_refused_naming_the_kinds(step: dict) -> None:
+    assert refused(doc(strategy={**ARGO_CANARY, "steps": [step]})) == (
+        f"{SOURCE}: strategy.steps[0]: a step is exactly one of setWeight, pause, "
+        "setHeaderRoute, setMirrorRoute or setCanaryReplicas (given: a mapping)"
+    )
+
+
+def test_a_slot_other_than_blue_or_green_is_refused() -> None:
+    strategy = {"type": "blue-green", "slots": {"red": {"version": {"tag": "1"}}, "blue": {}}}
+    assert refused(doc(strategy=strategy)) == (
+        f"{SOURCE}: strategy.slots: unknown slot ['red']; allowed: blue, green (given: a mapping)"
+    )
+
+
+def test_argo_rollouts_with_a_rolling_update_is_refused() -> None:
+    assert refused(doc(strategy={"type": "rolling", "engine": "argo-rollouts"})) == (
+        f"{SOURCE}: strategy: engine argo-rollouts needs type blue-green or canary "
+        "(given: a mapping)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "here"),
+    [
+        ({"type": "blue-green"}, "blue-green, native"),
+        ({**ARGO_CANARY, "steps": [{"setWeight": 5}]}, "canary, argo-rollouts"),
+    ],
+)
+def test_a_weight_outside_a_native_canary_is_refused(strategy: dict, here: str) -> None:
+    assert refused(doc(strategy={**strategy, "weight": 10})) == (
+        f"{SOURCE}: strategy: weight 10 applies to type canary with engine native only "
+        f"(here: {here}); Argo Rollouts takes weights from steps (given: a mapping)"
+    )
+
+
+def test_a_weight_on_a_native_canary_with_its_track_is_accepted() -> None:
+    strategy = {"type": "canary", "weight": 10, "canary": {"version": {"tag": "2"}}}
+    assert parse(doc(strategy=strategy)).strategy.weight == 10
+
+
+def test_an_empty_list_of_steps_is_refused() -> None:
+    assert refused(doc(strategy={**ARGO_CANARY, "steps": []})) == (
+        f"{SOURCE}: strategy: steps is empty; give at least one step or leave it out "
+        "(given: a mapping)"
+    )
+
+
+LABEL_RULE = (
+    "is not a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a "
+    "letter or digit, at most 40 characters"
+)
+
+
+@pytest.mark.parametrize("key", ["name", "team"])
+def test_a_service_or_team_name_of_41_characters_is_refused_and_40_accepted(key: str) -> None:
+    long = "a" * 41
+    assert (
+        refused(doc(**{key: long})) == f"{SOURCE}: {key}: {long!r} {LABEL_RULE} (given: {long!r})"
+    )
+    assert getattr(parse(doc(**{key: "a" * 40})), key) == "a" * 40
+
+
+def test_a_caller_name_of_41_characters_is_refused_and_40_accepted() -> None:
+    long = "c" * 41
+    assert refused(doc(allowFrom=[long])) == (
+        f"{SOURCE}: allowFrom: {long!r} {LABEL_RULE} (given: a list)"
+    )
+    assert parse(doc(allowFrom=["c" * 40, "b"])).allow_from == ["b", "c" * 40]
+
+
+def test_a_flag_name_outside_its_characters_is_refused() -> None:
+    assert refused(doc(flags={"Bad Flag": True})) == (
+        f"{SOURCE}: flags: flag name 'Bad Flag': lower-case letters, digits, '-', '_', '.' "
+        "(given: a mapping)"
+    )
