@@ -157,6 +157,7 @@ def test_autoscaling_on_memory_alone_is_accepted() -> None:
     ("field", "value", "message"),
     [
         ("min_replicas", 0, "Input should be greater than or equal to 1"),
+        ("min_replicas", 1001, "Input should be less than or equal to 1000"),
         ("max_replicas", 0, "Input should be greater than or equal to 1"),
         ("max_replicas", 1001, "Input should be less than or equal to 1000"),
         ("cpu_utilization", 0, "Input should be greater than or equal to 1"),

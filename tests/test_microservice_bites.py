@@ -344,6 +344,18 @@ def test_mirroring_is_accepted_on_istio_and_ignored_outside_an_argo_canary() -> 
     assert margs(strategy=bg).strategy == bg
 
 
+def test_track_config_is_not_checked_against_secrets_that_failed_their_own_check() -> None:
+    with pytest.raises(ValidationError) as exc:
+        margs(secrets="DB", strategy={"blue": {"config": {"DB": "1"}}})
+    assert [loc for loc, _ in errors_of(exc)] == [("secrets",)]
+
+
+def test_the_traffic_layer_is_not_checked_against_a_strategy_that_failed_its_own_check() -> None:
+    with pytest.raises(ValidationError) as exc:
+        margs(strategy={"type": "canary", "weight": 500})
+    assert [loc for loc, _ in errors_of(exc)] == [("strategy", "weight")]
+
+
 # -- args as given -------------------------------------------------------------------------------
 
 
@@ -375,6 +387,15 @@ def test_rolling_builds_one_deployment_its_service_pdb_and_no_hpa() -> None:
         "deployment": "orders-deployment",
         "pdb": "orders-pdb",
     }
+    assert (ms.slots, ms.slot_hpas, ms.slot_pdbs) == ({}, {}, {})
+    assert (ms.track_services, ms.track_config_maps) == ({}, {})
+
+
+def test_the_component_takes_its_resource_options() -> None:
+    def program() -> None:
+        Microservice("orders", margs(), pulumi.ResourceOptions(protect=True))
+
+    assert records_of(program)["orders"].protect is True
 
 
 def test_rolling_with_autoscaling_adds_the_hpa_on_the_deployment() -> None:
