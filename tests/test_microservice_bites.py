@@ -5,6 +5,7 @@ the capacity rule and every refusal's whole message."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
@@ -133,6 +134,7 @@ def camel(field: str) -> str:
 def test_capacity_is_no_problem_for_rolling_argo_or_fixed_replicas() -> None:
     tiny = AutoscalingArgs(min_replicas=1, max_replicas=1)
     assert capacity_problem(StrategyArgs(), tiny) is None
+    assert capacity_problem(StrategyArgs(canary={"image": NEW_IMAGE}), tiny) is None
     argo = StrategyArgs(type="blue-green", engine="argo-rollouts", live_replicas=9)
     assert capacity_problem(argo, tiny) is None
     assert capacity_problem(StrategyArgs(type="blue-green", live_replicas=9), None) is None
@@ -374,6 +376,12 @@ def test_args_of_another_type_are_refused_naming_the_type() -> None:
         as_microservice_args([("service_name", "orders")])
     assert str(exc.value) == (
         "Microservice args must be a MicroserviceArgs or a dict of its fields, not builtins.list"
+    )
+    with pytest.raises(TypeError) as exc:
+        as_microservice_args(Fraction(1, 2))
+    assert str(exc.value) == (
+        "Microservice args must be a MicroserviceArgs or a dict of its fields, "
+        "not fractions.Fraction"
     )
 
 
