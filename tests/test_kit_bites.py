@@ -28,7 +28,7 @@ from slipway_components.kit import (
     sorted_peers,
     sorted_plain_first,
 )
-from slipway_components.podspec import content_hash, pod_template
+from slipway_components.podspec import ResourceArgs, SecurityArgs, content_hash, pod_template
 from slipway_components.strategies import TrackArgs
 from tests.conftest import records_of
 
@@ -214,6 +214,9 @@ def test_a_long_bad_percentage_is_shown_cut_at_40_characters() -> None:
     with pytest.raises(ValueError) as exc:
         check_count_or_percentage(forty)
     assert str(exc.value) == f"{forty!r} is neither a count nor a percentage like 25%"
+    with pytest.raises(ValueError) as exc:
+        check_count_or_percentage(forty + "y")
+    assert str(exc.value) == f"{forty!r} (and 1 more) is neither a count nor a percentage like 25%"
     with pytest.raises(ValueError) as exc:
         check_count_or_percentage(forty + "yz")
     assert str(exc.value) == f"{forty!r} (and 2 more) is neither a count nor a percentage like 25%"
@@ -449,6 +452,15 @@ def test_pod_annotations_are_copied_so_later_changes_do_not_leak_in() -> None:
     assert kit.pod_args().annotations == {"a": "1"}
 
 
+def test_pod_args_carry_the_services_resources_and_security() -> None:
+    resources = ResourceArgs(
+        cpu_request="250m", memory_request="1Gi", cpu_limit="2", memory_limit="2Gi"
+    )
+    security = SecurityArgs(run_as_user=20000, read_only_root_filesystem=False)
+    p = plain_kit(wargs(resources=resources, security=security)).pod_args()
+    assert (p.resources, p.security) == (resources, security)
+
+
 def test_pods_mount_the_token_only_when_they_read_the_kubernetes_api() -> None:
     assert plain_kit().pod_args().automount_service_account_token is False
     kit = plain_kit(kubernetes_api_cidrs=["10.0.0.1/32"])
@@ -503,6 +515,7 @@ def test_an_image_tag_is_read_after_the_registry_port_and_before_the_digest() ->
     assert _tag_of("registry:5000/acme/orders@sha256:" + "b" * 64) is None
     assert _tag_of("registry:5000/orders") is None
     assert _tag_of("orders:1.0:extra") == "1.0:extra"
+    assert _tag_of("orders:1.0@sha256:abc@def") == "1.0", "the tag ends at the first @"
     assert _version_of("orders:4.5") == "4.5"
     assert _version_of("registry:5000/orders") is None
 
@@ -696,9 +709,13 @@ def test_a_track_with_overrides_gets_its_own_hashed_config_map() -> None:
     def build(kit: WorkloadKit) -> None:
         name, cm = kit.track_config_map("canary", {"B": "9", "C": "3"})
         held.append((name, cm is not None, len(kit.depends_on)))
+        kit.deployment("canary", "orders-canary", kit.pod_args(config_map_name=name))
 
     recs = run(build, wargs(config={"A": "1", "B": "2"}))
     merged = {"A": "1", "B": "9", "C": "3"}
+    assert recs["orders-canary"].dependencies == [
+        f"{PREFIX}$kubernetes:core/v1:ConfigMap::orders-config-canary"
+    ]
     name = f"orders-canary-config-{content_hash(merged)}"
     assert held == [(name, True, 1)]
     cm = recs["orders-config-canary"]
