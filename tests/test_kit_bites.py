@@ -516,6 +516,7 @@ def test_an_image_tag_is_read_after_the_registry_port_and_before_the_digest() ->
     assert _tag_of("registry:5000/orders") is None
     assert _tag_of("orders:1.0:extra") == "1.0:extra"
     assert _tag_of("orders:1.0@sha256:abc@def") == "1.0", "the tag ends at the first @"
+    assert _tag_of("ghcr.io/team:x/orders:1.0") == "1.0", "the tag is in the last segment"
     assert _version_of("orders:4.5") == "4.5"
     assert _version_of("registry:5000/orders") is None
 
@@ -604,6 +605,12 @@ def test_a_deployment_is_a_child_named_by_role_waiting_for_config_and_secret() -
         f"{PREFIX}$kubernetes:core/v1:Secret::orders-secrets",
     ]
     assert d.inputs["spec"]["replicas"] == 2
+
+
+def test_a_deployment_selects_the_pods_it_is_given() -> None:
+    selector = {"app.kubernetes.io/name": "orders", "slot": "green"}
+    recs = run(lambda kit: kit.deployment("green", "orders-green", selector=selector))
+    assert recs["orders-green"].inputs["spec"]["selector"] == {"matchLabels": selector}
 
 
 def test_a_deployment_with_replicas_given_declares_them() -> None:
