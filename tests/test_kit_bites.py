@@ -4,6 +4,7 @@ options, the pod template's inputs, which options produce which objects, and the
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -56,18 +57,20 @@ DNS_EGRESS = {
 HTTP = [{"port": "http", "protocol": "TCP"}]
 
 
+SERVICE_FIELDS: dict[str, Any] = {
+    "service_name": "orders",
+    "namespace": "commerce",
+    "team": "commerce",
+    "image": IMAGE,
+    "ports": [{"name": "http", "port": 8080}],
+    "liveness": {"path": "/healthz"},
+    "readiness": {"path": "/ready"},
+}
+"""The least a service gives, as args fields (shared with test_microservice_bites)."""
+
+
 def wargs(**overrides: Any) -> WorkloadArgs:
-    fields: dict[str, Any] = {
-        "service_name": "orders",
-        "namespace": "commerce",
-        "team": "commerce",
-        "image": IMAGE,
-        "ports": [{"name": "http", "port": 8080}],
-        "liveness": {"path": "/healthz"},
-        "readiness": {"path": "/ready"},
-    }
-    fields.update(overrides)
-    return WorkloadArgs(**fields)
+    return WorkloadArgs(**{**copy.deepcopy(SERVICE_FIELDS), **overrides})
 
 
 def plain_kit(a: WorkloadArgs | None = None, **kwargs: Any) -> WorkloadKit:

@@ -4,6 +4,7 @@ the capacity rule and every refusal's whole message."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from fractions import Fraction
 from types import MappingProxyType
@@ -24,6 +25,7 @@ from slipway_components.microservice import (
 from slipway_components.podspec import content_hash
 from slipway_components.strategies import MirrorRouteArgs, StepArgs, StrategyArgs
 from tests.conftest import records_of
+from tests.test_kit_bites import SERVICE_FIELDS
 
 IMAGE = "ghcr.io/acme/orders:1.2.3"
 NEW_IMAGE = "ghcr.io/acme/orders:2.0.0"
@@ -31,17 +33,7 @@ PREFIX = "urn:pulumi:test::slipway::slipway:apps:Microservice"
 
 
 def fields(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "service_name": "orders",
-        "namespace": "commerce",
-        "team": "commerce",
-        "image": IMAGE,
-        "ports": [{"name": "http", "port": 8080}],
-        "liveness": {"path": "/healthz"},
-        "readiness": {"path": "/ready"},
-    }
-    base.update(overrides)
-    return base
+    return {**copy.deepcopy(SERVICE_FIELDS), **overrides}
 
 
 def margs(**overrides: Any) -> MicroserviceArgs:
