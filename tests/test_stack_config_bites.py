@@ -420,3 +420,10 @@ def test_a_gate_prometheus_url_must_be_http(url: str) -> None:
         f"slipway.targets[0].gate.prometheusUrl: must match pattern '^https?://[^\\s]+$' "
         f"(given: {url!r})"
     )
+
+
+def test_prometheus_labels_with_upper_case_letters_are_kept() -> None:
+    """Label names and values may hold capitals (`app.kubernetes.io/Name: Orders`)."""
+    labels = {"Team": "Payments", "example.com/Tier": "A-1"}
+    cfg = accepted(stack(observability={"prometheusLabels": labels}))
+    assert cfg.observability.prometheus_labels == labels
