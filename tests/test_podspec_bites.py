@@ -488,11 +488,17 @@ def test_an_output_resolving_to_a_refused_value_carries_the_field_it_was_given_t
 
 @pytest.fixture
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop of the test's own, current while Outputs are made and resolved."""
+    """An event loop of the test's own, current while Outputs are made and resolved; the
+    loop that was current before is current again afterwards (later tests' programs use it)."""
+    policy = asyncio.get_event_loop_policy()
+    try:
+        before: asyncio.AbstractEventLoop | None = policy.get_event_loop()
+    except RuntimeError:  # none was current
+        before = None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     yield loop
-    asyncio.set_event_loop(None)
+    asyncio.set_event_loop(before)
     loop.close()
 
 
