@@ -18,7 +18,7 @@ code moved: look again). Survivors' diffs go to `build/mutation/<module>.survivo
 Each module runs in its own scratch folder under `build/mutation/`, so the checkout is never
 touched: mutmut copies the package there and imports the copy first. In that copy the bodies
 of the module's decorated functions (pydantic validators, properties), which mutmut would
-skip, are moved into undecorated functions named `<name>__checked<n>` that mutmut mutates.
+skip, are moved into undecorated functions named `<name>__checked` that mutmut mutates.
 
 Environment: `MUTATION_SAMPLE=N` runs N mutants per module drawn the same way every time (a
 quick look; the line says `sampled`); `MUTATION_FILTER=<regex>` only the mutants whose name
@@ -64,6 +64,11 @@ NOT_LINKED = {".git", ".venv", ".venv-checkov", "build", "tests", "pyproject.tom
 
 class BadInput(Exception):
     """A refusal: exit 2 with the message."""
+
+
+def shown(text: str) -> str:
+    """`text` as a message quotes it: at most 40 characters, as the kit's refusals do."""
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + f" (and {len(text) - 40} more)"
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,7 @@ def expose_decorated(source: str) -> str:
 
     mutmut leaves decorated functions alone (their decorators run at import), and those are
     the pydantic validators (`@field_validator`, `@model_validator`) and properties: most of
-    what a model refuses. After this, mutmut mutates the body (`<name>__checked<n>`) while
+    what a model refuses. After this, mutmut mutates the body (`<name>__checked`) while
     the decorator, signature and behaviour stay as they were. Formatting is kept (libcst), so
     every other line reads as in the checkout."""
     import libcst as cst
@@ -199,11 +204,16 @@ def expose_decorated(source: str) -> str:
 
     def split(statements: Any, owner: str | None) -> list[Any]:
         out: list[Any] = []
-        for n, stmt in enumerate(statements):
+        seen: dict[str, int] = {}
+        for stmt in statements:
             if not (isinstance(stmt, cst.FunctionDef) and skipped_by_mutmut(stmt)):
                 out.append(stmt)
                 continue
-            body_name = f"{stmt.name.value}{CHECKED}{n}"
+            # Named after the function alone (a property's setter gets a number), so a
+            # mutant's name, which equivalents.toml records, survives edits elsewhere.
+            seen[stmt.name.value] = seen.get(stmt.name.value, 0) + 1
+            count = seen[stmt.name.value]
+            body_name = f"{stmt.name.value}{CHECKED}{count if count > 1 else ''}"
             target: cst.BaseExpression = cst.Name(body_name)
             if owner is not None:
                 target = cst.parse_expression(f"{owner}.{body_name}")
@@ -435,18 +445,30 @@ def main(argv: list[str] | None = None) -> int:
                 f"mutmut {installed} installed; this run is written for {MUTMUT_VERSION}"
             )
         sample_text = os.environ.get("MUTATION_SAMPLE", "")
-        if sample_text and not (sample_text.isdigit() and int(sample_text) > 0):
-            raise BadInput(f"MUTATION_SAMPLE={sample_text!r}: give a positive whole number")
+        # length first: int() refuses over 4300 digits with its own error
+        if sample_text and not (
+            sample_text.isdigit() and len(sample_text) <= 9 and int(sample_text) > 0
+        ):
+            raise BadInput(f"MUTATION_SAMPLE={shown(sample_text)}: give a positive whole number")
         sample = int(sample_text) if sample_text else None
         pattern_text = os.environ.get("MUTATION_FILTER", "")
         try:
             pattern = re.compile(pattern_text) if pattern_text else None
         except re.error as exc:
             raise BadInput(
-                f"MUTATION_FILTER={pattern_text!r}: not a regular expression: {exc}"
+                f"MUTATION_FILTER={shown(pattern_text)}: not a regular expression: {exc}"
             ) from None
-        jobs = int(os.environ.get("MUTATION_JOBS") or os.cpu_count() or 1)
-        minimum = float(os.environ.get("MUTATION_MIN", "85"))
+        jobs_text = os.environ.get("MUTATION_JOBS") or str(os.cpu_count() or 1)
+        if not (jobs_text.isdigit() and len(jobs_text) <= 3 and 0 < int(jobs_text) <= 256):
+            raise BadInput(f"MUTATION_JOBS={shown(jobs_text)}: give a whole number from 1 to 256")
+        jobs = int(jobs_text)
+        minimum_text = os.environ.get("MUTATION_MIN", "85")
+        try:
+            minimum = float(minimum_text)
+        except ValueError:
+            minimum = -1.0
+        if not 0 <= minimum <= 100:
+            raise BadInput(f"MUTATION_MIN={shown(minimum_text)}: give a score from 0 to 100")
         modules = load_modules()
         equivalents = load_equivalents()
         known = {m.path for m in modules}

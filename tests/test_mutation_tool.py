@@ -70,6 +70,11 @@ def test_the_score_is_killed_over_killed_and_survived() -> None:
         ({"MUTATION_SAMPLE": "0"}, [], "MUTATION_SAMPLE='0': give a positive whole number"),
         ({"MUTATION_SAMPLE": "ten"}, [], "MUTATION_SAMPLE='ten': give a positive whole number"),
         ({}, ["slipway/nope.py"], "not in"),
+        ({"MUTATION_SAMPLE": "9" * 5000}, [], "give a positive whole number"),
+        ({"MUTATION_JOBS": "0"}, [], "MUTATION_JOBS='0': give a whole number from 1 to 256"),
+        ({"MUTATION_JOBS": "9" * 5000}, [], "give a whole number from 1 to 256"),
+        ({"MUTATION_MIN": "high"}, [], "MUTATION_MIN='high': give a score from 0 to 100"),
+        ({"MUTATION_MIN": "nan"}, [], "MUTATION_MIN='nan': give a score from 0 to 100"),
     ],
 )
 def test_bad_input_exits_2_before_anything_runs(
@@ -191,12 +196,12 @@ def test_exposing_decorated_bodies_keeps_what_the_module_does() -> None:
 
 def test_exposed_bodies_are_undecorated_functions_and_the_rest_is_untouched() -> None:
     exposed = tool.expose_decorated(SOURCE)
-    for body in ("_number__checked1", "_even__checked2", "doubled__checked3", "cached__checked4"):
+    for body in ("_number__checked", "_even__checked", "doubled__checked", "cached__checked"):
         assert f"    def {body}(" in exposed or f"\ndef {body}(" in exposed
-    assert "return Port._number__checked1(cls, v)" in exposed
-    assert "return cached__checked4(a, b, *rest, c=c, **more)" in exposed
-    assert "return await later__checked5(x)" in exposed
-    assert "return Port.Inner.name__checked1(self)" in exposed
+    assert "return Port._number__checked(cls, v)" in exposed
+    assert "return cached__checked(a, b, *rest, c=c, **more)" in exposed
+    assert "return await later__checked(x)" in exposed
+    assert "return Port.Inner.name__checked(self)" in exposed
     assert "def plain(x):\n    return x + 1\n" in exposed
     assert "kept__checked" not in exposed, "a lone @staticmethod is mutated by mutmut as is"
 
@@ -208,3 +213,27 @@ def test_a_filter_that_is_no_regular_expression_exits_2(
     monkeypatch.setattr(tool, "run_module", lambda *a: pytest.fail("nothing may run"))
     assert tool.main([]) == 2
     assert "MUTATION_FILTER='(': not a regular expression" in capsys.readouterr().err
+
+
+def test_a_body_is_named_after_its_function_so_edits_elsewhere_keep_mutant_names() -> None:
+    """equivalents.toml records mutant names: a field added above a validator must not
+    rename it. A property's setter, which shares the getter's name, gets a number."""
+    source = (
+        "class A:\n"
+        "    x: int = 0\n"
+        "    @property\n"
+        "    def v(self):\n"
+        "        return self._v\n"
+        "    @v.setter\n"
+        "    def v(self, value):\n"
+        "        self._v = value * 2\n"
+    )
+    exposed = tool.expose_decorated(source)
+    moved = tool.expose_decorated(source.replace("    x: int = 0\n", "    x: int = 0\n    y = 1\n"))
+    assert "def v__checked(self):" in exposed and "def v__checked2(self, value):" in exposed
+    assert "def v__checked(self):" in moved and "def v__checked2(self, value):" in moved
+    namespace: dict[str, object] = {}
+    exec(compile(exposed, "exposed", "exec"), namespace)
+    a = namespace["A"]()
+    a.v = 4
+    assert a.v == 8

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
+import jsonschema
 import pytest
 from pulumi_policy import (
     EnforcementLevel,
@@ -158,29 +159,34 @@ def test_each_standard_names_its_framework_and_version(
     assert (framework.name, framework.version, framework.reference) == (name, version, "x.1")
 
 
-def test_the_exceptions_schema_requires_a_resource_and_a_real_reason() -> None:
-    assert EXCEPTIONS_SCHEMA == {
-        "type": "array",
-        "description": (
-            "Resources this rule does not judge, each with the reason; kept in the stack's "
-            "policy config so every exception is reviewed like code."
-        ),
-        "items": {
-            "type": "object",
-            "properties": {
-                "resource": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "`Kind namespace/name` (`Kind name` when cluster-scoped) or "
-                    "`<type token>::<resource name>`; shell-style patterns (`*`, `?`, `[...]`).",
-                },
-                "reason": {"type": "string", "minLength": 10, "pattern": "\\S"},
-            },
-            "required": ["resource", "reason"],
-            "additionalProperties": False,
-        },
-        "default": [],
-    }
+OK_EXCEPTION = {"resource": "Deployment shop/orders", "reason": "reviewed in PLAT-12"}
+
+
+@pytest.mark.parametrize(
+    ("given", "accepted"),
+    [
+        ([], True),
+        ([OK_EXCEPTION], True),
+        ([{**OK_EXCEPTION, "resource": "kubernetes:apps/v1:Deployment::*"}], True),
+        ([{"resource": "Deployment shop/orders"}], False),  # no reason
+        ([{"reason": "reviewed in PLAT-12"}], False),  # no resource
+        ([{**OK_EXCEPTION, "resource": ""}], False),
+        ([{**OK_EXCEPTION, "reason": "0123456789"}], True),  # 10 characters
+        ([{**OK_EXCEPTION, "reason": "012345678"}], False),  # 9
+        ([{**OK_EXCEPTION, "resource": "x"}], True),
+        ([{**OK_EXCEPTION, "reason": " " * 12}], False),  # nothing but blanks
+        ([{**OK_EXCEPTION, "until": "2027-01-01"}], False),  # a key the rule does not read
+        ([{**OK_EXCEPTION, "reason": 12345678901}], False),
+        ({"resource": "Deployment shop/orders"}, False),  # not a list
+    ],
+)
+def test_the_exceptions_schema_requires_a_resource_and_a_real_reason(
+    given: object, accepted: bool
+) -> None:
+    """Judged by jsonschema (Draft 7, what pulumi-policy's config schemas are written in)."""
+    errors = list(jsonschema.Draft7Validator(dict(EXCEPTIONS_SCHEMA)).iter_errors(given))
+    assert (not errors) is accepted, [e.message for e in errors]
+    assert EXCEPTIONS_SCHEMA["default"] == []
 
 
 def test_a_rule_with_applies_to_gets_a_type_matcher() -> None:

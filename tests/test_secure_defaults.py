@@ -24,6 +24,7 @@ import yaml
 import policies
 from slipway_components.podspec import PodTemplateArgs, pod_template
 from tests.policies.harness import FIXTURES, fixture_of, fixture_records, run_pack
+from tests.test_podspec_bites import TEMPLATE_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS = ROOT / "components" / "slipway_components"
@@ -470,15 +471,7 @@ def _rendered_templates() -> list[dict[str, Any]]:
     """The pod template with every optional part on (secrets, cloud secrets, flags, startup
     probe, annotations), and with one secret source (a plain secret volume), so every field
     the components can render is seen."""
-    common: dict[str, Any] = {
-        "service_name": "orders",
-        "image": "registry.example.com/shop/orders:1.2.3",
-        "ports": [{"name": "http", "port": 8080}],
-        "liveness": {"path": "/healthz"},
-        "readiness": {"path": "/ready"},
-        "service_account_name": "orders",
-        "labels": {"app.kubernetes.io/name": "orders"},
-    }
+    common: dict[str, Any] = {**TEMPLATE_FIELDS, "labels": {"app.kubernetes.io/name": "orders"}}
     everything = pod_template(
         PodTemplateArgs(
             **common,
